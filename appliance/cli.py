@@ -1,0 +1,43 @@
+"""The `appliance` command: the root group; each subcommand lives with the code it drives.
+
+Subcommands are imported lazily so that `appliance --help` stays fast and one broken
+module cannot take the whole command line down with it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import click
+
+# name -> "module:attribute" of a click.Command; DESIGN.md §9 lists the stable ones.
+_COMMANDS: dict[str, str] = {
+    "run": "appliance.daemon:run_command",
+    "demo": "appliance.demo:demo_command",
+    "doctor": "appliance.ops.cli:doctor_command",
+    "status": "appliance.ops.cli:status_command",
+    "fake-modem": "appliance.fakemodem.cli:fake_modem",
+    "fake-bank": "appliance.bank.cli:fake_bank",
+}
+
+
+class _LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(_COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = _COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, _, attr = target.partition(":")
+        command: Any = getattr(importlib.import_module(module_name), attr)
+        if not isinstance(command, click.Command):
+            raise TypeError(f"{target} is not a click command")
+        return command
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="appliance")
+def main() -> None:
+    """SMS-banking appliance: answers the bank's customers by SMS through a GSM modem."""
