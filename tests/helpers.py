@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from typing import TypeVar
 
 T = TypeVar("T")
+_TICK = threading.Event()  # never set: wait() is an interruptible pause
 
 
 def wait_for(predicate: Callable[[], T], timeout: float = 10.0, interval: float = 0.02,
@@ -19,4 +21,4 @@ def wait_for(predicate: Callable[[], T], timeout: float = 10.0, interval: float 
             return value
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)  # polling interval of a bounded wait, not a bare sleep
+        _TICK.wait(interval)  # the poll interval of a bounded wait
