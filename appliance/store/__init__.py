@@ -1,1 +1,5 @@
+"""Local database: peewee models over SQLite (WAL), migrations and typed queries."""
 
+from appliance.store.db import StoreError, database, open_database
+
+__all__ = ["StoreError", "database", "open_database"]

@@ -1,0 +1,52 @@
+"""Opening the local database: SQLite in WAL mode, models bound, migrations applied."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import peewee
+
+from appliance.store.migrations import migrate
+from appliance.store.models import database
+
+__all__ = ["BUSY_TIMEOUT_MS", "StoreError", "database", "open_database"]
+
+# How long a writer waits for another's lock before failing (busy_timeout, milliseconds).
+BUSY_TIMEOUT_MS = 5000
+
+_PRAGMAS: tuple[tuple[str, object], ...] = (
+    # WAL: readers (status, doctor, the inbox) never block the writer and vice versa.
+    ("journal_mode", "wal"),
+    ("foreign_keys", 1),
+    ("busy_timeout", BUSY_TIMEOUT_MS),
+    # NORMAL is durable across application crashes in WAL mode; only a power cut can
+    # lose the last commits, and the modem keeps a message until it is committed (I1).
+    ("synchronous", "normal"),
+)
+
+
+class StoreError(RuntimeError):
+    """The database file cannot be opened or migrated."""
+
+
+def open_database(path: Path, *, apply_migrations: bool = True) -> peewee.SqliteDatabase:
+    """Open (creating if needed) the SQLite file at `path`, bind the models, migrate.
+
+    The returned database gives each thread its own connection with the pragmas applied.
+    One process binds one database at a time: a second call re-binds `database`.
+    """
+    db = peewee.SqliteDatabase(
+        str(path),
+        pragmas=list(_PRAGMAS),
+        timeout=BUSY_TIMEOUT_MS / 1000,
+        check_same_thread=False,
+    )
+    try:
+        db.connect(reuse_if_open=True)
+        if apply_migrations:
+            migrate(db)
+    except peewee.OperationalError as exc:
+        db.close()
+        raise StoreError(f"cannot open database {path}: {exc}") from exc
+    database.initialize(db)
+    return db
