@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import peewee
 
 from appliance.store.migrations import migrate
 from appliance.store.models import database
 
-__all__ = ["BUSY_TIMEOUT_MS", "StoreError", "database", "open_database"]
+__all__ = [
+    "BUSY_TIMEOUT_MS",
+    "StoreError",
+    "database",
+    "open_database",
+    "write_transaction",
+]
 
 # How long a writer waits for another's lock before failing (busy_timeout, milliseconds).
 BUSY_TIMEOUT_MS = 5000
@@ -50,3 +57,14 @@ def open_database(path: Path, *, apply_migrations: bool = True) -> peewee.Sqlite
         raise StoreError(f"cannot open database {path}: {exc}") from exc
     database.initialize(db)
     return db
+
+
+def write_transaction() -> Any:
+    """A transaction that takes the write lock at once (`BEGIN IMMEDIATE`).
+
+    Use it for read-then-write work (decide an inbound message, upsert a sync page): a
+    plain deferred transaction that reads first can fail with SQLITE_BUSY when it tries to
+    write after another process wrote, while this one waits up to the busy timeout.
+    Nested inside another transaction it becomes a savepoint.
+    """
+    return database.atomic(lock_type="IMMEDIATE")

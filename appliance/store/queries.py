@@ -1,0 +1,421 @@
+"""The reads and writes the daemon, the inbox, the outbox and `status` need, typed.
+
+Every write is one short transaction; a claim takes SQLite's write lock up front
+(`BEGIN IMMEDIATE`) so two outbox workers can never claim the same row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+import peewee
+
+from appliance.store.fields import to_decimal, utc_text
+from appliance.store.models import (
+    INBOUND_STATES,
+    OUTBOX_STATES,
+    PRIORITY_ALERT,
+    PRIORITY_REPLY,
+    PRIORITY_TOPUP_RESULT,
+    TOPUP_STATES,
+    InboundMessage,
+    ModemRecord,
+    OutboxMessage,
+    SyncState,
+    TopupOrder,
+    UnknownSenderReply,
+    database,
+)
+
+SendingPolicy = Literal["resend", "fail"]
+
+_KIND_PRIORITY: dict[str, int] = {
+    "reply": PRIORITY_REPLY,
+    "refusal": PRIORITY_REPLY,
+    "topup_result": PRIORITY_TOPUP_RESULT,
+    "alert": PRIORITY_ALERT,
+}
+
+# Orders that count against the daily cap: everything not refused or failed.
+CAP_COUNTED_STATES: tuple[str, ...] = ("pending", "submitted", "done")
+
+
+# --- key/value state ------------------------------------------------------------------
+
+
+def get_state(key: str, default: str | None = None) -> str | None:
+    """The stored value for `key` (bank cursor, last sync time, ...), or `default`."""
+    row = SyncState.get_or_none(SyncState.key == key)
+    return default if row is None else str(row.value)
+
+
+def set_state(key: str, value: str) -> None:
+    """Store `value` under `key`, replacing any previous value."""
+    with database.atomic():
+        SyncState.insert(key=key, value=value).on_conflict(
+            conflict_target=[SyncState.key], update={SyncState.value: value}
+        ).execute()
+
+
+# --- inbound --------------------------------------------------------------------------
+
+
+def inbound_dedupe_key(sender: str | None, smsc_time: datetime | None, pdu_hex: str) -> str:
+    """DESIGN §2.1's key: sender, service-centre time and the PDU's SHA-256.
+
+    The same PDU read twice gives the same key; a second identical text sent a minute
+    later carries another service-centre time and so another key.
+    """
+    digest = hashlib.sha256(pdu_hex.strip().upper().encode("ascii")).hexdigest()
+    when = utc_text(smsc_time) if smsc_time is not None else "-"
+    return f"{sender or '-'}|{when}|{digest}"
+
+
+def concat_group_key(sender: str | None, ref: int, total: int) -> str:
+    """The group of a concatenated part (same as `core.concat.Group.key`)."""
+    return f"{sender or '-'}|{ref}|{total}"
+
+
+def store_inbound(
+    *,
+    modem: str,
+    pdu: str,
+    sender: str | None,
+    smsc_time: datetime | None,
+    received_at: datetime,
+    storage: str | None = None,
+    storage_index: int | None = None,
+    text: str | None = None,
+    concat_ref: int | None = None,
+    part_no: int | None = None,
+    parts_total: int | None = None,
+    state: str = "stored",
+    outcome: str | None = None,
+) -> tuple[InboundMessage, bool]:
+    """Commit one raw PDU (I1); returns (row, created). A second copy returns the first row."""
+    if state not in INBOUND_STATES:
+        raise ValueError(f"unknown inbound state {state!r}")
+    key = inbound_dedupe_key(sender, smsc_time, pdu)
+    group = (
+        concat_group_key(sender, concat_ref, parts_total)
+        if concat_ref is not None and parts_total is not None
+        else None
+    )
+    # IMMEDIATE: take the write lock before looking, so look-then-insert cannot race.
+    with database.atomic(lock_type="IMMEDIATE"):
+        existing: InboundMessage | None = InboundMessage.get_or_none(
+            InboundMessage.dedupe_key == key
+        )
+        if existing is not None:
+            return existing, False
+        row: InboundMessage = InboundMessage.create(
+            dedupe_key=key,
+            modem=modem,
+            storage=storage,
+            storage_index=storage_index,
+            pdu=pdu,
+            sender=sender,
+            smsc_time=smsc_time,
+            received_at=received_at,
+            text=text,
+            concat_ref=concat_ref,
+            part_no=part_no,
+            parts_total=parts_total,
+            group_key=group,
+            state=state,
+            outcome=outcome,
+        )
+    return row, True
+
+
+def mark_inbound(
+    ids: Sequence[int], state: str, now: datetime, outcome: str | None = None
+) -> int:
+    """Set the state (and outcome) of inbound rows; `handled_at` is set for final states.
+
+    Call it inside the caller's `database.atomic()` together with the replies and the
+    order the message causes (I2); nested, it joins that transaction.
+    """
+    if state not in INBOUND_STATES:
+        raise ValueError(f"unknown inbound state {state!r}")
+    final = state in ("handled", "ignored", "undecodable")
+    with database.atomic():
+        return int(
+            InboundMessage.update(
+                state=state,
+                outcome=outcome,
+                handled_at=now if final else None,
+            )
+            .where(InboundMessage.id.in_(list(ids)))
+            .execute()
+        )
+
+
+# --- outbox ---------------------------------------------------------------------------
+
+
+def enqueue_outbox(
+    to: str,
+    text: str,
+    kind: str,
+    now: datetime,
+    *,
+    priority: int | None = None,
+    dedupe_key: str | None = None,
+    inbound_id: int | None = None,
+    preferred_modem: str | None = None,
+    not_before: datetime | None = None,
+) -> OutboxMessage | None:
+    """Queue one SMS; returns the row, or None when `dedupe_key` was already queued (I4).
+
+    The priority defaults from the kind: replies and refusals 0, top-up outcomes 10,
+    alerts 20.
+    """
+    if kind not in _KIND_PRIORITY:
+        raise ValueError(f"unknown outbox kind {kind!r}")
+    values: dict[str, Any] = {
+        "to": to,
+        "text": text,
+        "kind": kind,
+        "priority": _KIND_PRIORITY[kind] if priority is None else priority,
+        "state": "queued",
+        "dedupe_key": dedupe_key,
+        "inbound": inbound_id,
+        "preferred_modem": preferred_modem,
+        "next_attempt_at": not_before,
+        "created_at": now,
+    }
+    with database.atomic(lock_type="IMMEDIATE"):
+        if dedupe_key is not None and OutboxMessage.get_or_none(
+            OutboxMessage.dedupe_key == dedupe_key
+        ) is not None:
+            return None
+        row: OutboxMessage = OutboxMessage.create(**values)
+    return row
+
+
+def claim_next_outbox(
+    modem_names: Sequence[str], now: datetime, *, claimer: str | None = None
+) -> OutboxMessage | None:
+    """Atomically take the next due message (queued → sending), or None.
+
+    Order: lowest priority, then oldest id; only rows whose `next_attempt_at` is unset or
+    not after `now`, and whose `preferred_modem` is unset or one of `modem_names` (a worker
+    passes its own name, plus those of unhealthy modems whose traffic it may take over).
+    The row's `modem` becomes `claimer` (default `modem_names[0]`) and `attempts` grows by 1.
+    """
+    if not modem_names:
+        raise ValueError("claim_next_outbox needs at least one modem name")
+    who = claimer if claimer is not None else modem_names[0]
+    due = OutboxMessage.next_attempt_at.is_null() | (OutboxMessage.next_attempt_at <= now)
+    routable = OutboxMessage.preferred_modem.is_null() | OutboxMessage.preferred_modem.in_(
+        list(modem_names)
+    )
+    with database.atomic(lock_type="IMMEDIATE"):
+        row = (
+            OutboxMessage.select(OutboxMessage.id)
+            .where((OutboxMessage.state == "queued") & due & routable)
+            .order_by(OutboxMessage.priority, OutboxMessage.id)
+            .first()
+        )
+        if row is None:
+            return None
+        changed = (
+            OutboxMessage.update(
+                state="sending",
+                modem=who,
+                sending_at=now,
+                attempts=OutboxMessage.attempts + 1,
+            )
+            .where((OutboxMessage.id == row.id) & (OutboxMessage.state == "queued"))
+            .execute()
+        )
+        if not changed:  # pragma: no cover - impossible under the IMMEDIATE lock
+            return None
+        claimed: OutboxMessage = OutboxMessage.get_by_id(row.id)
+    return claimed
+
+
+def _update_outbox(message_id: int, from_states: tuple[str, ...], **values: Any) -> None:
+    with database.atomic():
+        changed = (
+            OutboxMessage.update(**values)
+            .where((OutboxMessage.id == message_id) & OutboxMessage.state.in_(from_states))
+            .execute()
+        )
+    if not changed:
+        raise LookupError(f"outbox message {message_id} is not in state {'/'.join(from_states)}")
+
+
+def mark_sent(message_id: int, refs: Sequence[int], now: datetime) -> None:
+    """sending → sent, keeping the modem's +CMGS references (one per segment)."""
+    _update_outbox(
+        message_id,
+        ("sending",),
+        state="sent",
+        modem_refs=",".join(str(int(r)) for r in refs),
+        sent_at=now,
+        last_error=None,
+    )
+
+
+def mark_failed(message_id: int, error: str, now: datetime) -> None:
+    """Give up on a message (from queued or sending): state failed, with the reason."""
+    del now  # kept in the signature for symmetry and future use (a failed_at column)
+    _update_outbox(message_id, ("queued", "sending"), state="failed", last_error=error)
+
+
+def requeue(message_id: int, next_at: datetime, error: str) -> None:
+    """sending → queued after a transient failure; due again at `next_at`."""
+    _update_outbox(
+        message_id, ("sending",), state="queued", next_attempt_at=next_at, last_error=error
+    )
+
+
+def mark_delivered(modem: str, ref: int, now: datetime) -> OutboxMessage | None:
+    """Match a delivery report (+CDS) to the latest sent message with that reference.
+
+    A multi-part message becomes `delivered` when every part's report has arrived.
+    Returns the matched row (None when nothing matches: references wrap at 256).
+    """
+    ref_text = str(int(ref))
+    with database.atomic():
+        candidates = (
+            OutboxMessage.select()
+            .where(
+                (OutboxMessage.modem == modem)
+                & (OutboxMessage.state == "sent")
+                & (
+                    (OutboxMessage.modem_refs == ref_text)
+                    | OutboxMessage.modem_refs.startswith(ref_text + ",")
+                    | OutboxMessage.modem_refs.endswith("," + ref_text)
+                    | OutboxMessage.modem_refs.contains("," + ref_text + ",")
+                )
+            )
+            .order_by(OutboxMessage.sent_at.desc(), OutboxMessage.id.desc())
+        )
+        for row in candidates:
+            refs = [r for r in str(row.modem_refs).split(",") if r]
+            if ref_text not in refs:
+                continue
+            got = {r for r in str(row.delivered_refs or "").split(",") if r}
+            got.add(ref_text)
+            values: dict[str, Any] = {"delivered_refs": ",".join(sorted(got, key=int))}
+            if set(refs) <= got:
+                values.update(state="delivered", delivered_at=now)
+            OutboxMessage.update(**values).where(OutboxMessage.id == row.id).execute()
+            matched: OutboxMessage = OutboxMessage.get_by_id(row.id)
+            return matched
+    return None
+
+
+def recover_sending(policy: SendingPolicy, now: datetime) -> list[int]:
+    """After a crash: rows left in `sending` are requeued ('resend') or failed ('fail').
+
+    Returns their ids, for the caller to log (I5: resending is an explicit policy).
+    """
+    with database.atomic():
+        ids = [
+            int(r.id)
+            for r in OutboxMessage.select(OutboxMessage.id).where(
+                OutboxMessage.state == "sending"
+            )
+        ]
+        if ids:
+            if policy == "resend":
+                OutboxMessage.update(
+                    state="queued",
+                    next_attempt_at=now,
+                    last_error="interrupted while sending; resent by policy",
+                ).where(OutboxMessage.id.in_(ids)).execute()
+            elif policy == "fail":
+                OutboxMessage.update(
+                    state="failed", last_error="interrupted while sending; failed by policy"
+                ).where(OutboxMessage.id.in_(ids)).execute()
+            else:
+                raise ValueError(f"unknown sending policy {policy!r}")
+    return ids
+
+
+# --- top-ups --------------------------------------------------------------------------
+
+
+def topups_since(agreement_id: str, since: datetime) -> tuple[int, Decimal]:
+    """Count and sum of the agreement's top-ups since `since` that count against the cap."""
+    rows = TopupOrder.select(TopupOrder.amount).where(
+        (TopupOrder.agreement == agreement_id)
+        & (TopupOrder.created_at >= since)
+        & TopupOrder.state.in_(CAP_COUNTED_STATES)
+    )
+    amounts = [to_decimal(r.amount) for r in rows]
+    return len(amounts), sum(amounts, Decimal(0))
+
+
+# --- unknown senders and modems -------------------------------------------------------
+
+
+def claim_unknown_sender_reply(phone: str, day: str, now: datetime) -> bool:
+    """True the first time this phone is seen on this local day (send the refusal once)."""
+    with database.atomic():
+        try:
+            with database.atomic():
+                UnknownSenderReply.create(phone=phone, day=day, created_at=now)
+        except peewee.IntegrityError:
+            return False
+    return True
+
+
+def record_modem_identity(
+    name: str, imsi: str | None, imei: str | None, now: datetime
+) -> str | None:
+    """Remember the modem's SIM (IMSI) and IMEI; returns the IMSI seen before (or None)."""
+    with database.atomic():
+        previous = ModemRecord.get_or_none(ModemRecord.name == name)
+        ModemRecord.insert(name=name, imsi=imsi, imei=imei, last_seen=now).on_conflict(
+            conflict_target=[ModemRecord.name],
+            update={ModemRecord.imsi: imsi, ModemRecord.imei: imei, ModemRecord.last_seen: now},
+        ).execute()
+    return None if previous is None else previous.imsi
+
+
+# --- status ---------------------------------------------------------------------------
+
+
+def counts_for_status(now: datetime) -> dict[str, int]:
+    """Counts for `appliance status`, flat keys like `outbox.queued`, `inbound.waiting_parts`.
+
+    Every state is present (0 when empty). Extra keys: `outbox.due` (queued and due now),
+    `outbox.oldest_queued_seconds` (age of the oldest queued message, 0 when none).
+    """
+    counts: dict[str, int] = {}
+    for prefix, model, states in (
+        ("outbox", OutboxMessage, OUTBOX_STATES),
+        ("inbound", InboundMessage, INBOUND_STATES),
+        ("topups", TopupOrder, TOPUP_STATES),
+    ):
+        for state in states:
+            counts[f"{prefix}.{state}"] = 0
+        query = model.select(model.state, peewee.fn.COUNT(model.id).alias("n")).group_by(
+            model.state
+        )
+        for row in query:
+            counts[f"{prefix}.{row.state}"] = int(row.n)
+    due = OutboxMessage.next_attempt_at.is_null() | (OutboxMessage.next_attempt_at <= now)
+    counts["outbox.due"] = (
+        OutboxMessage.select().where((OutboxMessage.state == "queued") & due).count()
+    )
+    oldest_row = (
+        OutboxMessage.select(OutboxMessage.created_at)
+        .where(OutboxMessage.state == "queued")
+        .order_by(OutboxMessage.created_at)
+        .first()
+    )
+    oldest = None if oldest_row is None else oldest_row.created_at
+    counts["outbox.oldest_queued_seconds"] = (
+        max(0, int((now - oldest).total_seconds())) if isinstance(oldest, datetime) else 0
+    )
+    return counts
