@@ -1,0 +1,41 @@
+"""Fixed messages of `appliance fake-bank` (Albanian, English)."""
+
+from __future__ import annotations
+
+TEXTS: dict[str, tuple[str, str]] = {
+    "bank.serving": (
+        "Banka e rreme dëgjon në {url}\nToken-i: {token_file}\nGjendja: {state_dir}\n"
+        "Ndal me Ctrl+C.",
+        "Fake bank listening on {url}\nToken: {token_file}\nState: {state_dir}\n"
+        "Stop with Ctrl+C.",
+    ),
+    "bank.stopped": ("Banka e rreme u ndal.", "Fake bank stopped."),
+    "bank.bad_amount": (
+        "--amount: pritej një shumë si -12.50 (të shumtën dy decimale), u dha {value!r}",
+        "--amount: expected an amount like -12.50 (at most two decimals), got {value!r}",
+    ),
+    "bank.unknown_account": (
+        "--account: banka e rreme nuk ka llogari {account!r}",
+        "--account: the fake bank has no account {account!r}",
+    ),
+    "bank.not_running": (
+        "Asnjë bankë e rreme nuk po punon në {state_dir} (nis: appliance fake-bank serve)",
+        "No fake bank is running in {state_dir} (start one: appliance fake-bank serve)",
+    ),
+    "bank.fault_set": (
+        "Defekti tani: {mode} (numri: {count}, vonesa: {delay}s)",
+        "Fault now: {mode} (count: {count}, delay: {delay}s)",
+    ),
+    "bank.bad_fault": (
+        "MODE: pritej një nga {modes}, u dha {value!r}",
+        "MODE: expected one of {modes}, got {value!r}",
+    ),
+    "bank.admin_failed": (
+        "Banka e rreme refuzoi: {error}",
+        "The fake bank refused: {error}",
+    ),
+    "bank.port_busy": (
+        "--port: porti {port} nuk mund të hapet: {error}",
+        "--port: cannot listen on port {port}: {error}",
+    ),
+}
