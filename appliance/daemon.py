@@ -1,0 +1,359 @@
+"""The daemon (`appliance run --config FILE`): wires modems, inbox, outbox, bank and systemd.
+
+Threads: one inbox worker (woken by `+CMTI` and by the scheduled poll), one outbox worker
+per modem, modem health, a top-up submitter (woken right after a decision creates an
+order), and APScheduler for the periodic jobs (inbox poll, bank sync, top-up retries).
+The main thread waits for SIGTERM/SIGINT, keeps the systemd status line current and
+lets the watchdog ping only while every part is alive and turning.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import click
+
+from appliance import sdnotify
+from appliance.clitexts import t
+from appliance.modem.errors import ModemError, ModemGone, ModemTimeout
+from appliance.modem.health import Health, HealthPolicy
+from appliance.modem.inbox import Inbox, InboxPolicy
+from appliance.modem.outbox import OutboxPolicy, OutboxWorker, recover_interrupted
+from appliance.modem.pool import ModemHandle, Pool
+
+log = logging.getLogger(__name__)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+ModemFactory = Callable[[Any, "Daemon", ModemHandle], Any]
+
+
+def default_modem_factory(modem_settings: Any, daemon: Daemon, handle: ModemHandle) -> Any:
+    """Build (not open) the wrapper `Modem` for one configured modem, callbacks wired."""
+    from appliance.modem.wrapper import Modem
+
+    name = handle.name
+    pin: str | None = None
+    pin_file = getattr(modem_settings, "pin_file", None)
+    if pin_file:
+        pin = Path(pin_file).read_text(encoding="utf-8").strip() or None
+    return Modem(
+        str(modem_settings.port),
+        baudrate=int(modem_settings.baudrate),
+        rtscts=bool(getattr(modem_settings, "rtscts", False)),
+        pin=pin,
+        on_new_message=lambda *_a: daemon.wake_inbox(),
+        on_status_report=lambda report: daemon.inbox.on_status_report(
+            name, int(report.ref), bool(report.delivered)),
+        on_gone=lambda *_a: handle.mark_unhealthy("port vanished"),
+    )
+
+
+class Daemon:
+    """The running appliance. `start()`, then `run(stop_event)` or `stop()`."""
+
+    def __init__(self, settings: Any, *, clock: Callable[[], datetime] = utcnow,
+                 modem_factory: ModemFactory = default_modem_factory,
+                 health_policy: HealthPolicy | None = None) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.stop_event = threading.Event()
+        self._modem_factory = modem_factory
+        self._health_policy = health_policy or HealthPolicy()
+        self.db: Any = None
+        self.bank: Any = None
+        self.scheduler: Any = None
+        self.workers: list[OutboxWorker] = []
+        self.pool = Pool([], settings.rules.numbering_plan)
+        inbox_cfg = settings.inbox
+        self.inbox = Inbox(
+            InboxPolicy(
+                rules=settings.rules,
+                multipart_timeout=timedelta(seconds=float(inbox_cfg.multipart_timeout)),
+                multipart_policy=str(inbox_cfg.multipart_policy),
+                unknown_sender=str(settings.unknown_sender.policy),
+            ),
+            clock,
+            route=self.pool.route,
+        )
+        out_cfg = settings.outbox
+        self.outbox_policy = OutboxPolicy(
+            max_attempts=int(out_cfg.max_attempts),
+            backoff=timedelta(seconds=float(out_cfg.backoff_initial)),
+            backoff_max=timedelta(seconds=float(out_cfg.backoff_max)),
+            on_sending=out_cfg.sending_policy,
+        )
+        self.health = Health(self.pool, self._health_policy, self.stop_event,
+                             on_recovered=self._modem_recovered)
+        self._inbox_wake = threading.Event()
+        self._topup_wake = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.inbox_heartbeat = time.monotonic()
+        self.main_heartbeat = time.monotonic()
+        self.last_sync: datetime | None = None
+        self.last_sync_error: str | None = None
+        self._started = False
+
+    # -- wiring ------------------------------------------------------------------------
+    def start(self, *, first_sync: bool = False) -> None:
+        """Open the database, recover, open the modems and start every worker.
+
+        With `first_sync`, one bank sync runs before the workers start (the demo wants
+        its data in place before it prints the banner); otherwise the scheduler runs the
+        first sync at once in the background, so a bank that is down cannot delay start-up.
+        """
+        from appliance.store import open_database
+
+        s = self.settings
+        self.db = open_database(Path(s.database))
+        recover_interrupted(self.outbox_policy, self.clock())
+        for m in s.modems:
+            handle = ModemHandle(m.name, getattr(m, "operator", None), lambda: None)
+            handle._factory = self._bind_factory(m, handle)
+            handle.on_change = self._modem_changed
+            self.pool.handles[handle.name] = handle
+        self.bank = self._make_bank_client()
+        if first_sync:
+            self.sync_bank()
+        self.health.open_all()
+        for handle in self.pool:
+            worker = OutboxWorker(handle, self.pool, self.outbox_policy, self.clock,
+                                  self.stop_event)
+            self.workers.append(worker)
+            worker.start()
+        self._spawn("inbox", self._inbox_loop)
+        self._spawn("topups", self._topup_loop)
+        self.health.start()
+        self._start_scheduler(sync_now=not first_sync)
+        self._started = True
+        self.wake_inbox()
+        self.wake_topups()
+        log.info("daemon started: %d modem(s), %d in service", len(self.pool.handles),
+                 len(self.pool.healthy()))
+
+    def _bind_factory(self, modem_settings: Any, handle: ModemHandle) -> Callable[[], Any]:
+        return lambda: self._modem_factory(modem_settings, self, handle)
+
+    def _make_bank_client(self) -> Any:
+        from appliance.bank.client import BankClient
+
+        b = self.settings.bank
+        return BankClient(
+            b.url, b.token_file, ca_file=b.ca_file, connect_timeout=b.connect_timeout,
+            read_timeout=b.read_timeout, retries=b.retries,
+        )
+
+    def _spawn(self, name: str, target: Callable[[], None]) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def _start_scheduler(self, *, sync_now: bool) -> None:
+        from apscheduler.schedulers.background import BackgroundScheduler
+
+        s = self.settings
+        sched = BackgroundScheduler(timezone="UTC", job_defaults={
+            "coalesce": True, "max_instances": 1, "misfire_grace_time": 30})
+        sched.add_job(self.wake_inbox, "interval", seconds=float(s.inbox.poll_interval),
+                      id="inbox-poll")
+        sched.add_job(self.sync_bank, "interval", seconds=float(s.bank.sync_interval),
+                      id="bank-sync", **({"next_run_time": datetime.now(UTC)} if sync_now else {}))
+        sched.add_job(self.wake_topups, "interval",
+                      seconds=float(getattr(s.bank, "topup_interval", 10)), id="topups")
+        sched.start()
+        self.scheduler = sched
+
+    # -- wakes -------------------------------------------------------------------------
+    def wake_inbox(self) -> None:
+        self._inbox_wake.set()
+
+    def wake_outbox(self) -> None:
+        for worker in self.workers:
+            worker.wake()
+
+    def wake_topups(self) -> None:
+        self._topup_wake.set()
+
+    def _modem_changed(self, handle: ModemHandle) -> None:
+        # A modem left or re-entered service: the others may now take its queue.
+        self.wake_outbox()
+        if not handle.healthy:
+            self.health.wake()
+
+    def _modem_recovered(self, handle: ModemHandle) -> None:
+        self.wake_inbox()
+        self.wake_outbox()
+
+    # -- workers -----------------------------------------------------------------------
+    def _inbox_loop(self) -> None:
+        poll = float(self.settings.inbox.poll_interval)
+        wait = 0.0
+        while not self.stop_event.is_set():
+            self._inbox_wake.wait(wait)
+            self._inbox_wake.clear()
+            if self.stop_event.is_set():
+                return
+            self.inbox_heartbeat = time.monotonic()
+            try:
+                wait = self.inbox_turn(poll)
+            except Exception:
+                log.exception("inbox: unexpected error")
+                wait = 1.0
+
+    def inbox_turn(self, poll: float) -> float:
+        """Read every healthy modem, decide what is complete; seconds until the next look."""
+        for handle in self.pool.healthy():
+            try:
+                self.inbox.collect(handle)
+            except (ModemTimeout, ModemGone) as exc:
+                handle.mark_unhealthy(str(exc))
+            except ModemError as exc:
+                log.warning("modem %s: reading messages failed: %s", handle.name, exc)
+        result = self.inbox.process()
+        if result.replies:
+            self.wake_outbox()
+        if result.orders:
+            self.wake_topups()
+        wait = poll
+        if result.waiting_until is not None:
+            until = (result.waiting_until - self.clock()).total_seconds()
+            wait = max(0.05, min(wait, until + 0.01))
+        return wait
+
+    def _topup_loop(self) -> None:
+        while not self.stop_event.is_set():
+            self._topup_wake.wait(5.0)
+            self._topup_wake.clear()
+            if self.stop_event.is_set():
+                return
+            try:
+                self.submit_topups()
+            except Exception:
+                log.exception("top-ups: unexpected error")
+
+    def submit_topups(self) -> None:
+        from appliance.bank.topups import submit_pending
+
+        n = submit_pending(self.bank, self.settings, self.clock())
+        if n:
+            self.wake_outbox()
+
+    def sync_bank(self) -> None:
+        """One bank sync (scheduled); alerts it queues are sent at once."""
+        from appliance.bank.sync import sync_once
+
+        try:
+            sync_once(self.bank, self.settings, self.clock())
+        except Exception as exc:
+            self.last_sync_error = str(exc)
+            log.warning("bank sync failed: %s", exc)
+            return
+        self.last_sync = self.clock()
+        self.last_sync_error = None
+        self.wake_outbox()
+
+    # -- health, run, stop -------------------------------------------------------------
+    def healthy(self) -> bool:
+        """The watchdog's predicate: every thread alive and the loops turning."""
+        if not self._started or self.stop_event.is_set():
+            return False
+        now = time.monotonic()
+        poll = float(self.settings.inbox.poll_interval)
+        threads_ok = all(t.is_alive() for t in self._threads) and all(
+            w.alive for w in self.workers) and self.health.alive
+        return (threads_ok and now - self.main_heartbeat < 30
+                and now - self.inbox_heartbeat < max(60.0, 3 * poll))
+
+    def status_line(self) -> str:
+        healthy = len(self.pool.healthy())
+        total = len(self.pool.handles)
+        sent = sum(w.sent for w in self.workers)
+        sync = self.last_sync.strftime("%H:%M:%S") if self.last_sync else "never"
+        return f"{healthy}/{total} modem(s) in service; {sent} sent; last bank sync {sync}"
+
+    def run(self) -> None:
+        """Serve until `stop_event` is set (by a signal handler or a test)."""
+        dog = sdnotify.Watchdog(self.healthy, status_when_unhealthy="unhealthy")
+        sdnotify.ready(self.status_line())
+        dog.start()
+        try:
+            last_status = ""
+            while not self.stop_event.wait(1.0):
+                self.main_heartbeat = time.monotonic()
+                line = self.status_line()
+                if line != last_status:
+                    sdnotify.status(line)
+                    last_status = line
+        finally:
+            sdnotify.stopping("stopping")
+            dog.stop()
+            self.stop()
+
+    def stop(self) -> None:
+        """Stop every worker, close the modems and the database. Idempotent."""
+        self.stop_event.set()
+        self._inbox_wake.set()
+        self._topup_wake.set()
+        self.health.wake()
+        self.wake_outbox()
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=False)
+            self.scheduler = None
+        for worker in self.workers:
+            worker.join(10)
+        for thread in self._threads:
+            thread.join(10)
+        self.health.join(5)
+        for handle in self.pool:
+            handle.close()
+        if self.bank is not None:
+            self.bank.close()
+            self.bank = None
+        if self.db is not None:
+            self.db.close()
+            self.db = None
+        log.info("daemon stopped")
+
+
+def install_signal_handlers(stop: threading.Event) -> None:
+    """SIGTERM and SIGINT end the daemon cleanly (exit 0)."""
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        log.info("signal %s: stopping", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
+@click.command("run")
+@click.option("--config", "config_path", required=True,
+              type=click.Path(dir_okay=False, path_type=Path),
+              help="The appliance's TOML configuration file.")
+def run_command(config_path: Path) -> None:
+    """Run the daemon: answer customers' SMS, send alerts and top-ups (until SIGTERM)."""
+    from appliance.config import load_or_exit
+    from appliance.logs import setup_logging
+
+    settings = load_or_exit(config_path)
+    setup_logging(str(settings.log_level))
+    daemon = Daemon(settings)
+    install_signal_handlers(daemon.stop_event)
+    try:
+        daemon.start()
+    except Exception as exc:
+        daemon.stop()
+        log.error("%s", t("daemon.start_failed", error=exc))
+        raise SystemExit(1) from exc
+    daemon.run()

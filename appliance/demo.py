@@ -1,0 +1,195 @@
+"""`appliance demo`: the whole box on a laptop (DESIGN §9).
+
+Fake bank on loopback (seeded), fake modem on a pty (symlink `DIR/modem`, control socket
+`DIR/fakemodem.sock`), the daemon on a fresh SQLite database, all under the state dir
+(default `./demo-state`). Writes `DIR/appliance.toml` (the configuration it runs with, so
+`appliance doctor|status --config DIR/appliance.toml` work against it) and `DIR/demo.json`,
+prints a short banner, and runs in the foreground until SIGINT/SIGTERM (exit 0).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+
+from appliance.clitexts import t
+
+log = logging.getLogger(__name__)
+
+DEFAULT_STATE_DIR = Path("demo-state")
+MODEM_LINK = "modem"
+CONFIG_NAME = "appliance.toml"
+INFO_NAME = "demo.json"
+LOG_NAME = "appliance.log"
+
+# Files and directories a previous demo (or the fakes) left that a fresh start removes.
+# Only these: the state dir may be one the user chose, so nothing else is touched.
+_STALE = (
+    "appliance.sqlite", "appliance.sqlite-wal", "appliance.sqlite-shm",
+    "fakebank.sqlite", "fakebank.sqlite-wal", "fakebank.sqlite-shm", "fakebank.json",
+    "fakemodem.sock", "fakemodem.json", "fakemodem.sqlite", "fakemodem.sqlite-wal",
+    "fakemodem.sqlite-shm", "fakemodem", MODEM_LINK, CONFIG_NAME, INFO_NAME, LOG_NAME,
+)
+
+
+@dataclass(frozen=True)
+class DemoPhone:
+    phone: str
+    who: str
+    examples: tuple[str, ...]
+
+
+# From the fake bank's seed (config/demo-bank.yaml).
+DEMO_PHONES: tuple[DemoPhone, ...] = (
+    DemoPhone("+38344123456", "Arben (Vala, shqip)", ("B", "BK", "5")),
+    DemoPhone("+38349234567", "Drita (IPKO, English)", ("B", "044123456 5")),
+    DemoPhone("+38345345678", "Besnik (Vala, business)", ("B", "Internet besnik.k 15")),
+)
+
+
+def config_text(state_dir: Path, bank_url: str, token_file: Path) -> str:
+    """The TOML the demo runs with (paths absolute, so it works from any directory)."""
+    d = state_dir.resolve()
+    return f"""\
+# Written by `appliance demo`: the configuration the running demo uses.
+# Try: appliance status --config {d / CONFIG_NAME}
+database = "{d / 'appliance.sqlite'}"
+log_level = "info"
+
+[[modems]]
+name = "fake"
+port = "{d / MODEM_LINK}"
+operator = "vala"
+command_timeout = 10
+
+[inbox]
+# The fake modem sends +CMTI notices; polling is only the safety net.
+poll_interval = 5
+multipart_timeout = 60
+
+[outbox]
+backoff_initial = 1
+backoff_max = 30
+
+[bank]
+url = "{bank_url}"
+token_file = "{token_file.resolve()}"
+connect_timeout = 2
+read_timeout = 5
+sync_interval = 5
+
+[unknown_sender]
+policy = "refuse_once_per_day"
+"""
+
+
+def fresh_state(state_dir: Path) -> None:
+    """Make `state_dir` (if needed) and remove what a previous demo left in it."""
+    if state_dir.exists() and not state_dir.is_dir():
+        raise click.UsageError(t("demo.bad_state_dir", path=state_dir))
+    state_dir.mkdir(parents=True, exist_ok=True)
+    for name in _STALE:
+        path = state_dir / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+
+
+def banner(pty: str, bank_url: str, state_dir: Path, config: Path) -> None:
+    """Print the short banner: pty, bank URL, demo phones and what to text, how to stop."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(stderr=False, highlight=False)
+    console.print(f"[bold]{t('demo.title')}[/bold]")
+    console.print(f"  {t('demo.pty')} {pty}  (link {state_dir / MODEM_LINK})")
+    console.print(f"  {t('demo.bank')} {bank_url}")
+    console.print(f"  {t('demo.config')} {config}")
+    table = Table(title=t("demo.phones"), title_justify="left")
+    table.add_column(t("demo.col_phone"))
+    table.add_column(t("demo.col_who"))
+    table.add_column(t("demo.col_try"))
+    for p in DEMO_PHONES:
+        table.add_row(p.phone, p.who, "  |  ".join(p.examples))
+    console.print(table)
+    sd = "" if state_dir == DEFAULT_STATE_DIR else f" --state-dir {state_dir}"
+    console.print(t("demo.how_to_text"))
+    console.print(f"  appliance fake-modem deliver{sd} --from {DEMO_PHONES[0].phone} B",
+                  markup=False)
+    console.print(t("demo.how_to_read"))
+    console.print(f"  appliance fake-modem sent{sd}", markup=False)
+    console.print(t("demo.how_to_stop"))
+
+
+def write_info(state_dir: Path, pty: str, bank_url: str, token_file: Path) -> Path:
+    """`DIR/demo.json`: the banner's facts for scripts."""
+    info: dict[str, Any] = {
+        "pty": pty,
+        "bank_url": bank_url,
+        "bank_token_file": str(token_file.resolve()),
+        "phones": [p.phone for p in DEMO_PHONES],
+        # Additions beyond DESIGN §9's keys (stable too):
+        "modem_link": str((state_dir / MODEM_LINK).resolve()),
+        "config": str((state_dir / CONFIG_NAME).resolve()),
+        "state_dir": str(state_dir.resolve()),
+        "pid": os.getpid(),
+        "examples": {p.phone: list(p.examples) for p in DEMO_PHONES},
+    }
+    path = state_dir / INFO_NAME
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(path)  # readers never see half a file
+    return path
+
+
+@click.command("demo")
+@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path),
+              default=DEFAULT_STATE_DIR, show_default=True,
+              help="Where the demo keeps everything (recreated fresh on each start).")
+@click.option("--modem-delay", type=click.Choice(["none", "realistic"]), default="none",
+              show_default=True, help="The fake modem's timing model.")
+def demo_command(state_dir: Path, modem_delay: str) -> None:
+    """Run the whole box locally: fake bank, fake modem on a pty, the daemon."""
+    from appliance.bank.fake import FakeBankServer
+    from appliance.config import load_or_exit
+    from appliance.daemon import Daemon, install_signal_handlers
+    from appliance.fakemodem.server import FakeModemServer
+    from appliance.logs import setup_logging
+
+    fresh_state(state_dir)
+    setup_logging("INFO", file=state_dir / LOG_NAME)
+    bank = FakeBankServer(state_dir).start()
+    modem: Any = FakeModemServer(state_dir / MODEM_LINK, state_dir, delay=modem_delay)
+    daemon: Daemon | None = None
+    try:
+        modem.start()
+        config_path = state_dir / CONFIG_NAME
+        config_path.write_text(config_text(state_dir, bank.url, bank.token_file),
+                               encoding="utf-8")
+        settings = load_or_exit(config_path)
+        daemon = Daemon(settings)
+        install_signal_handlers(daemon.stop_event)
+        daemon.start(first_sync=True)
+        if daemon.last_sync_error:
+            click.echo(t("demo.first_sync_failed", error=daemon.last_sync_error), err=True)
+        pty = str(modem.pty)
+        write_info(state_dir, pty, bank.url, bank.token_file)
+        banner(pty, bank.url, state_dir, config_path.resolve())
+        daemon.run()
+    finally:
+        if daemon is not None:
+            daemon.stop()
+        with contextlib.suppress(Exception):
+            modem.stop()
+        bank.close()
+    click.echo(t("demo.stopped"))

@@ -1,0 +1,355 @@
+"""Inbound flow (DESIGN §3, invariants 1 and 2): modem → database → decision → outbox.
+
+`Inbox.collect(modem)` lists what the modem stores (SM and ME), commits every raw PDU with
+its dedupe key, and only then deletes it from the modem (I1): reading a message twice is a
+no-op. `Inbox.process()` takes every stored, undecided message (reassembling multi-part
+ones), decides it with the pure core, and commits the decision, its replies and any top-up
+order in one transaction (I2). Both run on the inbox worker thread only.
+
+Named crash points (`APPLIANCE_CRASH_AT=<point>`) let tests SIGKILL the process at each
+step: `after_read`, `after_store`, `after_delete`, `after_decide` here; `after_sending`,
+`after_submit` in the outbox.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import signal
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import peewee
+
+from appliance.core import commands, concat
+from appliance.core import decide as core_decide
+from appliance.core.masking import mask_text
+from appliance.core.phones import mask as mask_phone
+from appliance.core.phones import normalize
+from appliance.core.rules import Rules
+from appliance.core.views import AccountView, AgreementView, SenderView
+from appliance.modem.pdu import decode_deliver
+from appliance.modem.pool import ModemPort
+from appliance.store import queries
+from appliance.store.fields import parse_utc_text
+from appliance.store.models import (
+    PRIORITY_REPLY,
+    Account,
+    Agreement,
+    InboundMessage,
+    OutboxMessage,
+    TopupOrder,
+    database,
+)
+
+log = logging.getLogger(__name__)
+
+CRASH_ENV = "APPLIANCE_CRASH_AT"
+LAST_SYNC_KEY = "bank.last_sync_at"  # SyncState key bank.sync writes (adapted on landing)
+
+
+def crash_point(name: str) -> None:
+    """SIGKILL this process here when `APPLIANCE_CRASH_AT` names this point (tests only)."""
+    if os.environ.get(CRASH_ENV) == name:
+        log.warning("crash point %s reached: killing the process", name)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+@dataclass(frozen=True)
+class InboxPolicy:
+    """The inbox's configuration."""
+
+    rules: Rules
+    multipart_timeout: timedelta
+    multipart_policy: str = "answer_partial"  # decide on what arrived, or reply 'help'
+    unknown_sender: str = "refuse_once_per_day"  # or 'silent'
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """What the inbox needs from a decoded SMS-DELIVER."""
+
+    sender: str | None  # E.164, or None for an alphanumeric / unusable sender
+    raw_sender: str
+    smsc_time: datetime | None
+    text: str
+    ref: int | None
+    part: int | None
+    total: int | None
+
+
+def decode(pdu_hex: str) -> Decoded:
+    """Decode one stored PDU (raises ValueError or the pdu module's error when it cannot)."""
+    d: Any = decode_deliver(pdu_hex)
+    concat_info = d.concat
+    raw_sender = str(d.sender)
+    return Decoded(
+        sender=normalize(raw_sender),
+        raw_sender=raw_sender,
+        smsc_time=d.smsc_time,
+        text=str(d.text),
+        ref=concat_info.ref if concat_info and concat_info.total > 1 else None,
+        part=concat_info.seq if concat_info and concat_info.total > 1 else None,
+        total=concat_info.total if concat_info and concat_info.total > 1 else None,
+    )
+
+
+def dedupe_key(sender: str | None, smsc_time: datetime | None, pdu_hex: str) -> str:
+    """Sender, service-centre time and PDU digest (DESIGN §2.1), as the store defines it."""
+    return str(queries.inbound_dedupe_key(sender, smsc_time, pdu_hex))
+
+
+def idempotency_key(inbound_dedupe: str) -> str:
+    """The bank's Idempotency-Key for the top-up an inbound message asks for (I3).
+
+    A digest, so that no phone number travels in an HTTP header.
+    """
+    return "sms-" + hashlib.sha256(inbound_dedupe.encode()).hexdigest()[:40]
+
+
+def _local_midnight(now: datetime, tz: ZoneInfo) -> datetime:
+    local = now.astimezone(tz)
+    return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
+
+
+def sender_view(phone: str, now: datetime, rules: Rules,
+                bank_reachable: bool = True) -> SenderView | None:
+    """What the core may know about `phone`: None without an active agreement."""
+    agreement = Agreement.get_or_none((Agreement.phone == phone) & (Agreement.active == True))  # noqa: E712
+    if agreement is None:
+        return None
+    accounts = tuple(
+        AccountView(id=a.id, kind=a.kind, number=a.number, balance=a.balance,
+                    currency=a.currency, as_of=a.as_of)
+        for a in Account.select().where(Account.customer == agreement.customer_id)
+        .order_by(Account.kind, Account.id)
+    )
+    count, amount = queries.topups_since(
+        agreement.id, _local_midnight(now, ZoneInfo(rules.timezone)))
+    last_sync = queries.get_state(LAST_SYNC_KEY)
+    return SenderView(
+        agreement=AgreementView(
+            id=agreement.id, phone=agreement.phone, customer_id=agreement.customer_id,
+            language=agreement.language,
+            alert_limit=agreement.alert_limit if agreement.alert_limit is not None
+            else AgreementView.alert_limit,
+            services=agreement.service_set(),
+        ),
+        accounts=accounts,
+        last_sync_at=parse_utc_text(last_sync) if last_sync else None,
+        topups_today_count=count,
+        topups_today_amount=amount,
+        bank_reachable=bank_reachable,
+    )
+
+
+@dataclass
+class ProcessResult:
+    decided: int = 0
+    waiting_until: datetime | None = None  # when the earliest incomplete group expires
+    orders: int = 0
+    replies: int = 0
+
+
+class Inbox:
+    """Stores, deletes and decides inbound messages; one instance per daemon."""
+
+    def __init__(
+        self,
+        policy: InboxPolicy,
+        clock: Callable[[], datetime],
+        route: Callable[[str], str | None] = lambda _p: None,
+        bank_reachable: Callable[[], bool] = lambda: True,
+    ) -> None:
+        self.policy = policy
+        self.clock = clock
+        self.route = route
+        self.bank_reachable = bank_reachable
+        self._tz = ZoneInfo(policy.rules.timezone)
+
+    # -- step 1: modem → database → delete (I1) ----------------------------------------
+    def collect(self, modem: ModemPort) -> int:
+        """Store every message `modem` holds, then delete each stored one. New rows count."""
+        # Only what the network delivered; outgoing messages kept on a SIM are not ours.
+        stored = [m for m in modem.list_stored() if m.received]
+        if not stored:
+            return 0
+        crash_point("after_read")
+        now = self.clock()
+        rows: list[dict[str, Any]] = []
+        for item in stored:
+            rows.append(self._row_for(modem.name, item.storage, item.index, item.pdu, now))
+        with database.atomic(lock_type="IMMEDIATE"):
+            new = 0
+            for row in rows:
+                # INSERT OR IGNORE on the dedupe key: a copy read twice is a no-op.
+                cursor = InboundMessage.insert(**row).on_conflict_ignore().as_rowcount().execute()
+                new += 1 if cursor else 0
+        crash_point("after_store")
+        for item in stored:
+            # Committed above, so deleting now can lose nothing. A failed delete leaves a copy
+            # on the modem that the next read dedupes.
+            modem.delete_stored(item.storage, item.index)
+        crash_point("after_delete")
+        if new:
+            log.info("modem %s: %d new message(s) stored", modem.name, new)
+        return new
+
+    def _row_for(self, modem: str, storage: str, index: int, pdu: str,
+                 now: datetime) -> dict[str, Any]:
+        row: dict[str, Any] = {
+            "modem": modem, "storage": storage, "storage_index": index, "pdu": pdu,
+            "received_at": now,
+        }
+        try:
+            d = decode(pdu)
+        except Exception as exc:  # undecodable: kept raw, never blocks the others
+            digest = hashlib.sha256(pdu.encode()).hexdigest()[:12]
+            log.error("modem %s: undecodable PDU at %s/%d (sha256 %s): %s",
+                      modem, storage, index, digest, mask_text(str(exc)))
+            row.update(dedupe_key=dedupe_key(None, None, pdu), state="undecodable",
+                       outcome="undecodable")
+            return row
+        row.update(
+            dedupe_key=dedupe_key(d.sender or d.raw_sender, d.smsc_time, pdu),
+            sender=d.sender, smsc_time=d.smsc_time, text=d.text,
+            concat_ref=d.ref, part_no=d.part, parts_total=d.total,
+            group_key=queries.concat_group_key(d.sender or d.raw_sender, d.ref, d.total)
+            if d.ref is not None and d.total is not None else None,
+            state="stored" if d.sender else "ignored",
+        )
+        if not d.sender:
+            row["outcome"] = "sender is not a phone number"
+            log.info("modem %s: message from a non-numeric sender ignored", modem)
+        return row
+
+    # -- step 2: decide (I2) -------------------------------------------------------------
+    def process(self) -> ProcessResult:
+        """Decide every stored message whose parts are all here (or waited long enough)."""
+        result = ProcessResult()
+        pending = list(
+            InboundMessage.select()
+            .where(InboundMessage.state.in_(("stored", "waiting_parts")))
+            .order_by(InboundMessage.id)
+        )
+        if not pending:
+            return result
+        now = self.clock()
+        singles = [m for m in pending if m.parts_total is None]
+        parts = [
+            concat.Part(m.id, m.sender, m.concat_ref, m.parts_total, m.part_no, m.text or "",
+                        m.received_at)
+            for m in pending if m.parts_total is not None
+        ]
+        by_id = {m.id: m for m in pending}
+        work: list[tuple[datetime, Sequence[InboundMessage], str, bool]] = [
+            (m.received_at, [m], m.text or "", False) for m in singles
+        ]
+        r = concat.reassemble(parts, now, self.policy.multipart_timeout)
+        for g in r.complete:
+            work.append((g.first_received_at, [by_id[i] for i in g.message_ids], g.text, False))
+        for g in r.expired:
+            log.warning("multi-part message %d/%d part(s) missing after %ss; answering %s",
+                        len(g.parts), g.total,
+                        int(self.policy.multipart_timeout.total_seconds()),
+                        "what arrived" if self.policy.multipart_policy == "answer_partial" else "help")
+            work.append((g.first_received_at, [by_id[i] for i in g.message_ids], g.text, True))
+        waiting_ids = [i for g in r.waiting for i in g.message_ids
+                       if by_id[i].state != "waiting_parts"]
+        if waiting_ids:
+            InboundMessage.update(state="waiting_parts").where(
+                InboundMessage.id.in_(waiting_ids)).execute()
+        result.waiting_until = concat.next_deadline(r.waiting, self.policy.multipart_timeout)
+        work.sort(key=lambda w: (w[0], w[1][0].id))
+        for _at, rows, text, incomplete in work:
+            replies, order = self._decide_and_commit(rows, text, incomplete, now)
+            result.decided += 1
+            result.replies += replies
+            result.orders += order
+            crash_point("after_decide")
+        return result
+
+    def _decide_and_commit(self, rows: Sequence[InboundMessage], text: str,
+                           incomplete: bool, now: datetime) -> tuple[int, int]:
+        first = rows[0]
+        sender: str = first.sender
+        rules = self.policy.rules
+        if incomplete and self.policy.multipart_policy == "help":
+            parsed: Any = commands.Rejection(commands.Reason.UNKNOWN_COMMAND, "multi-part incomplete")
+        else:
+            parsed = commands.parse(text, rules)
+        with database.atomic(lock_type="IMMEDIATE"):
+            view = sender_view(sender, now, self.policy.rules, self.bank_reachable())
+            decision = core_decide.decide(parsed, view, now, rules)
+            replies = list(decision.replies)
+            kind = "reply"
+            outcome = type(parsed).__name__
+            if view is None:
+                kind = "refusal"
+                outcome = "unknown sender"
+                replies = self._unknown_sender_replies(sender, replies, now)
+            ids = [m.id for m in rows]
+            # Guard against deciding twice: only rows still undecided are taken.
+            taken = (
+                InboundMessage.update(state="handled", handled_at=now, outcome=outcome)
+                .where(InboundMessage.id.in_(ids),
+                       InboundMessage.state.in_(("stored", "waiting_parts")))
+                .execute()
+            )
+            if taken != len(ids):
+                raise peewee.IntegrityError(f"inbound {ids} decided by someone else")
+            preferred = self.route(sender)
+            for n, reply in enumerate(replies):
+                OutboxMessage.insert(
+                    to=sender, text=reply, kind=kind, priority=PRIORITY_REPLY,
+                    dedupe_key=f"reply:{first.id}:{n}", inbound=first.id,
+                    preferred_modem=preferred, created_at=now,
+                ).on_conflict_ignore().execute()
+            orders = 0
+            if decision.order is not None and view is not None:
+                self._create_order(decision.order, view, first, now)
+                orders = 1
+        log.info("inbound %s from %s decided: %s, %d reply(ies)%s", ",".join(map(str, ids)),
+                 mask_phone(sender), outcome, len(replies), ", top-up order" if orders else "")
+        return len(replies), orders
+
+    def _unknown_sender_replies(self, sender: str, replies: list[str],
+                                now: datetime) -> list[str]:
+        if self.policy.unknown_sender == "silent":
+            return []
+        day = now.astimezone(self._tz).date().isoformat()
+        # Already refused today: stay silent (forged senders, reply loops).
+        if not queries.claim_unknown_sender_reply(sender, day, now):
+            return []
+        return replies
+
+    def _create_order(self, order: Any, view: Any, inbound: InboundMessage,
+                      now: datetime) -> None:
+        product = getattr(order, "product", None)
+        TopupOrder.insert(
+            idempotency_key=idempotency_key(inbound.dedupe_key),
+            agreement=view.agreement.id,
+            inbound=inbound.id,
+            target=order.target,
+            operator=str(order.operator),
+            product=str(product) if product is not None else None,
+            subscriber_id=getattr(order, "subscriber_id", None),
+            amount=order.amount,
+            created_at=now,
+            updated_at=now,
+        ).on_conflict_ignore().execute()
+
+    # -- delivery reports ------------------------------------------------------------------
+    def on_status_report(self, modem: str, ref: int, delivered: bool) -> None:
+        """Match a +CDS report to the outbox row sent through `modem` with reference `ref`."""
+        if not delivered:
+            log.warning("modem %s: status report says reference %d was not delivered",
+                        modem, ref)
+            return
+        row = queries.mark_delivered(modem, ref, self.clock())
+        if row is None:
+            log.info("modem %s: status report for unknown reference %d", modem, ref)

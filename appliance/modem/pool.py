@@ -1,0 +1,170 @@
+"""The daemon's modems: each with its health, and the routing of replies between them.
+
+`ModemHandle` is the one place the daemon's flows meet `modem.wrapper.Modem`: the inbox,
+the outbox and health talk to handles, so the wrapper's exact API is adapted here only.
+A handle is healthy while its modem answers; a `ModemTimeout` or `ModemGone` in any flow
+marks it unhealthy and `health` reopens it (with backoff, never a blind soft reset).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from appliance.core.phones import operator_of
+from appliance.core.rules import Operator
+from appliance.modem.errors import ModemGone
+from appliance.modem.pdu import encode_submit
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class StoredPdu:
+    """A message as the modem keeps it: where, and its raw PDU (hex, SMSC included)."""
+
+    storage: str
+    index: int
+    pdu: str
+    received: bool = True  # False for an outgoing message stored on the SIM
+
+
+class ModemPort(Protocol):
+    """What the flows need from one modem (a `ModemHandle`, or a test double)."""
+
+    name: str
+
+    def list_stored(self) -> list[StoredPdu]: ...
+
+    def delete_stored(self, storage: str, index: int) -> None: ...
+
+    def send_text(self, to: str, text: str) -> list[int]: ...
+
+
+# Config's modem operator (vala | ipko) → the core operators it carries on-net.
+_ON_NET: dict[str, frozenset[Operator]] = {
+    "vala": frozenset({Operator.VALA, Operator.Z_MOBILE}),
+    "ipko": frozenset({Operator.IPKO_MOBILE, Operator.IPKO_FIXED}),
+}
+
+
+class ModemHandle:
+    """One configured modem: opens the wrapper, adapts its calls, keeps its health."""
+
+    def __init__(self, name: str, operator: str | None, factory: Callable[[], Any]) -> None:
+        self.name = name
+        self.operator = operator
+        self._factory = factory  # builds an un-opened wrapper `Modem` with callbacks set
+        self._modem: Any = None
+        self._lock = threading.RLock()  # one AT conversation at a time per port
+        self._healthy = threading.Event()
+        self.last_error: str | None = None
+        self._concat_ref = 0
+        self.on_change: Callable[[ModemHandle], None] = lambda _h: None
+
+    # -- health ---------------------------------------------------------------------
+    @property
+    def healthy(self) -> bool:
+        return self._healthy.is_set()
+
+    def mark_unhealthy(self, reason: str) -> None:
+        """Take this modem out of service until `health` reopens it."""
+        if self._healthy.is_set():
+            log.warning("modem %s out of service: %s", self.name, reason)
+        self._healthy.clear()
+        self.last_error = reason
+        self.on_change(self)
+
+    def open(self) -> None:
+        """(Re)open the port and initialise the modem; raises the wrapper's errors."""
+        with self._lock:
+            self._close_quietly()
+            modem = self._factory()
+            modem.open()
+            self._modem = modem
+            self.last_error = None
+            self._healthy.set()
+        log.info("modem %s in service", self.name)
+        self.on_change(self)
+
+    def close(self) -> None:
+        with self._lock:
+            self._healthy.clear()
+            self._close_quietly()
+
+    def _close_quietly(self) -> None:
+        if self._modem is not None:
+            try:
+                self._modem.close()
+            except Exception as exc:  # closing a vanished port may fail; it is gone anyway
+                log.debug("closing modem %s: %s", self.name, exc)
+            self._modem = None
+
+    def _require(self) -> Any:
+        if self._modem is None or not self._healthy.is_set():
+            raise ModemGone(f"modem {self.name} is not in service")
+        return self._modem
+
+    # -- the calls the flows make -----------------------------------------------------
+    def list_stored(self) -> list[StoredPdu]:
+        """Every message stored on the modem, from both SIM (SM) and phone (ME) storage."""
+        with self._lock:
+            modem = self._require()
+            return [StoredPdu(m.storage, m.index, m.pdu, m.received) for m in modem.list_stored()]
+
+    def delete_stored(self, storage: str, index: int) -> None:
+        with self._lock:
+            self._require().delete_stored(storage, index)
+
+    def send_text(self, to: str, text: str) -> list[int]:
+        """Send `text` (encoded, split as needed); the modem's references, one per part."""
+        with self._lock:
+            # The concatenation reference only has to differ between recent messages.
+            self._concat_ref = (self._concat_ref + 1) % 256
+            pdus = encode_submit(to, text, request_report=True, ref=self._concat_ref)
+            modem = self._require()
+            return [int(modem.send_pdu(p)) for p in pdus]
+
+    def ping(self) -> None:
+        """A cheap liveness check (raises the wrapper's errors when it does not answer)."""
+        with self._lock:
+            self._require().ping()
+
+
+class Pool:
+    """The configured modems, and which of them a reply should leave through."""
+
+    def __init__(self, handles: Iterable[ModemHandle], plan: tuple[tuple[str, Operator], ...]):
+        self.handles: dict[str, ModemHandle] = {h.name: h for h in handles}
+        self._plan = plan
+
+    def __iter__(self) -> Any:
+        return iter(self.handles.values())
+
+    def healthy(self) -> list[ModemHandle]:
+        return [h for h in self.handles.values() if h.healthy]
+
+    def route(self, phone: str) -> str | None:
+        """The modem a message to `phone` should prefer: its operator's own, or None (any).
+
+        Only meaningful with more than one modem; a single modem takes everything.
+        """
+        if len(self.handles) < 2:
+            return None
+        op = operator_of(phone, self._plan)
+        for handle in self.handles.values():
+            if handle.operator and op in _ON_NET.get(handle.operator, frozenset()):
+                return handle.name
+        return None
+
+    def excluded_for(self, name: str) -> set[str]:
+        """The `preferred_modem` values the worker of modem `name` must leave alone.
+
+        Rows preferring another modem that is in service wait for it; rows preferring
+        itself, no modem, a modem out of service or one no longer configured are its to take
+        (a modem's queue goes on through the others while it is down).
+        """
+        return {n for n, h in self.handles.items() if n != name and h.healthy}

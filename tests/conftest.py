@@ -1,0 +1,245 @@
+"""Shared fixtures: the whole box (fake bank + fake modem on a pty + daemon) in tmp_path.
+
+`box` runs the daemon in this process (threads), for fast end-to-end checks; `daemon_proc`
+runs `appliance run` in a subprocess, for tests that SIGKILL it. Both use the real pty, real
+HTTP on loopback and a real SQLite file. Every log line the daemon writes goes to a file in
+tmp_path that `assert_logs_masked` greps for unmasked phone and account numbers (I7).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.helpers import wait_for
+
+# Unmasked personal numbers as they could appear in a log line: Kosovo phones in any form
+# people or modems write them, and 16-digit account numbers.
+_PHONE_RE = re.compile(r"(?<![\d*])(?:\+?383|00383|0)\s?[234]\d[\s]?\d{3}[\s]?\d{3}(?!\d)")
+_ACCOUNT_RE = re.compile(r"(?<![\d*])\d{10,}(?!\d)")
+
+SEED_PHONES = ("+38344123456", "+38349234567", "+38345345678")
+UNKNOWN_PHONE = "+38344700700"
+
+
+def assert_logs_masked(*paths: Path) -> int:
+    """Fail when any line of the given logs holds an unmasked phone or account number."""
+    lines = 0
+    for path in paths:
+        if not path.exists():
+            continue
+        for n, line in enumerate(path.read_text(encoding="utf-8", errors="replace")
+                                 .splitlines(), 1):
+            lines += 1
+            for rx in (_PHONE_RE, _ACCOUNT_RE):
+                hit = rx.search(line)
+                assert hit is None, f"{path.name}:{n}: unmasked number {hit.group()!r}: {line}"
+    return lines
+
+
+def config_toml(tmp: Path, bank_url: str, token_file: Path, modem_link: Path,
+                **sections: dict[str, Any]) -> str:
+    """A daemon config for tests: fast polls and retries; `sections` override tables."""
+    tables: dict[str, dict[str, Any]] = {
+        "inbox": {"poll_interval": 2, "multipart_timeout": 60},
+        "outbox": {"backoff_initial": 0.2, "backoff_max": 2, "max_attempts": 5},
+        "bank": {"url": bank_url, "token_file": str(token_file), "connect_timeout": 2,
+                 "read_timeout": 5, "retries": 1, "sync_interval": 2},
+        "unknown_sender": {"policy": "refuse_once_per_day"},
+    }
+    for name, values in sections.items():
+        tables.setdefault(name, {}).update(values)
+    modems = tables.pop("modems", None)
+    out = [f'database = "{tmp / "appliance.sqlite"}"', 'log_level = "info"', ""]
+    modem_list: list[dict[str, Any]] = list(modems.values()) if modems else [  # type: ignore[arg-type]
+        {"name": "m1", "port": str(modem_link), "operator": "vala", "command_timeout": 3}]
+    for m in modem_list:
+        out.append("[[modems]]")
+        out.extend(f"{k} = {_toml(v)}" for k, v in m.items())
+        out.append("")
+    for name, values in tables.items():
+        out.append(f"[{name}]")
+        out.extend(f"{k} = {_toml(v)}" for k, v in values.items())
+        out.append("")
+    return "\n".join(out)
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return json.dumps(str(value))
+
+
+@dataclass
+class Fakes:
+    """The fake bank and fake modem(s) of one test, and how to reach them."""
+
+    tmp: Path
+    bank: Any
+    modem: Any
+    modem_state: Path
+    modem_link: Path
+    extra_modems: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def control(self) -> Any:
+        from appliance.fakemodem.control import ControlClient
+
+        return ControlClient(self.modem_state)
+
+    def deliver(self, phone: str, text: str, *, ucs2: bool = False,
+                modem_state: Path | None = None) -> Any:
+        from appliance.fakemodem.control import ControlClient
+
+        return ControlClient(modem_state or self.modem_state).deliver(phone, text, ucs2=ucs2)
+
+    def sent(self, modem_state: Path | None = None) -> list[dict[str, Any]]:
+        """What the daemon submitted through the (first) fake modem, oldest first."""
+        from appliance.fakemodem.control import ControlClient
+
+        return list(ControlClient(modem_state or self.modem_state).sent())
+
+    def sent_to(self, phone: str, modem_state: Path | None = None) -> list[str]:
+        return [m["text"] for m in self.sent(modem_state) if m["to"] == phone]
+
+    def wait_replies(self, phone: str, n: int = 1, timeout: float = 15.0,
+                     modem_state: Path | None = None) -> list[str]:
+        return wait_for(lambda: (r := self.sent_to(phone, modem_state)) and len(r) >= n and r,
+                        timeout=timeout, what=f"{n} reply(ies) to {phone[:7]}…")
+
+    def config(self, **sections: dict[str, Any]) -> Path:
+        path = self.tmp / "appliance.toml"
+        path.write_text(config_toml(self.tmp, self.bank.url, self.bank.token_file,
+                                    self.modem_link, **sections), encoding="utf-8")
+        return path
+
+
+def start_fake_modem(state: Path, link: Path, delay: str = "none") -> Any:
+    from appliance.fakemodem.server import FakeModemServer
+
+    modem = FakeModemServer(link, state, delay=delay)
+    modem.start()
+    return modem
+
+
+@pytest.fixture
+def fakes(tmp_path: Path) -> Iterator[Fakes]:
+    """A seeded fake bank and a fake modem on a pty, in tmp_path."""
+    from appliance.bank.fake import FakeBankServer
+
+    bank = FakeBankServer(tmp_path / "bank").start()
+    state = tmp_path / "fm"
+    link = tmp_path / "modem"
+    modem = start_fake_modem(state, link)
+    f = Fakes(tmp_path, bank, modem, state, link)
+    try:
+        yield f
+    finally:
+        for extra in f.extra_modems.values():
+            extra.stop()
+        modem.stop()
+        bank.close()
+
+
+@dataclass
+class Box:
+    """An in-process daemon with its fakes."""
+
+    fakes: Fakes
+    daemon: Any
+    log_file: Path
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.fakes, name)
+
+
+def start_box(fakes: Fakes, **sections: dict[str, Any]) -> Box:
+    from appliance.config import load
+    from appliance.daemon import Daemon
+    from appliance.logs import setup_logging
+
+    log_file = fakes.tmp / "daemon.log"
+    setup_logging("INFO", file=log_file)
+    settings = load(fakes.config(**sections))
+    daemon = Daemon(settings)
+    daemon.start(first_sync=True)
+    return Box(fakes, daemon, log_file)
+
+
+@pytest.fixture
+def box(fakes: Fakes) -> Iterator[Box]:
+    """The whole box, daemon in-process; logs checked for unmasked numbers at the end."""
+    b = start_box(fakes)
+    try:
+        yield b
+    finally:
+        b.daemon.stop()
+        logging.getLogger().handlers[:] = [
+            h for h in logging.getLogger().handlers if not getattr(h, "_appliance", False)]
+    assert_logs_masked(b.log_file)
+
+
+class DaemonProc:
+    """`appliance run --config FILE` in a subprocess; its log is `log_file`."""
+
+    def __init__(self, config: Path, log_file: Path) -> None:
+        self.config = config
+        self.log_file = log_file
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, crash_at: str | None = None, extra_env: dict[str, str] | None = None
+              ) -> DaemonProc:
+        env = dict(os.environ)
+        env.pop("APPLIANCE_CRASH_AT", None)
+        env.pop("NOTIFY_SOCKET", None)
+        if crash_at:
+            env["APPLIANCE_CRASH_AT"] = crash_at
+        env.update(extra_env or {})
+        log = self.log_file.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", "from appliance.cli import main; main()", "run",
+             "--config", str(self.config)],
+            stdout=log, stderr=log, env=env,
+        )
+        log.close()
+        return self
+
+    def wait_exit(self, timeout: float = 20.0) -> int:
+        assert self.proc is not None
+        return self.proc.wait(timeout)
+
+    def stop(self) -> int:
+        """SIGTERM and wait; the exit code."""
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(20)
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+@pytest.fixture
+def daemon_proc(fakes: Fakes) -> Iterator[DaemonProc]:
+    """A (not yet started) daemon subprocess over `fakes`; killed and log-checked at the end."""
+    dp = DaemonProc(fakes.tmp / "appliance.toml", fakes.tmp / "daemon-proc.log")
+    try:
+        yield dp
+    finally:
+        dp.kill()
+    assert_logs_masked(dp.log_file)
