@@ -51,7 +51,7 @@ def _make_v1_database(path: Path) -> None:
 def test_migrations_are_ordered_and_contiguous() -> None:
     versions = [m.version for m in MIGRATIONS]
     assert versions == list(range(1, len(MIGRATIONS) + 1))
-    assert LATEST_VERSION == versions[-1]
+    assert versions[-1] == LATEST_VERSION
     assert LATEST_VERSION >= 2  # there is a real upgrade path to exercise
 
 

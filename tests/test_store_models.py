@@ -123,7 +123,7 @@ def test_times_come_back_aware_utc_and_naive_is_refused(db: peewee.SqliteDatabas
     assert back.tzinfo == UTC
     assert back.hour == 12
     with pytest.raises(ValueError, match="naive"):
-        Customer.create(id="C2", name="y", updated_at=datetime(2026, 1, 1))  # noqa: DTZ001
+        Customer.create(id="C2", name="y", updated_at=datetime(2026, 1, 1))
 
 
 def test_stored_times_sort_as_time_does() -> None:

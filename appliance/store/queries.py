@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, time
 from decimal import Decimal
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 import peewee
 
-from appliance.store.fields import to_decimal, utc_text
+from appliance.core.rules import Language
+from appliance.core.views import AccountView, AgreementView, MovementView, SenderView
+from appliance.store.fields import parse_utc_text, to_decimal, utc_text
 from appliance.store.models import (
     INBOUND_STATES,
     OUTBOX_STATES,
@@ -22,8 +25,11 @@ from appliance.store.models import (
     PRIORITY_REPLY,
     PRIORITY_TOPUP_RESULT,
     TOPUP_STATES,
+    Account,
+    Agreement,
     InboundMessage,
     ModemRecord,
+    Movement,
     OutboxMessage,
     SyncState,
     TopupOrder,
@@ -44,6 +50,13 @@ _KIND_PRIORITY: dict[str, int] = {
 CAP_COUNTED_STATES: tuple[str, ...] = ("pending", "submitted", "done")
 
 
+# SyncState keys shared by the bank sync, the daemon and `status`.
+STATE_BANK_CURSOR = "bank.cursor"
+STATE_LAST_SYNC_AT = "bank.last_sync_at"  # UTC time of the last complete, successful sync
+
+DEFAULT_TIMEZONE = "Europe/Belgrade"
+
+
 # --- key/value state ------------------------------------------------------------------
 
 
@@ -59,6 +72,118 @@ def set_state(key: str, value: str) -> None:
         SyncState.insert(key=key, value=value).on_conflict(
             conflict_target=[SyncState.key], update={SyncState.value: value}
         ).execute()
+
+
+def last_sync_at() -> datetime | None:
+    """When the bank sync last completed (UTC), or None if it never did."""
+    value = get_state(STATE_LAST_SYNC_AT)
+    return None if value is None else parse_utc_text(value)
+
+
+def set_last_sync_at(when: datetime) -> None:
+    """Record a completed bank sync (call it in the transaction of the last page)."""
+    set_state(STATE_LAST_SYNC_AT, utc_text(when))
+
+
+# --- views for the core ---------------------------------------------------------------
+
+
+def agreement_view(row: Agreement) -> AgreementView:
+    """The core's view of an agreement row.
+
+    The bank sends `alert_limit = null` for "no alerts"; the view has no such value, so an
+    agreement without a limit is shown without the `alerts` service.
+    """
+    services = row.service_set()
+    limit = row.alert_limit
+    if limit is None:
+        services = services - {"alerts"}
+    language = Language.EN if row.language == "en" else Language.SQ
+    return AgreementView(
+        id=str(row.id),
+        phone=str(row.phone),
+        customer_id=str(row.customer_id),
+        language=language,
+        alert_limit=limit if limit is not None else AgreementView.alert_limit,
+        services=frozenset(services),
+    )
+
+
+def account_view(row: Account) -> AccountView:
+    """The core's view of an account row (full number: the core masks it)."""
+    return AccountView(
+        id=str(row.id),
+        kind=str(row.kind),
+        number=str(row.number),
+        balance=row.balance,
+        currency=str(row.currency),
+        as_of=row.as_of,
+    )
+
+
+def movement_view(row: Movement) -> MovementView:
+    """The core's view of a movement row."""
+    return MovementView(
+        id=str(row.id),
+        account_id=str(row.account_id),
+        amount=row.amount,
+        type=str(row.type),
+        booked_at=row.booked_at,
+        balance_after=row.balance_after,
+    )
+
+
+def local_day_start(now: datetime, tz: str = DEFAULT_TIMEZONE) -> datetime:
+    """The start of `now`'s local day (in `tz`), as an aware UTC-comparable datetime."""
+    zone = ZoneInfo(tz)
+    local = now.astimezone(zone)
+    return datetime.combine(local.date(), time(0), tzinfo=zone)
+
+
+def local_day(now: datetime, tz: str = DEFAULT_TIMEZONE) -> str:
+    """`now`'s local date as `YYYY-MM-DD` (the day of the daily cap and of refusals)."""
+    return now.astimezone(ZoneInfo(tz)).date().isoformat()
+
+
+def sender_view(
+    phone: str, now: datetime, *, tz: str = DEFAULT_TIMEZONE, bank_reachable: bool = True
+) -> SenderView | None:
+    """What the core may know about `phone` (E.164), or None without an active agreement.
+
+    An inactive agreement is treated as none at all: such a number never gets account
+    data (I7). Today's top-ups count the orders created since local midnight in `tz`
+    that were not refused or failed.
+    """
+    agreement = Agreement.get_or_none((Agreement.phone == phone) & (Agreement.active == 1))
+    if agreement is None:
+        return None
+    accounts = (
+        Account.select()
+        .where(Account.customer == agreement.customer_id)
+        .order_by(Account.kind, Account.id)
+    )
+    count, amount = topups_since(str(agreement.id), local_day_start(now, tz))
+    return SenderView(
+        agreement=agreement_view(agreement),
+        accounts=tuple(account_view(a) for a in accounts),
+        last_sync_at=last_sync_at(),
+        topups_today_count=count,
+        topups_today_amount=amount,
+        bank_reachable=bank_reachable,
+    )
+
+
+def agreements_for_account(account_id: str) -> list[AgreementView]:
+    """The active agreements of the account's customer (whose phones may get its alerts)."""
+    account = Account.get_or_none(Account.id == account_id)
+    if account is None:
+        return []
+    rows = (
+        Agreement.select()
+        .where((Agreement.customer == account.customer_id) & (Agreement.active == 1))
+        .order_by(Agreement.id)
+    )
+    return [agreement_view(r) for r in rows]
 
 
 # --- inbound --------------------------------------------------------------------------
@@ -359,13 +484,15 @@ def topups_since(agreement_id: str, since: datetime) -> tuple[int, Decimal]:
 
 
 def claim_unknown_sender_reply(phone: str, day: str, now: datetime) -> bool:
-    """True the first time this phone is seen on this local day (send the refusal once)."""
-    with database.atomic():
-        try:
-            with database.atomic():
-                UnknownSenderReply.create(phone=phone, day=day, created_at=now)
-        except peewee.IntegrityError:
-            return False
+    """True the first time this phone is seen on this local `day` (send the refusal once).
+
+    Nested in the caller's transaction it is a savepoint, so a False leaves that intact.
+    """
+    try:
+        with database.atomic():
+            UnknownSenderReply.create(phone=phone, day=day, created_at=now)
+    except peewee.IntegrityError:
+        return False
     return True
 
 

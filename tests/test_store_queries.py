@@ -1,0 +1,336 @@
+"""Typed queries on a real SQLite file: inbound dedupe, outbox claims, views, status."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import peewee
+import pytest
+
+from appliance.core.rules import Language
+from appliance.core.views import SenderView
+from appliance.store import open_database, queries, write_transaction
+from appliance.store.models import (
+    Account,
+    Agreement,
+    Customer,
+    InboundMessage,
+    Movement,
+    OutboxMessage,
+    TopupOrder,
+)
+
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+PHONE = "+38344123456"
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[peewee.SqliteDatabase]:
+    database = open_database(tmp_path / "q.sqlite")
+    yield database
+    database.close()
+
+
+def _seed_customer() -> Agreement:
+    customer = Customer.create(id="C1", name="Arta")
+    Account.create(id="A2", customer=customer, kind="savings", number="1110000000009876",
+                   balance=Decimal("10.10"), as_of=NOW)
+    Account.create(id="A1", customer=customer, kind="current", number="1110000000001234",
+                   balance=Decimal("1234.56"), as_of=NOW)
+    agreement: Agreement = Agreement.create(
+        id="AG1", customer=customer, phone=PHONE, language="en", alert_limit=Decimal("1000"),
+        services="balance,topup,alerts", active=True)
+    return agreement
+
+
+def _order(agreement: Agreement, key: str, amount: str, state: str, created: datetime) -> None:
+    TopupOrder.create(idempotency_key=key, agreement=agreement, target=PHONE, operator="vala",
+                      amount=Decimal(amount), state=state, created_at=created,
+                      updated_at=created)
+
+
+# --- inbound ------------------------------------------------------------------------
+
+
+def test_same_pdu_read_twice_is_a_no_op(db: peewee.SqliteDatabase) -> None:
+    fields = {"modem": "vala", "sender": PHONE, "smsc_time": NOW, "received_at": NOW,
+              "text": "B", "storage": "SM", "storage_index": 3}
+    first, created1 = queries.store_inbound(pdu="07913854440000F0040B", **fields)
+    again, created2 = queries.store_inbound(pdu="07913854440000f0040b",
+                                            **{**fields, "storage_index": 7})
+    assert created1 is True
+    assert created2 is False
+    assert again.id == first.id
+    assert InboundMessage.select().count() == 1
+
+
+def test_same_text_a_minute_later_is_a_new_message(db: peewee.SqliteDatabase) -> None:
+    # The PDU carries the service-centre time, so a genuine second `B` has another PDU
+    # and another time: both keys differ.
+    _, created1 = queries.store_inbound(modem="vala", pdu="AA01", sender=PHONE,
+                                        smsc_time=NOW, received_at=NOW, text="B")
+    _, created2 = queries.store_inbound(modem="vala", pdu="AA02", sender=PHONE,
+                                        smsc_time=NOW + timedelta(minutes=1),
+                                        received_at=NOW + timedelta(minutes=1), text="B")
+    assert created1
+    assert created2
+    assert InboundMessage.select().count() == 2
+    assert queries.inbound_dedupe_key(PHONE, NOW, "ab") == queries.inbound_dedupe_key(
+        PHONE, NOW, "AB")
+    assert queries.inbound_dedupe_key(PHONE, NOW, "ab") != queries.inbound_dedupe_key(
+        PHONE, NOW + timedelta(seconds=1), "ab")
+
+
+def test_multipart_parts_share_a_group_key(db: peewee.SqliteDatabase) -> None:
+    rows = [queries.store_inbound(modem="vala", pdu=f"BB0{n}", sender=PHONE, smsc_time=NOW,
+                                  received_at=NOW, text=f"part{n}", concat_ref=42, part_no=n,
+                                  parts_total=2, state="waiting_parts")[0] for n in (1, 2)]
+    assert {r.group_key for r in rows} == {f"{PHONE}|42|2"}
+    assert queries.mark_inbound([r.id for r in rows], "handled", NOW, outcome="balance") == 2
+    assert {(r.state, r.handled_at, r.outcome) for r in InboundMessage.select()} == {
+        ("handled", NOW, "balance")}
+
+
+def test_decision_is_one_transaction(db: peewee.SqliteDatabase) -> None:
+    """I2: marking handled and the reply commit together, or not at all."""
+    row, _ = queries.store_inbound(modem="vala", pdu="CC", sender=PHONE, smsc_time=NOW,
+                                   received_at=NOW, text="B")
+
+    def decide_then_crash() -> None:
+        with write_transaction():
+            queries.mark_inbound([row.id], "handled", NOW)
+            queries.enqueue_outbox(PHONE, "Bilanci", "reply", NOW,
+                                   dedupe_key=f"reply:{row.id}:0", inbound_id=row.id)
+            raise RuntimeError("crash before commit")
+
+    with pytest.raises(RuntimeError, match="crash"):
+        decide_then_crash()
+    assert InboundMessage.get_by_id(row.id).state == "stored"
+    assert OutboxMessage.select().count() == 0
+
+
+# --- outbox -------------------------------------------------------------------------
+
+
+def test_enqueue_dedupe_returns_none_for_a_second_alert(db: peewee.SqliteDatabase) -> None:
+    key = f"alert:M1:{PHONE}"
+    first = queries.enqueue_outbox(PHONE, "alert", "alert", NOW, dedupe_key=key)
+    assert first is not None
+    assert first.priority == 20
+    assert queries.enqueue_outbox(PHONE, "alert", "alert", NOW, dedupe_key=key) is None
+    assert OutboxMessage.select().count() == 1
+    with pytest.raises(ValueError, match="kind"):
+        queries.enqueue_outbox(PHONE, "x", "newsletter", NOW)
+
+
+def test_claim_by_priority_then_id_respecting_next_attempt(db: peewee.SqliteDatabase) -> None:
+    alert = queries.enqueue_outbox(PHONE, "alert", "alert", NOW)
+    topup = queries.enqueue_outbox(PHONE, "topup done", "topup_result", NOW)
+    later = queries.enqueue_outbox(PHONE, "retry later", "reply", NOW,
+                                   not_before=NOW + timedelta(minutes=5))
+    reply1 = queries.enqueue_outbox(PHONE, "reply 1", "reply", NOW)
+    reply2 = queries.enqueue_outbox(PHONE, "reply 2", "refusal", NOW)
+    assert None not in (alert, topup, later, reply1, reply2)
+    order = []
+    while (row := queries.claim_next_outbox(["vala"], NOW)) is not None:
+        assert row.state == "sending"
+        assert row.modem == "vala"
+        assert row.attempts == 1
+        assert row.sending_at == NOW
+        order.append(row.text)
+    assert order == ["reply 1", "reply 2", "topup done", "alert"]
+    due_later = queries.claim_next_outbox(["vala"], NOW + timedelta(minutes=5))
+    assert due_later is not None
+    assert due_later.text == "retry later"
+
+
+def test_claim_respects_preferred_modem(db: peewee.SqliteDatabase) -> None:
+    queries.enqueue_outbox("+38349111222", "for ipko", "reply", NOW, preferred_modem="ipko")
+    queries.enqueue_outbox(PHONE, "for vala", "alert", NOW, preferred_modem="vala")
+    got = queries.claim_next_outbox(["vala"], NOW)
+    assert got is not None
+    assert got.text == "for vala"
+    assert queries.claim_next_outbox(["vala"], NOW) is None
+    # ipko's modem is down: vala's worker takes its traffic over, and is recorded as sender.
+    taken = queries.claim_next_outbox(["vala", "ipko"], NOW)
+    assert taken is not None
+    assert (taken.text, taken.modem) == ("for ipko", "vala")
+
+
+def test_concurrent_claims_never_take_the_same_row(db: peewee.SqliteDatabase) -> None:
+    for i in range(40):
+        queries.enqueue_outbox(PHONE, f"m{i}", "reply", NOW)
+    claimed: list[list[int]] = [[], []]
+    errors: list[BaseException] = []
+
+    def worker(slot: int) -> None:
+        try:
+            while (row := queries.claim_next_outbox([f"w{slot}"], NOW)) is not None:
+                claimed[slot].append(int(row.id))
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            db.close()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in (0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert errors == []
+    ids = claimed[0] + claimed[1]
+    assert sorted(ids) == sorted(set(ids))
+    assert len(ids) == 40
+
+
+def test_sent_delivered_failed_requeue_transitions(db: peewee.SqliteDatabase) -> None:
+    queries.enqueue_outbox(PHONE, "long reply", "reply", NOW)
+    row = queries.claim_next_outbox(["vala"], NOW)
+    assert row is not None
+    queries.requeue(row.id, NOW + timedelta(seconds=10), "CMS ERROR 500")
+    assert queries.claim_next_outbox(["vala"], NOW) is None
+    row = queries.claim_next_outbox(["vala"], NOW + timedelta(seconds=10))
+    assert row is not None
+    assert row.attempts == 2
+    assert row.last_error == "CMS ERROR 500"
+    queries.mark_sent(row.id, [17, 18], NOW)
+    with pytest.raises(LookupError):
+        queries.mark_sent(row.id, [19], NOW)  # not in 'sending' any more
+    sent = OutboxMessage.get_by_id(row.id)
+    assert (sent.state, sent.refs(), sent.last_error) == ("sent", [17, 18], None)
+    assert queries.mark_delivered("ipko", 17, NOW) is None  # another modem's ref 17
+    part = queries.mark_delivered("vala", 18, NOW)
+    assert part is not None
+    assert part.state == "sent"  # one of two parts reported
+    done = queries.mark_delivered("vala", 17, NOW + timedelta(seconds=3))
+    assert done is not None
+    assert (done.state, done.delivered_at) == ("delivered", NOW + timedelta(seconds=3))
+
+    queries.enqueue_outbox(PHONE, "doomed", "reply", NOW)
+    doomed = queries.claim_next_outbox(["vala"], NOW)
+    assert doomed is not None
+    queries.mark_failed(doomed.id, "gave up after 5 attempts", NOW)
+    assert OutboxMessage.get_by_id(doomed.id).state == "failed"
+
+
+def test_ref_matching_does_not_confuse_1_with_11(db: peewee.SqliteDatabase) -> None:
+    queries.enqueue_outbox(PHONE, "a", "reply", NOW)
+    row = queries.claim_next_outbox(["vala"], NOW)
+    assert row is not None
+    queries.mark_sent(row.id, [11, 21], NOW)
+    assert queries.mark_delivered("vala", 1, NOW) is None
+    assert queries.mark_delivered("vala", 2, NOW) is None
+
+
+@pytest.mark.parametrize(("policy", "state"), [("resend", "queued"), ("fail", "failed")])
+def test_recover_sending_after_crash(db: peewee.SqliteDatabase, policy: str,
+                                     state: str) -> None:
+    queries.enqueue_outbox(PHONE, "in flight", "reply", NOW)
+    queries.enqueue_outbox(PHONE, "waiting", "alert", NOW)
+    row = queries.claim_next_outbox(["vala"], NOW)
+    assert row is not None
+    assert queries.recover_sending(policy, NOW) == [row.id]
+    recovered = OutboxMessage.get_by_id(row.id)
+    assert recovered.state == state
+    assert "interrupted" in recovered.last_error
+    assert OutboxMessage.get(OutboxMessage.text == "waiting").state == "queued"
+
+
+def test_counts_for_status(db: peewee.SqliteDatabase) -> None:
+    queries.enqueue_outbox(PHONE, "a", "reply", NOW - timedelta(seconds=90))
+    queries.enqueue_outbox(PHONE, "b", "alert", NOW, not_before=NOW + timedelta(hours=1))
+    queries.enqueue_outbox(PHONE, "c", "alert", NOW)
+    queries.claim_next_outbox(["vala"], NOW)
+    queries.store_inbound(modem="vala", pdu="01", sender=PHONE, smsc_time=NOW,
+                          received_at=NOW, state="waiting_parts")
+    counts = queries.counts_for_status(NOW)
+    assert counts["outbox.queued"] == 2
+    assert counts["outbox.sending"] == 1
+    assert counts["outbox.failed"] == 0
+    assert counts["outbox.due"] == 1
+    assert counts["outbox.oldest_queued_seconds"] == 0  # "a" is sending; "b" and "c" are new
+    assert counts["inbound.waiting_parts"] == 1
+    assert counts["topups.pending"] == 0
+
+
+# --- state, views, misc ---------------------------------------------------------------
+
+
+def test_state_get_set(db: peewee.SqliteDatabase) -> None:
+    assert queries.get_state(queries.STATE_BANK_CURSOR) is None
+    assert queries.get_state("x", "dflt") == "dflt"
+    queries.set_state(queries.STATE_BANK_CURSOR, "c1")
+    queries.set_state(queries.STATE_BANK_CURSOR, "c2")
+    assert queries.get_state(queries.STATE_BANK_CURSOR) == "c2"
+    assert queries.last_sync_at() is None
+    queries.set_last_sync_at(NOW)
+    assert queries.last_sync_at() == NOW
+
+
+def test_sender_view_for_a_known_phone(db: peewee.SqliteDatabase) -> None:
+    agreement = _seed_customer()
+    queries.set_last_sync_at(NOW - timedelta(minutes=3))
+    # NOW is 13:00 in Belgrade; local midnight is 23:00 UTC the day before.
+    _order(agreement, "t1", "5", "done", datetime(2026, 11, 26, 23, 30, tzinfo=UTC))
+    _order(agreement, "t2", "10.50", "pending", NOW - timedelta(hours=1))
+    _order(agreement, "t3", "20", "rejected", NOW - timedelta(hours=1))
+    _order(agreement, "t4", "40", "done", datetime(2026, 11, 26, 22, 59, tzinfo=UTC))
+    view = queries.sender_view(PHONE, NOW)
+    assert isinstance(view, SenderView)
+    assert view.agreement.id == "AG1"
+    assert view.agreement.language == Language.EN
+    assert view.agreement.alert_limit == Decimal("1000")
+    assert view.agreement.services == frozenset({"balance", "topup", "alerts"})
+    assert [(a.kind, a.balance) for a in view.accounts] == [
+        ("current", Decimal("1234.56")), ("savings", Decimal("10.10"))]
+    assert view.accounts[0].number == "1110000000001234"
+    assert view.last_sync_at == NOW - timedelta(minutes=3)
+    assert (view.topups_today_count, view.topups_today_amount) == (2, Decimal("15.50"))
+    assert view.bank_reachable is True
+
+
+def test_sender_view_none_for_unknown_or_inactive(db: peewee.SqliteDatabase) -> None:
+    agreement = _seed_customer()
+    assert queries.sender_view("+38349000000", NOW) is None
+    agreement.active = False
+    agreement.save()
+    assert queries.sender_view(PHONE, NOW) is None
+
+
+def test_agreement_without_alert_limit_has_no_alerts(db: peewee.SqliteDatabase) -> None:
+    agreement = _seed_customer()
+    agreement.alert_limit = None
+    agreement.save()
+    assert queries.agreements_for_account("A1")[0].services == frozenset({"balance", "topup"})
+    assert queries.agreements_for_account("nope") == []
+
+
+def test_movement_view(db: peewee.SqliteDatabase) -> None:
+    _seed_customer()
+    row = Movement.create(id="M1", account="A1", amount=Decimal("-12.50"), type="card_payment",
+                          booked_at=NOW, balance_after=Decimal("1222.06"))
+    view = queries.movement_view(row)
+    assert (view.id, view.account_id, view.amount, view.balance_after) == (
+        "M1", "A1", Decimal("-12.50"), Decimal("1222.06"))
+
+
+def test_unknown_sender_reply_once_per_day(db: peewee.SqliteDatabase) -> None:
+    day = queries.local_day(NOW)
+    assert day == "2026-11-27"
+    assert queries.local_day(datetime(2026, 11, 27, 23, 30, tzinfo=UTC)) == "2026-11-28"
+    assert queries.claim_unknown_sender_reply("+38349000000", day, NOW) is True
+    with write_transaction():  # inside a caller's transaction, False leaves it usable
+        assert queries.claim_unknown_sender_reply("+38349000000", day, NOW) is False
+        queries.set_state("still", "works")
+    assert queries.get_state("still") == "works"
+    assert queries.claim_unknown_sender_reply("+38349000000", "2026-11-28", NOW) is True
+
+
+def test_record_modem_identity_reports_previous_imsi(db: peewee.SqliteDatabase) -> None:
+    assert queries.record_modem_identity("vala", "221010000000001", "35000", NOW) is None
+    assert queries.record_modem_identity("vala", "221010000000002", "35000", NOW) == (
+        "221010000000001")
