@@ -92,6 +92,9 @@ class FakeBankApp:
         self._fault_lock = threading.Lock()
         self.released = threading.Event()  # set on stop: hanging requests let go
         self.requests = 0
+        # (method, path, headers, JSON body or None) of every /v1 request: the contract test
+        # checks what the client sends against the OpenAPI file.
+        self.seen: list[tuple[str, str, dict[str, str], Any]] = []
         self._urls = Map([
             Rule("/v1/changes", endpoint="changes", methods=["GET"]),
             Rule("/v1/topups", endpoint="topups", methods=["POST"]),
@@ -145,6 +148,13 @@ class FakeBankApp:
         except HTTPException as exc:
             code = exc.code or 500
             return _error(code, "not_found" if code == 404 else "bad_request", exc.name)
+        if request.path.startswith("/v1/"):
+            raw = request.get_data(as_text=True)
+            try:
+                body = json.loads(raw) if raw else None
+            except ValueError:
+                body = None
+            self.seen.append((request.method, request.path, dict(request.headers), body))
         if not self._authorized(request):
             return _error(401, "unauthorized", "missing or wrong bearer token")
         fault = self._take_fault(str(endpoint))
