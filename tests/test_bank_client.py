@@ -63,7 +63,8 @@ def test_changes_pages_through_the_whole_seed(bank: FakeBankServer) -> None:
     pages = all_pages(client, 7)
     assert len(pages) > 3
     cursors = [int(p.cursor) for p in pages]
-    assert cursors == sorted(cursors) and len(set(cursors)) == len(cursors)
+    assert cursors == sorted(cursors)
+    assert len(set(cursors)) == len(cursors)
     movements = [m for p in pages for m in p.movements]
     assert len({m.id for m in movements}) == len(movements) == 13  # the seed's history
     agreements = {a.id: a for p in pages for a in p.agreements}
@@ -104,7 +105,8 @@ def test_topup_done_replayed_and_debited_once(bank: FakeBankServer) -> None:
                          agreement_id="G1001")
     again = client.topup("order-0001-abcdef", "+38344111222", "vala", Decimal("5.00"),
                          agreement_id="G1001")
-    assert first.done and first == again
+    assert first.done
+    assert first == again
     assert first.balance_after == before - 5 == bank.db.balance("A1001")
     assert bank.db.debit_count("order-0001-abcdef") == 1
 
@@ -186,7 +188,8 @@ def test_500_then_ok_is_retried(bank: FakeBankServer) -> None:
     client = make_client(bank, sleeps)
     bank.set_fault("error500", count=1)
     page = client.changes(None, 10)
-    assert page.cursor and len(sleeps.delays) == 1
+    assert page.cursor
+    assert len(sleeps.delays) == 1
 
 
 def test_4xx_is_not_retried(bank: FakeBankServer) -> None:
@@ -198,7 +201,8 @@ def test_4xx_is_not_retried(bank: FakeBankServer) -> None:
     assert (info.value.status, info.value.code) == (400, "bad_cursor")
     with pytest.raises(BankRejected):
         client.changes(None, 0)
-    assert sleeps.delays == [] and len(bank.app.seen) - before == 2
+    assert sleeps.delays == []
+    assert len(bank.app.seen) - before == 2
 
 
 def test_bad_token_is_an_auth_error_and_a_rotated_token_is_reread(
@@ -239,7 +243,8 @@ def test_timeout_after_debit_is_retried_with_the_same_key(bank: FakeBankServer) 
     before = bank.db.balance("A2001")
     result = client.topup("order-0008-abcdef", "+38349111222", "ipko_mobile", Decimal(3),
                           agreement_id="G2001")
-    assert result.done and len(sleeps.delays) == 1
+    assert result.done
+    assert len(sleeps.delays) == 1
     assert bank.db.debit_count("order-0008-abcdef") == 1
     assert bank.db.balance("A2001") == before - 3
     assert bank.db.topup_movement_count("A2001") == 1
@@ -257,7 +262,8 @@ def test_timeout_after_debit_without_retries_leaves_exactly_one_debit(
     bank.set_fault("none")
     replay = client.topup("order-0009-abcdef", "+38349111222", "ipko_mobile", Decimal(3),
                           agreement_id="G2001")
-    assert replay.done and bank.db.debit_count() == 1
+    assert replay.done
+    assert bank.db.debit_count() == 1
 
 
 def test_concurrent_same_key_debits_once(bank: FakeBankServer) -> None:

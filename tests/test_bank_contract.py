@@ -136,7 +136,8 @@ def test_topup_answers_match_the_schema(http: httpx.Client) -> None:
     done = check(http.post(path, headers={"Idempotency-Key": "contract-0001"}, json={
         "agreement_id": "G1001", "operator": "vala", "amount": "5.00",
         "target": "+38344111222"}), path, "post")
-    assert done["status"] == "done" and "balance_after" in done
+    assert done["status"] == "done"
+    assert "balance_after" in done
     rejected = check(http.post(path, headers={"Idempotency-Key": "contract-0002"}, json={
         "agreement_id": "G4001", "operator": "ipko_mobile", "amount": "40",
         "target": "+38343111222"}), path, "post")
@@ -221,4 +222,5 @@ def test_what_the_client_sends_matches_the_schema(bank: FakeBankServer) -> None:
         validate(body, pointer("paths", "/v1/agreements/{id}/phone", "put", "requestBody",
                                "content", "application/json", "schema"))
     gets = [(path, headers) for method, path, headers, _b in sent if method == "GET"]
-    assert gets and all(path == "/v1/changes" for path, _ in gets)
+    assert gets
+    assert all(path == "/v1/changes" for path, _ in gets)
