@@ -1,0 +1,52 @@
+"""Alert rule and text: which booked movement becomes an SMS, and what it says (DESIGN §4).
+
+Pure: the sync job passes each new movement with its agreement and account; the caller
+keeps the unique (movement, phone) key that makes each alert go at most once (I4).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from appliance.core import texts
+from appliance.core.money import format_money
+from appliance.core.rules import Rules
+from appliance.core.views import AccountView, AgreementView, MovementView
+
+__all__ = ["alert_text", "wants_alert"]
+
+
+def wants_alert(movement: MovementView, agreement: AgreementView) -> bool:
+    """True when the agreement has the alerts service and |amount| reaches its alert limit."""
+    return "alerts" in agreement.services and abs(movement.amount) >= agreement.alert_limit
+
+
+def alert_text(
+    movement: MovementView,
+    agreement: AgreementView,
+    account: AccountView,
+    rules: Rules,
+    now: datetime | None = None,
+) -> str | None:
+    """The alert SMS for `movement` in the agreement's language, or None when no alert is due.
+
+    It names the account as `***1234`, the signed amount, the bank's movement type (shortened
+    to keep one segment), the local booking time (just the hour when `now` is the same day)
+    and the new balance (the movement's balance after it, else the account's balance).
+    """
+    if not wants_alert(movement, agreement):
+        return None
+    lang = texts.language_of(agreement.language, rules)
+    balance = movement.balance_after if movement.balance_after is not None else account.balance
+    kind = " ".join(movement.type.split()) or "-"
+    return texts.fit(
+        "alert",
+        lang,
+        rules,
+        "type",
+        account=texts.account_label(account.number),
+        amount=texts.signed_money(movement.amount, account.currency),
+        type=kind,
+        time=texts.local_time(movement.booked_at, rules, now),
+        balance=format_money(balance, account.currency),
+    )
