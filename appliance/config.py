@@ -238,13 +238,17 @@ def _resolver(base: Path) -> Check[Path]:
 class _Table:
     """One TOML table being read: typed gets, defaults, and unknown keys as errors."""
 
-    def __init__(self, data: object, path: str, known: tuple[str, ...]) -> None:
+    def __init__(
+        self, data: object, path: str, known: tuple[str, ...], unknown: str | None = None
+    ) -> None:
         if not isinstance(data, dict):
             _fail(path, "a table", data)
         self.data: dict[str, Any] = data
         self.path = path
         for name in data:
             if name not in known:
+                if unknown is not None:  # a table keyed by names of things, not settings
+                    raise ConfigError(self.key(name), unknown)
                 hint = difflib.get_close_matches(name, known, n=1)
                 suggestion = f' (did you mean "{hint[0]}"?)' if hint else ""
                 raise ConfigError(self.key(name), f"unknown key{suggestion}")
@@ -262,8 +266,8 @@ class _Table:
             raise ConfigError(self.key(name), "required key is missing")
         return check(self.key(name), self.data[name])
 
-    def table(self, name: str, known: tuple[str, ...]) -> _Table:
-        return _Table(self.data.get(name, {}), self.key(name), known)
+    def table(self, name: str, known: tuple[str, ...], unknown: str | None = None) -> _Table:
+        return _Table(self.data.get(name, {}), self.key(name), known, unknown)
 
 
 # --- sections -------------------------------------------------------------------------
@@ -458,18 +462,27 @@ def _timezone(key: str, value: object) -> str:
     return name
 
 
+def _or(names: tuple[str, ...]) -> str:
+    return ", ".join(names[:-1]) + " or " + names[-1] if len(names) > 1 else names[0]
+
+
 def _rules(table: _Table) -> Rules:
     defaults = Rules()
     served = tuple(op.value for op in Operator if op in SERVED_OPERATORS)
     amounts = dict(defaults.amounts)
-    amounts_table = table.table("amounts", served)
+    amounts_table = table.table(
+        "amounts", served, "not a served operator (expected " + _or(served) + ")"
+    )
     for name in amounts_table.data:
         op = Operator(name)
         amounts[op] = _amount_rule(
             amounts_table.table(name, _AMOUNT_RULE_KEYS), amounts.get(op, AmountRule())
         )
     products = dict(defaults.products)
-    products_table = table.table("products", tuple(p.value for p in Product))
+    product_names = tuple(p.value for p in Product)
+    products_table = table.table(
+        "products", product_names, "not an IPKO product (expected " + _or(product_names) + ")"
+    )
     for name in products_table.data:
         product = Product(name)
         products[product] = _amount_rule(
@@ -498,7 +511,7 @@ def _rules(table: _Table) -> Rules:
             )
         )
     return Rules(
-        numbering_plan=tuple(sorted(plan.items(), key=lambda kv: (len(kv[0]), kv[0]))),
+        numbering_plan=tuple(plan.items()),  # defaults in order; additions appended
         amounts=tuple(amounts.items()),
         products=tuple(products.items()),
         daily_topup_amount=table.get("daily_topup_amount", _amount, defaults.daily_topup_amount),
@@ -564,12 +577,14 @@ def load(path: Path) -> Settings:
         message = str(exc)
         match = _TOML_POSITION.match(message)
         if match:
-            raise ConfigError(
-                None,
-                f"{path}: line {match['line']}, column {match['col']}: "
-                f"invalid TOML: {match['msg']}",
-            ) from exc
-        raise ConfigError(None, f"{path}: invalid TOML: {message}") from exc
+            where = f"line {match['line']}, column {match['col']}"
+            message = match["msg"]
+        elif message.endswith("(at end of document)"):
+            where = f"line {max(1, len(text.splitlines()))}, at the end of the file"
+            message = message.removesuffix("(at end of document)").rstrip()
+        else:
+            raise ConfigError(None, f"{path}: invalid TOML: {message}") from exc
+        raise ConfigError(None, f"{path}: {where}: invalid TOML: {message}") from exc
     return parse(data, path)
 
 
