@@ -105,6 +105,9 @@ class BankSettings:
     # While the bank is unreachable, hold a top-up this long before refusing it
     # (0: refuse at once with a clear reply).
     topup_hold_seconds: float = 0.0
+    # Seconds between passes over top-up orders not yet answered by the bank (retries
+    # with the same idempotency key).
+    topup_interval: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -295,6 +298,7 @@ _BANK_KEYS = (
     "sync_interval",
     "page_size",
     "topup_hold_seconds",
+    "topup_interval",
 )
 _RULES_KEYS = (
     "default_language",
@@ -423,6 +427,7 @@ def _bank(table: _Table, base: Path) -> BankSettings:
         sync_interval=table.get("sync_interval", _seconds, 60.0),
         page_size=page_size,
         topup_hold_seconds=table.get("topup_hold_seconds", _seconds_or_zero, 0.0),
+        topup_interval=table.get("topup_interval", _seconds, 10.0),
     )
 
 

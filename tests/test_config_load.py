@@ -220,3 +220,4 @@ def test_example_defaults_match_the_code() -> None:
     bank = settings.bank
     assert (bank.connect_timeout, bank.read_timeout, bank.retries) == (5.0, 15.0, 3)
     assert (bank.sync_interval, bank.page_size, bank.topup_hold_seconds) == (60.0, 200, 0.0)
+    assert bank.topup_interval == 10.0
