@@ -1,0 +1,199 @@
+"""`appliance fake-modem ...`: serve a fake modem on a pty and drive it (DESIGN §9)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import click
+
+from appliance.clitexts import t
+from appliance.fakemodem.control import ControlClient, ControlError, FakeModemNotRunning
+from appliance.fakemodem.model import ModemConfig
+from appliance.fakemodem.server import SOCKET_NAME, FakeModemServer
+
+_STATE_DIR = click.option(
+    "--state-dir", type=click.Path(file_okay=False, path_type=Path),
+    default=Path("demo-state"), show_default=True,
+    help="Directory of the fake modem's control socket.")
+
+
+@contextmanager
+def _client(state_dir: Path) -> Iterator[ControlClient]:
+    """A control client; a missing modem or a refusal is one line on stderr, exit 1."""
+    try:
+        yield ControlClient(state_dir)
+    except FakeModemNotRunning:
+        click.echo(t("fakemodem.not_running", state_dir=state_dir), err=True)
+        sys.exit(1)
+    except ControlError as exc:
+        click.echo(t("fakemodem.refused", error=exc), err=True)
+        sys.exit(1)
+
+
+@click.group(name="fake-modem")
+def fake_modem() -> None:
+    """A fake GSM modem on a pty, for the daemon, gammu, picocom or tests."""
+
+
+@fake_modem.command()
+@click.option("--link", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Symlink to create to the pty (as socat's link=).")
+@_STATE_DIR
+@click.option("--modem-delay", type=click.Choice(["none", "realistic"]), default="none",
+              show_default=True, help="Answer at once, or as slowly as a real modem.")
+@click.option("--pin", default=None, help="The SIM asks for this PIN (AT+CPIN) first.")
+@click.option("--seed", type=int, default=None, help="Seed of the realistic delays.")
+@click.option("--name", default="modem", show_default=True, help="Name in logs.")
+def serve(link: Path, state_dir: Path, modem_delay: str, pin: str | None,  # noqa: PLR0917
+          seed: int | None, name: str) -> None:
+    """Run a fake modem until SIGINT/SIGTERM."""
+    server = FakeModemServer(link, state_dir, modem_delay, name=name, seed=seed,
+                             config=ModemConfig(pin=pin))
+    try:
+        server.start()
+    except OSError as exc:
+        click.echo(t("fakemodem.port_busy", error=exc), err=True)
+        sys.exit(1)
+    done = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        done.set()
+
+    previous: dict[signal.Signals, Callable[[int, FrameType | None], Any] | int | None] = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        previous[sig] = signal.signal(sig, on_signal)
+    try:
+        click.echo(t("fakemodem.serving", pty=server.pty_path, link=link,
+                     socket=state_dir / SOCKET_NAME))
+        while not done.wait(0.5):
+            pass
+    finally:
+        server.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    click.echo(t("fakemodem.stopped"))
+
+
+def _int_list(text: str | None) -> list[int] | None:
+    if text is None:
+        return None
+    try:
+        return [int(x) for x in text.replace(" ", "").split(",") if x]
+    except ValueError as exc:
+        raise click.BadParameter("expected part numbers like 2,1,3") from exc
+
+
+@fake_modem.command()
+@_STATE_DIR
+@click.option("--from", "sender", default=None, help="Sender number (or alphanumeric).")
+@click.option("--ucs2", is_flag=True, help="Deliver as UCS-2 even when GSM-7 would do.")
+@click.option("--pdu", "pdu", default=None, help="Store this PDU (hex, SMSC included) as is.")
+@click.option("--storage", type=click.Choice(["SM", "ME"], case_sensitive=False),
+              default=None, help="Storage to put it in (default: as AT+CPMS says).")
+@click.option("--parts-order", default=None, help="Arrival order of parts, e.g. 2,1,3.")
+@click.option("--drop-part", type=int, default=None, help="This part never arrives.")
+@click.argument("text", required=False)
+def deliver(state_dir: Path, sender: str | None, ucs2: bool, pdu: str | None,  # noqa: PLR0917
+            storage: str | None, parts_order: str | None, drop_part: int | None,
+            text: str | None) -> None:
+    """The modem receives TEXT from --from as the network delivers it, or a raw --pdu."""
+    as_pdu = pdu is not None and sender is None and text is None
+    as_text = pdu is None and sender is not None and text is not None
+    if not (as_pdu or as_text):
+        click.echo(t("fakemodem.usage_deliver"), err=True)
+        sys.exit(2)
+    with _client(state_dir) as client:
+        if pdu is not None:
+            client.deliver_pdu(pdu, storage=storage)
+            click.echo(t("fakemodem.pdu_stored"))
+            return
+        sender, text = str(sender), str(text)
+        pdus = client.deliver(sender, text, ucs2=ucs2, storage=storage,
+                              parts_order=_int_list(parts_order), drop_part=drop_part)
+        click.echo(t("fakemodem.delivered", parts=len(pdus), sender=sender))
+
+
+@fake_modem.command()
+@_STATE_DIR
+@click.option("--json", "as_json", is_flag=True, help="One JSON object a line.")
+@click.option("--all", "include_incomplete", is_flag=True,
+              help="Also concatenated messages with parts still missing.")
+def sent(state_dir: Path, as_json: bool, include_incomplete: bool) -> None:
+    """What was submitted through the modem (AT+CMGS), oldest first."""
+    with _client(state_dir) as client:
+        rows = client.sent_json(include_incomplete)
+    for r in rows:
+        if as_json:
+            click.echo(json.dumps({"to": r["to"], "text": r["text"], "parts": r["parts"],
+                                   "at": r["at"]}, ensure_ascii=False))
+        else:
+            mark = "" if r["complete"] else " (incomplete)"
+            click.echo(f"{r['at']}  {r['to']}  [{r['parts']}]{mark}  {r['text']}")
+    if not rows and not as_json:
+        click.echo(t("fakemodem.nothing_sent"))
+
+
+@fake_modem.command()
+@_STATE_DIR
+@click.option("--json", "as_json", is_flag=True, help="One JSON object a line.")
+def storage(state_dir: Path, as_json: bool) -> None:
+    """Messages in the modem's storages (SM, ME)."""
+    with _client(state_dir) as client:
+        rows = client.stored()
+    for r in rows:
+        if as_json:
+            click.echo(json.dumps(r, ensure_ascii=False))
+        else:
+            who = r.get("from", "?")
+            text = r.get("text", r["pdu"])
+            part = f" ({r['part']})" if "part" in r else ""
+            click.echo(f"{r['storage']} {r['index']:>3}  {r['stat']:<10}  {who}{part}  {text}")
+    if not rows and not as_json:
+        click.echo(t("fakemodem.storage_empty"))
+
+
+def _coerce(value: str) -> Any:
+    if value.lower() in ("none", "null"):
+        return None
+    for kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError:
+            continue
+    return value
+
+
+@fake_modem.command()
+@_STATE_DIR
+@click.argument("kind")
+@click.argument("params", nargs=-1)
+def fault(state_dir: Path, kind: str, params: tuple[str, ...]) -> None:
+    """Arm a fault KIND with NAME=VALUE parameters (count, match, code, delay, storage,
+    value, reappear_after), e.g. `fault cms-error code=331 match=+CMGS count=2`."""
+    values: dict[str, Any] = {}
+    for p in params:
+        name, sep, value = p.partition("=")
+        if not sep or not name:
+            click.echo(t("fakemodem.bad_param", param=p), err=True)
+            sys.exit(2)
+        values[name.replace("-", "_")] = _coerce(value)
+    with _client(state_dir) as client:
+        client.fault(kind, **values)
+    click.echo(t("fakemodem.fault_armed", kind=kind))
+
+
+@fake_modem.command("reset-faults")
+@_STATE_DIR
+def reset_faults(state_dir: Path) -> None:
+    """Clear every fault."""
+    with _client(state_dir) as client:
+        client.reset_faults()
+    click.echo(t("fakemodem.faults_reset"))

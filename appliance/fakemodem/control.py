@@ -1,0 +1,175 @@
+"""The fake modem's control side: JSON lines over a Unix socket `STATE_DIR/fakemodem.sock`.
+
+Request: `{"op": "deliver", "args": {...}}`; answer: `{"ok": true, "result": ...}` or
+`{"ok": false, "error": "one line"}`. `ControlClient` wraps it for the CLI and for tests
+that run the modem in another process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from appliance.fakemodem.model import SentMessage
+
+SOCKET_NAME = "fakemodem.sock"
+_MAX_UNIX_PATH = 100  # sun_path is 108 bytes; long tmp paths go through /proc/self/fd
+
+
+class FakeModemNotRunning(Exception):
+    """No fake modem answers at that state dir."""
+
+
+class ControlError(Exception):
+    """The fake modem refused a control request."""
+
+
+@contextlib.contextmanager
+def _short_path(path: Path) -> Iterator[str]:
+    """A path to `path` that fits in sun_path (through the directory's fd if needed)."""
+    text = str(path)
+    if len(text.encode()) <= _MAX_UNIX_PATH:
+        yield text
+        return
+    dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        yield f"/proc/self/fd/{dir_fd}/{path.name}"
+    finally:
+        os.close(dir_fd)
+
+
+class ControlServer:
+    """Accepts control connections; one thread per connection."""
+
+    def __init__(self, path: Path, handler: Callable[[dict[str, Any]], Any]) -> None:
+        self.path = path
+        self._handler = handler
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        with _short_path(path) as p:
+            self._sock.bind(p)
+        self._sock.listen(16)
+        self._closed = threading.Event()
+        self._thread = threading.Thread(target=self._accept_loop, name="fakemodem-control",
+                                        daemon=True)
+        self._thread.start()
+
+    def _accept_loop(self) -> None:
+        while not self._closed.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        with conn, conn.makefile("rwb") as f:
+            for line in f:
+                try:
+                    request = json.loads(line)
+                    if not isinstance(request, dict):
+                        raise ValueError("a request is a JSON object")
+                    answer = {"ok": True, "result": self._handler(request)}
+                except Exception as exc:  # every failure is answered, never fatal
+                    msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                    answer = {"ok": False, "error": msg}
+                try:
+                    f.write(json.dumps(answer, ensure_ascii=False).encode() + b"\n")
+                    f.flush()
+                except OSError:
+                    return
+
+    def close(self) -> None:
+        """Stop accepting and remove the socket file."""
+        self._closed.set()
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)
+        self._sock.close()
+        self._thread.join(timeout=5)
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
+
+def serve_control(path: Path, handler: Callable[[dict[str, Any]], Any]) -> ControlServer:
+    """Start a control server at `path` calling `handler` for each request."""
+    return ControlServer(path, handler)
+
+
+class ControlClient:
+    """Drive a running fake modem through `STATE_DIR/fakemodem.sock`."""
+
+    def __init__(self, state_dir: Path | str, timeout: float = 10.0) -> None:
+        self.path = Path(state_dir) / SOCKET_NAME
+        self.timeout = timeout
+
+    def call(self, op: str, **args: Any) -> Any:
+        """Send one request; return its result or raise ControlError/FakeModemNotRunning."""
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(self.timeout)
+        try:
+            try:
+                with _short_path(self.path) as p:
+                    sock.connect(p)
+            except (FileNotFoundError, ConnectionRefusedError, NotADirectoryError) as exc:
+                raise FakeModemNotRunning(str(self.path.parent)) from exc
+            sock.sendall(json.dumps({"op": op, "args": args}).encode() + b"\n")
+            with sock.makefile("rb") as f:
+                line = f.readline()
+        finally:
+            sock.close()
+        if not line:
+            raise FakeModemNotRunning(str(self.path.parent))
+        answer = json.loads(line)
+        if not answer.get("ok"):
+            raise ControlError(str(answer.get("error")))
+        return answer.get("result")
+
+    def ping(self) -> dict[str, Any]:
+        """The pty, link and name of the running modem."""
+        result: dict[str, Any] = self.call("ping")
+        return result
+
+    def deliver(self, sender: str, text: str, *, ucs2: bool = False,
+                storage: str | None = None, parts_order: list[int] | None = None,
+                drop_part: int | None = None, ref_bits: int = 8) -> list[str]:
+        """As `FakeModemServer.deliver`."""
+        result = self.call("deliver", sender=sender, text=text, ucs2=ucs2, storage=storage,
+                           parts_order=parts_order, drop_part=drop_part, ref_bits=ref_bits)
+        return list(result["pdus"])
+
+    def deliver_pdu(self, hex_pdu: str, *, storage: str | None = None, stat: int = 0) -> None:
+        """As `FakeModemServer.deliver_pdu`."""
+        self.call("deliver_pdu", pdu=hex_pdu, storage=storage, stat=stat)
+
+    def sent(self, include_incomplete: bool = False) -> list[SentMessage]:
+        """As `FakeModemServer.sent`."""
+        rows = self.call("sent", include_incomplete=include_incomplete)
+        return [SentMessage(to=r["to"], text=r["text"], parts=r["parts"],
+                            at=datetime.fromisoformat(r["at"]), refs=tuple(r["refs"]),
+                            alphabet=r["alphabet"], complete=r["complete"]) for r in rows]
+
+    def sent_json(self, include_incomplete: bool = False) -> list[dict[str, Any]]:
+        """The raw JSON objects of `sent`."""
+        rows: list[dict[str, Any]] = self.call("sent", include_incomplete=include_incomplete)
+        return rows
+
+    def stored(self) -> list[dict[str, Any]]:
+        """Stored messages as JSON objects (storage, index, stat, pdu, from, text...)."""
+        rows: list[dict[str, Any]] = self.call("stored")
+        return rows
+
+    def fault(self, kind: str, **params: Any) -> None:
+        """As `FakeModemServer.fault`."""
+        self.call("fault", kind=kind, params=params)
+
+    def reset_faults(self) -> None:
+        """As `FakeModemServer.reset_faults`."""
+        self.call("reset_faults")

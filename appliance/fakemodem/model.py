@@ -1,0 +1,236 @@
+"""Plain data of the fake modem: configuration, stored and sent messages, faults, output."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from appliance.fakemodem.pdu import PduError, decode_deliver
+
+# 27.005 <stat> values in PDU mode and their text-mode names.
+STAT_NAMES = {0: "REC UNREAD", 1: "REC READ", 2: "STO UNSENT", 3: "STO SENT", 4: "ALL"}
+STAT_CODES = {v: k for k, v in STAT_NAMES.items()}
+
+CME_TEXT = {
+    3: "operation not allowed", 4: "operation not supported", 10: "SIM not inserted",
+    11: "SIM PIN required", 12: "SIM PUK required", 16: "incorrect password",
+    30: "no network service", 50: "incorrect parameters", 100: "unknown",
+}
+CMS_TEXT = {
+    300: "ME failure", 302: "operation not allowed", 303: "operation not supported",
+    304: "invalid PDU mode parameter", 305: "invalid text mode parameter",
+    310: "SIM not inserted", 311: "SIM PIN required", 320: "memory failure",
+    321: "invalid memory index", 322: "memory full", 330: "SMSC address unknown",
+    331: "no network service", 332: "network timeout", 500: "unknown error",
+}
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Bytes the modem writes, after waiting `delay` seconds (a slow answer)."""
+
+    data: bytes
+    delay: float = 0.0
+
+
+@dataclass(frozen=True)
+class Timer:
+    """Something the front must hand back to `Interpreter.fire` after `delay` seconds."""
+
+    delay: float
+    kind: str
+    params: tuple[tuple[str, Any], ...] = ()
+
+
+@dataclass
+class Output:
+    """What one step of the interpreter produced: bytes to write and timers to arm."""
+
+    chunks: list[Chunk] = field(default_factory=list)
+    timers: list[Timer] = field(default_factory=list)
+
+    def write(self, data: bytes, delay: float = 0.0) -> None:
+        """Append bytes (merging with the previous chunk when there is no delay)."""
+        if not data and delay <= 0:
+            return
+        if self.chunks and delay <= 0:
+            last = self.chunks[-1]
+            self.chunks[-1] = Chunk(last.data + data, last.delay)
+        else:
+            self.chunks.append(Chunk(data, delay))
+
+    def extend(self, other: Output) -> None:
+        """Append another output after this one."""
+        for c in other.chunks:
+            self.write(c.data, c.delay)
+        self.timers.extend(other.timers)
+
+    @property
+    def data(self) -> bytes:
+        """All bytes, delays ignored (for tests of the pure interpreter)."""
+        return b"".join(c.data for c in self.chunks)
+
+
+@dataclass(frozen=True)
+class ModemConfig:
+    """What a fake modem is: identity, SIM, network, storages, status reports."""
+
+    manufacturer: str = "FAKEMODEM"
+    model: str = "FM-1 GSM"
+    revision: str = "FM1.0.0"
+    imei: str = "356938035643809"
+    imsi: str = "221011234567890"
+    own_number: str = "+38344000999"
+    smsc: str = "+38344000100"
+    operator_long: str = "Vala"
+    operator_short: str = "Vala"
+    operator_numeric: str = "22101"
+    pin: str | None = None
+    signal: int = 20
+    sm_capacity: int = 20
+    me_capacity: int = 50
+    sm_first_index: int = 1
+    me_first_index: int = 0
+    status_reports: bool = True
+    local_zone: str = "Europe/Belgrade"
+
+
+@dataclass
+class Stored:
+    """One message in a storage (PDU exactly as the network gave it, SMSC included)."""
+
+    storage: str
+    index: int
+    stat: int
+    pdu: str
+    at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-able view."""
+        view: dict[str, Any] = {"storage": self.storage, "index": self.index,
+                                "stat": STAT_NAMES.get(self.stat, str(self.stat)),
+                                "pdu": self.pdu, "at": self.at.isoformat()}
+        try:
+            d = decode_deliver(self.pdu)
+        except (PduError, ValueError, IndexError):
+            return view
+        view.update({"from": d.sender, "text": d.text})
+        if d.concat:
+            view["part"] = f"{d.concat.seq}/{d.concat.total} ref {d.concat.ref}"
+        return view
+
+
+@dataclass(frozen=True)
+class SentPart:
+    """One SMS-SUBMIT the modem accepted."""
+
+    to: str
+    text: str
+    mr: int
+    alphabet: str
+    at: datetime
+    pdu: str
+    concat: tuple[int, int, int, int] | None = None  # ref, total, seq, bits
+    srr: bool = False
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    """What a recipient gets: the parts of one concatenated message joined."""
+
+    to: str
+    text: str
+    parts: int
+    at: datetime
+    refs: tuple[int, ...] = ()
+    alphabet: str = "gsm7"
+    complete: bool = True
+
+    def to_json(self) -> dict[str, Any]:
+        """The stable JSON line of `fake-modem sent --json` (plus a few extra keys)."""
+        return {"to": self.to, "text": self.text, "parts": self.parts,
+                "at": self.at.isoformat(), "refs": list(self.refs),
+                "alphabet": self.alphabet, "complete": self.complete}
+
+
+def join_sent(parts: list[SentPart], include_incomplete: bool = False) -> list[SentMessage]:
+    """Group submitted parts into messages (by recipient and concatenation reference),
+    oldest first by the time the last part went out."""
+    groups: list[list[SentPart]] = []
+    open_groups: dict[tuple[str, int, int, int], list[SentPart]] = {}
+    for p in parts:
+        if p.concat is None:
+            groups.append([p])
+            continue
+        ref, total, seq, bits = p.concat
+        key = (p.to, ref, total, bits)
+        group = open_groups.get(key)
+        if group is None or any(q.concat and q.concat[2] == seq for q in group):
+            group = []
+            open_groups[key] = group
+            groups.append(group)
+        group.append(p)
+    out: list[SentMessage] = []
+    for g in groups:
+        first = g[0]
+        total = first.concat[1] if first.concat else 1
+        ordered = sorted(g, key=lambda q: q.concat[2] if q.concat else 0)
+        complete = len({q.concat[2] if q.concat else 1 for q in g}) >= total
+        if not complete and not include_incomplete:
+            continue
+        out.append(SentMessage(
+            to=first.to, text="".join(q.text for q in ordered), parts=len(g),
+            at=max(q.at for q in g), refs=tuple(q.mr for q in g),
+            alphabet=first.alphabet, complete=complete))
+    out.sort(key=lambda m: m.at)
+    return out
+
+
+@dataclass
+class Fault:
+    """An armed fault: applies to the next `count` commands matching `match`."""
+
+    kind: str
+    count: int = 1
+    match: str | None = None
+    code: int | None = None
+    delay: float = 0.0
+
+    def matches(self, names: list[str]) -> bool:
+        """Whether a command line with these command names is affected."""
+        if self.match is None:
+            return True
+        want = self.match.upper().removeprefix("AT")
+        return any(n.upper().startswith(want) for n in names)
+
+
+class DelayModel:
+    """How long a modem takes to answer: nothing (`none`) or a seeded `realistic` model."""
+
+    def __init__(self, mode: str = "none", seed: int | None = None) -> None:
+        if mode not in ("none", "realistic"):
+            raise ValueError(f"modem delay must be none or realistic, got {mode!r}")
+        self.mode = mode
+        self._rng = random.Random(seed)
+
+    def command(self, name: str, stored_count: int) -> float:
+        """Delay before the final answer of a command (not +CMGS)."""
+        if self.mode == "none":
+            return 0.0
+        if name == "+CMGL":
+            return 0.05 + 0.02 * stored_count + self._rng.uniform(0, 0.05)
+        if name in ("+CMGR", "+CMGD"):
+            return self._rng.uniform(0.03, 0.15)
+        if name in ("+COPS", "+CPIN", "+CFUN"):
+            return self._rng.uniform(0.05, 0.3)
+        return self._rng.uniform(0.005, 0.03)
+
+    def submit(self) -> float:
+        """Delay of one +CMGS part on a working network."""
+        return 0.0 if self.mode == "none" else self._rng.uniform(1.0, 4.0)
+
+    def status_report(self) -> float:
+        """Delay between a submit and its status report."""
+        return 0.2 if self.mode == "none" else self._rng.uniform(10.0, 12.0)
