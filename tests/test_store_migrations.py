@@ -125,3 +125,39 @@ def test_failed_migration_leaves_previous_version(tmp_path: Path,
     names = {row[0] for row in db.execute_sql("SELECT name FROM sqlite_master")}
     assert "half_done" not in names
     db.close()
+
+
+def test_two_processes_opening_a_fresh_file_migrate_once(tmp_path: Path) -> None:
+    """Daemon and doctor starting together: both open, neither fails, each migration once."""
+    import threading
+
+    from appliance.store import migrations
+
+    path = tmp_path / "race.sqlite"
+    applied: list[list[int]] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(3)
+
+    def opener() -> None:
+        db = peewee.SqliteDatabase(str(path), pragmas=[("busy_timeout", 5000)], timeout=5)
+        try:
+            db.connect()
+            start.wait(timeout=5)
+            applied.append(migrations.migrate(db))
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            db.close()
+
+    threads = [threading.Thread(target=opener) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert errors == []
+    assert sorted(v for run in applied for v in run) == [m.version for m in MIGRATIONS]
+    raw = sqlite3.connect(path)
+    try:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == LATEST_VERSION
+    finally:
+        raw.close()

@@ -22,10 +22,11 @@ __all__ = [
 BUSY_TIMEOUT_MS = 5000
 
 _PRAGMAS: tuple[tuple[str, object], ...] = (
+    # First, so that even switching to WAL waits for a lock rather than failing.
+    ("busy_timeout", BUSY_TIMEOUT_MS),
     # WAL: readers (status, doctor, the inbox) never block the writer and vice versa.
     ("journal_mode", "wal"),
     ("foreign_keys", 1),
-    ("busy_timeout", BUSY_TIMEOUT_MS),
     # NORMAL is durable across application crashes in WAL mode; only a power cut can
     # lose the last commits, and the modem keeps a message until it is committed (I1).
     ("synchronous", "normal"),
