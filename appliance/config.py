@@ -328,6 +328,13 @@ def _port(base: Path) -> Check[str]:
     return check
 
 
+def _modem_name(key: str, value: object) -> str:
+    # Names appear in logs, `status` tables and the database: keep them plain.
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}", value):
+        _fail(key, "a short name (letters, digits, '.', '-' or '_'; at most 32)", value)
+    return value
+
+
 def _modems(raw: object, base: Path) -> tuple[ModemSettings, ...]:
     if raw is None:
         raise ConfigError("modems", "required: at least one [[modems]] table")
@@ -336,7 +343,7 @@ def _modems(raw: object, base: Path) -> tuple[ModemSettings, ...]:
     modems: list[ModemSettings] = []
     for i, item in enumerate(raw):
         table = _Table(item, f"modems[{i}]", _MODEM_KEYS)
-        name = table.require("name", _string)
+        name = table.require("name", _modem_name)
         if any(m.name == name for m in modems):
             raise ConfigError(table.key("name"), f"duplicate modem name {_show(name)}")
         port = table.require("port", _port(base))

@@ -31,6 +31,9 @@ BAD: list[tuple[str, str]] = [
     (GOOD.replace('operator = "vala"', 'operator = "vala"\nrtscts = "no"'),
      'modems[0].rtscts: expected true or false, got "no"'),
     (GOOD.replace('name = "vala"\n', ""), "modems[0].name: required key is missing"),
+    (GOOD.replace('name = "vala"', 'name = "vala modem #1"'),
+     "modems[0].name: expected a short name (letters, digits, '.', '-' or '_'; at most 32), "
+     'got "vala modem #1"'),
     (GOOD + MODEM, 'modems[1].name: duplicate modem name "vala"'),
     (GOOD + MODEM.replace('name = "vala"', 'name = "b"'),
      'modems[1].port: port "/dev/ttyUSB0" is used by another modem'),
