@@ -81,6 +81,8 @@ class Reason(StrEnum):
     PRODUCT_UNKNOWN = "product_unknown"
     SUBSCRIBER_MISSING = "subscriber_missing"
     SUBSCRIBER_INVALID = "subscriber_invalid"
+    # Not from parse(): the daemon's reason for a multi-part message whose parts never came.
+    INCOMPLETE = "incomplete"
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,8 @@ def rejection_text(rejection: Rejection, lang: Language | str, rules: Rules) -> 
     reason = rejection.reason
     if reason in _HELP_REASONS:
         return texts.sms("help", lang, rules)
+    if reason is Reason.INCOMPLETE:
+        return texts.sms("multipart_incomplete", lang, rules)
     product = texts.product_name(rejection.product) if rejection.product else "TV"
     if reason is Reason.AMOUNT_MISSING and rejection.product is not None:
         return texts.sms("rej_amount_missing_product", lang, rules, product=product)
