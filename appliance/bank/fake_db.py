@@ -165,8 +165,6 @@ class FakeBankDB:
                     (cust["id"], cust["name"], cust.get("kind", "private")),
                 )
                 self._log(c, "customer", cust["id"])
-                for acc in cust.get("accounts") or []:
-                    self._seed_account(c, cust["id"], acc, now)
                 for agr in cust.get("agreements") or []:
                     limit = agr.get("alert_limit")
                     c.execute(
@@ -179,6 +177,10 @@ class FakeBankDB:
                         ),
                     )
                     self._log(c, "agreement", agr["id"])
+                # Agreements first, then accounts and their history: a movement's subscribers
+                # are known by the time it is synced, whatever the page size.
+                for acc in cust.get("accounts") or []:
+                    self._seed_account(c, cust["id"], acc, now)
 
     def _seed_account(
         self, c: sqlite3.Connection, customer_id: str, acc: dict[str, Any], now: datetime
