@@ -17,6 +17,7 @@ _COMMANDS: dict[str, str] = {
     "demo": "appliance.demo:demo_command",
     "doctor": "appliance.ops.cli:doctor_command",
     "status": "appliance.ops.cli:status_command",
+    "backup": "appliance.ops.cli:backup_command",
     "fake-modem": "appliance.fakemodem.cli:fake_modem",
     "fake-bank": "appliance.bank.cli:fake_bank",
 }

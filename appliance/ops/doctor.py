@@ -1,0 +1,411 @@
+"""`appliance doctor`: gather the facts (config, database, disk, modems, bank) and judge them.
+
+Works whether the daemon runs or not. While it runs it holds the modems' serial ports
+(exclusively), so doctor reads the facts the daemon records in its health snapshot
+(`appliance.ops.snapshot`) instead of opening them; otherwise doctor opens each port
+itself for a short, read-only conversation. The verdicts are in `checks.py` (pure).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import sqlite3
+import ssl
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from appliance.clitexts import t
+from appliance.config import BankSettings, ModemSettings, Settings
+from appliance.modem.errors import CmeError, ModemError, ModemTimeout, PinRequired
+from appliance.modem.wrapper import Modem
+from appliance.ops import checks
+from appliance.ops.backup import fix_sidecar_ownership
+from appliance.ops.checks import Check, Status, row
+from appliance.ops.snapshot import (
+    ModemFacts,
+    Snapshot,
+    collect_facts,
+    pid_alive,
+    port_holders,
+    process_name,
+    read_snapshot,
+    snapshot_path,
+)
+from appliance.store.db import open_database
+from appliance.store.models import ModemRecord
+from appliance.store.queries import record_modem_identity
+
+# Where install.sh keeps the secrets systemd hands to the service as credentials.
+CREDENTIALS_RUN_DIR = Path("/run/credentials/appliance.service")
+CREDENTIALS_STORE_DIR = Path("/etc/appliance/credentials")
+# Doctor's own modem conversation: short timeouts, it is a diagnosis.
+PROBE_TIMEOUT = 5.0
+
+
+def credential_path(path: Path, store: Path = CREDENTIALS_STORE_DIR,
+                    run_dir: Path = CREDENTIALS_RUN_DIR) -> Path:
+    """The file to read for a secret the config names by its systemd credential path.
+
+    `/run/credentials/appliance.service/X` exists only while the service runs; doctor
+    (often run before the first start) then reads the source install.sh set up:
+    `bank-token` → /etc/appliance/credentials/bank-token, `sim-pin_NAME` →
+    /etc/appliance/credentials/sim-pins/NAME.
+    """
+    if path.parent != run_dir:
+        return path
+    try:
+        if path.exists():
+            return path
+    except OSError:  # not ours to look at: the service's credentials
+        pass
+    name = path.name
+    if name.startswith("sim-pin_"):
+        return store / "sim-pins" / name.removeprefix("sim-pin_")
+    return store / name
+
+
+def _modem_label(name: str, what: str) -> str:
+    return t("ops.label.modem", name=name, what=t(f"ops.what.{what}"))
+
+
+# --- database and disk -------------------------------------------------------------------
+
+
+@dataclass
+class DatabaseFacts:
+    checks: list[Check]
+    previous_imsi: dict[str, str | None]
+    usable: bool  # the models can be used (ModemRecord reads and writes)
+
+
+def database_checks(path: Path) -> DatabaseFacts:
+    """Opens, integrity_check, WAL mode; and the IMSIs recorded per modem."""
+    label = t("ops.label.db_open")
+    if not path.exists():
+        # Never create it here: a file made by root would lock the daemon out of it.
+        detail = t("ops.db.cannot", error=f"{path} does not exist yet")
+        status = Status.WARN if path.parent.is_dir() else Status.FAIL
+        return DatabaseFacts([row("database.open", label, status, detail,
+                                  t("ops.advice.db_open"))], {}, False)
+    try:
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+        try:
+            integrity = str(con.execute("PRAGMA integrity_check").fetchone()[0])
+            journal = str(con.execute("PRAGMA journal_mode").fetchone()[0])
+        finally:
+            con.close()
+    except sqlite3.Error as exc:
+        return DatabaseFacts([row("database.open", label, Status.FAIL,
+                                  t("ops.db.cannot", error=exc), t("ops.advice.db_open"))],
+                             {}, False)
+    finally:
+        fix_sidecar_ownership(path)
+    out = [row("database.open", label, Status.OK, t("ops.db.ok", path=path)),
+           checks.integrity_verdict(integrity), checks.wal_verdict(journal)]
+    previous: dict[str, str | None] = {}
+    usable = False
+    try:
+        open_database(path, apply_migrations=False)
+        previous = {str(r.name): r.imsi for r in ModemRecord.select()}
+        usable = True
+    except Exception as exc:  # an older schema: the identity check just has no history
+        out.append(row("database.schema", label, Status.WARN, str(exc)[:200],
+                       t("ops.advice.db_open")))
+    return DatabaseFacts(out, previous, usable)
+
+
+def disk_check(path: Path) -> Check:
+    where = path.parent
+    while not where.exists() and where != where.parent:
+        where = where.parent
+    usage = shutil.disk_usage(where)
+    return checks.disk_verdict(str(where), usage.free, usage.total)
+
+
+# --- modems --------------------------------------------------------------------------
+
+
+def _is_device_path(port: str) -> bool:
+    return "://" not in port
+
+
+class ProbeModem(Modem):
+    """The wrapper `Modem` with an init that reports a locked SIM instead of failing.
+
+    Doctor must be able to say "the SIM asks for a PIN" and still read the model and
+    the signal; the daemon's init stops at a locked SIM on purpose. Read-only otherwise:
+    no +CNMI, no storage or SMSC changes.
+    """
+
+    sim_state: str | None = None
+
+    def _init(self) -> None:
+        link = self._require()
+        link.write_raw(b"\x1b")  # a previous run may have left a `> ` prompt open
+        link.mark_dirty()
+        self._cmd("ATE0")
+        self._try("AT+CMEE=1")
+        try:
+            self._unlock_sim()
+            self.sim_state = "READY"
+        except PinRequired as exc:
+            self.sim_state = exc.state
+        except CmeError as exc:  # 10: SIM not inserted, 13: SIM failure
+            self.sim_state = f"NOT INSERTED (+CME ERROR: {exc.code})"
+        if self.sim_state == "READY":
+            self._try("AT+CMGF=0")
+            self._storages = self._detect_storages()
+
+    def pin_state(self) -> str | None:
+        """`+CPIN?` as seen at open: READY, SIM PIN, SIM PUK, NOT INSERTED ..."""
+        return self.sim_state
+
+
+def _read_secret(path: Path | None) -> str | None:
+    if path is None:
+        return None
+    try:
+        return credential_path(path).read_text(encoding="utf-8").strip() or None
+    except OSError:
+        return None
+
+
+def probe_modem(ms: ModemSettings, now: datetime, previous_imsi: str | None,
+                timeout: float = PROBE_TIMEOUT) -> tuple[list[Check], ModemFacts | None]:
+    """Open the modem ourselves (no daemon holds it); rows for port and AT, and the facts."""
+    name, port = ms.name, ms.port
+    port_label = _modem_label(name, "port")
+    if _is_device_path(port):
+        if not os.path.exists(port):
+            return [checks.port_absent(f"modem.{name}", port_label, port)], None
+        holders = port_holders(port)
+        if holders:
+            who = ", ".join(f"{pid} ({process_name(pid)})" for pid in holders)
+            return [row(f"modem.{name}.port", port_label, Status.FAIL,
+                        t("ops.port.busy", port=port) + f": {who}",
+                        t("ops.advice.port_busy"))], None
+        if not os.access(port, os.R_OK | os.W_OK):
+            return [row(f"modem.{name}.port", port_label, Status.FAIL,
+                        f"{port}: permission denied", t("ops.advice.port_perm"))], None
+    rows = [row(f"modem.{name}.port", port_label, Status.OK, t("ops.port.ok", port=port))]
+    modem = ProbeModem(
+        port, baudrate=ms.baudrate, rtscts=ms.rtscts, pin=_read_secret(ms.pin_file),
+        command_timeout=min(timeout, ms.command_timeout), list_timeout=timeout, name=name,
+    )
+    at_label = _modem_label(name, "at")
+    try:
+        modem.open()
+    except ModemTimeout as exc:
+        modem.close()
+        return [*rows, checks.no_answer(f"modem.{name}", at_label, str(exc))], None
+    except (ModemError, OSError) as exc:
+        modem.close()
+        if "lock" in str(exc).lower():
+            return [row(f"modem.{name}.port", port_label, Status.FAIL,
+                        t("ops.port.busy", port=port), t("ops.advice.port_busy"))], None
+        return [*rows, checks.no_answer(f"modem.{name}", at_label, str(exc))], None
+    try:
+        if not modem.ping():
+            return [*rows, checks.no_answer(f"modem.{name}", at_label, "AT")], None
+        rows.append(row(f"modem.{name}.at", at_label, Status.OK, t("ops.at.ok")))
+        facts = collect_facts(name, port, modem, now=now, previous_imsi=previous_imsi)
+    finally:
+        modem.close()
+    return rows, facts
+
+
+def facts_rows(ms: ModemSettings, facts: ModemFacts, previous_imsi: str | None) -> list[Check]:
+    """The verdict rows for one modem's facts (probed now, or from the daemon)."""
+    name = ms.name
+    prefix = f"modem.{name}"
+    out = [
+        checks.identity_verdict(prefix, _modem_label(name, "model"), facts.manufacturer,
+                                facts.model, facts.firmware),
+        checks.pin_verdict(prefix, _modem_label(name, "pin"), facts.pin_state,
+                           str(ms.pin_file) if ms.pin_file else None),
+    ]
+    sim_ready = (facts.pin_state or "").upper() == "READY"
+    if sim_ready:
+        out.append(checks.imsi_verdict(prefix, _modem_label(name, "imsi"), facts.imsi,
+                                       facts.imsi_previous or previous_imsi))
+        out.append(checks.registration_verdict(prefix, _modem_label(name, "registration"),
+                                               facts.registration, facts.operator))
+    out.append(checks.signal_verdict(prefix, _modem_label(name, "signal"), facts.signal_dbm))
+    if sim_ready:
+        out.append(checks.storage_verdict(prefix, _modem_label(name, "storage"),
+                                          facts.storage_used, facts.storage_total))
+        out.append(checks.smsc_verdict(prefix, _modem_label(name, "smsc"), facts.smsc))
+    return out
+
+
+def daemon_state(settings: Settings, now: datetime) -> Snapshot | None:
+    """The daemon's snapshot when the daemon that wrote it is still alive, else None."""
+    snap = read_snapshot(snapshot_path(settings.database))
+    if snap is None or not pid_alive(snap.pid):
+        return None
+    return snap
+
+
+def modem_checks_from_daemon(ms: ModemSettings, snap: Snapshot, now: datetime,
+                             previous_imsi: str | None) -> list[Check]:
+    name = ms.name
+    prefix = f"modem.{name}"
+    facts = snap.modems.get(name)
+    if facts is None:
+        return [row(f"{prefix}.snapshot", _modem_label(name, "snapshot"), Status.WARN,
+                    t("ops.snapshot.missing"), t("ops.advice.snapshot_stale"))]
+    out: list[Check] = []
+    age = int((now - facts.checked_at).total_seconds())
+    if age > checks.SNAPSHOT_STALE_SECONDS:
+        out.append(row(f"{prefix}.snapshot", _modem_label(name, "snapshot"), Status.WARN,
+                       t("ops.snapshot.stale", age=age), t("ops.advice.snapshot_stale")))
+    if _is_device_path(ms.port) and not os.path.exists(ms.port):
+        out.append(checks.port_absent(prefix, _modem_label(name, "port"), ms.port))
+        return out
+    out.append(row(f"{prefix}.port", _modem_label(name, "port"), Status.OK,
+                   t("ops.port.ok", port=ms.port)))
+    at_label = _modem_label(name, "at")
+    if not facts.healthy:
+        out.append(row(f"{prefix}.at", at_label, Status.FAIL,
+                       t("ops.at.daemon_down", error=facts.last_error or "?"),
+                       t("ops.advice.modem_recover")))
+        return out
+    out.append(row(f"{prefix}.at", at_label, Status.OK, t("ops.at.from_daemon")))
+    return out + facts_rows(ms, facts, previous_imsi)
+
+
+# --- bank ----------------------------------------------------------------------------
+
+
+def bank_checks(bank: BankSettings, now: datetime) -> list[Check]:
+    """Reachable, token accepted, clock skew: one plain request, no retries."""
+    reach_label = t("ops.label.bank_reach")
+    token_label = t("ops.label.bank_token")
+    token: str | None = None
+    token_row: Check | None = None
+    if bank.token_file is None:
+        token_row = row("bank.token", token_label, Status.WARN, t("ops.token.none"),
+                        t("ops.advice.token"))
+    else:
+        source = credential_path(bank.token_file)
+        try:
+            token = source.read_text(encoding="utf-8").strip()
+            if not token:
+                raise OSError("empty file")
+        except OSError as exc:
+            token = None
+            token_row = row("bank.token", token_label, Status.FAIL,
+                            t("ops.token.unreadable", path=source,
+                              error=getattr(exc, "strerror", None) or exc),
+                            t("ops.advice.token"))
+    headers = {"Accept": "application/json", "User-Agent": "sms-appliance-doctor/1"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    verify: Any = True
+    if bank.ca_file is not None:
+        verify = ssl.create_default_context(cafile=str(bank.ca_file))
+    url = bank.url
+    try:
+        with httpx.Client(base_url=url, verify=verify, headers=headers, timeout=httpx.Timeout(
+                bank.read_timeout, connect=bank.connect_timeout)) as client:
+            response = client.get("/v1/changes", params={"limit": 1})
+            received = datetime.now(UTC)
+    except (httpx.HTTPError, OSError) as exc:
+        error = str(exc) or type(exc).__name__
+        return [
+            row("bank.reachable", reach_label, Status.FAIL,
+                t("ops.bank.unreachable", url=url, error=error),
+                t("ops.advice.bank_unreachable", url=url)),
+            token_row or row("bank.token", token_label, Status.WARN, t("ops.token.untested")),
+            checks.skew_verdict(None),
+        ]
+    status = response.status_code
+    out: list[Check] = []
+    if status >= 500:
+        out.append(row("bank.reachable", reach_label, Status.FAIL,
+                       t("ops.bank.down", url=url, status=status), t("ops.advice.bank_down")))
+        out.append(token_row or row("bank.token", token_label, Status.WARN,
+                                    t("ops.token.untested")))
+    else:
+        out.append(row("bank.reachable", reach_label, Status.OK,
+                       t("ops.bank.ok", url=url, status=status)))
+        if token_row is not None:
+            out.append(token_row)
+        elif status in (401, 403):
+            out.append(row("bank.token", token_label, Status.FAIL,
+                           t("ops.token.refused", status=status), t("ops.advice.token")))
+        else:
+            out.append(row("bank.token", token_label, Status.OK, t("ops.token.ok")))
+    skew: float | None = None
+    date = response.headers.get("Date")
+    if date:
+        with contextlib.suppress(TypeError, ValueError):
+            bank_time = parsedate_to_datetime(date)
+            # The Date header has whole seconds: allow for that and for the request's time.
+            skew = (received - bank_time).total_seconds() - 0.5
+    out.append(checks.skew_verdict(skew))
+    return out
+
+
+# --- the whole run -------------------------------------------------------------------
+
+
+def run_doctor(settings: Settings, now: datetime | None = None) -> list[Check]:
+    """Every check, in table order. `now` is the UTC time of the run."""
+    now = now or datetime.now(UTC)
+    out: list[Check] = [row("config", t("ops.label.config"), Status.OK,
+                            t("ops.config.ok", path=settings.source,
+                              modems=len(settings.modems)))]
+    db = database_checks(settings.database)
+    out += db.checks
+    out.append(disk_check(settings.database))
+    snap = daemon_state(settings, now)
+    if snap is not None:
+        age = int(snap.age(now))
+        stale = age > checks.SNAPSHOT_STALE_SECONDS
+        out.append(row("daemon", t("ops.label.daemon"), Status.WARN if stale else Status.OK,
+                       t("ops.daemon.stale" if stale else "ops.daemon.running",
+                         pid=snap.pid, age=age),
+                       t("ops.advice.snapshot_stale") if stale else ""))
+    else:
+        out.append(row("daemon", t("ops.label.daemon"), Status.OK, t("ops.daemon.stopped")))
+    for ms in settings.modems:
+        previous = db.previous_imsi.get(ms.name)
+        if snap is not None:
+            out += modem_checks_from_daemon(ms, snap, now, previous)
+            continue
+        rows, facts = probe_modem(ms, now, previous)
+        out += rows
+        if facts is not None:
+            out += facts_rows(ms, facts, previous)
+            if db.usable and facts.imsi:
+                _record_identity(settings.database, ms.name, facts, now)
+    out += bank_checks(settings.bank, now)
+    return out
+
+
+def _record_identity(database: Path, name: str, facts: ModemFacts, now: datetime) -> None:
+    """Remember the SIM we saw, so the next run can tell when it changed."""
+    try:
+        record_modem_identity(name, facts.imsi, facts.imei, now)
+    except Exception:  # read-only database or older schema: the check still ran
+        return
+    finally:
+        fix_sidecar_ownership(database)
+
+
+__all__ = [
+    "bank_checks",
+    "credential_path",
+    "database_checks",
+    "facts_rows",
+    "probe_modem",
+    "run_doctor",
+]
