@@ -169,6 +169,7 @@ class SerialLink:
         self._two_line: str | None = None  # a `+CDS:` header waiting for its PDU line
         self._dirty = False
         self._strays = 0
+        self.bytes_received = 0  # processed by the reader (diagnostics, tests)
         self._running = False
         self._gone = threading.Event()
         self._closed_by_us = False
@@ -371,6 +372,7 @@ class SerialLink:
             if pending is not None and pending.want_prompt:
                 self._buf.clear()
                 pending.prompt.set()
+        self.bytes_received += len(data)
 
     def _line(self, line: str) -> None:
         if self._two_line is not None:

@@ -159,6 +159,12 @@ class Modem:
         return link is not None and not link.gone
 
     @property
+    def bytes_received(self) -> int:
+        """Bytes the reader has processed since the last open (0 when closed)."""
+        link = self._link
+        return link.bytes_received if link is not None else 0
+
+    @property
     def storages(self) -> tuple[str, ...]:
         """Message storages `list_stored()` walks (SM and/or ME, as the modem offers)."""
         return self._storages
