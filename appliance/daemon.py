@@ -45,14 +45,20 @@ def default_modem_factory(modem_settings: Any, daemon: Daemon, handle: ModemHand
 
     name = handle.name
     pin: str | None = None
-    pin_file = getattr(modem_settings, "pin_file", None)
+    pin_file = modem_settings.pin_file
     if pin_file:
         pin = Path(pin_file).read_text(encoding="utf-8").strip() or None
     return Modem(
         str(modem_settings.port),
         baudrate=int(modem_settings.baudrate),
-        rtscts=bool(getattr(modem_settings, "rtscts", False)),
+        rtscts=bool(modem_settings.rtscts),
         pin=pin,
+        command_timeout=float(modem_settings.command_timeout),
+        # AT+CMGS may take long on a weak network (vendors allow 60-120 s): four times the
+        # command timeout (120 s with the default 30); listing may take a while too.
+        send_timeout=4 * float(modem_settings.command_timeout),
+        list_timeout=float(modem_settings.command_timeout),
+        name=name,
         on_new_message=lambda *_a: daemon.wake_inbox(),
         on_status_report=lambda report: daemon.inbox.on_status_report(
             name, int(report.ref), bool(report.delivered)),
@@ -251,17 +257,19 @@ class Daemon:
 
     def sync_bank(self) -> None:
         """One bank sync (scheduled); alerts it queues are sent at once."""
-        from appliance.bank.sync import sync_once
-
         try:
-            sync_once(self.bank, self.settings, self.clock())
+            from appliance.bank.sync import sync_once
+
+            report = sync_once(self.bank, self.settings.rules, self.clock(),
+                               page_size=self.settings.bank.page_size)
         except Exception as exc:
             self.last_sync_error = str(exc)
             log.warning("bank sync failed: %s", exc)
             return
         self.last_sync = self.clock()
         self.last_sync_error = None
-        self.wake_outbox()
+        if report.alerts:
+            self.wake_outbox()
 
     # -- health, run, stop -------------------------------------------------------------
     def healthy(self) -> bool:

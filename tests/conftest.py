@@ -94,31 +94,25 @@ class Fakes:
     modem_link: Path
     extra_modems: dict[str, Any] = field(default_factory=dict)
 
-    @property
-    def control(self) -> Any:
-        from appliance.fakemodem.control import ControlClient
+    def deliver(self, phone: str, text: str, *, ucs2: bool = False, modem: Any = None,
+                **kw: Any) -> list[str]:
+        """The network delivers `text` from `phone` to the (first) fake modem."""
+        return list((modem or self.modem).deliver(phone, text, ucs2=ucs2, **kw))
 
-        return ControlClient(self.modem_state)
+    def sent(self, modem: Any = None) -> list[Any]:
+        """What the daemon submitted through a fake modem (`SentMessage`s), oldest first."""
+        return list((modem or self.modem).sent())
 
-    def deliver(self, phone: str, text: str, *, ucs2: bool = False,
-                modem_state: Path | None = None) -> Any:
-        from appliance.fakemodem.control import ControlClient
-
-        return ControlClient(modem_state or self.modem_state).deliver(phone, text, ucs2=ucs2)
-
-    def sent(self, modem_state: Path | None = None) -> list[dict[str, Any]]:
-        """What the daemon submitted through the (first) fake modem, oldest first."""
-        from appliance.fakemodem.control import ControlClient
-
-        return list(ControlClient(modem_state or self.modem_state).sent())
-
-    def sent_to(self, phone: str, modem_state: Path | None = None) -> list[str]:
-        return [m["text"] for m in self.sent(modem_state) if m["to"] == phone]
+    def sent_to(self, phone: str, modem: Any = None) -> list[str]:
+        return [m.text for m in self.sent(modem) if m.to == phone]
 
     def wait_replies(self, phone: str, n: int = 1, timeout: float = 15.0,
-                     modem_state: Path | None = None) -> list[str]:
-        return wait_for(lambda: (r := self.sent_to(phone, modem_state)) and len(r) >= n and r,
-                        timeout=timeout, what=f"{n} reply(ies) to {phone[:7]}…")
+                     modem: Any = None) -> list[str]:
+        """Wait until `phone` got at least `n` messages through the fake modem; all of them."""
+        def got() -> list[str] | None:
+            r = self.sent_to(phone, modem)
+            return r if len(r) >= n else None
+        return wait_for(got, timeout=timeout, what=f"{n} message(s) to {phone[:7]}...")
 
     def config(self, **sections: dict[str, Any]) -> Path:
         path = self.tmp / "appliance.toml"

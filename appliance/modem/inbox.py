@@ -19,9 +19,8 @@ import os
 import signal
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import peewee
 
@@ -31,15 +30,11 @@ from appliance.core.masking import mask_text
 from appliance.core.phones import mask as mask_phone
 from appliance.core.phones import normalize
 from appliance.core.rules import Rules
-from appliance.core.views import AccountView, AgreementView, SenderView
 from appliance.modem.pdu import decode_deliver
 from appliance.modem.pool import ModemPort
 from appliance.store import queries
-from appliance.store.fields import parse_utc_text
 from appliance.store.models import (
     PRIORITY_REPLY,
-    Account,
-    Agreement,
     InboundMessage,
     OutboxMessage,
     TopupOrder,
@@ -49,7 +44,6 @@ from appliance.store.models import (
 log = logging.getLogger(__name__)
 
 CRASH_ENV = "APPLIANCE_CRASH_AT"
-LAST_SYNC_KEY = "bank.last_sync_at"  # SyncState key bank.sync writes (adapted on landing)
 
 
 def crash_point(name: str) -> None:
@@ -111,42 +105,6 @@ def idempotency_key(inbound_dedupe: str) -> str:
     return "sms-" + hashlib.sha256(inbound_dedupe.encode()).hexdigest()[:40]
 
 
-def _local_midnight(now: datetime, tz: ZoneInfo) -> datetime:
-    local = now.astimezone(tz)
-    return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
-
-
-def sender_view(phone: str, now: datetime, rules: Rules,
-                bank_reachable: bool = True) -> SenderView | None:
-    """What the core may know about `phone`: None without an active agreement."""
-    agreement = Agreement.get_or_none((Agreement.phone == phone) & (Agreement.active == True))  # noqa: E712
-    if agreement is None:
-        return None
-    accounts = tuple(
-        AccountView(id=a.id, kind=a.kind, number=a.number, balance=a.balance,
-                    currency=a.currency, as_of=a.as_of)
-        for a in Account.select().where(Account.customer == agreement.customer_id)
-        .order_by(Account.kind, Account.id)
-    )
-    count, amount = queries.topups_since(
-        agreement.id, _local_midnight(now, ZoneInfo(rules.timezone)))
-    last_sync = queries.get_state(LAST_SYNC_KEY)
-    return SenderView(
-        agreement=AgreementView(
-            id=agreement.id, phone=agreement.phone, customer_id=agreement.customer_id,
-            language=agreement.language,
-            alert_limit=agreement.alert_limit if agreement.alert_limit is not None
-            else AgreementView.alert_limit,
-            services=agreement.service_set(),
-        ),
-        accounts=accounts,
-        last_sync_at=parse_utc_text(last_sync) if last_sync else None,
-        topups_today_count=count,
-        topups_today_amount=amount,
-        bank_reachable=bank_reachable,
-    )
-
-
 @dataclass
 class ProcessResult:
     decided: int = 0
@@ -169,7 +127,6 @@ class Inbox:
         self.clock = clock
         self.route = route
         self.bank_reachable = bank_reachable
-        self._tz = ZoneInfo(policy.rules.timezone)
 
     # -- step 1: modem → database → delete (I1) ----------------------------------------
     def collect(self, modem: ModemPort) -> int:
@@ -253,10 +210,10 @@ class Inbox:
         for g in r.complete:
             work.append((g.first_received_at, [by_id[i] for i in g.message_ids], g.text, False))
         for g in r.expired:
+            answer = "help" if self.policy.multipart_policy == "help" else "what arrived"
             log.warning("multi-part message %d/%d part(s) missing after %ss; answering %s",
                         len(g.parts), g.total,
-                        int(self.policy.multipart_timeout.total_seconds()),
-                        "what arrived" if self.policy.multipart_policy == "answer_partial" else "help")
+                        int(self.policy.multipart_timeout.total_seconds()), answer)
             work.append((g.first_received_at, [by_id[i] for i in g.message_ids], g.text, True))
         waiting_ids = [i for g in r.waiting for i in g.message_ids
                        if by_id[i].state != "waiting_parts"]
@@ -279,19 +236,21 @@ class Inbox:
         sender: str = first.sender
         rules = self.policy.rules
         if incomplete and self.policy.multipart_policy == "help":
-            parsed: Any = commands.Rejection(commands.Reason.UNKNOWN_COMMAND, "multi-part incomplete")
+            parsed: Any = commands.Rejection(commands.Reason.UNKNOWN_COMMAND,
+                                             "multi-part incomplete")
         else:
             parsed = commands.parse(text, rules)
         with database.atomic(lock_type="IMMEDIATE"):
-            view = sender_view(sender, now, self.policy.rules, self.bank_reachable())
-            decision = core_decide.decide(parsed, view, now, rules)
-            replies = list(decision.replies)
-            kind = "reply"
-            outcome = type(parsed).__name__
+            view = queries.sender_view(sender, now, tz=rules.timezone,
+                                       bank_reachable=self.bank_reachable())
+            refused_today = False
             if view is None:
-                kind = "refusal"
-                outcome = "unknown sender"
-                replies = self._unknown_sender_replies(sender, replies, now)
+                refused_today = not self._may_refuse_stranger(sender, now)
+            decision = core_decide.decide(parsed, view, now, rules,
+                                          stranger_refused_today=refused_today)
+            replies = list(decision.replies)
+            kind = "reply" if view is not None else "refusal"
+            outcome = decision.outcome
             ids = [m.id for m in rows]
             # Guard against deciding twice: only rows still undecided are taken.
             taken = (
@@ -317,15 +276,13 @@ class Inbox:
                  mask_phone(sender), outcome, len(replies), ", top-up order" if orders else "")
         return len(replies), orders
 
-    def _unknown_sender_replies(self, sender: str, replies: list[str],
-                                now: datetime) -> list[str]:
+    def _may_refuse_stranger(self, sender: str, now: datetime) -> bool:
+        """Whether a number without an agreement gets the refusal now (once a day at most)."""
         if self.policy.unknown_sender == "silent":
-            return []
-        day = now.astimezone(self._tz).date().isoformat()
+            return False
+        day = queries.local_day(now, self.policy.rules.timezone)
         # Already refused today: stay silent (forged senders, reply loops).
-        if not queries.claim_unknown_sender_reply(sender, day, now):
-            return []
-        return replies
+        return bool(queries.claim_unknown_sender_reply(sender, day, now))
 
     def _create_order(self, order: Any, view: Any, inbound: InboundMessage,
                       now: datetime) -> None:

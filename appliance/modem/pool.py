@@ -16,8 +16,7 @@ from typing import Any, Protocol
 
 from appliance.core.phones import operator_of
 from appliance.core.rules import Operator
-from appliance.modem.errors import ModemGone
-from appliance.modem.pdu import encode_submit
+from appliance.modem.errors import ModemGone, ModemTimeout
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +61,6 @@ class ModemHandle:
         self._lock = threading.RLock()  # one AT conversation at a time per port
         self._healthy = threading.Event()
         self.last_error: str | None = None
-        self._concat_ref = 0
         self.on_change: Callable[[ModemHandle], None] = lambda _h: None
 
     # -- health ---------------------------------------------------------------------
@@ -117,21 +115,18 @@ class ModemHandle:
 
     def delete_stored(self, storage: str, index: int) -> None:
         with self._lock:
-            self._require().delete_stored(storage, index)
+            self._require().delete(storage, index)
 
     def send_text(self, to: str, text: str) -> list[int]:
         """Send `text` (encoded, split as needed); the modem's references, one per part."""
         with self._lock:
-            # The concatenation reference only has to differ between recent messages.
-            self._concat_ref = (self._concat_ref + 1) % 256
-            pdus = encode_submit(to, text, request_report=True, ref=self._concat_ref)
-            modem = self._require()
-            return [int(modem.send_pdu(p)) for p in pdus]
+            return list(self._require().send(to, text, request_report=True).refs)
 
     def ping(self) -> None:
         """A cheap liveness check (raises the wrapper's errors when it does not answer)."""
         with self._lock:
-            self._require().ping()
+            if not self._require().ping():
+                raise ModemTimeout(f"modem {self.name} does not answer AT")
 
 
 class Pool:
