@@ -61,7 +61,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "balance_line": ("{label} {account}: {balance}", "{label} {account}: {balance}"),
     "balance_as_of": ("Gjendja më {time}.", "As of {time}."),
     "balance_bank_down": (
-        "Banka nuk arrihet tani; gjendja më {time}.",
+        "Lidhja me bankën mungon tani; gjendja më {time}.",
         "The bank cannot be reached now; balance as of {time}.",
     ),
     "no_account_current": (
@@ -134,7 +134,7 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Please try again tomorrow.",
     ),
     "bank_down_topup": (
-        "Banka nuk arrihet tani, prandaj mbushja nuk u bë. Ju lutemi provoni më vonë.",
+        "Lidhja me bankën nuk është e mundur tani, prandaj mbushja nuk u bë. Provoni më vonë.",
         "The bank cannot be reached now, so the top-up was not made. Please try again later.",
     ),
     "topup_pending": (
@@ -142,31 +142,31 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Your top-up of {amount} for {target} was accepted and is being processed.",
     ),
     "topup_done": (
-        "Mbushja {amount} për {target} u krye. Bilanci i ri: {balance}.",
+        "Mbushja me {amount} për {target} u krye. Bilanci i ri: {balance}.",
         "Top-up of {amount} for {target} done. New balance: {balance}.",
     ),
     "topup_done_no_balance": (
-        "Mbushja {amount} për {target} u krye.",
+        "Mbushja me {amount} për {target} u krye.",
         "Top-up of {amount} for {target} done.",
     ),
     "topup_rejected_insufficient_funds": (
-        "Mbushja {amount} për {target} nuk u krye: nuk keni mjete të mjaftueshme në llogari.",
+        "Mbushja me {amount} për {target} nuk u krye: nuk keni mjete të mjaftueshme në llogari.",
         "Top-up of {amount} for {target} not done: insufficient funds in your account.",
     ),
     "topup_rejected_operator_mismatch": (
-        "Mbushja {amount} për {target} nuk u krye: numri ka kaluar te një operator tjetër.",
+        "Mbushja me {amount} për {target} nuk u krye: numri ka kaluar te një operator tjetër.",
         "Top-up of {amount} for {target} not done: the number has moved to another operator.",
     ),
     "topup_rejected_limit": (
-        "Mbushja {amount} për {target} nuk u krye: është arritur kufiri i mbushjeve te banka.",
+        "Mbushja me {amount} për {target} nuk u krye: është arritur kufiri i mbushjeve te banka.",
         "Top-up of {amount} for {target} not done: the bank's top-up limit has been reached.",
     ),
     "topup_rejected_unknown": (
-        "Mbushja {amount} për {target} nuk u krye. Për arsyen, ju lutemi kontaktoni bankën.",
+        "Mbushja me {amount} për {target} nuk u krye. Për arsyen, ju lutemi kontaktoni bankën.",
         "Top-up of {amount} for {target} not done. Please contact the bank for the reason.",
     ),
     "topup_failed": (
-        "Mbushja {amount} për {target} nuk u krye për një problem teknik. Provoni më vonë.",
+        "Mbushja me {amount} për {target} nuk u krye për një problem teknik. Provoni më vonë.",
         "Top-up of {amount} for {target} failed for a technical problem. Please try later.",
     ),
     # --- alerts ---

@@ -1,0 +1,74 @@
+"""core.alerts: which movements alert, and the alert's text."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from appliance.core import gsm7
+from appliance.core.alerts import alert_text, wants_alert
+from appliance.core.rules import Rules
+from appliance.core.views import AccountView, AgreementView, MovementView
+
+RULES = Rules()
+D = Decimal
+BOOKED = datetime(2026, 11, 27, 13, 5, tzinfo=UTC)
+ACCOUNT = AccountView("a1", "current", "XK051212012345671234", D("2000"), "EUR", BOOKED)
+
+
+def agreement(limit: str = "500", services: frozenset[str] = frozenset({"alerts"}),
+              language: str = "sq") -> AgreementView:
+    return AgreementView("ag-1", "+38344123456", "c-1", language, D(limit), services)
+
+
+def movement(amount: str, kind: str = "Pagesë me kartelë",
+             after: str | None = "765,44") -> MovementView:
+    balance = D(after.replace(",", ".")) if after is not None else None
+    return MovementView("m-1", "a1", D(amount), kind, BOOKED, balance)
+
+
+@pytest.mark.parametrize(
+    ("amount", "limit", "due"),
+    [("-500", "500", True), ("499.99", "500", False), ("-499.99", "500", False),
+     ("1000", "500", True), ("-1999.99", "2000", False), ("5000", "5000", True)],
+)
+def test_limit_is_on_the_absolute_amount(amount: str, limit: str, due: bool) -> None:
+    assert wants_alert(movement(amount), agreement(limit)) is due
+    assert (alert_text(movement(amount), agreement(limit), ACCOUNT, RULES) is not None) is due
+
+
+def test_no_alert_without_the_service() -> None:
+    no_alerts = agreement(services=frozenset({"balance", "topup"}))
+    assert alert_text(movement("-9000"), no_alerts, ACCOUNT, RULES) is None
+
+
+def test_text_in_albanian() -> None:
+    text = alert_text(movement("-1234.56"), agreement(), ACCOUNT, RULES)
+    assert text == ("Levizje ne llogarine ***1234: -1.234,56 EUR, Pagese me kartele, "
+                    "27.11.2026 14:05. Bilanci i ri: 765,44 EUR.")
+
+
+def test_text_in_english_same_day_shows_only_the_time() -> None:
+    text = alert_text(movement("600", "Transfer"), agreement(language="en"), ACCOUNT, RULES,
+                      now=BOOKED)
+    assert text == ("Movement on account ***1234: +600,00 EUR, Transfer, 14:05. "
+                    "New balance: 765,44 EUR.")
+
+
+def test_falls_back_to_the_account_balance() -> None:
+    text = alert_text(movement("-600", after=None), agreement(), ACCOUNT, RULES)
+    assert text is not None
+    assert text.endswith("Bilanci i ri: 2.000,00 EUR.")
+
+
+def test_long_type_is_shortened_to_one_segment() -> None:
+    long_type = "Transfertë ndërbankare hyrëse nga llogaria e një klienti tjetër " * 4
+    text = alert_text(movement("-1234567.89", long_type, "-1234567,89"), agreement(), ACCOUNT,
+                      RULES)
+    assert text is not None
+    assert gsm7.is_gsm7(text)
+    assert gsm7.segment_count(text) == 1
+    assert "-1.234.567,89 EUR" in text
+    assert "XK05" not in text

@@ -1,0 +1,115 @@
+"""core.texts: every SMS template, both languages, fits one GSM-7 segment with worst-case values."""
+
+from __future__ import annotations
+
+import string
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from appliance.core import gsm7, texts
+from appliance.core.money import format_money
+from appliance.core.rules import Language, Operator, Product, Rules
+
+RULES = Rules()
+WORST_MONEY = format_money(Decimal("-1234567.89"))  # -1.234.567,89 EUR
+LANGS = (Language.SQ, Language.EN)
+
+
+def _fields(template: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+
+
+def _worst(lang: Language) -> dict[str, object]:
+    """The longest value each placeholder can take in `lang`."""
+    rules = [rule for _, rule in RULES.amounts] + [rule for _, rule in RULES.products]
+    return {
+        "amount": WORST_MONEY,
+        "balance": WORST_MONEY,
+        "target": max([texts.operator_name(o, lang) for o in Operator]
+                      + [texts.product_name(p) for p in Product]
+                      + ["0390123456", "a" * 24], key=len),
+        "allowed": max((texts.allowed_amounts(r, lang) for r in rules), key=len),
+        "operator": max((texts.operator_name(o, lang) for o in Operator), key=len),
+        "service": max((texts.service_name(s, lang) for s in ("balance", "topup", "alerts")),
+                       key=len),
+        "product": max((texts.product_name(p) for p in Product), key=len),
+        "count": 99,
+        "time": "27.11.2026 14:05",
+        "label": max((texts.kind_label(k, lang) for k in ("current", "business", "savings")),
+                     key=len),
+        "account": "***1234",
+        "type": "Pagesë me kartelë jashtë vendit (POS)",
+    }
+
+
+def test_both_languages_use_the_same_placeholders() -> None:
+    for key, (sq, en) in texts.TEXTS.items():
+        assert sq.strip()
+        assert en.strip()
+        assert _fields(sq) == _fields(en), key
+
+
+@pytest.mark.parametrize("key", sorted(texts.TEXTS))
+@pytest.mark.parametrize("lang", LANGS)
+def test_every_template_fits_one_segment(key: str, lang: Language) -> None:
+    values = _worst(lang)
+    text = texts.sms(key, lang, RULES, **values)
+    assert gsm7.is_gsm7(text), text
+    assert gsm7.septet_count(text) <= 160, (len(text), text)
+    assert gsm7.segment_count(text) == 1
+
+
+def test_render_is_albanian_first() -> None:
+    assert texts.render("balance_header_current", "sq") == "Bilanci:"
+    assert texts.render("balance_header_current", Language.EN) == "Balance:"
+    assert "Dërgoni" in texts.render("help", "sq")
+    assert texts.render("help", "xx") == texts.render("help", "sq")
+
+
+def test_help_lists_every_command() -> None:
+    for lang in LANGS:
+        help_text = texts.render("help", lang)
+        for word in ("B ", "BK", "044123456 5", "Internet", "TV", "DuoTV", "DuoFIX"):
+            assert word in help_text
+
+
+def test_stranger_refusal_has_no_digits() -> None:
+    for lang in LANGS:
+        assert not any(c.isdigit() for c in texts.render("stranger", lang))
+
+
+def test_transliteration_off_keeps_albanian_letters() -> None:
+    text = texts.sms("balance_header_savings", "sq", Rules(transliterate=False))
+    assert text == "Bilanci i kursimit:"
+    text = texts.sms("no_account_current", "sq", Rules(transliterate=False))
+    assert "rrjedhëse" in text
+    assert gsm7.segment_count(text) == 1  # UCS-2, still one segment
+
+
+def test_helpers() -> None:
+    assert texts.account_label("XK051212012345678906") == "***8906"
+    assert texts.account_label("1234") == "***1234"
+    assert texts.signed_money(Decimal("12.5")) == "+12,50 EUR"
+    assert texts.signed_money(Decimal("-12.5")) == "-12,50 EUR"
+    summer = datetime(2026, 7, 1, 10, 5, tzinfo=UTC)
+    winter = datetime(2026, 11, 27, 10, 5, tzinfo=UTC)
+    assert texts.local_time(summer, RULES) == "01.07.2026 12:05"
+    assert texts.local_time(winter, RULES) == "27.11.2026 11:05"
+    assert texts.local_time(winter, RULES, now=winter) == "11:05"
+    vala = RULES.amount_rule(Operator.VALA)
+    ipko = RULES.amount_rule(Operator.IPKO_MOBILE)
+    assert vala is not None
+    assert ipko is not None
+    assert texts.allowed_amounts(vala, "sq") == "1, 2, 3, 5, 10, 20, 40 EUR"
+    assert texts.allowed_amounts(ipko, "en") == "1 to 50 EUR, whole euros"
+    assert texts.allowed_amounts(ipko, "sq") == "1 deri 50 EUR, vetëm euro të plota"
+
+
+def test_fit_shortens_only_the_free_text() -> None:
+    text = texts.fit("alert", "sq", RULES, "type", account="***1234", amount=WORST_MONEY,
+                     type="X" * 300, time="27.11.2026 14:05", balance=WORST_MONEY)
+    assert gsm7.segment_count(text) == 1
+    assert "..." in text
+    assert text.count(WORST_MONEY) == 2
