@@ -605,5 +605,9 @@ def load_or_exit(path: Path) -> Settings:
     try:
         return load(path)
     except ConfigError as exc:
-        print(t("config.error", line=str(exc)), file=sys.stderr)
+        try:
+            line = t("config.error", line=str(exc))
+        except Exception:  # a broken CLI-texts module must not hide the config error
+            line = f"appliance: config error: {exc}"
+        print(line, file=sys.stderr)
         sys.exit(2)
