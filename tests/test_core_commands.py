@@ -48,6 +48,11 @@ ACCEPTED = [
     ("Bilanc, kursimi", BalanceQuery("savings")),
     ("Bilanci kursimi", BalanceQuery("savings")),
     ("B\u200b", BalanceQuery("current")),
+    ("B 🙂", BalanceQuery("current")),
+    ("🙂B🙂", BalanceQuery("current")),
+    ("В", BalanceQuery("current")),  # Cyrillic Ve, as a Serbian keyboard types B
+    ("ВК", BalanceQuery("savings")),
+    ("b\u00a0k", BalanceQuery("savings")),
     # <number> <amount>: every number form of DESIGN §4
     ("044123456 5", top(VALA, Operator.VALA, "5")),
     ("044 123 456 5", top(VALA, Operator.VALA, "5")),

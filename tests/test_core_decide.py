@@ -113,12 +113,19 @@ def test_many_accounts_split_into_one_segment_replies() -> None:
 
 @pytest.mark.parametrize(("text", "service"), [("B", "balance"), ("BK", "balance"),
                                                ("044123456 5", "topup"), ("5", "topup"),
-                                               ("TV abc 10", "topup")])
+                                               ("TV abc 10", "topup"),
+                                               ("044123456 4", "topup"),
+                                               ("TV", "topup")])
 def test_service_not_in_agreement(text: str, service: str) -> None:
     d = run(text, sender(services=frozenset({"alerts"})))
     assert d.outcome == f"service_missing:{service}"
     assert d.order is None
     assert "dege" in d.replies[0]
+
+
+def test_help_even_without_services() -> None:
+    d = run("hello", sender(services=frozenset()))
+    assert d.outcome == "help"
 
 
 def test_topup_becomes_an_order_without_a_reply() -> None:

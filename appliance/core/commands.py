@@ -105,7 +105,7 @@ class Rejection:
 Parsed = Command | Rejection
 
 _CURRENT_WORDS = frozenset({"b", "bilanc", "bilanci"})
-_SAVINGS_WORDS = frozenset({"bk", "bilanc kursimi", "bilanci kursimi", "bilanc kursim"})
+_SAVINGS_WORDS = frozenset({"bk", "b k", "bilanc kursimi", "bilanci kursimi", "bilanc kursim"})
 _FIX_WORDS = frozenset({"fix", "fiks"})
 _PRODUCTS: dict[str, Product] = {
     "internet": Product.INTERNET,
@@ -122,14 +122,21 @@ _SUBSCRIBER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@\-]{0,63}", re.ASCII)
 _WORD = re.compile(r"[a-z]+", re.ASCII)
 
 
+# Cyrillic and Greek letters that look like B and K, from phones set to Serbian or Greek.
+_LOOKALIKES = str.maketrans({"в": "b", "β": "b", "к": "k", "κ": "k"})
+
+
 def _fold(token: str) -> str:
     """Lower-case without diacritics: `Bilanç` → `bilanc`, `KURSIMI` → `kursimi`."""
     decomposed = unicodedata.normalize("NFD", token.casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return plain if plain.isascii() else plain.translate(_LOOKALIKES)
 
 
 def _is_punct(ch: str) -> bool:
-    return unicodedata.category(ch).startswith("P")
+    """Punctuation, and the emoji and other symbols phones put around words; never a
+    currency sign (`€`) or a maths sign (`+`), which belong to amounts and numbers."""
+    return unicodedata.category(ch) in {"Pc", "Pd", "Ps", "Pe", "Pi", "Pf", "Po", "So", "Sk"}
 
 
 def _strip_punct(token: str) -> str:

@@ -28,6 +28,7 @@ from appliance.core.views import OrderIntent, SenderView
 __all__ = ["BANK_REASONS", "Decision", "decide", "rejection_text", "topup_outcome_text"]
 
 _HELP_REASONS = frozenset({Reason.EMPTY, Reason.UNKNOWN_COMMAND})
+_NOT_TOPUP = _HELP_REASONS | {Reason.INCOMPLETE}
 _KINDS_FOR = {"current": ("current", "business"), "savings": ("savings",)}
 # The bank's top-up refusal reasons we have a sentence for; any other is "unknown".
 BANK_REASONS = frozenset({"insufficient_funds", "operator_mismatch", "limit", "unknown"})
@@ -181,6 +182,12 @@ def decide(
     lang = _lang(sender, rules)
     services = sender.agreement.services
     if isinstance(parsed, Rejection):
+        if parsed.reason not in _NOT_TOPUP and "topup" not in services:
+            # No point explaining amounts to someone who cannot top up at all.
+            return _refuse(
+                "service_missing", lang, rules, "service_missing:topup",
+                service=texts.service_name("topup", lang),
+            )
         outcome = "help" if parsed.reason in _HELP_REASONS else f"rejected:{parsed.reason}"
         return Decision((rejection_text(parsed, lang, rules),), None, outcome)
     if isinstance(parsed, BalanceQuery):
