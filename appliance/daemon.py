@@ -28,6 +28,7 @@ from appliance.modem.health import Health, HealthPolicy
 from appliance.modem.inbox import Inbox, InboxPolicy
 from appliance.modem.outbox import OutboxPolicy, OutboxWorker, recover_interrupted
 from appliance.modem.pool import ModemHandle, Pool
+from appliance.store import queries
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +111,8 @@ class Daemon:
         self.last_sync: datetime | None = None
         self.last_sync_error: str | None = None
         self._started = False
+        self._synced = False
+        self._said_waiting = False
 
     # -- wiring ------------------------------------------------------------------------
     def start(self, *, first_sync: bool = False) -> None:
@@ -226,6 +229,14 @@ class Daemon:
                 handle.mark_unhealthy(str(exc))
             except ModemError as exc:
                 log.warning("modem %s: reading messages failed: %s", handle.name, exc)
+        if not self._ever_synced():
+            # A fresh database knows no agreement yet: every customer would be refused as
+            # a stranger. Messages are stored (and deleted from the modem) meanwhile, and
+            # answered once the first sync is in.
+            if not self._said_waiting:
+                log.warning("inbox: waiting for the first bank sync before answering")
+                self._said_waiting = True
+            return poll
         result = self.inbox.process()
         if result.replies:
             self.wake_outbox()
@@ -236,6 +247,11 @@ class Daemon:
             until = (result.waiting_until - self.clock()).total_seconds()
             wait = max(0.05, min(wait, until + 0.01))
         return wait
+
+    def _ever_synced(self) -> bool:
+        if not self._synced:
+            self._synced = queries.last_sync_at() is not None
+        return self._synced
 
     def _topup_loop(self) -> None:
         while not self.stop_event.is_set():
@@ -270,6 +286,8 @@ class Daemon:
         self.last_sync_error = None
         if report.alerts:
             self.wake_outbox()
+        if not self._synced:
+            self.wake_inbox()  # messages may be waiting for the first sync
 
     # -- health, run, stop -------------------------------------------------------------
     def healthy(self) -> bool:
