@@ -334,3 +334,34 @@ def test_record_modem_identity_reports_previous_imsi(db: peewee.SqliteDatabase) 
     assert queries.record_modem_identity("vala", "221010000000001", "35000", NOW) is None
     assert queries.record_modem_identity("vala", "221010000000002", "35000", NOW) == (
         "221010000000001")
+
+
+def test_prune_keeps_money_and_work_in_flight(db: peewee.SqliteDatabase) -> None:
+    agreement = _seed_customer()
+    old = NOW - timedelta(days=100)
+
+    def inbound(pdu: str, state: str, at: datetime) -> int:
+        row, _ = queries.store_inbound(modem="vala", pdu=pdu, sender=PHONE, smsc_time=at,
+                                       received_at=at, state=state)
+        return int(row.id)
+
+    done_in = inbound("01", "handled", old)
+    order_in = inbound("02", "handled", old)
+    waiting_in = inbound("03", "waiting_parts", old)
+    new_in = inbound("04", "handled", NOW)
+    TopupOrder.create(idempotency_key="k", agreement=agreement, inbound=order_in, target=PHONE,
+                      operator="vala", amount=Decimal(5), state="done", created_at=old,
+                      updated_at=old)
+    sent = queries.enqueue_outbox(PHONE, "old sent", "reply", old, inbound_id=done_in)
+    queued = queries.enqueue_outbox(PHONE, "old queued", "alert", old)
+    assert sent is not None
+    assert queued is not None
+    OutboxMessage.update(state="sent").where(OutboxMessage.id == sent.id).execute()
+    queries.claim_unknown_sender_reply("+38349000000", "2026-08-19", old)
+
+    deleted = queries.prune(NOW - timedelta(days=90))
+
+    assert deleted == {"outbox": 1, "inbound": 1, "unknown_sender": 1}
+    assert {r.id for r in InboundMessage.select()} == {order_in, waiting_in, new_in}
+    assert [r.text for r in OutboxMessage.select()] == ["old queued"]
+    assert TopupOrder.select().count() == 1

@@ -546,3 +546,46 @@ def counts_for_status(now: datetime) -> dict[str, int]:
         max(0, int((now - oldest).total_seconds())) if isinstance(oldest, datetime) else 0
     )
     return counts
+
+
+# --- housekeeping ---------------------------------------------------------------------
+
+
+def prune(before: datetime) -> dict[str, int]:
+    """Delete finished traffic older than `before`; returns rows deleted per table.
+
+    Removed: outbox rows that are sent, delivered or failed; inbound rows that were
+    decided (handled, ignored, undecodable) and that no remaining outbox row or any
+    top-up order points to; once-a-day refusal markers. Kept for ever: top-up orders
+    (money), movements (they tell the sync which movements were already alerted),
+    and anything still in flight.
+    """
+    with database.atomic(lock_type="IMMEDIATE"):
+        outbox = (
+            OutboxMessage.delete()
+            .where(
+                OutboxMessage.state.in_(("sent", "delivered", "failed"))
+                & (OutboxMessage.created_at < before)
+            )
+            .execute()
+        )
+        referenced_by_outbox = OutboxMessage.select(OutboxMessage.inbound).where(
+            OutboxMessage.inbound.is_null(False)
+        )
+        referenced_by_orders = TopupOrder.select(TopupOrder.inbound).where(
+            TopupOrder.inbound.is_null(False)
+        )
+        inbound = (
+            InboundMessage.delete()
+            .where(
+                InboundMessage.state.in_(("handled", "ignored", "undecodable"))
+                & (InboundMessage.received_at < before)
+                & InboundMessage.id.not_in(referenced_by_outbox)
+                & InboundMessage.id.not_in(referenced_by_orders)
+            )
+            .execute()
+        )
+        refusals = (
+            UnknownSenderReply.delete().where(UnknownSenderReply.created_at < before).execute()
+        )
+    return {"outbox": int(outbox), "inbound": int(inbound), "unknown_sender": int(refusals)}
