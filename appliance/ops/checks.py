@@ -113,7 +113,9 @@ def imsi_verdict(prefix: str, label: str, imsi: str | None, previous: str | None
     if previous is None:
         return row(cid, label, Status.OK, t("ops.imsi.first", imsi=imsi))
     if previous != imsi:
-        return row(cid, label, Status.WARN, t("ops.imsi.changed", imsi=imsi, previous=previous),
+        # A swapped SIM is a security event (someone could read the bank's traffic with
+        # the old one, or route it through theirs): red until the next run records it.
+        return row(cid, label, Status.FAIL, t("ops.imsi.changed", imsi=imsi, previous=previous),
                    t("ops.advice.sim_changed"))
     return row(cid, label, Status.OK, t("ops.imsi.same", imsi=imsi))
 

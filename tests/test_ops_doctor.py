@@ -1,0 +1,398 @@
+"""`appliance doctor` against a real fake modem on a pty and a real fake bank on loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from appliance.bank.fake import FakeBankServer
+from appliance.cli import main
+from appliance.fakemodem.model import ModemConfig
+from appliance.fakemodem.server import FakeModemServer
+from appliance.ops.snapshot import ModemFacts, snapshot_path, write_snapshot
+from appliance.store.db import open_database
+
+
+@dataclass
+class Box:
+    root: Path
+    bank: FakeBankServer
+    link: Path
+    config: Path
+    database: Path
+    modems: list[FakeModemServer] = field(default_factory=list)
+
+    def start_modem(self, config: ModemConfig | None = None) -> FakeModemServer:
+        for old in self.modems:
+            old.stop()
+        fm = FakeModemServer(self.link, self.root / f"fm{len(self.modems)}",
+                             config=config or ModemConfig()).start()
+        self.modems.append(fm)
+        return fm
+
+    @property
+    def modem(self) -> FakeModemServer:
+        return self.modems[-1]
+
+    def write_config(self, *, port: str | None = None, pin_file: str | None = None,
+                     token_file: str | None = None) -> None:
+        pin = f'pin_file = "{pin_file}"\n' if pin_file else ""
+        self.config.write_text(
+            f'database = "{self.database}"\n'
+            "[[modems]]\n"
+            'name = "vala"\n'
+            f'port = "{port or self.link}"\n'
+            'operator = "vala"\n'
+            "command_timeout = 2\n"
+            f"{pin}"
+            "[bank]\n"
+            f'url = "{self.bank.url}"\n'
+            f'token_file = "{token_file or self.bank.token_file}"\n'
+            "connect_timeout = 2\n"
+            "read_timeout = 5\n",
+            encoding="utf-8",
+        )
+
+
+@pytest.fixture
+def box(tmp_path: Path) -> Iterator[Box]:
+    bank = FakeBankServer(tmp_path / "bank").start()
+    state = tmp_path / "state"
+    state.mkdir()
+    database = state / "appliance.sqlite"
+    open_database(database).close()
+    b = Box(tmp_path, bank, tmp_path / "modem.pty", tmp_path / "appliance.toml", database)
+    b.start_modem()
+    b.write_config()
+    try:
+        yield b
+    finally:
+        for fm in b.modems:
+            fm.stop()
+        bank.close()
+
+
+def doctor(config: Path) -> tuple[int, dict[str, Any]]:
+    result = CliRunner().invoke(main, ["doctor", "--config", str(config), "--json"])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    return result.exit_code, json.loads(result.stdout)
+
+
+def rows(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {c["id"]: c for c in report["checks"]}
+
+
+def failed(report: dict[str, Any]) -> set[str]:
+    return {c["id"] for c in report["checks"] if c["status"] == "FAIL"}
+
+
+def test_healthy_box_is_all_green(box: Box) -> None:
+    code, report = doctor(box.config)
+    assert code == 0, report
+    assert report["ok"] is True
+    statuses = {c["id"]: c["status"] for c in report["checks"]}
+    assert set(statuses.values()) == {"OK"}, statuses
+    for cid in ("config", "database.open", "database.integrity", "database.wal", "disk",
+                "modem.vala.port", "modem.vala.at", "modem.vala.model", "modem.vala.pin",
+                "modem.vala.imsi", "modem.vala.registration", "modem.vala.signal",
+                "modem.vala.storage", "modem.vala.smsc", "bank.reachable", "bank.token",
+                "bank.clock"):
+        assert cid in statuses, cid
+    r = rows(report)
+    assert "FAKEMODEM" in r["modem.vala.model"]["detail"]
+    assert "FM1.0.0" in r["modem.vala.model"]["detail"]
+    assert "dBm" in r["modem.vala.signal"]["detail"]
+    assert "Vala" in r["modem.vala.registration"]["detail"]
+    assert r["modem.vala.smsc"]["detail"] == "+38344000100"
+
+
+def test_table_output_has_the_four_columns(box: Box) -> None:
+    result = CliRunner().invoke(main, ["doctor", "--config", str(box.config)])
+    assert result.exit_code == 0, result.output
+    for header in ("Check", "Status", "Detail", "What to do", "modem vala: signal", "OK"):
+        assert header in result.stdout
+
+
+def test_sim_asks_for_a_pin(box: Box) -> None:
+    box.start_modem(ModemConfig(pin="4321"))
+    code, report = doctor(box.config)
+    assert code == 1
+    pin = rows(report)["modem.vala.pin"]
+    assert pin["status"] == "FAIL"
+    assert "SIM PIN" in pin["detail"]
+    assert "sim-pins" in pin["advice"]  # where the PIN goes
+    # The modem itself still answers and says what it is.
+    assert rows(report)["modem.vala.at"]["status"] == "OK"
+    assert rows(report)["modem.vala.model"]["status"] == "OK"
+
+
+def test_sim_pin_from_the_pin_file(box: Box) -> None:
+    box.start_modem(ModemConfig(pin="4321"))
+    pin_file = box.root / "vala.pin"
+    pin_file.write_text("4321\n")
+    box.write_config(pin_file=str(pin_file))
+    code, report = doctor(box.config)
+    assert code == 0, failed(report)
+    assert rows(report)["modem.vala.pin"]["status"] == "OK"
+
+
+def test_wrong_pin_in_the_pin_file(box: Box) -> None:
+    box.start_modem(ModemConfig(pin="4321"))
+    pin_file = box.root / "vala.pin"
+    pin_file.write_text("1111\n")
+    box.write_config(pin_file=str(pin_file))
+    code, report = doctor(box.config)
+    assert code == 1
+    pin = rows(report)["modem.vala.pin"]
+    assert pin["status"] == "FAIL"
+    assert str(pin_file) in pin["advice"]
+    assert "PUK" in pin["advice"]  # never guess
+
+
+def test_no_registration(box: Box) -> None:
+    box.modem.fault("registration-lost")
+    code, report = doctor(box.config)
+    assert code == 1
+    assert failed(report) == {"modem.vala.registration"}
+    reg = rows(report)["modem.vala.registration"]
+    assert "not registered" in reg["detail"]
+    assert "antenna" in reg["advice"]
+
+
+@pytest.mark.parametrize(("rssi", "status", "code"), [
+    (14, "OK", 0),     # -113 + 2*14 = -85 dBm: good
+    (13, "WARN", 0),   # -87 dBm: weak
+    (7, "WARN", 0),    # -99 dBm: weak
+])
+def test_signal_levels(box: Box, rssi: int, status: str, code: int) -> None:
+    dbm = -113 + 2 * rssi
+    box.modem.fault("signal", value=rssi)
+    got, report = doctor(box.config)
+    sig = rows(report)["modem.vala.signal"]
+    assert sig["status"] == status
+    assert f"{dbm} dBm" in sig["detail"]
+    assert got == code
+    if status != "OK":
+        assert "antenna" in sig["advice"]
+
+
+def test_weak_signal_below_minus_100_fails(box: Box) -> None:
+    box.modem.fault("signal", value=5)  # -103 dBm
+    code, report = doctor(box.config)
+    assert code == 1
+    assert failed(report) == {"modem.vala.signal"}
+    assert "-103 dBm" in rows(report)["modem.vala.signal"]["detail"]
+
+
+def test_no_signal_at_all_fails(box: Box) -> None:
+    box.modem.fault("signal", value=99)
+    code, report = doctor(box.config)
+    assert code == 1
+    assert "modem.vala.signal" in failed(report)
+
+
+def test_sim_changed_since_last_run(box: Box) -> None:
+    code, report = doctor(box.config)
+    assert code == 0
+    assert "first seen" in rows(report)["modem.vala.imsi"]["detail"]
+    code, report = doctor(box.config)
+    assert "same SIM" in rows(report)["modem.vala.imsi"]["detail"]
+    box.start_modem(ModemConfig(imsi="221019999999999"))
+    code, report = doctor(box.config)
+    assert code == 1
+    assert failed(report) == {"modem.vala.imsi"}
+    imsi = rows(report)["modem.vala.imsi"]
+    assert "221019999999999" in imsi["detail"]
+    assert "221011234567890" in imsi["detail"]
+    assert "security" in imsi["advice"]
+    # The swap is recorded: the next run sees the new SIM as the known one.
+    code, report = doctor(box.config)
+    assert code == 0
+
+
+def test_storage_full(box: Box) -> None:
+    box.start_modem(ModemConfig(sm_capacity=2, me_capacity=2))
+    box.modem.deliver("+38344123456", "B", storage="SM")
+    box.modem.deliver("+38344123457", "B", storage="SM")
+    code, report = doctor(box.config)
+    assert code == 1
+    assert failed(report) == {"modem.vala.storage"}
+    storage = rows(report)["modem.vala.storage"]
+    assert "2/2" in storage["detail"]
+    assert "journalctl" in storage["advice"]
+
+
+def test_bank_down(box: Box) -> None:
+    box.bank.set_fault("down", count=100)
+    code, report = doctor(box.config)
+    assert code == 1
+    assert "bank.reachable" in failed(report)
+    reach = rows(report)["bank.reachable"]
+    assert "503" in reach["detail"]
+    assert "bank" in reach["advice"].lower()
+    assert rows(report)["bank.token"]["status"] == "WARN"  # not tested, not blamed
+
+
+def test_bank_unreachable(box: Box) -> None:
+    box.bank.stop()
+    code, report = doctor(box.config)
+    assert code == 1
+    reach = rows(report)["bank.reachable"]
+    assert reach["status"] == "FAIL"
+    assert "curl" in reach["advice"]
+
+
+def test_bank_refuses_the_token(box: Box) -> None:
+    wrong = box.root / "wrong-token"
+    wrong.write_text("not-the-token\n")
+    box.write_config(token_file=str(wrong))
+    code, report = doctor(box.config)
+    assert code == 1
+    assert failed(report) == {"bank.token"}
+    token = rows(report)["bank.token"]
+    assert "401" in token["detail"]
+    assert "bank-token" in token["advice"]
+
+
+def test_token_file_missing(box: Box) -> None:
+    box.write_config(token_file=str(box.root / "nope"))
+    code, report = doctor(box.config)
+    assert code == 1
+    assert rows(report)["bank.token"]["status"] == "FAIL"
+    assert "nope" in rows(report)["bank.token"]["detail"]
+
+
+def test_modem_port_absent_advice_in_order(box: Box) -> None:
+    box.write_config(port=str(box.root / "gsm-vala"))
+    code, report = doctor(box.config)
+    assert code == 1
+    port = rows(report)["modem.vala.port"]
+    assert port["status"] == "FAIL"
+    assert "does not exist" in port["detail"]
+    advice = port["advice"]
+    steps = [advice.index("reopen"), advice.index("ATZ"), advice.index("power-cycle")]
+    assert steps == sorted(steps)
+    assert "Never a blind soft reset" in advice
+    # No modem rows beyond the port: nothing else could be asked.
+    assert not [c for c in rows(report) if c.startswith("modem.vala.") and c != "modem.vala.port"]
+
+
+def test_modem_that_does_not_answer(box: Box) -> None:
+    box.modem.fault("no-answer", count=1000)
+    code, report = doctor(box.config)
+    assert code == 1
+    at = rows(report)["modem.vala.at"]
+    assert at["status"] == "FAIL"
+    assert "power-cycle" in at["advice"]
+
+
+def test_missing_database_is_not_created(box: Box) -> None:
+    box.database.unlink()
+    code, report = doctor(box.config)
+    assert rows(report)["database.open"]["status"] == "WARN"
+    assert not box.database.exists()  # doctor never creates it (root would own it)
+    assert code == 0
+
+
+def test_corrupt_database_fails(box: Box) -> None:
+    box.database.write_bytes(b"this is not a database at all" * 100)
+    code, report = doctor(box.config)
+    assert code == 1
+    assert "database.open" in failed(report)
+    assert "permissions" in rows(report)["database.open"]["advice"]
+
+
+# --- while the daemon runs: facts from its snapshot, the port left alone ------------------
+
+
+def _facts(port: str, **changes: Any) -> ModemFacts:
+    base = ModemFacts(name="vala", port=port, healthy=True, checked_at=datetime.now(UTC),
+                      manufacturer="huawei", model="E3372", firmware="22.200", imei="861234",
+                      imsi="221011234567890", pin_state="READY", registration="home",
+                      operator="Vala", signal_dbm=-71, storage_used=1, storage_total=30,
+                      smsc="+38344000100")
+    return replace(base, **changes)
+
+
+def _snapshot(box: Box, facts: ModemFacts, *, age: float = 0) -> None:
+    when = datetime.now(UTC) - timedelta(seconds=age)
+    write_snapshot(snapshot_path(box.database), [facts], when, pid=os.getpid())
+
+
+def test_uses_the_daemons_facts_and_leaves_the_port_alone(box: Box) -> None:
+    # A regular file at the port: opening it as a modem could only fail; the snapshot
+    # must be used instead.
+    port = box.root / "held-port"
+    port.write_text("")
+    box.write_config(port=str(port))
+    _snapshot(box, _facts(str(port), signal_dbm=-93))
+    code, report = doctor(box.config)
+    r = rows(report)
+    assert r["daemon"]["status"] == "OK"
+    assert str(os.getpid()) in r["daemon"]["detail"]
+    assert r["modem.vala.at"]["status"] == "OK"
+    assert r["modem.vala.signal"]["status"] == "WARN"
+    assert "-93 dBm" in r["modem.vala.signal"]["detail"]
+    assert "E3372" in r["modem.vala.model"]["detail"]
+    assert code == 0
+
+
+def test_daemon_reports_a_swapped_sim(box: Box) -> None:
+    port = box.root / "held-port"
+    port.write_text("")
+    box.write_config(port=str(port))
+    _snapshot(box, _facts(str(port), imsi="221010000000001",
+                          imsi_previous="221011234567890"))
+    code, report = doctor(box.config)
+    assert code == 1
+    assert failed(report) == {"modem.vala.imsi"}
+
+
+def test_daemon_has_the_modem_out_of_service(box: Box) -> None:
+    port = box.root / "held-port"
+    port.write_text("")
+    box.write_config(port=str(port))
+    _snapshot(box, _facts(str(port), healthy=False, last_error="liveness check failed"))
+    code, report = doctor(box.config)
+    assert code == 1
+    at = rows(report)["modem.vala.at"]
+    assert at["status"] == "FAIL"
+    assert "liveness" in at["detail"]
+    assert "power-cycle" in at["advice"]
+
+
+def test_stale_snapshot_is_a_warning(box: Box) -> None:
+    port = box.root / "held-port"
+    port.write_text("")
+    box.write_config(port=str(port))
+    _snapshot(box, _facts(str(port), checked_at=datetime.now(UTC) - timedelta(minutes=10)),
+              age=600)
+    code, report = doctor(box.config)
+    r = rows(report)
+    assert r["daemon"]["status"] == "WARN"
+    assert r["modem.vala.snapshot"]["status"] == "WARN"
+    assert code == 0
+
+
+def test_snapshot_of_a_dead_daemon_is_ignored(box: Box) -> None:
+    # pid of a process that has exited: doctor opens the modem itself.
+    write_snapshot(snapshot_path(box.database), [_facts(str(box.link), signal_dbm=-110)],
+                   datetime.now(UTC), pid=_dead_pid())
+    code, report = doctor(box.config)
+    assert code == 0, failed(report)
+    assert "not running" in rows(report)["daemon"]["detail"]
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
