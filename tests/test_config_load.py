@@ -221,3 +221,12 @@ def test_example_defaults_match_the_code() -> None:
     assert (bank.connect_timeout, bank.read_timeout, bank.retries) == (5.0, 15.0, 3)
     assert (bank.sync_interval, bank.page_size, bank.topup_hold_seconds) == (60.0, 200, 0.0)
     assert bank.topup_interval == 10.0
+
+
+def test_every_rules_field_can_be_configured() -> None:
+    """A setting added to core.rules.Rules must get a [rules] key (and a line in the example)."""
+    import dataclasses
+
+    from appliance import config
+
+    assert {f.name for f in dataclasses.fields(Rules)} == set(config._RULES_KEYS)
