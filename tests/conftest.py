@@ -15,7 +15,7 @@ import re
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,10 +60,12 @@ def config_toml(tmp: Path, bank_url: str, token_file: Path, modem_link: Path,
     }
     for name, values in sections.items():
         tables.setdefault(name, {}).update(values)
+    # `modems={name: {...}}` replaces the modem list; `modem={...}` amends the default one.
     modems = tables.pop("modems", None)
+    default = {"name": "m1", "port": str(modem_link), "operator": "vala", "command_timeout": 3}
+    default.update(tables.pop("modem", {}))
     out = [f'database = "{tmp / "appliance.sqlite"}"', 'log_level = "info"', ""]
-    modem_list: list[dict[str, Any]] = list(modems.values()) if modems else [  # type: ignore[arg-type]
-        {"name": "m1", "port": str(modem_link), "operator": "vala", "command_timeout": 3}]
+    modem_list: list[dict[str, Any]] = list(modems.values()) if modems else [default]
     for m in modem_list:
         out.append("[[modems]]")
         out.extend(f"{k} = {_toml(v)}" for k, v in m.items())
@@ -173,6 +175,14 @@ def start_box(fakes: Fakes, **sections: dict[str, Any]) -> Box:
     return Box(fakes, daemon, log_file)
 
 
+def _stop_box(b: Box) -> None:
+    b.daemon.stop()
+    root = logging.getLogger()
+    for h in [h for h in root.handlers if getattr(h, "_appliance", False)]:
+        root.removeHandler(h)
+        h.close()
+
+
 @pytest.fixture
 def box(fakes: Fakes) -> Iterator[Box]:
     """The whole box, daemon in-process; logs checked for unmasked numbers at the end."""
@@ -180,10 +190,27 @@ def box(fakes: Fakes) -> Iterator[Box]:
     try:
         yield b
     finally:
-        b.daemon.stop()
-        logging.getLogger().handlers[:] = [
-            h for h in logging.getLogger().handlers if not getattr(h, "_appliance", False)]
+        _stop_box(b)
     assert_logs_masked(b.log_file)
+
+
+@pytest.fixture
+def make_box(fakes: Fakes) -> Iterator[Callable[..., Box]]:
+    """Start the box with config overrides: `make_box(outbox={...}, modems={...})`."""
+    started: list[Box] = []
+
+    def make(**sections: dict[str, Any]) -> Box:
+        b = start_box(fakes, **sections)
+        started.append(b)
+        return b
+
+    try:
+        yield make
+    finally:
+        for b in started:
+            _stop_box(b)
+    for b in started:
+        assert_logs_masked(b.log_file)
 
 
 class DaemonProc:

@@ -1,0 +1,111 @@
+"""Modem faults end to end: no answer, ERROR, garbage, bad bytes, the port vanishing and
+coming back. Nothing is lost and the daemon recovers by itself within a bounded time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from appliance.store import queries
+from appliance.store.models import InboundMessage, OutboxMessage
+from tests.conftest import Box
+from tests.helpers import wait_for
+
+ARBEN = "+38344123456"
+BESNIK = "+38345345678"
+DRITA = "+38349234567"
+FAST: dict[str, Any] = {"command_timeout": 1.5}  # seconds: a silent modem is noticed fast
+RECOVERY = 20.0  # seconds: the bound within which the daemon must be answering again
+
+
+def _nothing_lost(phones: list[str]) -> None:
+    wait_for(lambda: InboundMessage.select().where(
+        InboundMessage.state != "handled").count() == 0, timeout=RECOVERY,
+        what="every inbound message decided")
+    wait_for(lambda: OutboxMessage.select().where(
+        OutboxMessage.state.in_(("queued", "sending"))).count() == 0, timeout=RECOVERY,
+        what="an empty outbox")
+    for phone in phones:
+        assert InboundMessage.select().where(InboundMessage.sender == phone).count() >= 1
+
+
+def test_no_answer_to_listing_takes_the_modem_out_and_back(
+        make_box: Callable[..., Box]) -> None:
+    b = make_box(modem=FAST)
+    b.modem.fault("no-answer", match="+CMGL", count=1)
+    b.deliver(ARBEN, "B")
+    b.wait_replies(ARBEN, 1, timeout=RECOVERY)
+    _nothing_lost([ARBEN])
+    log = b.log_file.read_text(encoding="utf-8")
+    assert "out of service" in log
+    assert "in service" in log
+
+
+def test_no_answer_to_a_send_is_retried_at_least_once(make_box: Callable[..., Box]) -> None:
+    b = make_box(modem=FAST)
+    b.modem.fault("no-answer", match="+CMGS", count=1)
+    b.deliver(BESNIK, "B")
+    # The first submission went out although the modem never said so: at least once (I5).
+    replies = b.wait_replies(BESNIK, 2, timeout=RECOVERY)
+    assert replies[0] == replies[1]
+    _nothing_lost([BESNIK])
+    row = OutboxMessage.get(OutboxMessage.to == BESNIK)
+    assert row.state in ("sent", "delivered")
+    assert row.attempts == 2
+
+
+def test_transient_error_is_retried_without_holding_up_the_queue(
+        make_box: Callable[..., Box]) -> None:
+    b = make_box(modem=FAST, outbox={"backoff_initial": 1.0})
+    b.modem.fault("cms-error", match="+CMGS", code=500, count=1)
+    b.deliver(ARBEN, "B")
+    b.deliver(DRITA, "B")
+    b.wait_replies(ARBEN, 1, timeout=RECOVERY)
+    b.wait_replies(DRITA, 1, timeout=RECOVERY)
+    order = [m.to for m in b.sent()]
+    first = OutboxMessage.select().order_by(OutboxMessage.id).first()
+    # The message that failed went back with a backoff; the one behind it went first.
+    assert order.index(first.to) == 1
+    assert first.attempts == 2
+    _nothing_lost([ARBEN, DRITA])
+
+
+def test_permanent_failure_is_failed_loudly_and_the_rest_goes_on(
+        make_box: Callable[..., Box]) -> None:
+    b = make_box(modem=FAST)
+    now = b.daemon.clock()
+    bad = queries.enqueue_outbox("+3834412345678901234567", "x", "reply", now)
+    assert bad is not None
+    b.deliver(ARBEN, "B")
+    b.wait_replies(ARBEN, 1, timeout=RECOVERY)
+    wait_for(lambda: OutboxMessage.get_by_id(bad.id).state == "failed", timeout=RECOVERY)
+    log = b.log_file.read_text(encoding="utf-8")
+    assert f"ERROR appliance.modem.outbox: outbox {bad.id} (reply)" in log
+    assert "FAILED after 1 attempt(s)" in log
+
+
+def test_garbage_and_bad_bytes_on_the_line_are_survived(make_box: Callable[..., Box]) -> None:
+    b = make_box(modem=FAST)
+    b.modem.fault("garbage", count=64)
+    b.modem.fault("non-utf8", match="+CMGL", count=1)
+    b.deliver(ARBEN, "B")
+    b.wait_replies(ARBEN, 1, timeout=RECOVERY)
+    b.modem.fault("garbage", count=64)
+    b.deliver(DRITA, "BK")
+    b.wait_replies(DRITA, 1, timeout=RECOVERY)
+    _nothing_lost([ARBEN, DRITA])
+
+
+def test_port_vanishing_and_coming_back(make_box: Callable[..., Box]) -> None:
+    b = make_box(modem=FAST)
+    b.deliver(ARBEN, "B")
+    b.wait_replies(ARBEN, 1, timeout=RECOVERY)
+    handle = b.daemon.pool.handles["m1"]
+    b.modem.vanish(reappear_after=1.5)
+    wait_for(lambda: not handle.healthy, timeout=RECOVERY, what="the modem out of service")
+    # A message arriving meanwhile waits on the (re-powered) modem's SIM.
+    wait_for(lambda: b.modem.pty_path is not None, timeout=RECOVERY, what="the port back")
+    b.deliver(BESNIK, "BK")
+    wait_for(lambda: handle.healthy, timeout=RECOVERY, what="the modem back in service")
+    b.wait_replies(BESNIK, 1, timeout=RECOVERY)
+    _nothing_lost([ARBEN, BESNIK])
