@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from appliance.core import gsm7
 from appliance.core.commands import OwnTopUp, Reason, Rejection, TopUp, parse
@@ -248,3 +250,46 @@ def test_topup_outcome_with_a_long_subscriber_id_still_fits() -> None:
     assert "Bilanci i ri: -1.234.567,89 EUR" in text
     no_balance = topup_outcome_text("done", None, D(5), "user", None, "en", RULES)
     assert no_balance == "Top-up of 5,00 EUR for user done."
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=160), st.booleans())
+def test_a_stranger_never_gets_account_data(text: str, refused: bool) -> None:
+    d = decide(parse(text, RULES), None, NOW, RULES, stranger_refused_today=refused)
+    assert d.order is None
+    assert not any(c.isdigit() for r in d.replies for c in r)
+    assert len(d.replies) == (0 if refused else 1)
+
+
+_TEXTS = st.one_of(
+    st.text(max_size=80),
+    st.sampled_from(["B", "BK", "5", "4", "044123456 5", "049123456 60", "TV abc 10",
+                     "fix 038123456 5", "047123456 5", "Internet 5", "hello"]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    _TEXTS,
+    st.sampled_from(["sq", "en"]),
+    st.integers(0, 6),
+    st.decimals(min_value=D(0), max_value=D(60), places=2),
+    st.booleans(),
+    st.lists(st.decimals(min_value=D("-9999999.99"), max_value=D("9999999.99"), places=2),
+             max_size=4),
+)
+def test_every_reply_is_one_gsm7_segment(text: str, lang: str, count: int, spent: Decimal,
+                                         reachable: bool, balances: list[Decimal]) -> None:
+    accounts = tuple(
+        AccountView(f"a{i}", ("current", "business", "savings")[i % 3], f"{i:04d}123456789",
+                    b, "EUR", NOW - timedelta(days=i))
+        for i, b in enumerate(balances)
+    )
+    who = sender(language=lang, accounts=accounts, topups_today_count=count,
+                 topups_today_amount=spent, bank_reachable=reachable)
+    d = decide(parse(text, RULES), who, NOW, RULES)
+    assert d.outcome
+    assert (d.order is None) == (d.outcome != "order")
+    assert all_one_segment(d), d.replies
+    for reply in d.replies:
+        assert "123456789" not in reply  # accounts only as ***1234
