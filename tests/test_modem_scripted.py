@@ -117,6 +117,7 @@ class ScriptedModem:
         self.cpin = "READY"
         self.pin = "1234"
         self.submitted: list[str] = []
+        self.answer_submits = True
         self.mr = 40
         self._pdu_mode: int | None = None
         self._buf = bytearray()
@@ -182,7 +183,8 @@ class ScriptedModem:
                 if end == 0x1A:
                     self.submitted.append(body.decode("ascii"))
                     self.mr = (self.mr + 1) % 256
-                    self._write(ok(f"+CMGS: {self.mr}"))
+                    if self.answer_submits:
+                        self._write(ok(f"+CMGS: {self.mr}"))
                 continue
             cut = self._buf.find(b"\r")
             if cut < 0:

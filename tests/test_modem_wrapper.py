@@ -622,3 +622,37 @@ def test_threads_share_one_modem_without_interleaving(modem: Modem,
         t.join(timeout=30)
     assert not failures
     assert sorted(decode(h).text for h in scripted.submitted) == [f"reply {i}" for i in range(5)]
+
+
+# ---------------------------------------------------------------- restarts and late sends
+
+
+def test_modem_restart_notice_triggers_a_fresh_init(modem: Modem,
+                                                    scripted: ScriptedModem) -> None:
+    scripted.storage["SM"] = {1: (0, PDU_B)}
+    seen = modem.bytes_received + len("\r\nRDY\r\n")
+    scripted.push("\r\nRDY\r\n")
+    wait_for(lambda: modem.bytes_received >= seen, timeout=5, what="RDY read")
+    wait_for(lambda: modem._needs_init, timeout=5, what="the notice handled")
+    before = len(scripted.commands)
+    assert [s.index for s in modem.list_stored()] == [1]
+    again = scripted.commands[before:]
+    assert again[:5] == ["AT", "ATE0", "AT+CMEE=1", "AT+CPIN?", "AT+CMGF=0"]
+    assert again[-1] == "AT+CMGL=4"
+
+
+def test_late_cmgs_after_a_send_timeout_is_logged(scripted: ScriptedModem,
+                                                  caplog: pytest.LogCaptureFixture) -> None:
+    scripted.answer_submits = False  # the PDU goes out, the answer comes too late
+    m = make_modem(scripted.path, send_timeout=0.5)
+    m.open()
+    try:
+        with pytest.raises(ModemTimeout):
+            m.send("+38344123456", "B")
+        with caplog.at_level("WARNING", logger="appliance.modem.serial_link"):
+            scripted.push(ok("+CMGS: 77"))
+            wait_for(lambda: "late +CMGS: 77" in caplog.text, timeout=5, what="the warning")
+        assert m.ping()
+        assert "+38344123456" not in caplog.text
+    finally:
+        m.close()

@@ -298,7 +298,7 @@ class SerialLink:
         for _attempt in range(4):
             strays = self._strays
             try:
-                self._run("AT", self.resync_timeout, None, 0.0)
+                lines = self._run("AT", self.resync_timeout, None, 0.0)
             except ModemTimeout:
                 raise ModemTimeout(f"{self.name}: modem does not answer AT") from None
             except ModemGone:
@@ -307,7 +307,8 @@ class SerialLink:
                 continue  # an ERROR that belonged to the earlier command; try again
             self._gone.wait(self.quiet_period)
             self._check_alive()
-            if self._strays == strays:
+            # Lines in the answer to a bare AT belonged to the earlier command: go again.
+            if self._strays == strays and not lines:
                 self._dirty = False
                 return
         raise ModemTimeout(f"{self.name}: could not resynchronise")
@@ -393,9 +394,14 @@ class SerialLink:
             return
         if pending is None or pending.final is not None:
             self._strays += 1
-            log.debug("%s: discarding stray line %s", self.name, redact(line))
+            if prefix == "+CMGS":
+                # The answer to a send we gave up on: the message went out after all.
+                log.warning("%s: late %s after a timeout (that message was sent)",
+                            self.name, line)
+            else:
+                log.debug("%s: discarding stray line %s", self.name, redact(line))
             return
-        if not pending.lines and line == pending.command:
+        if not pending.lines and line.upper() == pending.command.upper():
             return  # echo (ATE1 still on, or restored by a reset)
         if is_final(line):
             log.debug("%s < %s", self.name, line)

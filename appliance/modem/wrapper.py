@@ -30,11 +30,12 @@ index)` for `+CMTI` and `+CDSI`; `on_status_report(StatusReport)` for `+CDS`;
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from appliance.modem.errors import (
     CmeError,
@@ -71,6 +72,8 @@ _NUMBERS = re.compile(r"-?\d+")
 # choice), then the variants modems that refuse it usually accept.
 _CNMI_CHOICES = ("2,1,0,1,0", "1,1,0,1,0", "2,1,0,2,0", "2,1,0,0,0", "1,1,0,0,0")
 _SIM_BUSY = (14, "SIM busy")
+# Lines modems print when they (re)start: SIMCom "RDY"/"SMS Ready", Quectel "RDY", …
+_RESTART_NOTICES = frozenset({"RDY", "SMS Ready", "Call Ready", "^SYSSTART", "+CFUN: 1"})
 
 
 def _mask(number: str) -> str:
@@ -97,6 +100,8 @@ class Modem:
         on_gone: Callable[[], None] | None = None,
         name: str = "modem",
     ) -> None:
+        if pin is not None and not (pin.isdigit() and 4 <= len(pin) <= 8):
+            raise ValueError("a SIM PIN is 4 to 8 digits")
         self.port = port
         self.baudrate = baudrate
         self.rtscts = rtscts
@@ -114,6 +119,7 @@ class Modem:
         self._storages: tuple[str, ...] = ("SM",)
         self._mem1: str | None = None
         self._concat_ref = random.randrange(256)
+        self._needs_init = False  # set when the modem announces it restarted
         self.cnmi: str | None = None
 
     # ------------------------------------------------------------ lifecycle
@@ -131,6 +137,7 @@ class Modem:
             link.open()
             self._link = link
             self._mem1 = None
+            self._needs_init = False
             try:
                 self._init()
             except BaseException:
@@ -238,7 +245,7 @@ class Modem:
         (`+CMS ERROR`) is logged and left out; timeouts and a lost port raise.
         """
         out: list[StoredMessage] = []
-        with self._lock:
+        with self._session():
             for storage in self._storages:
                 try:
                     self._select(storage)
@@ -251,7 +258,7 @@ class Modem:
 
     def read(self, storage: str, index: int) -> StoredMessage | None:
         """One stored message (`AT+CMGR`), or None when the slot is empty."""
-        with self._lock:
+        with self._session():
             self._select(storage)
             try:
                 lines = self._cmd(f"AT+CMGR={int(index)}")
@@ -263,7 +270,7 @@ class Modem:
 
     def delete(self, storage: str, index: int) -> None:
         """Delete exactly one slot (`AT+CMGD=<index>`); an already empty slot is fine."""
-        with self._lock:
+        with self._session():
             self._select(storage)
             try:
                 self._cmd(f"AT+CMGD={int(index)}")
@@ -282,7 +289,7 @@ class Modem:
         `.transient`), `ModemTimeout`, `ModemGone`. If a later part fails, the error
         carries the refs of the parts already accepted in `.sent_refs`.
         """
-        with self._lock:
+        with self._session():
             ref = self._concat_ref
             self._concat_ref = (self._concat_ref + 1) % 256
             pdus = encode_submit(to, text, ucs2=ucs2, request_report=request_report, ref=ref)
@@ -305,7 +312,7 @@ class Modem:
     def ping(self) -> bool:
         """True when the modem answers `AT` with `OK` (never raises)."""
         try:
-            with self._lock:
+            with self._session():
                 self._cmd("AT", timeout=min(self.command_timeout, 5.0))
         except ModemError:
             return False
@@ -313,7 +320,7 @@ class Modem:
 
     def info(self) -> ModemInfo:
         """Manufacturer, model, revision, IMEI and IMSI (None where the modem won't say)."""
-        with self._lock:
+        with self._session():
             return ModemInfo(
                 manufacturer=self._optional("AT+CGMI", "+CGMI"),
                 model=self._optional("AT+CGMM", "+CGMM"),
@@ -324,12 +331,12 @@ class Modem:
 
     def imsi(self) -> str | None:
         """The SIM's IMSI (`AT+CIMI`), None if the modem refuses."""
-        with self._lock:
+        with self._session():
             return self._optional("AT+CIMI", "+CIMI")
 
     def signal(self) -> tuple[int, int]:
         """`AT+CSQ` as (rssi 0–31 or 99 unknown, ber 0–7 or 99)."""
-        with self._lock:
+        with self._session():
             numbers = [int(n) for n in _NUMBERS.findall(self._value("AT+CSQ", "+CSQ"))]
         if len(numbers) < 2:
             raise ModemError(f"{self.name}: unreadable +CSQ answer")
@@ -342,7 +349,7 @@ class Modem:
 
     def registration(self) -> Registration:
         """Network registration (`AT+CREG?`)."""
-        with self._lock:
+        with self._session():
             fields = self._value("AT+CREG?", "+CREG").split(",")
         try:
             status = int(fields[1] if len(fields) >= 2 else fields[0])
@@ -352,7 +359,7 @@ class Modem:
 
     def operator_name(self) -> str | None:
         """The network's name as `AT+COPS?` gives it, None when not registered."""
-        with self._lock:
+        with self._session():
             answer = self._value("AT+COPS?", "+COPS")
         names = _QUOTED.findall(answer)
         return names[0] if names and names[0] else None
@@ -360,16 +367,16 @@ class Modem:
     def storage_usage(self) -> dict[str, tuple[int, int]]:
         """(used, total) per storage `list_stored()` walks; a full SIM stops `+CMTI`."""
         usage: dict[str, tuple[int, int]] = {}
-        with self._lock:
+        with self._session():
             for storage in self._storages:
-                numbers = [int(n) for n in _NUMBERS.findall(self._select(storage, force=True))]
+                numbers = [int(n) for n in _NUMBERS.findall(self._select(storage))]
                 if len(numbers) >= 2:
                     usage[storage] = (numbers[0], numbers[1])
         return usage
 
     def smsc(self) -> str | None:
         """The service centre number the SIM holds (`AT+CSCA?`), None if unset."""
-        with self._lock:
+        with self._session():
             answer = self._value("AT+CSCA?", "+CSCA")
         names = _QUOTED.findall(answer)
         return names[0] if names and names[0] else None
@@ -390,6 +397,26 @@ class Modem:
         link = self._link
         if link is None:
             raise ModemGone(f"{self.name}: not open")
+        return link
+
+    @contextlib.contextmanager
+    def _session(self) -> Iterator[SerialLink]:
+        """Hold the command lock, with the modem initialised, for one public operation."""
+        with self._lock:
+            yield self._ready()
+
+    def _ready(self) -> SerialLink:
+        """The open link, re-initialised first if the modem restarted on its own (its
+        PDU mode, storages and +CNMI are back to power-up defaults then)."""
+        link = self._require()
+        if self._needs_init:
+            self._needs_init = False
+            log.warning("%s: modem restarted; initialising again", self.name)
+            try:
+                self._init()
+            except BaseException:
+                self._needs_init = True
+                raise
         return link
 
     def _cmd(self, command: str, *, timeout: float | None = None) -> list[str]:
@@ -420,12 +447,14 @@ class Modem:
             return None
         return value or None
 
-    def _select(self, storage: str, *, force: bool = False) -> str:
-        """Make `storage` the read/delete storage (mem1 only); returns the `+CPMS` answer."""
+    def _select(self, storage: str) -> str:
+        """Make `storage` the read/delete storage (mem1 only); returns the `+CPMS` answer.
+
+        Sent before every read, list and delete, never cached: a modem that restarted
+        behind our back would otherwise read or delete in the wrong storage.
+        """
         if storage not in ("SM", "ME", "MT", "SR", "BM", "TA"):
             raise ValueError(f"unknown storage {storage!r}")
-        if self._mem1 == storage and not force:
-            return ""
         self._mem1 = None
         answer = self._value(f'AT+CPMS="{storage}"', "+CPMS")
         self._mem1 = storage
@@ -454,6 +483,10 @@ class Modem:
                 return
             if self._on_status_report is not None:
                 self._on_status_report(report)
+            return
+        if line in _RESTART_NOTICES or (notice.prefix == "+CPIN" and "READY" in line):
+            # The modem rebooted (power glitch, firmware watchdog) without the port going.
+            self._needs_init = True
             return
         if notice.prefix == "+CMT":
             # Our +CNMI stores messages (mt=1); one routed directly would bypass storage.
