@@ -14,21 +14,30 @@ import signal
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 import click
+from apscheduler.schedulers.background import BackgroundScheduler
 
 from appliance import sdnotify
+from appliance.bank.client import BankClient
+from appliance.bank.sync import sync_once
+from appliance.bank.topups import submit_pending
 from appliance.clitexts import t
+from appliance.config import load_or_exit
+from appliance.logs import setup_logging
 from appliance.modem.errors import ModemError, ModemGone, ModemTimeout
 from appliance.modem.health import Health, HealthPolicy
 from appliance.modem.inbox import Inbox, InboxPolicy
 from appliance.modem.outbox import OutboxPolicy, OutboxWorker, recover_interrupted
 from appliance.modem.pool import ModemHandle, Pool
-from appliance.store import queries
+from appliance.modem.wrapper import Modem
+from appliance.ops.snapshot import ModemFacts, collect_facts, snapshot_path, write_snapshot
+from appliance.store import open_database, queries
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +51,6 @@ ModemFactory = Callable[[Any, "Daemon", ModemHandle], Any]
 
 def default_modem_factory(modem_settings: Any, daemon: Daemon, handle: ModemHandle) -> Any:
     """Build (not open) the wrapper `Modem` for one configured modem, callbacks wired."""
-    from appliance.modem.wrapper import Modem
-
     name = handle.name
     pin: str | None = None
     pin_file = modem_settings.pin_file
@@ -102,7 +109,13 @@ class Daemon:
             on_sending=out_cfg.sending_policy,
         )
         self.health = Health(self.pool, self._health_policy, self.stop_event,
-                             on_recovered=self._modem_recovered)
+                             on_recovered=self._modem_recovered,
+                             on_checked=self._refresh_facts)
+        self.started_at = clock()
+        self._facts: dict[str, ModemFacts] = {}
+        self._facts_lock = threading.Lock()
+        self._previous_imsi: dict[str, str | None] = {}
+        self._snapshot_due = 0.0
         self._inbox_wake = threading.Event()
         self._topup_wake = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -122,8 +135,6 @@ class Daemon:
         its data in place before it prints the banner); otherwise the scheduler runs the
         first sync at once in the background, so a bank that is down cannot delay start-up.
         """
-        from appliance.store import open_database
-
         s = self.settings
         self.db = open_database(Path(s.database))
         recover_interrupted(self.outbox_policy, self.clock())
@@ -155,8 +166,6 @@ class Daemon:
         return lambda: self._modem_factory(modem_settings, self, handle)
 
     def _make_bank_client(self) -> Any:
-        from appliance.bank.client import BankClient
-
         b = self.settings.bank
         return BankClient(
             b.url, b.token_file, ca_file=b.ca_file, connect_timeout=b.connect_timeout,
@@ -169,8 +178,6 @@ class Daemon:
         thread.start()
 
     def _start_scheduler(self, *, sync_now: bool) -> None:
-        from apscheduler.schedulers.background import BackgroundScheduler
-
         s = self.settings
         sched = BackgroundScheduler(timezone="UTC", job_defaults={
             "coalesce": True, "max_instances": 1, "misfire_grace_time": 30})
@@ -199,10 +206,56 @@ class Daemon:
         self.wake_outbox()
         if not handle.healthy:
             self.health.wake()
+            with self._facts_lock:
+                old = self._facts.get(handle.name)
+                port = self._port_of(handle.name)
+                self._facts[handle.name] = (
+                    replace(old, healthy=False, last_error=handle.last_error,
+                            checked_at=self.clock()) if old is not None
+                    else ModemFacts(handle.name, port, False, self.clock(),
+                                    last_error=handle.last_error))
+            self._snapshot_due = 0.0
 
     def _modem_recovered(self, handle: ModemHandle) -> None:
         self.wake_inbox()
         self.wake_outbox()
+        self._refresh_facts(handle, record_identity=True)
+
+    def _port_of(self, name: str) -> str:
+        return next((str(m.port) for m in self.settings.modems if m.name == name), "?")
+
+    def _refresh_facts(self, handle: ModemHandle, *, record_identity: bool = False) -> None:
+        """Ask the modem what doctor and status show (health snapshot); never raises."""
+        now = self.clock()
+        try:
+            if record_identity:
+                info = handle.call(lambda m: m.info())
+                self._previous_imsi[handle.name] = queries.record_modem_identity(
+                    handle.name, info.imsi, info.imei, now)
+            previous = self._previous_imsi.get(handle.name)
+            facts = handle.call(lambda m: collect_facts(
+                handle.name, self._port_of(handle.name), m, now=now, previous_imsi=previous,
+                healthy=handle.healthy))
+        except Exception as exc:
+            log.debug("modem %s: facts not collected: %s", handle.name, exc)
+            return
+        if previous and facts.imsi and previous != facts.imsi:
+            log.warning("modem %s: the SIM changed since it was last seen", handle.name)
+        with self._facts_lock:
+            self._facts[handle.name] = facts
+        self._snapshot_due = 0.0
+
+    def write_snapshot(self) -> None:
+        """The health snapshot `doctor` and `status` read while the daemon holds the ports."""
+        with self._facts_lock:
+            facts = [self._facts.get(h.name) or ModemFacts(
+                h.name, self._port_of(h.name), h.healthy, self.clock(),
+                last_error=h.last_error) for h in self.pool]
+        try:
+            write_snapshot(snapshot_path(Path(self.settings.database)), facts, self.clock(),
+                           started_at=self.started_at)
+        except OSError as exc:
+            log.warning("health snapshot not written: %s", exc)
 
     # -- workers -----------------------------------------------------------------------
     def _inbox_loop(self) -> None:
@@ -265,17 +318,14 @@ class Daemon:
                 log.exception("top-ups: unexpected error")
 
     def submit_topups(self) -> None:
-        from appliance.bank.topups import submit_pending
-
-        n = submit_pending(self.bank, self.settings, self.clock())
+        n = submit_pending(self.bank, self.settings.rules, self.clock(),
+                           hold_seconds=self.settings.bank.topup_hold_seconds)
         if n:
             self.wake_outbox()
 
     def sync_bank(self) -> None:
         """One bank sync (scheduled); alerts it queues are sent at once."""
         try:
-            from appliance.bank.sync import sync_once
-
             report = sync_once(self.bank, self.settings.rules, self.clock(),
                                page_size=self.settings.bank.page_size)
         except Exception as exc:
@@ -317,6 +367,9 @@ class Daemon:
             last_status = ""
             while not self.stop_event.wait(1.0):
                 self.main_heartbeat = time.monotonic()
+                if self.main_heartbeat >= self._snapshot_due:
+                    self.write_snapshot()
+                    self._snapshot_due = self.main_heartbeat + 15.0
                 line = self.status_line()
                 if line != last_status:
                     sdnotify.status(line)
@@ -369,9 +422,6 @@ def install_signal_handlers(stop: threading.Event) -> None:
               help="The appliance's TOML configuration file.")
 def run_command(config_path: Path) -> None:
     """Run the daemon: answer customers' SMS, send alerts and top-ups (until SIGTERM)."""
-    from appliance.config import load_or_exit
-    from appliance.logs import setup_logging
-
     settings = load_or_exit(config_path)
     setup_logging(str(settings.log_level))
     daemon = Daemon(settings)

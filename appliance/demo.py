@@ -19,8 +19,15 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich.console import Console
+from rich.table import Table
 
+from appliance.bank.fake import FakeBankServer
 from appliance.clitexts import t
+from appliance.config import load_or_exit
+from appliance.daemon import Daemon, install_signal_handlers
+from appliance.fakemodem.server import FakeModemServer
+from appliance.logs import setup_logging
 
 log = logging.getLogger(__name__)
 
@@ -107,9 +114,6 @@ def fresh_state(state_dir: Path) -> None:
 
 def banner(pty: str, bank_url: str, state_dir: Path, config: Path) -> None:
     """Print the short banner: pty, bank URL, demo phones and what to text, how to stop."""
-    from rich.console import Console
-    from rich.table import Table
-
     console = Console(stderr=False, highlight=False)
     console.print(f"[bold]{t('demo.title')}[/bold]")
     console.print(f"  {t('demo.pty')} {pty}  (link {state_dir / MODEM_LINK})")
@@ -160,16 +164,10 @@ def write_info(state_dir: Path, pty: str, bank_url: str, token_file: Path) -> Pa
               show_default=True, help="The fake modem's timing model.")
 def demo_command(state_dir: Path, modem_delay: str) -> None:
     """Run the whole box locally: fake bank, fake modem on a pty, the daemon."""
-    from appliance.bank.fake import FakeBankServer
-    from appliance.config import load_or_exit
-    from appliance.daemon import Daemon, install_signal_handlers
-    from appliance.fakemodem.server import FakeModemServer
-    from appliance.logs import setup_logging
-
     fresh_state(state_dir)
     setup_logging("INFO", file=state_dir / LOG_NAME)
     bank = FakeBankServer(state_dir).start()
-    modem: Any = FakeModemServer(state_dir / MODEM_LINK, state_dir, delay=modem_delay)
+    modem = FakeModemServer(state_dir / MODEM_LINK, state_dir, delay=modem_delay)
     daemon: Daemon | None = None
     try:
         modem.start()
@@ -182,7 +180,7 @@ def demo_command(state_dir: Path, modem_delay: str) -> None:
         daemon.start(first_sync=True)
         if daemon.last_sync_error:
             click.echo(t("demo.first_sync_failed", error=daemon.last_sync_error), err=True)
-        pty = str(modem.pty)
+        pty = str(modem.pty_path)
         write_info(state_dir, pty, bank.url, bank.token_file)
         banner(pty, bank.url, state_dir, config_path.resolve())
         daemon.run()

@@ -33,8 +33,10 @@ class Health:
     """Reopens unhealthy modems and checks healthy ones, on one thread."""
 
     def __init__(self, pool: Pool, policy: HealthPolicy, stop: threading.Event,
-                 on_recovered: Callable[[ModemHandle], None]) -> None:
+                 on_recovered: Callable[[ModemHandle], None],
+                 on_checked: Callable[[ModemHandle], None] = lambda _h: None) -> None:
         self.pool = pool
+        self._on_checked = on_checked
         self.policy = policy
         self._stop = stop
         self._on_recovered = on_recovered
@@ -118,5 +120,7 @@ class Health:
                 except ModemError as exc:
                     handle.mark_unhealthy(f"liveness check failed: {exc}")
                     self._next_try[handle.name] = time.monotonic() + self.policy.backoff_initial
+                else:
+                    self._on_checked(handle)
             elif handle.name not in self._next_check:
                 self._next_check[handle.name] = now + self.policy.check_interval

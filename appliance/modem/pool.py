@@ -12,13 +12,14 @@ import logging
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from appliance.core.phones import operator_of
 from appliance.core.rules import Operator
 from appliance.modem.errors import ModemGone, ModemTimeout
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,11 @@ class ModemHandle:
         """Send `text` (encoded, split as needed); the modem's references, one per part."""
         with self._lock:
             return list(self._require().send(to, text, request_report=True).refs)
+
+    def call(self, fn: Callable[[Any], T]) -> T:
+        """Run `fn(modem)` with the wrapper `Modem` under this handle's port lock."""
+        with self._lock:
+            return fn(self._require())
 
     def ping(self) -> None:
         """A cheap liveness check (raises the wrapper's errors when it does not answer)."""
