@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from appliance.core.masking import mask_text
 from appliance.core.phones import mask, national, normalize, operator_of
 from appliance.core.rules import Operator, Rules
 
@@ -105,3 +108,24 @@ def test_mask() -> None:
 def test_national() -> None:
     assert national("+38344123456") == "044123456"
     assert national("+355691234567") == "+355691234567"
+
+
+@given(st.sampled_from(["44", "43", "49", "45", "28", "38"]),
+       st.text(alphabet="0123456789", min_size=6, max_size=6))
+def test_mask_hides_the_subscriber_digits(prefix: str, rest: str) -> None:
+    e164 = "+383" + prefix + rest
+    masked = mask(e164)
+    assert masked.startswith("+383 " + prefix + " ")
+    assert masked.endswith(rest[-2:])
+    assert sum(c.isdigit() for c in masked) == 3 + 2 + 2
+    assert mask_text(masked) == masked  # a masked number stays as it is in a log line
+
+
+@given(st.text(max_size=30))
+def test_normalize_never_raises_and_gives_e164(text: str) -> None:
+    e164 = normalize(text)
+    if e164 is not None:
+        assert e164.startswith("+")
+        assert e164[1:].isdigit()
+        assert 8 <= len(e164) <= 16
+        assert normalize(e164) == e164
