@@ -88,7 +88,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     "rej_amount_not_allowed": (
         "Shuma {amount} nuk lejohet për {target}. Shumat e lejuara: {allowed}.",
-        "{amount} is not allowed for {target}. Allowed amounts: {allowed}.",
+        "The amount {amount} is not allowed for {target}. Allowed amounts: {allowed}.",
     ),
     "rej_number_invalid": (
         "Numri i telefonit nuk është i saktë. Shkruani p.sh. 044123456 5.",
@@ -96,9 +96,9 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     "rej_number_not_fixed": (
         "FIX vlen vetëm për numrat fiks të IPKO (028, 029, 038, 039). "
-        "Për celularë shkruani: numri shuma.",
+        "Për celular shkruani: NUMRI SHUMA.",
         "FIX is only for IPKO fixed lines (028, 029, 038, 039). "
-        "For a mobile write: number amount.",
+        "For a mobile write: NUMBER AMOUNT.",
     ),
     "rej_operator_not_served": (
         "Mbushja nuk ofrohet për numrat e {operator}. Shërbimi vlen vetëm për Vala dhe IPKO.",
@@ -138,7 +138,7 @@ TEXTS: dict[str, tuple[str, str]] = {
         "The bank cannot be reached now, so the top-up was not made. Please try again later.",
     ),
     "topup_pending": (
-        "Kërkesa për mbushje {amount} për {target} u pranua dhe po kryhet.",
+        "Kërkesa për mbushje me {amount} për {target} u pranua dhe po kryhet.",
         "Your top-up of {amount} for {target} was accepted and is being processed.",
     ),
     "topup_done": (
