@@ -121,12 +121,13 @@ def test_calendar_expression_is_valid() -> None:
 # --- udev --------------------------------------------------------------------------------
 
 _UDEV_ITEM = re.compile(
-    r'\s*(?P<key>[A-Z_]+)(?:\{(?P<attr>[A-Za-z0-9_]+)\})?\s*(?P<op>==|!=|\+=|-=|:=|=)\s*'
+    r'\s*(?P<key>[A-Z_]+)(?:\{(?P<attr>[A-Za-z0-9_/]+)\})?\s*(?P<op>==|!=|\+=|-=|:=|=)\s*'
     r'"(?P<value>[^"]*)"\s*(?:,|$)'
 )
 _MATCH_KEYS = {"ACTION", "SUBSYSTEM", "KERNEL", "ENV", "ATTRS", "ATTR", "SUBSYSTEMS", "KERNELS",
-               "DRIVERS"}
-_ASSIGN_KEYS = {"ENV", "GROUP", "MODE", "SYMLINK", "GOTO", "LABEL", "IMPORT", "TAG", "OWNER"}
+               "DRIVERS", "TEST"}
+_ASSIGN_KEYS = {"ENV", "GROUP", "MODE", "SYMLINK", "GOTO", "LABEL", "IMPORT", "TAG", "OWNER",
+                "ATTR"}
 
 
 def parse_udev_line(line: str) -> list[tuple[str, str | None, str, str]]:
@@ -158,6 +159,7 @@ def test_udev_rule_is_well_formed_and_does_the_job() -> None:
     assigns = [(k, a, v) for rule in rules for k, a, op, v in rule if op in ("=", "+=")]
     assert ("ENV", "ID_MM_DEVICE_IGNORE", "1") in assigns
     assert ("GROUP", None, "dialout") in assigns
+    assert ("ATTR", "power/control", "on") in assigns  # no USB autosuspend for modems
     assert any(k == "SYMLINK" and v.startswith("gsm-") for k, _, v in assigns)
 
 

@@ -72,7 +72,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "ops.pin.ready": ("READY (nuk kërkon PIN)", "READY (no PIN needed)"),
     "ops.pin.asks": ("SIM kërkon {state}", "SIM asks for {state}"),
     "ops.pin.no_sim": ("nuk ka SIM", "no SIM"),
-    "ops.imsi.first": ("{imsi} (hera e parë, u regjistrua)", "{imsi} (first seen, recorded)"),
+    "ops.imsi.first": ("{imsi} (hera e parë)", "{imsi} (first seen)"),
     "ops.imsi.same": ("{imsi} (e njëjta SIM si më parë)", "{imsi} (same SIM as before)"),
     "ops.imsi.changed": ("SIM u ndërrua: tani {imsi}, më parë {previous}",
                          "SIM changed: now {imsi}, before {previous}"),
