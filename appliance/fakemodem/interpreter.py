@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -852,11 +852,21 @@ class Interpreter:
             raise ValueError(f"parts_order must be a permutation of 1..{len(pdus)}")
         out = Output()
         handed: list[str] = []
+        gap = 0.0
         for seq in order:
             if seq == drop_part:
                 continue
-            out.extend(self.deliver_pdu(pdus[seq - 1], now, storage=storage))
+            part = self.deliver_pdu(pdus[seq - 1], now, storage=storage)
             handed.append(pdus[seq - 1])
+            if not handed[:-1]:
+                out.extend(part)
+                continue
+            # Later parts reach the terminal a moment apart, as from a network (not
+            # one burst: that is the cmti-burst fault).
+            gap += self.delays.part_gap()
+            out.timers.extend(replace(t, delay=t.delay + gap) for t in part.timers)
+            if part.data:
+                out.timers.append(Timer(gap, "notice", (("data", part.data.hex()),)))
         return out, handed
 
     def deliver_pdu(self, pdu: str, now: datetime, *, storage: str | None = None,
@@ -950,6 +960,12 @@ class Interpreter:
         """A timer armed earlier has run out."""
         out = Output()
         params = dict(timer.params)
+        if timer.kind == "notice":
+            data = bytes.fromhex(str(params["data"]))
+            if self._prompt is not None:
+                self._deferred.write(data)
+            else:
+                out.write(data)
         if timer.kind == "status-report" and self.attached:
             submitted = datetime.fromisoformat(str(params["submitted"]))
             report = codec.encode_status_report(
@@ -1056,7 +1072,7 @@ def split_commands(body: str) -> list[tuple[str, str]] | None:
             continue
         if c == "&" and i + 1 < len(body):
             name, i = "&" + body[i + 1].upper(), i + 2
-        elif c.isalpha():
+        elif c.isascii() and c.isalpha():
             name, i = c.upper(), i + 1
         else:
             return None

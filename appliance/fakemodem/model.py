@@ -231,6 +231,10 @@ class DelayModel:
         """Delay of one +CMGS part on a working network."""
         return 0.0 if self.mode == "none" else self._rng.uniform(1.0, 4.0)
 
+    def part_gap(self) -> float:
+        """Time between the arrivals of two parts of one concatenated message."""
+        return 0.3 if self.mode == "none" else self._rng.uniform(1.0, 3.0)
+
     def status_report(self) -> float:
         """Delay between a submit and its status report."""
         return 0.2 if self.mode == "none" else self._rng.uniform(10.0, 12.0)
