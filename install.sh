@@ -67,6 +67,7 @@ UNITDIR=/etc/systemd/system
 UDEVDIR=/etc/udev/rules.d
 VENV="$PREFIX/venv"
 CHANGED=0
+code_changed=0
 
 say() { printf '  %-10s %s\n' "$1" "$2"; }
 
@@ -177,6 +178,7 @@ if [ "$DO_VENV" = 1 ]; then
       "$VENV/bin/pip" install -q --force-reinstall --no-deps --no-cache-dir "$SRC"
     fi
     echo "$stamp" > "$VENV/.appliance-source"
+    code_changed=1
     say installed "$("$VENV/bin/appliance" --version 2>/dev/null || echo appliance) into $VENV"; CHANGED=1
   fi
 fi
@@ -221,6 +223,10 @@ for doc in "$SRC/docs/operations.md" "$SRC/hardware.md"; do
   [ -f "$doc" ] && put_file "$doc" "$PREFIX/share/doc/$(basename "$doc")" 644 root:root
 done
 put_file "$SRC/uninstall.sh" "$PREFIX/share/uninstall.sh" 755 root:root
+# The fake bank's demo data, for the rehearsal with the fake modem (hardware.md §7).
+if [ -f "$SRC/config/demo-bank.yaml" ]; then
+  put_file "$SRC/config/demo-bank.yaml" "$PREFIX/share/demo-bank.yaml" 644 root:root
+fi
 
 # --- 7. tell systemd and udev ------------------------------------------------------------
 if [ "$DO_SYSTEMCTL" = 1 ]; then
@@ -232,7 +238,8 @@ if [ "$DO_SYSTEMCTL" = 1 ]; then
     udevadm control --reload
     udevadm trigger --subsystem-match=tty --action=change
   fi
-  if [ "$units_changed" = 1 ] && systemctl is-active --quiet appliance.service; then
+  # A running service picks up new code or units only when restarted.
+  if [ "$units_changed$code_changed" != 00 ] && systemctl is-active --quiet appliance.service; then
     systemctl try-restart appliance.service; say restarted appliance.service
   fi
 fi

@@ -25,10 +25,11 @@ def src(tmp_path: Path) -> Path:
         if (REPO / name).exists():
             shutil.copy2(REPO / name, dst / name)
     shutil.copytree(REPO / "systemd", dst / "systemd")
+    (dst / "config").mkdir()
+    shutil.copy2(REPO / "config/demo-bank.yaml", dst / "config/demo-bank.yaml")
     (dst / "docs").mkdir()
     if (REPO / "docs/operations.md").exists():
         shutil.copy2(REPO / "docs/operations.md", dst / "docs/operations.md")
-    (dst / "config").mkdir()
     example = REPO / "config/appliance.example.toml"
     if example.exists():
         shutil.copy2(example, dst / "config/appliance.example.toml")
@@ -79,6 +80,7 @@ def test_lays_out_everything(src: Path, tmp_path: Path) -> None:
     assert (root / "var/lib/appliance/backups").is_dir()
     assert os.readlink(root / "usr/local/bin/appliance") == "/opt/appliance/venv/bin/appliance"
     assert (root / "opt/appliance/share/uninstall.sh").exists()
+    assert (root / "opt/appliance/share/demo-bank.yaml").exists()  # the rehearsal's bank
     if (src / "hardware.md").exists():
         assert (root / "opt/appliance/share/doc/hardware.md").exists()
     # It tells the operator what to do next, naming the files to edit.
