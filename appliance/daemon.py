@@ -126,6 +126,8 @@ class Daemon:
         self._started = False
         self._synced = False
         self._said_waiting = False
+        self._stopped = False
+        self._stop_lock = threading.Lock()
 
     # -- wiring ------------------------------------------------------------------------
     def start(self, *, first_sync: bool = False) -> None:
@@ -381,6 +383,10 @@ class Daemon:
 
     def stop(self) -> None:
         """Stop every worker, close the modems and the database. Idempotent."""
+        with self._stop_lock:
+            if self._stopped:
+                return
+            self._stopped = True
         self.stop_event.set()
         self._inbox_wake.set()
         self._topup_wake.set()

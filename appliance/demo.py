@@ -114,7 +114,8 @@ def fresh_state(state_dir: Path) -> None:
 
 def banner(pty: str, bank_url: str, state_dir: Path, config: Path) -> None:
     """Print the short banner: pty, bank URL, demo phones and what to text, how to stop."""
-    console = Console(stderr=False, highlight=False)
+    # soft_wrap: long paths stay on one line (copy-pasteable), whatever the width.
+    console = Console(stderr=False, highlight=False, soft_wrap=True)
     console.print(f"[bold]{t('demo.title')}[/bold]")
     console.print(f"  {t('demo.pty')} {pty}  (link {state_dir / MODEM_LINK})")
     console.print(f"  {t('demo.bank')} {bank_url}")
@@ -126,6 +127,7 @@ def banner(pty: str, bank_url: str, state_dir: Path, config: Path) -> None:
     for p in DEMO_PHONES:
         table.add_row(p.phone, p.who, "  |  ".join(p.examples))
     console.print(table)
+    console.print(t("demo.legend"), markup=False)
     sd = "" if state_dir == DEFAULT_STATE_DIR else f" --state-dir {state_dir}"
     console.print(t("demo.how_to_text"))
     console.print(f"  appliance fake-modem deliver{sd} --from {DEMO_PHONES[0].phone} B",

@@ -17,6 +17,12 @@ TEXTS: dict[str, tuple[str, str]] = {
     "demo.col_phone": ("Telefoni", "Phone"),
     "demo.col_who": ("Kush", "Who"),
     "demo.col_try": ("Provo", "Try"),
+    "demo.legend": (
+        "B = bilanci, BK = kursimi, NUMRI SHUMA = mbushje, SHUMA = mbushje e numrit tuaj, "
+        "Internet/TV/DuoTV/DuoFIX ID SHUMA = produkt IPKO",
+        "B = balance, BK = savings, NUMBER AMOUNT = top-up, AMOUNT = top up your own "
+        "number, Internet/TV/DuoTV/DuoFIX ID AMOUNT = IPKO product",
+    ),
     "demo.how_to_text": (
         "Dërgo një SMS nga një terminal tjetër:",
         "Send an SMS from a second terminal:",

@@ -1,0 +1,75 @@
+"""`appliance demo` as a tester uses it: start it, read demo.json, text it from a second
+"terminal" with `appliance fake-modem deliver`, read the reply with `fake-modem sent`, ask
+`appliance status --config DIR/appliance.toml`, stop it with SIGINT/SIGTERM (exit 0)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import assert_logs_masked
+from tests.helpers import wait_for
+
+CLI = [sys.executable, "-c", "from appliance.cli import main; main()"]
+
+
+def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=60,
+                          check=False, cwd=cwd)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_demo_end_to_end(tmp_path: Path, sig: signal.Signals) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "appliance.sqlite").write_text("stale", encoding="utf-8")  # a fresh start
+    out = (tmp_path / "demo.out").open("wb")
+    env = {k: v for k, v in os.environ.items() if k not in ("NOTIFY_SOCKET", "APPLIANCE_LANG")}
+    proc = subprocess.Popen([*CLI, "demo", "--state-dir", str(state)], stdout=out,
+                            stderr=subprocess.STDOUT, env=env)
+    out.close()
+    try:
+        info_path = state / "demo.json"
+        wait_for(info_path.exists, timeout=60, what="demo.json")
+        info = json.loads(info_path.read_text(encoding="utf-8"))
+        assert set(info) >= {"pty", "bank_url", "bank_token_file", "phones"}
+        assert Path(info["pty"]).exists()
+        assert (state / "modem").resolve() == Path(info["pty"])
+        assert info["bank_url"].startswith("http://127.0.0.1:")
+        assert Path(info["bank_token_file"]).exists()
+        assert len(info["phones"]) == 3
+        phone = info["phones"][0]
+        wait_for(lambda: "Ctrl+C" in (tmp_path / "demo.out").read_text(encoding="utf-8"),
+                 timeout=10, what="the banner")
+        banner = (tmp_path / "demo.out").read_text(encoding="utf-8")
+        for p in info["phones"]:
+            assert p in banner
+        assert info["pty"] in banner
+
+        sent = _cli("fake-modem", "deliver", "--state-dir", str(state), "--from", phone, "B")
+        assert sent.returncode == 0, sent.stderr
+
+        def replies() -> list[dict[str, object]]:
+            r = _cli("fake-modem", "sent", "--state-dir", str(state), "--json")
+            return [m for m in map(json.loads, r.stdout.splitlines()) if m["to"] == phone]
+        (reply,) = wait_for(replies, timeout=30, what="the reply in `fake-modem sent`")
+        assert "***2345" in str(reply["text"])
+
+        status = _cli("status", "--config", str(state / "appliance.toml"))
+        assert status.returncode == 0, status.stdout + status.stderr
+        assert proc.poll() is None
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(sig)
+        code = proc.wait(30)
+    assert code == 0
+    tail = (tmp_path / "demo.out").read_text(encoding="utf-8")
+    assert "Demo stopped" in tail
+    assert not (state / "modem").exists()  # the fake modem's link is gone with it
+    assert_logs_masked(state / "appliance.log")
