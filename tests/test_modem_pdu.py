@@ -280,3 +280,12 @@ def test_section_sign_and_backtick_go_ucs2() -> None:
     for text in ("§ 5", "`quoted`"):
         (p,) = roundtrip("+38344123456", text)
         assert (p.encoding, p.text) == ("ucs2", text)
+
+
+@pytest.mark.parametrize("text", ["1234567", "B" * 15, "x" * 159])
+def test_seven_spare_bits_are_cr_not_at(text: str) -> None:
+    (p,) = encode_submit("+38344123456", text)
+    raw = bytes.fromhex(p.hex)
+    assert raw[-1] >> 1 == 0x0D
+    got = decode(p.hex)
+    assert got.text == text

@@ -656,3 +656,23 @@ def test_late_cmgs_after_a_send_timeout_is_logged(scripted: ScriptedModem,
         assert "+38344123456" not in caplog.text
     finally:
         m.close()
+
+
+def test_open_after_the_port_vanished_leaves_no_threads_behind(tmp_path: Path) -> None:
+    link = tmp_path / "modem"
+    first = ScriptedModem(link)
+    rec = Recorder()
+    with make_modem(str(link), on_gone=rec.on_gone) as m:
+        baseline = threading.active_count()
+        first.vanish()
+        assert rec.gone.wait(5)
+        first.stop()
+        second = ScriptedModem(link)
+        try:
+            m.open()  # no close() first: open() retires the dead link itself
+            assert m.ping()
+            wait_for(lambda: threading.active_count() <= baseline, timeout=5,
+                     what="the dead link's threads to end")
+        finally:
+            m.close()
+            second.stop()

@@ -435,9 +435,19 @@ def encode_submit(
         pdus = gsm_pdu.encodeSmsSubmitPdu(
             to, text, reference=ref, requestStatusReport=request_report
         )
-        return [SubmitPdu(hex=bytes(p.data).hex().upper(), tpdu_length=p.tpduLength)
+        return [SubmitPdu(hex=_cr_pad(bytes(p.data), to).hex().upper(), tpdu_length=p.tpduLength)
                 for p in pdus]
     return _encode_ucs2(to, text, request_report, ref)
+
+
+def _cr_pad(pdu: bytes, to: str) -> bytes:
+    """Fill 7 spare bits at the end of GSM-7 user data with CR, not zeros (23.038
+    §6.1.2.3.1), so a phone that counts septets from octets shows no stray `@`."""
+    digits = len(to.lstrip("+"))
+    udl_at = 1 + 1 + 1 + 2 + (digits + 1) // 2 + 1 + 1  # SMSC(0), FO, MR, DA, PID, DCS
+    if udl_at >= len(pdu) or pdu[udl_at] % 8 != 7:
+        return pdu
+    return pdu[:-1] + bytes([pdu[-1] | (0x0D << 1)])
 
 
 def _encode_ucs2(to: str, text: str, request_report: bool, ref: int) -> list[SubmitPdu]:

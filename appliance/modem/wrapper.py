@@ -128,8 +128,11 @@ class Modem:
         """Open the port and run the short init (ATE0, CMEE, PIN, PDU mode, storages,
         CNMI). Raises `ModemGone` (no port), `PinRequired`, `CmeError`, `ModemTimeout`."""
         with self._lock:
-            if self._link is not None and not self._link.gone:
-                return
+            if self._link is not None:
+                if not self._link.gone:
+                    return
+                self._link.close()  # a vanished port: stop its notice thread first
+                self._link = None
             link = SerialLink(
                 self.port, baudrate=self.baudrate, rtscts=self.rtscts,
                 on_notice=self._handle_notice, on_gone=self._handle_gone, name=self.name,
@@ -158,6 +161,13 @@ class Modem:
         """Close and open again with a fresh init: the recovery path (no soft reset)."""
         self.close()
         self.open()
+
+    def __enter__(self) -> Modem:
+        self.open()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
 
     @property
     def alive(self) -> bool:
