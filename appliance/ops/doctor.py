@@ -83,6 +83,7 @@ class DatabaseFacts:
     checks: list[Check]
     previous_imsi: dict[str, str | None]
     usable: bool  # the models can be used (ModemRecord reads and writes)
+    handle: Any = None  # the open peewee database, closed by `run_doctor`
 
 
 def database_checks(path: Path) -> DatabaseFacts:
@@ -111,14 +112,15 @@ def database_checks(path: Path) -> DatabaseFacts:
            checks.integrity_verdict(integrity), checks.wal_verdict(journal)]
     previous: dict[str, str | None] = {}
     usable = False
+    handle = None
     try:
-        open_database(path, apply_migrations=False)
+        handle = open_database(path, apply_migrations=False)
         previous = {str(r.name): r.imsi for r in ModemRecord.select()}
         usable = True
     except Exception as exc:  # an older schema: the identity check just has no history
         out.append(row("database.schema", label, Status.WARN, str(exc)[:200],
                        t("ops.advice.db_open")))
-    return DatabaseFacts(out, previous, usable)
+    return DatabaseFacts(out, previous, usable, handle)
 
 
 def disk_check(path: Path) -> Check:
@@ -364,8 +366,18 @@ def run_doctor(settings: Settings, now: datetime | None = None) -> list[Check]:
                             t("ops.config.ok", path=settings.source,
                               modems=len(settings.modems)))]
     db = database_checks(settings.database)
-    out += db.checks
-    out.append(disk_check(settings.database))
+    try:
+        out += db.checks
+        out += _rest(settings, db, now)
+    finally:
+        if db.handle is not None:
+            db.handle.close()
+        fix_sidecar_ownership(settings.database)
+    return out
+
+
+def _rest(settings: Settings, db: DatabaseFacts, now: datetime) -> list[Check]:
+    out = [disk_check(settings.database)]
     snap = daemon_state(settings, now)
     if snap is not None:
         age = int(snap.age(now))
@@ -386,19 +398,17 @@ def run_doctor(settings: Settings, now: datetime | None = None) -> list[Check]:
         if facts is not None:
             out += facts_rows(ms, facts, previous)
             if db.usable and facts.imsi:
-                _record_identity(settings.database, ms.name, facts, now)
+                _record_identity(ms.name, facts, now)
     out += bank_checks(settings.bank, now)
     return out
 
 
-def _record_identity(database: Path, name: str, facts: ModemFacts, now: datetime) -> None:
+def _record_identity(name: str, facts: ModemFacts, now: datetime) -> None:
     """Remember the SIM we saw, so the next run can tell when it changed."""
     try:
         record_modem_identity(name, facts.imsi, facts.imei, now)
     except Exception:  # read-only database or older schema: the check still ran
         return
-    finally:
-        fix_sidecar_ownership(database)
 
 
 __all__ = [
