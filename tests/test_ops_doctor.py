@@ -44,7 +44,7 @@ class Box:
         return self.modems[-1]
 
     def write_config(self, *, port: str | None = None, pin_file: str | None = None,
-                     token_file: str | None = None) -> None:
+                     token_file: str | None = None, command_timeout: int = 2) -> None:
         pin = f'pin_file = "{pin_file}"\n' if pin_file else ""
         self.config.write_text(
             f'database = "{self.database}"\n'
@@ -52,7 +52,7 @@ class Box:
             'name = "vala"\n'
             f'port = "{port or self.link}"\n'
             'operator = "vala"\n'
-            "command_timeout = 2\n"
+            f"command_timeout = {command_timeout}\n"
             f"{pin}"
             "[bank]\n"
             f'url = "{self.bank.url}"\n'
@@ -288,6 +288,7 @@ def test_modem_port_absent_advice_in_order(box: Box) -> None:
 
 def test_modem_that_does_not_answer(box: Box) -> None:
     box.modem.fault("no-answer", count=1000)
+    box.write_config(command_timeout=1)
     code, report = doctor(box.config)
     assert code == 1
     at = rows(report)["modem.vala.at"]

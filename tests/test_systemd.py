@@ -184,3 +184,16 @@ def test_udev_rule_has_a_stable_name_example_per_family(family: str, vendor: str
         keys = {(k, a) for k, a, _op, _v in items}
         assert ("ENV", "ID_SERIAL_SHORT") in keys or ("ENV", "ID_PATH") in keys
         assert any(k == "SYMLINK" and v.startswith("gsm-") for k, _, _, v in items)
+
+
+def test_service_hardening_exposure_stays_low(tmp_path: Path) -> None:
+    """`systemd-analyze security` rates the unit (offline): keep it in the "OK" band."""
+    analyze = shutil.which("systemd-analyze")
+    assert analyze
+    service = staged_units(tmp_path)[0]
+    proc = subprocess.run([analyze, "security", "--offline=true", str(service)],
+                          capture_output=True, text=True, timeout=60, check=False)
+    match = re.search(r"Overall exposure level for appliance\.service: (\d+\.\d+)",
+                      proc.stdout)
+    assert match, proc.stdout[-500:] + proc.stderr
+    assert float(match[1]) <= 2.5, proc.stdout
