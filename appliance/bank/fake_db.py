@@ -250,65 +250,57 @@ class FakeBankDB:
                 raise FakeBankError(400, "bad_cursor", "after: not a cursor this bank issued")
             start = int(after)
         with self._lock:
-            rows = self._conn.execute(
-                "SELECT seq, entity, entity_id FROM changes WHERE seq > ? ORDER BY seq LIMIT ?",
-                (start, limit),
-            ).fetchall()
-            wanted: dict[str, dict[str, None]] = {
-                "customer": {}, "agreement": {}, "account": {}, "movement": {}
-            }
-            for _seq, entity, entity_id in rows:
-                wanted[entity][entity_id] = None  # ordered set
-            last = rows[-1][0] if rows else start
+            row = self._conn.execute(
+                "SELECT MAX(seq) FROM (SELECT seq FROM changes WHERE seq > ? ORDER BY seq"
+                " LIMIT ?)", (start, limit),
+            ).fetchone()
+            last = start if row[0] is None else int(row[0])
             more = (
                 self._conn.execute("SELECT 1 FROM changes WHERE seq > ? LIMIT 1", (last,))
                 .fetchone() is not None
             )
+            span = (start, last)
             page: dict[str, Any] = {
                 "cursor": str(last),
                 "more": more,
                 "customers": [
                     {"id": r[0], "name": r[1], "kind": r[2]}
-                    for r in self._fetch("SELECT id, name, kind FROM customers", wanted["customer"])
+                    for r in self._changed("customer", "id, name, kind", "customers", span)
                 ],
                 "agreements": [
                     self._agreement_json(r)
-                    for r in self._fetch(
-                        "SELECT id, customer_id, phone, services, alert_limit, language, active"
-                        " FROM agreements", wanted["agreement"])
+                    for r in self._changed(
+                        "agreement",
+                        "id, customer_id, phone, services, alert_limit, language, active",
+                        "agreements", span)
                 ],
                 "accounts": [
                     {"id": r[0], "customer_id": r[1], "kind": r[2], "number": r[3],
                      "currency": r[4], "balance": r[5], "as_of": r[6]}
-                    for r in self._fetch(
-                        "SELECT id, customer_id, kind, number, currency, balance, as_of"
-                        " FROM accounts", wanted["account"])
+                    for r in self._changed(
+                        "account", "id, customer_id, kind, number, currency, balance, as_of",
+                        "accounts", span)
                 ],
                 "movements": [
                     {"id": r[0], "account_id": r[1], "amount": r[2], "type": r[3],
                      "booked_at": r[4], "balance_after": r[5]}
-                    for r in self._fetch(
-                        "SELECT id, account_id, amount, type, booked_at, balance_after"
-                        " FROM movements", wanted["movement"], order="seq")
+                    for r in self._changed(
+                        "movement", "id, account_id, amount, type, booked_at, balance_after",
+                        "movements", span, order="seq")
                 ],
             }
         return page
 
-    def _fetch(
-        self, select: str, ids: Iterable[str], order: str = "rowid"
+    def _changed(
+        self, entity: str, columns: str, table: str, span: tuple[int, int],
+        order: str = "rowid",
     ) -> list[tuple[Any, ...]]:
-        keys = list(ids)
-        out: list[tuple[Any, ...]] = []
-        for i in range(0, len(keys), 900):  # stay under SQLite's bound-parameter limit
-            chunk = keys[i : i + 900]
-            marks = ",".join("?" * len(chunk))
-            out.extend(
-                self._conn.execute(
-                    f"{select} WHERE id IN ({marks}) ORDER BY {order}",
-                    chunk,
-                ).fetchall()
-            )
-        return out
+        """The current rows of `table` whose entity changed in the change-log span."""
+        return self._conn.execute(
+            f"SELECT {columns} FROM {table} WHERE id IN (SELECT entity_id FROM changes"  # noqa: S608
+            f" WHERE seq > ? AND seq <= ? AND entity = ?) ORDER BY {order}",
+            (span[0], span[1], entity),
+        ).fetchall()
 
     @staticmethod
     def _agreement_json(r: Sequence[Any]) -> dict[str, Any]:
