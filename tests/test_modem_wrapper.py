@@ -676,3 +676,15 @@ def test_open_after_the_port_vanished_leaves_no_threads_behind(tmp_path: Path) -
         finally:
             m.close()
             second.stop()
+
+
+def test_endless_noise_without_line_end_is_dropped(
+    modem: Modem, scripted: ScriptedModem, caplog: pytest.LogCaptureFixture
+) -> None:
+    noise = b"\xaa" * 40000
+    seen = modem.bytes_received + len(noise)
+    with caplog.at_level("WARNING", logger="appliance.modem.serial_link"):
+        scripted.push(noise)
+        wait_for(lambda: modem.bytes_received >= seen, timeout=10, what="the noise read")
+    assert "without a line end dropped" in caplog.text
+    assert modem.signal() == (20, 99)

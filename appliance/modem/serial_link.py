@@ -68,6 +68,7 @@ _URC_EXACT = frozenset({"RING", "RDY", "Call Ready", "SMS Ready", "NORMAL POWER 
 # Notices whose next line is a PDU (27.005 §3.4.1 in PDU mode).
 _TWO_LINE_URCS = frozenset({"+CDS", "+CMT", "+CBM"})
 
+_MAX_LINE = 16384  # longer than any answer line (a PDU line is at most 2 × 176 hex digits)
 _HEX_LINE = re.compile(r"^[0-9A-Fa-f]+$")
 _CMD_PREFIX = re.compile(r"^AT([+^$%][A-Za-z0-9]+)", re.IGNORECASE)
 
@@ -360,6 +361,12 @@ class SerialLink:
             cut = min((i for i in (self._buf.find(b"\r"), self._buf.find(b"\n")) if i >= 0),
                       default=-1)
             if cut < 0:
+                if len(self._buf) > _MAX_LINE:
+                    # Noise with no line end (a baud mismatch, a crashed stick): drop it
+                    # rather than grow without bound.
+                    log.warning("%s: %d bytes without a line end dropped", self.name,
+                                len(self._buf))
+                    self._buf.clear()
                 break
             raw = bytes(self._buf[:cut])
             del self._buf[:cut + 1]
