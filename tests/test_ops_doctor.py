@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -397,3 +398,51 @@ def _dead_pid() -> int:
     proc = subprocess.Popen(["true"])
     proc.wait()
     return proc.pid
+
+
+# --- somebody else has the port -------------------------------------------------------------
+
+_HOLD = ("import sys, os\n"
+         "fd = os.open(sys.argv[1], os.O_RDWR | os.O_NOCTTY)\n"
+         "print('open', flush=True)\n"
+         "sys.stdin.read()\n")
+
+
+def _holder(port: Path, *args: str) -> subprocess.Popen[str]:
+    proc = subprocess.Popen([sys.executable, "-c", _HOLD, str(port), *args],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "open"
+    return proc
+
+
+def _release(proc: subprocess.Popen[str]) -> None:
+    if proc.stdin is not None:
+        proc.stdin.close()
+    proc.wait(10)
+
+
+def test_port_held_by_another_program(box: Box) -> None:
+    holder = _holder(box.link)  # as picocom or ModemManager would
+    try:
+        code, report = doctor(box.config)
+    finally:
+        _release(holder)
+    assert code == 1
+    port = rows(report)["modem.vala.port"]
+    assert port["status"] == "FAIL"
+    assert str(holder.pid) in port["detail"]
+    assert "ModemManager" in port["advice"]
+
+
+def test_port_held_by_a_daemon_that_has_not_written_facts_yet(box: Box) -> None:
+    holder = _holder(box.link, "appliance", "run")  # looks like `appliance run`
+    try:
+        code, report = doctor(box.config)
+    finally:
+        _release(holder)
+    port = rows(report)["modem.vala.port"]
+    assert port["status"] == "WARN"
+    assert str(holder.pid) in port["detail"]
+    assert "wait" in port["advice"]
+    assert code == 0

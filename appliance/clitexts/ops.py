@@ -62,6 +62,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "ops.port.absent": ("{port} nuk ekziston", "{port} does not exist"),
     "ops.port.busy": ("{port} e zënë nga një proces tjetër", "{port} is held by another process"),
     "ops.port.ok": ("{port}", "{port}"),
+    "ops.port.daemon": ("{port} e mban daemoni (pid {pid}), ende pa të dhëna",
+                        "{port} is held by the daemon (pid {pid}), no facts recorded yet"),
     "ops.at.silent": ("nuk përgjigjet: {error}", "no answer: {error}"),
     "ops.at.ok": ("OK", "OK"),
     "ops.at.from_daemon": ("në shërbim te daemoni", "in service in the daemon"),
@@ -176,6 +178,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     "ops.advice.snapshot_stale": (
         "Daemoni mund të jetë bllokuar: `systemctl status appliance`; watchdog-u e rinis.",
         "The daemon may be stuck: `systemctl status appliance`; its watchdog restarts it.",
+    ),
+    "ops.advice.daemon_starting": (
+        "Daemoni sapo nisi: prit 15 sekonda dhe provo sërish doctor.",
+        "The daemon has just started: wait 15 seconds and run doctor again.",
     ),
     "ops.advice.db_open": (
         "Kontrollo shtegun `database`, të drejtat (përdoruesi appliance) dhe hapësirën.",

@@ -170,6 +170,16 @@ class ProbeModem(Modem):
         return self.sim_state
 
 
+def _is_our_daemon(pid: int, proc: Path = Path("/proc")) -> bool:
+    """Whether `pid` is an `appliance run` process (by its command line)."""
+    try:
+        args = (proc / str(pid) / "cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    words = [a.decode(errors="replace") for a in args if a]
+    return "run" in words and any("appliance" in w for w in words)
+
+
 def _read_secret(path: Path | None) -> str | None:
     if path is None:
         return None
@@ -188,6 +198,12 @@ def probe_modem(ms: ModemSettings, now: datetime, previous_imsi: str | None,
         if not os.path.exists(port):
             return [checks.port_absent(f"modem.{name}", port_label, port)], None
         holders = port_holders(port)
+        daemons = [pid for pid in holders if _is_our_daemon(pid)]
+        if daemons:
+            # The daemon has the port but wrote no facts yet (it just started).
+            return [row(f"modem.{name}.port", port_label, Status.WARN,
+                        t("ops.port.daemon", port=port, pid=daemons[0]),
+                        t("ops.advice.daemon_starting"))], None
         if holders:
             who = ", ".join(f"{pid} ({process_name(pid)})" for pid in holders)
             return [row(f"modem.{name}.port", port_label, Status.FAIL,
