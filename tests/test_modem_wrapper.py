@@ -126,10 +126,22 @@ def test_pin_given_is_entered_once(scripted: ScriptedModem) -> None:
 
 def test_wrong_pin_is_not_retried(scripted: ScriptedModem) -> None:
     scripted.cpin = "SIM PIN"
-    m = make_modem(scripted.path, pin="0000")
+    scripted.pin = "7391"
+    m = make_modem(scripted.path, pin="0915")
     with pytest.raises(PinRequired):
         m.open()
-    assert [c for c in scripted.commands if c.startswith("AT+CPIN=")] == ['AT+CPIN="0000"']
+    assert [c for c in scripted.commands if c.startswith("AT+CPIN=")] == ['AT+CPIN="0915"']
+    # A fresh Modem for the same port (the daemon's reopen) does not try it again...
+    with pytest.raises(PinRequired):
+        make_modem(scripted.path, pin="0915").open()
+    assert [c for c in scripted.commands if c.startswith("AT+CPIN=")] == ['AT+CPIN="0915"']
+    # ...but a corrected PIN is tried.
+    m = make_modem(scripted.path, pin="7391")
+    m.open()
+    try:
+        assert m.ping()
+    finally:
+        m.close()
 
 
 def test_puk_state_is_pin_required(scripted: ScriptedModem) -> None:

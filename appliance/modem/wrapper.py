@@ -31,6 +31,7 @@ index)` for `+CMTI` and `+CDSI`; `on_status_report(StatusReport)` for `+CDS`;
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import random
 import re
@@ -72,6 +73,10 @@ _NUMBERS = re.compile(r"-?\d+")
 # choice), then the variants modems that refuse it usually accept.
 _CNMI_CHOICES = ("2,1,0,1,0", "1,1,0,1,0", "2,1,0,2,0", "2,1,0,0,0", "1,1,0,0,0")
 _SIM_BUSY = (14, "SIM busy")
+# (port, PIN digest) pairs a SIM refused in this process: a daemon that reopens a modem
+# every minute must not burn the SIM's three PIN attempts. A new PIN (file edited) is tried.
+_REJECTED_PINS: set[tuple[str, str]] = set()
+_REJECTED_LOCK = threading.Lock()
 # Lines modems print when they (re)start: SIMCom "RDY"/"SMS Ready", Quectel "RDY", …
 _RESTART_NOTICES = frozenset({"RDY", "SMS Ready", "Call Ready", "^SYSSTART", "+CFUN: 1"})
 
@@ -214,10 +219,18 @@ class Modem:
             return
         if state != "SIM PIN" or self._pin is None:
             raise PinRequired(state)
+        key = (self.port, hashlib.sha256(self._pin.encode()).hexdigest())
+        with _REJECTED_LOCK:
+            if key in _REJECTED_PINS:
+                log.error("%s: this PIN was refused before; not trying it again", self.name)
+                raise PinRequired(state)
         try:
             self._cmd(f'AT+CPIN="{self._pin}"')
         except (CmeError, CommandError) as exc:
-            # Never retried: three wrong PINs lock the SIM behind its PUK.
+            # Never retried, not even by a later reopen in this process: three wrong
+            # PINs lock the SIM behind its PUK.
+            with _REJECTED_LOCK:
+                _REJECTED_PINS.add(key)
             raise PinRequired(state) from exc
         for _ in range(20):
             state = self._cpin_state()
