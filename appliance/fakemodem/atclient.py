@@ -15,7 +15,8 @@ import tty
 from pathlib import Path
 from types import TracebackType
 
-FINAL = re.compile(rb"\r\n(OK|ERROR|\+CM[ES] ERROR: [^\r\n]*|NO CARRIER)\r\n$|\r\n> $")
+# A final result code anywhere (a notice may follow it in the same read), or the prompt.
+FINAL = re.compile(rb"\r\n(OK|ERROR|\+CM[ES] ERROR: [^\r\n]*|NO CARRIER)\r\n|\r\n> $")
 
 
 class AtTimeout(TimeoutError):

@@ -269,8 +269,9 @@ class Interpreter:
             for notice in self._buffered:
                 out.write(notice)
             self._buffered.clear()
-        if "+CMGD" in names:
-            out.extend(self.after_delete(now))
+        if self.network_pending and self.attached:
+            # space freed, PIN entered or radio back on: the SMSC's retry gets through
+            out.extend(self.retry_pending(now))
         return out
 
     def _lines(self, info: list[str | bytes], delay: float, final: bytes = b"",
@@ -1035,13 +1036,6 @@ class Interpreter:
         else:
             out.extend(self.retry_pending(now))
         return out
-
-    def after_delete(self, now: datetime) -> Output:
-        """Free space may let held messages in (call after +CMGD ran)."""
-        if self.network_pending:
-            return self.retry_pending(now)
-        return Output()
-
 
 # ---------------------------------------------------------------------- parsing helpers
 

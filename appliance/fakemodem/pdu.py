@@ -103,10 +103,13 @@ def unpack_septets(data: bytes, count: int, fill_bits: int = 0) -> list[int]:
 # --------------------------------------------------------------------------- fields
 
 
+_BCD = {**{str(d): d for d in range(10)}, "*": 0xA, "#": 0xB, "F": 0xF}
+
+
 def _swap_bcd(digits: str) -> bytes:
     if len(digits) % 2:
         digits += "F"
-    return bytes(int(digits[i + 1] + digits[i], 16) for i in range(0, len(digits), 2))
+    return bytes(_BCD[digits[i]] | (_BCD[digits[i + 1]] << 4) for i in range(0, len(digits), 2))
 
 
 def _unswap_bcd(data: bytes) -> str:

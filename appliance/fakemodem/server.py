@@ -70,6 +70,8 @@ class FakeModemServer:
         self._timer_seq = itertools.count()
         self._timer_cv = threading.Condition()
         self._threads: list[threading.Thread] = []
+        self._idle = threading.Condition()
+        self._queued = 0
         self._reader: threading.Thread | None = None
         self._control: Any = None
         self.gone_for_good = False
@@ -122,8 +124,15 @@ class FakeModemServer:
 
     # ------------------------------------------------------------------ pty
 
-    def _open_pty(self) -> None:
+    def _open_pty(self, avoid: str | None = None) -> None:
         master, slave = os.openpty()
+        if avoid is not None and os.ttyname(slave) == avoid:
+            # A re-enumerated port gets another name, so a client holding the resolved
+            # path (not the link) notices; the kernel would hand back the freed number.
+            again = os.openpty()
+            os.close(master)
+            os.close(slave)
+            master, slave = again
         tty.setraw(slave)
         path = os.ttyname(slave)
         # Close our slave end: the master then sees POLLHUP while no client has the port
@@ -199,9 +208,25 @@ class FakeModemServer:
             if item is None:
                 return
             generation, chunk = item
-            if chunk.delay > 0 and self._stop.wait(chunk.delay):
-                return
-            self._write_now(generation, chunk.data)
+            try:
+                if chunk.delay > 0 and self._stop.wait(chunk.delay):
+                    return
+                self._write_now(generation, chunk.data)
+            finally:
+                with self._idle:
+                    self._queued -= 1
+                    self._idle.notify_all()
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Wait until every queued answer and notice has been written (or dropped)."""
+        deadline = time.monotonic() + timeout
+        with self._idle:
+            while self._queued:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._idle.wait(left)
+        return True
 
     def _write_now(self, generation: int, data: bytes) -> None:
         deadline = time.monotonic() + _WRITE_STALL
@@ -228,6 +253,8 @@ class FakeModemServer:
         """Queue an interpreter output (call with the lock held)."""
         generation = self._generation
         for chunk in out.chunks:
+            with self._idle:
+                self._queued += 1
             self._writes.put((generation, chunk))
         for timer in out.timers:
             self._schedule(timer.delay, functools.partial(self._fire, timer))
@@ -317,18 +344,18 @@ class FakeModemServer:
             self._close_pty()
             with contextlib.suppress(FileNotFoundError):
                 self.link.unlink()
-            self.pty_path = None
+            old_path, self.pty_path = self.pty_path, None
             if reappear_after is None:
                 self.gone_for_good = True
                 return
-        self._schedule(float(reappear_after), self._reappear)
+        self._schedule(float(reappear_after), functools.partial(self._reappear, old_path))
 
-    def _reappear(self) -> None:
+    def _reappear(self, old_path: str | None) -> None:
         if self._stop.is_set():
             return
         with self._lock:
             self.interpreter.power_on()
-            self._open_pty()
+            self._open_pty(avoid=old_path)
             self._write_info()
 
     # ------------------------------------------------------------------ control socket
