@@ -265,3 +265,20 @@ def test_6_corpus_pdus_stored_and_listed_in_place(modem: Modem, fake: FakeModemS
     after = modem.list_stored()
     assert [(s.index, s.pdu) for s in after] == [(s.index, s.pdu) for s in stored
                                                  if s is not victim]
+
+
+def test_realistic_delays_within_default_timeouts(tmp_path: Path, events: Events) -> None:
+    with FakeModemServer(tmp_path / "ttyREAL", tmp_path / "real", delay="realistic",
+                         seed=7) as server:
+        m = Modem(str(server.link), on_new_message=lambda s, i: events.new.append((s, i)))
+        m.open()
+        try:
+            server.deliver(SENDER, "BK")
+            wait_for(lambda: events.new, timeout=10, what="+CMTI")
+            (msg,) = [s for s in m.list_stored() if s.received]
+            assert decode_deliver(msg.pdu).text == "BK"
+            assert len(m.send(SENDER, "Bilanci kursimi: 10,00 EUR").refs) == 1
+            m.delete(msg.storage, msg.index)
+            assert server.stored() == []
+        finally:
+            m.close()
