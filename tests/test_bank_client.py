@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from appliance.bank.client import (
     BankClient,
     BankProtocolError,
     BankRejected,
+    BankTLSError,
     BankUnavailable,
     ChangesPage,
 )
@@ -301,3 +303,37 @@ def test_amount_must_be_decimal(bank: FakeBankServer) -> None:
     with pytest.raises(ValueError, match="Decimal"):
         client.topup("order-0012-abcdef", "+38344111222", "vala", 5.0,  # type: ignore[arg-type]
                      agreement_id="G1001")
+
+
+def make_ca_and_server_cert(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """A throwaway CA and a certificate for 127.0.0.1 signed by it (openssl CLI)."""
+    ca_key, ca_pem = tmp_path / "ca.key", tmp_path / "ca.pem"
+    key, csr, pem = tmp_path / "srv.key", tmp_path / "srv.csr", tmp_path / "srv.pem"
+    ext = tmp_path / "srv.ext"
+    ext.write_text("subjectAltName=IP:127.0.0.1\nbasicConstraints=critical,CA:FALSE\n"
+                   "keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n")
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    for cmd in (
+        ["openssl", "req", "-x509", *ec, "-keyout", ca_key, "-out", ca_pem, "-days", "2",
+         "-subj", "/CN=Test Bank CA", "-addext", "basicConstraints=critical,CA:TRUE",
+         "-addext", "keyUsage=critical,keyCertSign,cRLSign"],
+        ["openssl", "req", *ec, "-keyout", key, "-out", csr, "-subj", "/CN=127.0.0.1"],
+        ["openssl", "x509", "-req", "-in", csr, "-CA", ca_pem, "-CAkey", ca_key,
+         "-CAcreateserial", "-out", pem, "-days", "2", "-extfile", ext],
+    ):
+        subprocess.run([str(c) for c in cmd], check=True, capture_output=True, timeout=30)
+    return ca_pem, pem, key
+
+
+def test_tls_is_verified_against_the_configured_ca(tmp_path: Path) -> None:
+    ca_pem, cert, key = make_ca_and_server_cert(tmp_path)
+    with FakeBankServer(tmp_path / "bank", tls=(cert, key)) as bank:
+        assert bank.url.startswith("https://")
+        trusted = BankClient(bank.url, bank.token_file, ca_file=ca_pem, retries=0)
+        assert trusted.changes(None, 5).cursor
+        sleeps = Sleeps()
+        # The system store does not know the bank's private CA: refused, and not retried.
+        untrusted = BankClient(bank.url, bank.token_file, retries=3, sleep=sleeps)
+        with pytest.raises(BankTLSError, match="TLS verification failed"):
+            untrusted.changes(None, 5)
+        assert sleeps.delays == []

@@ -36,6 +36,11 @@ class BankUnavailable(BankError):
     """The bank could not be reached or failed (timeouts, refused, 5xx) after retries."""
 
 
+class BankTLSError(BankUnavailable):
+    """The bank's certificate did not verify (wrong CA file, name, expiry): not retried,
+    because it will not heal by itself within seconds."""
+
+
 class BankAuthError(BankError):
     """The bank refused our token (401/403): a configuration problem, not retried."""
 
@@ -265,6 +270,11 @@ class BankClient:
             except httpx.TimeoutException as exc:
                 problem = f"timeout ({type(exc).__name__})"
             except httpx.TransportError as exc:
+                cause = _tls_failure(exc)
+                if cause is not None:
+                    raise BankTLSError(
+                        f"{method} {path}: TLS verification failed: {cause.verify_message}"
+                    ) from exc
                 problem = f"connection failed ({type(exc).__name__})"
             else:
                 status = response.status_code
@@ -291,6 +301,19 @@ class BankClient:
             log.info("bank %s %s: %s; retry in %.2fs", method, path, problem, delay)
             self._sleep(delay)
             attempt += 1
+
+
+def _tls_failure(exc: BaseException) -> ssl.SSLCertVerificationError | None:
+    """The certificate verification error behind a transport error (httpx wraps httpcore,
+    which wraps ssl), if that is what it is."""
+    seen: BaseException | None = exc
+    for _ in range(6):
+        if seen is None:
+            return None
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def _float_refused(text: str) -> Decimal:

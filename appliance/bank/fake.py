@@ -21,6 +21,7 @@ import logging
 import os
 import secrets
 import socket
+import ssl
 import threading
 from dataclasses import dataclass
 from decimal import Decimal
@@ -273,13 +274,14 @@ class FakeBankServer:
 
     def __init__(
         self, state_dir: Path, *, seed: Path | None = None, host: str = "127.0.0.1",
-        port: int = 0,
+        port: int = 0, tls: tuple[Path, Path] | None = None,
     ) -> None:
         self.state_dir = Path(state_dir)
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.seed_path = seed if seed is not None else DEFAULT_SEED
         self.host = host
         self.port = port
+        self.tls = tls  # (certificate chain file, key file): serve HTTPS
         self.token_file = self.state_dir / TOKEN_NAME
         self.info_file = self.state_dir / INFO_NAME
         self.db = FakeBankDB(self.state_dir / DB_NAME)
@@ -296,16 +298,21 @@ class FakeBankServer:
 
     @property
     def url(self) -> str:
-        """The base URL (`http://127.0.0.1:PORT`); valid after `start()`."""
-        return f"http://{self.host}:{self.port}"
+        """The base URL (`http://127.0.0.1:PORT`, https with `tls`); valid after `start()`."""
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
 
     def start(self) -> FakeBankServer:
         """Listen (on the same port again after a `stop()`) and serve in a thread."""
         if self._server is not None:
             return self
         self.app.released.clear()
+        ssl_context = None
+        if self.tls is not None:
+            ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            ssl_context.load_cert_chain(str(self.tls[0]), str(self.tls[1]))
         server = make_server(
-            self.host, self.port, self.app, threaded=True, request_handler=_QuietHandler
+            self.host, self.port, self.app, threaded=True, request_handler=_QuietHandler,
+            ssl_context=ssl_context,
         )
         self.port = server.server_port
         self._server = server
