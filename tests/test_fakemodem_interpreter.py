@@ -670,7 +670,7 @@ def test_binary_garbage_gets_an_answer() -> None:
     assert at(m, "AT") == OK
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(st.binary(max_size=400))
 def test_any_bytes_never_crash_and_the_modem_recovers(noise: bytes) -> None:
     m = modem()
@@ -680,7 +680,7 @@ def test_any_bytes_never_crash_and_the_modem_recovers(noise: bytes) -> None:
     assert answer.endswith(OK)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.lists(st.sampled_from([
     "AT", "ATE1", "ATZ", "AT+CMEE=2", "AT+CMGF=1", "AT+CMGF=0", "AT+CMGL=4", 'AT+CMGL="ALL"',
     "AT+CMGR=1", "AT+CMGD=1,4", 'AT+CPMS="ME"', "AT+CNMI=2,2,0,1,0", "AT+CSCS=\"UCS2\"",
@@ -696,3 +696,25 @@ def test_every_command_line_gets_a_final_result(lines: list[str]) -> None:
             if answer.endswith(b"> "):
                 answer = m.feed(b"\x1b", NOW).data
         assert re.search(rb"(OK|ERROR|ERROR: [^\r]*)\r\n$", answer), (line, answer)
+
+
+def test_multi_line_answers_are_framed_as_a_modem_frames_them() -> None:
+    m = modem()
+    _, [a] = m.deliver("+38344123456", "one", NOW)
+    _, [b] = m.deliver("+38344123456", "two", NOW)
+    la, lb = codec.tpdu_length(a), codec.tpdu_length(b)
+    assert at(m, "AT+CMGL=4") == (
+        f"\r\n+CMGL: 1,0,,{la}\r\n{a}\r\n+CMGL: 2,0,,{lb}\r\n{b}\r\n".encode() + OK)
+    assert at(m, "AT+CMGR=2") == f"\r\n+CMGR: 1,,{lb}\r\n{b}\r\n".encode() + OK
+    assert at(m, "AT+CSQ;+CREG?") == b"\r\n+CSQ: 20,99\r\n\r\n+CREG: 0,1\r\n" + OK
+
+
+def test_cmti_between_the_lines_of_a_listing() -> None:
+    m = modem()
+    _, [a] = m.deliver("+38344123456", "one", NOW)
+    m.fault("cmti-inside-answer", NOW, match="+CMGL")
+    _, [b] = m.deliver("+38344123456", "two", NOW)
+    assert at(m, "AT+CMGL=4") == (
+        f"\r\n+CMGL: 1,0,,{codec.tpdu_length(a)}\r\n{a}\r\n".encode()
+        + b'\r\n+CMTI: "SM",2\r\n'
+        + f"+CMGL: 2,0,,{codec.tpdu_length(b)}\r\n{b}\r\n".encode() + OK)

@@ -116,7 +116,7 @@ def test_malformed_submits_raise_pdu_error(bad: str) -> None:
 # ---------------------------------------------------------------- own round trips
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(senders, any_text, stamps, st.booleans(), st.integers(0, 255),
        st.sampled_from([8, 16]))
 def test_deliver_round_trip(sender: str, text: str, scts: datetime, ucs2: bool, ref: int,
@@ -139,7 +139,7 @@ def test_deliver_round_trip(sender: str, text: str, scts: datetime, ucs2: bool, 
                for d in decoded)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(st.one_of(international, national), gsm_text, st.integers(0, 255), st.booleans(),
        st.sampled_from([None, 0xA7, 0x00]))
 def test_submit_round_trip(to: str, text: str, mr: int, srr: bool, vp: int | None) -> None:
@@ -161,7 +161,7 @@ def test_status_report_round_trip(mr: int, to: str, scts: datetime, dt: datetime
     assert codec.message_type(p) == "status-report"
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(st.binary(max_size=200))
 def test_decoders_only_raise_pdu_error(data: bytes) -> None:
     for decode in (codec.decode_submit, codec.decode_deliver, codec.decode_status_report):
@@ -177,7 +177,7 @@ bmp_text = st.text(alphabet=st.one_of(st.sampled_from(_AGREED),
                    min_size=1, max_size=300)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(international, bmp_text, near_stamps, st.integers(0, 255))
 def test_gsmmodem_decodes_our_delivers(sender: str, text: str, scts: datetime,
                                        ref: int) -> None:
@@ -198,7 +198,7 @@ def test_gsmmodem_decodes_our_delivers(sender: str, text: str, scts: datetime,
     assert "".join(texts) == text
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.one_of(international, national), bmp_text, st.integers(0, 255))
 def test_we_decode_gsmmodem_submits(to: str, text: str, reference: int) -> None:
     pdus = encodeSmsSubmitPdu(to, text, reference=reference)

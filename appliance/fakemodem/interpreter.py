@@ -240,7 +240,7 @@ class Interpreter:
             return Output()
         if fault is not None and fault.kind in ("error", "cms-error", "cme-error"):
             return self._final_error(_fault_error(fault))
-        info: list[str | bytes] = []
+        info: list[list[str | bytes]] = []
         delay = 0.0
         prompt: Prompt | None = None
         try:
@@ -252,7 +252,7 @@ class Interpreter:
                 if isinstance(result, Prompt):
                     prompt = result
                 else:
-                    info.extend(result)
+                    info.append(result)
         except (CmeError, CmsError, PlainError) as exc:
             out = self._lines(info, delay)
             out.extend(self._final_error(exc))
@@ -274,24 +274,34 @@ class Interpreter:
             out.extend(self.retry_pending(now))
         return out
 
-    def _lines(self, info: list[str | bytes], delay: float, final: bytes = b"",
+    def _lines(self, info: list[list[str | bytes]], delay: float, final: bytes = b"",
                fault: Fault | None = None, names: list[str] | None = None) -> Output:
-        """Format info lines and a final result as one chunk after `delay`."""
-        parts = [b"\r\n" + (x if isinstance(x, bytes) else x.encode("utf-8")) + b"\r\n"
-                 for x in info]
+        """Format the info responses (one group of lines per command: CRLF before and
+        after the group, lines joined by CRLF, as V.250 says) and a final result as one
+        chunk after `delay`."""
+        groups = [[x if isinstance(x, bytes) else x.encode("utf-8") for x in g]
+                  for g in info if g]
         if fault is not None and fault.kind == "non-utf8":
-            if parts:
-                first = parts[0]
-                mid = max(len(first) // 2, 2)
-                parts[0] = first[:mid] + b"\xff\xfe" + first[mid:]
+            if groups:
+                first = groups[0][0]
+                mid = max(len(first) // 2, 1)
+                groups[0][0] = first[:mid] + b"\xff\xfe" + first[mid:]
             else:
-                parts.insert(0, b"\r\n\xff\xfe\r\n")
+                groups.insert(0, [b"\xff\xfe"])
+        segments = [b"\r\n" + b"\r\n".join(g) + b"\r\n" for g in groups]
         if self._inject and names is not None and self._inject_fault_matches(names):
-            at = max(len(parts) // 2, 0) if parts else 0
-            parts[at:at] = self._inject
+            notices = b"".join(self._inject)
             self._inject = []
+            long_group = next((i for i, g in enumerate(groups) if len(g) > 1), None)
+            if long_group is None:
+                segments.insert(0, notices)
+            else:  # between two lines of one command's answer
+                g = groups[long_group]
+                half = len(g) // 2
+                segments[long_group] = (b"\r\n" + b"\r\n".join(g[:half]) + b"\r\n" + notices
+                                        + b"\r\n".join(g[half:]) + b"\r\n")
         out = Output()
-        body = b"".join(parts) + final
+        body = b"".join(segments) + final
         if body:
             out.write(body, delay)
         return out
@@ -797,7 +807,7 @@ class Interpreter:
         if fault is not None and fault.kind == "no-answer":
             return Output()  # it went out all the same: the client never learns
         delay = self.delays.submit() + (fault.delay if fault and fault.kind == "late" else 0)
-        out = self._lines([f"+CMGS: {part.mr}"], delay, final=b"\r\nOK\r\n", fault=fault,
+        out = self._lines([[f"+CMGS: {part.mr}"]], delay, final=b"\r\nOK\r\n", fault=fault,
                           names=["+CMGS"])
         ds = self.settings.cnmi[3]
         if part.srr and ds in (1, 2) and self.config.status_reports:
