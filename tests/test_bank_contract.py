@@ -83,7 +83,8 @@ def check(response: httpx.Response, path: str, method: str) -> Any:
 
 def test_spec_is_valid_openapi_31_shape() -> None:
     assert SPEC["openapi"].startswith("3.1")
-    assert set(SPEC["paths"]) == {"/v1/changes", "/v1/topups", "/v1/agreements/{id}/phone"}
+    assert set(SPEC["paths"]) == {"/v1/changes", "/v1/topups", "/v1/topups/{key}/resolve",
+                                  "/v1/agreements/{id}/phone"}
     # Every component schema is itself a valid JSON Schema 2020-12.
     for schema in SPEC["components"]["schemas"].values():
         jsonschema.Draft202012Validator.check_schema(schema)
@@ -93,7 +94,7 @@ def test_fake_serves_every_documented_operation(bank: FakeBankServer) -> None:
     urls: Map = bank.app._urls
     adapter = urls.bind("127.0.0.1")
     for path, operations in SPEC["paths"].items():
-        concrete = re.sub(r"\{[^}]+\}", "X1", path)
+        concrete = re.sub(r"\{[^}]+\}", "X1234567", path)
         for method in operations:
             endpoint, _ = adapter.match(concrete, method=method.upper())
             assert endpoint, (method, path)
@@ -160,6 +161,23 @@ def test_topup_answers_match_the_schema(http: httpx.Client) -> None:
                                    "target": "+38344111222"})
     assert no_key.status_code == 400
     check(no_key, path, "post")
+
+
+def test_resolve_answers_match_the_schema(http: httpx.Client) -> None:
+    path = "/v1/topups/{key}/resolve"
+    http.post("/v1/topups", headers={"Idempotency-Key": "contract-0200"}, json={
+        "agreement_id": "G1001", "operator": "vala", "amount": "5", "target": "+38344111222"})
+    known = check(http.post("/v1/topups/contract-0200/resolve"), path, "post")
+    assert known["status"] == "done"
+    fenced = check(http.post("/v1/topups/contract-0201/resolve"), path, "post")
+    assert (fenced["status"], fenced["reason"]) == ("rejected", "not_received")
+    late = check(http.post("/v1/topups", headers={"Idempotency-Key": "contract-0201"}, json={
+        "agreement_id": "G1001", "operator": "vala", "amount": "5", "target": "+38344111222"}),
+        "/v1/topups", "post")
+    assert late == fenced
+    bad = http.post("/v1/topups/short/resolve")
+    assert bad.status_code == 400
+    check(bad, path, "post")
 
 
 def test_phone_rebind_answers_match_the_schema(http: httpx.Client) -> None:

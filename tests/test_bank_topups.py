@@ -226,3 +226,53 @@ def test_process_killed_around_the_bank_call_debits_once_and_replies_once(
     assert len(replies(o)) == 1
     assert submit_pending(client_for(bank), RULES, datetime.now(UTC)) == 0
     assert len(replies(o)) == 1
+
+
+def test_failed_after_a_silent_debit_is_resolved_as_done(
+    bank: FakeBankServer, db_path: Path
+) -> None:
+    o = order("sms-0020-aaaaaaaa")
+    bank.set_fault("timeout_after_debit", count=1, delay=5.0)
+    client = client_for(bank, read_timeout=0.3)
+    assert submit_pending(client, RULES, T0, retry_after=30) == 1
+    failed = reload(o)
+    assert (failed.state, failed.reason) == ("failed", "bank_unavailable")
+    assert bank.db.debit_count() == 1  # the customer was told "try later", yet was debited
+    assert len(replies(o)) == 1
+    # Not resolved in the same breath, but on a later run once it is due.
+    assert submit_pending(client, RULES, T0 + timedelta(seconds=29)) == 0
+    assert submit_pending(client, RULES, T0 + timedelta(seconds=31)) == 1
+    done = reload(o)
+    assert (done.state, done.reason) == ("done", None)
+    assert done.balance_after == bank.db.balance("A1001")
+    late = list(OutboxMessage.select().where(OutboxMessage.dedupe_key == f"topup:{o.id}:late"))
+    assert len(late) == 1
+    assert "044111222" in late[0].text
+    assert bank.db.debit_count() == 1
+    assert submit_pending(client, RULES, T0 + timedelta(minutes=5)) == 0  # resolved for good
+
+
+def test_failed_never_received_is_fenced_and_moves_no_money(
+    bank: FakeBankServer, db_path: Path
+) -> None:
+    o = order("sms-0021-aaaaaaaa")
+    bank.stop()
+    client = client_for(bank)
+    assert submit_pending(client, RULES, T0, retry_after=30) == 1
+    assert reload(o).state == "failed"
+    # Still down when it is due: it waits longer, nothing changes.
+    assert submit_pending(client, RULES, T0 + timedelta(seconds=31), retry_after=30) == 0
+    waiting = reload(o)
+    assert (waiting.state, waiting.reason, waiting.attempts) == (
+        "failed", "bank_unavailable", 2)
+    assert waiting.next_attempt_at == T0 + timedelta(seconds=31 + 60)
+    bank.start()
+    assert submit_pending(client, RULES, T0 + timedelta(seconds=100)) == 0
+    settled = reload(o)
+    assert (settled.state, settled.reason) == ("failed", "bank_unavailable:not_received")
+    # A copy of the original request arriving late can no longer debit.
+    late = client.topup("sms-0021-aaaaaaaa", "+38344111222", "vala", Decimal(5),
+                        agreement_id="G1001")
+    assert (late.status, late.reason) == ("rejected", "not_received")
+    assert bank.db.debit_count() == 0
+    assert len(replies(o)) == 1

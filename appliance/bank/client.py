@@ -211,19 +211,13 @@ class BankClient:
         answer = self._request(
             "POST", "/v1/topups", json=body, headers={"Idempotency-Key": idempotency_key}
         )
-        try:
-            status = answer["status"]
-            if status not in ("done", "rejected"):
-                raise ValueError(f"status {status!r}")
-            after = answer.get("balance_after")
-            return TopupResult(
-                id=str(answer["id"]),
-                status=status,
-                reason=answer.get("reason"),
-                balance_after=None if after is None else _money_in(after),
-            )
-        except (KeyError, TypeError, ValueError, InvalidOperation) as exc:
-            raise BankProtocolError(f"malformed top-up answer: {exc!r}") from exc
+        return _topup_result(answer)
+
+    def resolve_topup(self, idempotency_key: str) -> TopupResult:
+        """The bank's answer for a key, without ever starting a top-up: a key the bank never
+        received is closed as `rejected`/`not_received`, so a late copy cannot debit."""
+        answer = self._request("POST", f"/v1/topups/{quote(idempotency_key, safe='')}/resolve")
+        return _topup_result(answer)
 
     def rebind_phone(self, agreement_id: str, phone: str) -> BankAgreement:
         """Re-bind an agreement to a changed phone number (branch staff only)."""
@@ -357,6 +351,22 @@ def _time_in(value: object) -> datetime:
     if ts.tzinfo is None:
         raise ValueError(f"time without offset: {value!r}")
     return ts
+
+
+def _topup_result(answer: Any) -> TopupResult:
+    try:
+        status = answer["status"]
+        if status not in ("done", "rejected"):
+            raise ValueError(f"status {status!r}")
+        after = answer.get("balance_after")
+        return TopupResult(
+            id=str(answer["id"]),
+            status=status,
+            reason=answer.get("reason"),
+            balance_after=None if after is None else _money_in(after),
+        )
+    except (KeyError, TypeError, ValueError, InvalidOperation, AttributeError) as exc:
+        raise BankProtocolError(f"malformed top-up answer: {exc!r}") from exc
 
 
 def _agreement(a: Mapping[str, Any]) -> BankAgreement:

@@ -99,6 +99,7 @@ class FakeBankApp:
         self._urls = Map([
             Rule("/v1/changes", endpoint="changes", methods=["GET"]),
             Rule("/v1/topups", endpoint="topups", methods=["POST"]),
+            Rule("/v1/topups/<key>/resolve", endpoint="resolve", methods=["POST"]),
             Rule("/v1/agreements/<agreement_id>/phone", endpoint="phone", methods=["PUT"]),
             Rule("/_fake/movements", endpoint="admin_movement", methods=["POST"]),
             Rule("/_fake/fault", endpoint="admin_fault", methods=["POST", "GET"]),
@@ -200,14 +201,13 @@ class FakeBankApp:
         return _json(200, self.db.changes(after, int(raw_limit)))
 
     def _on_topups(self, request: Request) -> Response:
-        key = request.headers.get("Idempotency-Key", "")
-        if not 8 <= len(key) <= 128 or not all(ch.isalnum() or ch in "._:-" for ch in key):
-            raise FakeBankError(
-                400, "bad_idempotency_key", "Idempotency-Key: 8-128 of [A-Za-z0-9._:-]"
-            )
+        key = _checked_key(request.headers.get("Idempotency-Key", ""))
         body = _body(request)
         outcome = self.db.topup(key, body)
         return _json(200, outcome.body)
+
+    def _on_resolve(self, request: Request, key: str) -> Response:
+        return _json(200, self.db.resolve(_checked_key(key)))
 
     def _on_phone(self, request: Request, agreement_id: str) -> Response:
         body = _body(request)
@@ -247,6 +247,16 @@ class FakeBankApp:
 
     def _on_admin_health(self, request: Request) -> Response:
         return _json(200, {"ok": True})
+
+
+def _checked_key(key: str) -> str:
+    if not 8 <= len(key) <= 128 or not all(
+        ch.isascii() and (ch.isalnum() or ch in "._:-") for ch in key
+    ):
+        raise FakeBankError(
+            400, "bad_idempotency_key", "Idempotency-Key: 8-128 of [A-Za-z0-9._:-]"
+        )
+    return key
 
 
 def _body(request: Request) -> dict[str, Any]:

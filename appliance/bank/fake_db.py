@@ -29,6 +29,7 @@ SERVED_TOPUP_OPERATORS = ("vala", "ipko_mobile", "ipko_fixed")
 PRODUCTS = ("internet", "tv", "duotv", "duofix")
 ACCOUNT_KINDS = ("current", "business", "savings")
 MAX_TOPUP = Decimal(200)
+_FENCED = "fenced"  # request_hash of a key closed by `resolve` before any request came
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -360,7 +361,7 @@ class FakeBankDB:
                 "SELECT request_hash, response FROM topups WHERE idempotency_key=?", (key,)
             ).fetchone()
             if old is not None:
-                if old[0] != digest:
+                if old[0] != digest and old[0] != _FENCED:
                     raise FakeBankError(
                         422, "idempotency_key_reused",
                         "this Idempotency-Key was used with a different request",
@@ -417,6 +418,27 @@ class FakeBankDB:
         self._book(c, acc[0], -amount, "topup", now)
         after = c.execute("SELECT balance FROM accounts WHERE id=?", (acc[0],)).fetchone()[0]
         return {"status": "done", "balance_after": after}, True
+
+    def resolve(self, key: str, now: datetime | None = None) -> dict[str, Any]:
+        """The answer for `key`; a key never received is fenced: recorded as rejected
+        (`not_received`), so that a late copy of its request can never debit."""
+        with self.transaction() as c:
+            old = c.execute(
+                "SELECT response FROM topups WHERE idempotency_key=?", (key,)
+            ).fetchone()
+            if old is not None:
+                answer: dict[str, Any] = json.loads(old[0])
+                return answer
+            cur = c.execute(
+                "INSERT INTO topups (idempotency_key, request_hash, response, debited, created_at)"
+                " VALUES (?, ?, '', 0, ?)", (key, _FENCED, iso(now or utcnow())),
+            )
+            body = {"id": f"TU{cur.lastrowid:08d}", "status": "rejected",
+                    "reason": "not_received"}
+            c.execute(
+                "UPDATE topups SET response=? WHERE seq=?", (json.dumps(body), cur.lastrowid)
+            )
+        return body
 
     # -- inspection (tests, demo) --------------------------------------------------------
 

@@ -8,8 +8,13 @@ order `submitted`; the next run calls the bank again with the same key and gets 
 answer back, so money moves at most once and the customer gets exactly one reply.
 
 While the bank is unreachable an order is retried with backoff (same key) for
-`hold_seconds` after it was created, or `max_attempts` runs; then it is `failed` and the
-customer is told to try later.
+`hold_seconds` after it was created, or `max_attempts` runs; then it is `failed` (reason
+`bank_unavailable`) and the customer is told to try later. Such an order's outcome is
+unknown (the bank may have debited before the line went quiet), so once the bank answers
+again it is *resolved* (`POST /v1/topups/{key}/resolve`, which also fences a key the bank
+never received): done after all → the order becomes `done` and the customer gets the
+outcome (reply key `topup:<id>:late`); otherwise its reason records that no money moved
+(`bank_unavailable:not_received`, ...).
 """
 
 from __future__ import annotations
@@ -67,7 +72,63 @@ def submit_pending(
         if _submit_one(order_id, client, rules, now, hold_seconds=hold_seconds,
                        max_attempts=max_attempts, retry_after=retry_after):
             finished += 1
-    return finished
+    return finished + resolve_unknown(client, rules, now, retry_after=retry_after, limit=limit)
+
+
+def resolve_unknown(
+    client: BankClient, rules: Rules, now: datetime, *, retry_after: float = 15.0,
+    limit: int = 50,
+) -> int:
+    """Resolve orders failed while the bank was unreachable; return how many turned out
+    done (each gets its late reply). Stops at the first bank error (still down)."""
+    candidates = (
+        TopupOrder.select(TopupOrder.id)
+        .where(
+            (TopupOrder.state == "failed") & (TopupOrder.reason == FAILED_REASON_UNAVAILABLE)
+            & (TopupOrder.next_attempt_at.is_null() | (TopupOrder.next_attempt_at <= now))
+        )
+        .order_by(TopupOrder.id)
+        .limit(limit)
+    )
+    done = 0
+    for order_id in [int(row.id) for row in candidates]:
+        order: TopupOrder = TopupOrder.get_by_id(order_id)
+        try:
+            result = client.resolve_topup(str(order.idempotency_key))
+        except BankError as exc:
+            attempts = int(order.attempts) + 1
+            delay = min(timedelta(seconds=retry_after * 2 ** (attempts - 1)), MAX_RETRY_DELAY)
+            with write_transaction():
+                TopupOrder.update(attempts=attempts, next_attempt_at=now + delay,
+                                  updated_at=now).where(TopupOrder.id == order_id).execute()
+            log.info("top-up order %d still unresolved: %s", order_id, exc)
+            break
+        if _settle_unknown(order, result, rules, now):
+            done += 1
+    return done
+
+
+def _settle_unknown(order: TopupOrder, result: TopupResult, rules: Rules, now: datetime) -> bool:
+    unresolved = (TopupOrder.id == order.id) & (TopupOrder.state == "failed") & (
+        TopupOrder.reason == FAILED_REASON_UNAVAILABLE)
+    with write_transaction():
+        if not result.done:
+            TopupOrder.update(
+                reason=f"{FAILED_REASON_UNAVAILABLE}:{result.reason or 'rejected'}",
+                bank_id=result.id, next_attempt_at=None, updated_at=now,
+            ).where(unresolved).execute()
+            log.info("top-up order %d: confirmed not done (%s)", order.id, result.reason)
+            return False
+        changed = TopupOrder.update(
+            state="done", reason=None, bank_id=result.id, balance_after=result.balance_after,
+            next_attempt_at=None, updated_at=now,
+        ).where(unresolved).execute()
+        if not changed:
+            return False
+        _queue_reply(order, "done", None, result.balance_after, rules=rules, now=now,
+                     key=f"{reply_key(int(order.id))}:late")
+    log.warning("top-up order %d: done after all (the customer was told it failed)", order.id)
+    return True
 
 
 def _submit_one(
@@ -116,7 +177,9 @@ def _retry_or_fail(
 ) -> bool:
     held = (now - order.created_at).total_seconds()
     if held >= hold_seconds or int(order.attempts) >= max_attempts:
-        return _finish(order, rules, now, state="failed", reason=FAILED_REASON_UNAVAILABLE)
+        # Resolved (did the bank debit?) once the bank answers again; not in this run.
+        return _finish(order, rules, now, state="failed", reason=FAILED_REASON_UNAVAILABLE,
+                       next_attempt_at=now + timedelta(seconds=retry_after))
     delay = min(timedelta(seconds=retry_after * 2 ** (int(order.attempts) - 1)),
                 MAX_RETRY_DELAY)
     with write_transaction():
@@ -129,6 +192,7 @@ def _retry_or_fail(
 def _finish(
     order: TopupOrder, rules: Rules, now: datetime, *, result: TopupResult | None = None,
     state: str | None = None, reason: str | None = None,
+    next_attempt_at: datetime | None = None,
 ) -> bool:
     """Commit the order's final state and the customer's reply together (one transaction)."""
     if result is not None:
@@ -141,24 +205,31 @@ def _finish(
             TopupOrder.update(
                 state=state, reason=reason, balance_after=balance_after,
                 bank_id=None if result is None else result.id,
-                next_attempt_at=None, updated_at=now,
+                next_attempt_at=next_attempt_at, updated_at=now,
             )
             .where((TopupOrder.id == order.id) & TopupOrder.state.in_(DUE_STATES))
             .execute()
         )
         if not changed:
             return False
-        agreement: Agreement = Agreement.get_by_id(order.agreement_id)
-        shown_target = str(order.subscriber_id or order.target) if order.product else str(
-            order.target)
-        text = topup_outcome_text(
-            state, reason, order.amount, shown_target, balance_after,
-            str(agreement.language), rules,
-        )
-        OutboxMessage.insert(
-            to=agreement.phone, text=text, kind="topup_result", priority=PRIORITY_TOPUP_RESULT,
-            state="queued", dedupe_key=reply_key(int(order.id)), inbound=order.inbound_id,
-            created_at=now,
-        ).on_conflict_ignore().execute()
+        _queue_reply(order, state, reason, balance_after, rules=rules, now=now,
+                     key=reply_key(int(order.id)))
     log.info("top-up order %d: %s%s", order.id, state, f" ({reason})" if reason else "")
     return True
+
+
+def _queue_reply(
+    order: TopupOrder, state: str, reason: str | None, balance_after: Decimal | None, *,
+    rules: Rules, now: datetime, key: str,
+) -> None:
+    """Queue the customer's outcome SMS (inside the caller's transaction), once per key."""
+    agreement: Agreement = Agreement.get_by_id(order.agreement_id)
+    shown_target = str(order.subscriber_id or order.target) if order.product else str(
+        order.target)
+    text = topup_outcome_text(
+        state, reason, order.amount, shown_target, balance_after, str(agreement.language), rules,
+    )
+    OutboxMessage.insert(
+        to=agreement.phone, text=text, kind="topup_result", priority=PRIORITY_TOPUP_RESULT,
+        state="queued", dedupe_key=key, inbound=order.inbound_id, created_at=now,
+    ).on_conflict_ignore().execute()
