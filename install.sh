@@ -222,7 +222,9 @@ CHANGED=$(( before | CHANGED ))
 for doc in "$SRC/docs/operations.md" "$SRC/hardware.md"; do
   [ -f "$doc" ] && put_file "$doc" "$PREFIX/share/doc/$(basename "$doc")" 644 root:root
 done
-put_file "$SRC/uninstall.sh" "$PREFIX/share/uninstall.sh" 755 root:root
+# The uninstaller, with this install's prefix as its default.
+render_unit "$SRC/uninstall.sh" > "$tmp/uninstall.sh"
+put_file "$tmp/uninstall.sh" "$PREFIX/share/uninstall.sh" 755 root:root
 # The fake bank's demo data, for the rehearsal with the fake modem (hardware.md §7).
 if [ -f "$SRC/config/demo-bank.yaml" ]; then
   put_file "$SRC/config/demo-bank.yaml" "$PREFIX/share/demo-bank.yaml" 644 root:root

@@ -137,6 +137,13 @@ def test_units_follow_prefix(src: Path, tmp_path: Path) -> None:
     assert "ExecStart=/srv/sms/venv/bin/appliance backup" in backup
     assert (root / "srv/sms/share/doc").is_dir()
     assert os.readlink(root / "usr/local/bin/appliance") == "/srv/sms/venv/bin/appliance"
+    # Its own uninstaller knows where it lives.
+    uninstaller = root / "srv/sms/share/uninstall.sh"
+    assert "PREFIX=/srv/sms\n" in uninstaller.read_text()
+    run(uninstaller, root)
+    assert not (root / "srv/sms").exists()
+    assert not (root / "etc/systemd/system/appliance.service").exists()
+    assert (root / "var/lib/appliance").is_dir()
 
 
 def test_bad_arguments_exit_2(src: Path, tmp_path: Path) -> None:
