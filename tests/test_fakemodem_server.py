@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -254,3 +255,20 @@ def test_sim_full_config_stops_cmti(tmp_path: Path) -> None:
         m.deliver("+38344123456", "waits at the SMSC")
         assert p.read_for(0.3) == b""
         assert p.command("AT+CMGD=1") == OK + b'\r\n+CMTI: "SM",1\r\n'
+
+
+def test_a_second_modem_on_the_same_state_dir_is_refused(served: FakeModemServer,
+                                                         tmp_path: Path) -> None:
+    with pytest.raises(OSError, match="already runs"):
+        FakeModemServer(tmp_path / "other", served.state_dir).start()
+    assert not (tmp_path / "other").exists()
+    assert ControlClient(served.state_dir).ping()["pty"] == served.pty_path
+
+
+def test_stored_json_names_the_message_type(served: FakeModemServer) -> None:
+    served.deliver("+38344123456", "B")
+    served.deliver_pdu(codec.encode_status_report(
+        3, "+38344123456", datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC),
+        smsc=None))
+    rows = ControlClient(served.state_dir).stored()
+    assert [r["type"] for r in rows] == ["deliver", "status-report"]

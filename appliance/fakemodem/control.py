@@ -45,15 +45,33 @@ def _short_path(path: Path) -> Iterator[str]:
         os.close(dir_fd)
 
 
+def _answers(path: Path) -> bool:
+    """Whether something listens on the socket at `path`."""
+    if not path.exists():
+        return False
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    probe.settimeout(1.0)
+    try:
+        with _short_path(path) as p:
+            probe.connect(p)
+    except OSError:
+        return False
+    finally:
+        probe.close()
+    return True
+
+
 class ControlServer:
     """Accepts control connections; one thread per connection."""
 
     def __init__(self, path: Path, handler: Callable[[dict[str, Any]], Any]) -> None:
         self.path = path
         self._handler = handler
+        if _answers(path):
+            raise OSError(f"a fake modem already runs at {path.parent}")
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         with contextlib.suppress(FileNotFoundError):
-            path.unlink()
+            path.unlink()  # a stale socket left by a killed modem
         with _short_path(path) as p:
             self._sock.bind(p)
         self._sock.listen(16)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from appliance.fakemodem.pdu import PduError, decode_deliver
+from appliance.fakemodem.pdu import PduError, decode_deliver, message_type
 
 # 27.005 <stat> values in PDU mode and their text-mode names.
 STAT_NAMES = {0: "REC UNREAD", 1: "REC READ", 2: "STO UNSENT", 3: "STO SENT", 4: "ALL"}
@@ -111,7 +111,8 @@ class Stored:
         """A JSON-able view."""
         view: dict[str, Any] = {"storage": self.storage, "index": self.index,
                                 "stat": STAT_NAMES.get(self.stat, str(self.stat)),
-                                "pdu": self.pdu, "at": self.at.isoformat()}
+                                "pdu": self.pdu, "at": self.at.isoformat(),
+                                "type": message_type(self.pdu)}
         try:
             d = decode_deliver(self.pdu)
         except (PduError, ValueError, IndexError):

@@ -81,13 +81,19 @@ class FakeModemServer:
     def start(self) -> FakeModemServer:
         """Open the pty, make the link, start the threads and the control socket."""
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        self._open_pty()
+        # The socket first: a second modem on the same state dir fails before it
+        # touches the link.
+        self._control = serve_control(self.state_dir / SOCKET_NAME, self.handle_request)
+        try:
+            self._open_pty()
+        except OSError:
+            self._control.close()
+            raise
         for target, label in ((self._write_loop, "writer"), (self._timer_loop, "timers")):
             t = threading.Thread(target=target, name=f"fakemodem-{self.name}-{label}",
                                  daemon=True)
             t.start()
             self._threads.append(t)
-        self._control = serve_control(self.state_dir / SOCKET_NAME, self.handle_request)
         self._write_info()
         return self
 
@@ -188,8 +194,9 @@ class FakeModemServer:
                     return
                 if data:
                     with self._lock:
-                        out = self.interpreter.feed(data, self._clock())
-                        self._emit(out)
+                        if self._generation != generation:
+                            return  # the port vanished while we waited
+                        self._emit(self.interpreter.feed(data, self._clock()))
             elif ev & (select.POLLHUP | select.POLLERR):
                 self._stop.wait(0.05)  # no client has the port open
 
@@ -340,8 +347,8 @@ class FakeModemServer:
     def vanish(self, reappear_after: float | None = None) -> None:
         """The USB port disappears; with `reappear_after`, a NEW pty appears at the same
         link after that many seconds (the modem rebooted: settings back to power-up)."""
+        self._close_pty()  # not under the lock: the reader may be waiting for it
         with self._lock:
-            self._close_pty()
             with contextlib.suppress(FileNotFoundError):
                 self.link.unlink()
             old_path, self.pty_path = self.pty_path, None
