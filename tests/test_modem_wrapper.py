@@ -19,7 +19,7 @@ from appliance.modem.errors import (
 )
 from appliance.modem.pdu import decode, decode_deliver
 from appliance.modem.types import StatusReport, Submit
-from appliance.modem.wrapper import Modem
+from appliance.modem.wrapper import Modem, parse_cmgl, parse_cmgr
 from tests.test_modem_scripted import (
     PDU_B,
     ScriptedModem,
@@ -700,3 +700,30 @@ def test_endless_noise_without_line_end_is_dropped(
         wait_for(lambda: modem.bytes_received >= seen, timeout=10, what="the noise read")
     assert "without a line end dropped" in caplog.text
     assert modem.signal() == (20, 99)
+
+
+# ---------------------------------------------------------------- answer parsing
+
+
+def test_parse_cmgr_accepts_every_header_variant_in_the_corpus() -> None:
+    from tests.test_modem_pdu import CORPUS
+
+    dumps = sorted(CORPUS.glob("*/*.dump"))
+    assert dumps
+    for path in dumps:
+        lines = [ln.strip() for ln in path.read_text("latin-1").splitlines() if ln.strip()]
+        answer = [ln for ln in lines if not ln.startswith("AT") and ln != "OK"]
+        got = parse_cmgr("SM", 1, answer)
+        assert got is not None, path.name
+        assert got.pdu == answer[1].strip('"')
+        assert got.length == int(answer[0].rsplit(",", 1)[-1].split(":")[-1])
+    assert parse_cmgr("SM", 1, ["+CMGR: 0,,0", ""]) is None
+    assert parse_cmgr("SM", 1, []) is None
+
+
+def test_parse_cmgl_variants() -> None:
+    lines = ['+CMGL: 3,1,"Doe, J",23', PDU_B, "+CMGL: 4,0,,23", "+CMGL: 5,0,,23", PDU_B,
+             "+CMGL: x,0,,23", PDU_B]
+    got = parse_cmgl("ME", lines)
+    assert [(m.index, m.status, m.pdu, m.length) for m in got] == [
+        (3, 1, PDU_B, 23), (4, 0, "", 23), (5, 0, PDU_B, 23)]

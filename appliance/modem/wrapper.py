@@ -63,8 +63,6 @@ __all__ = ["Modem"]
 _CMTI = re.compile(r'^\+CMTI:\s*"?([A-Za-z]+)"?\s*,\s*(\d+)')
 _CDSI = re.compile(r'^\+CDSI:\s*"?([A-Za-z]+)"?\s*,\s*(\d+)')
 _CDS = re.compile(r"^\+CDS:\s*(?:[^,]*,)?\s*(\d+)\s*$")
-_CMGL = re.compile(r"^\+CMGL:\s*(\d+)\s*,\s*(\d+)\s*,(.*?)(?:,\s*(\d+))?\s*$")
-_CMGR = re.compile(r"^\+CMGR:\s*(\d*)\s*,(.*?)(?:,\s*(\d+))?\s*$")
 _CMGS = re.compile(r"^\+CMGS:\s*(\d+)")
 _QUOTED = re.compile(r'"([^"]*)"')
 _NUMBERS = re.compile(r"-?\d+")
@@ -533,6 +531,28 @@ def _parse_cmgs(lines: list[str]) -> int:
     return -1
 
 
+def _header_fields(line: str) -> list[str]:
+    """The comma-separated fields after `+CMGx:`, quotes kept (an alpha may hold commas)."""
+    body = line.split(":", 1)[1]
+    fields: list[str] = []
+    current: list[str] = []
+    quoted = False
+    for ch in body:
+        if ch == '"':
+            quoted = not quoted
+        if ch == "," and not quoted:
+            fields.append("".join(current).strip())
+            current = []
+        else:
+            current.append(ch)
+    fields.append("".join(current).strip())
+    return fields
+
+
+def _int_or(text: str, default: int | None) -> int | None:
+    return int(text) if text.isdigit() else default
+
+
 def parse_cmgl(storage: str, lines: list[str]) -> list[StoredMessage]:
     """`+CMGL: <index>,<stat>,[<alpha>],<length>` + PDU line pairs, in modem order.
 
@@ -542,29 +562,40 @@ def parse_cmgl(storage: str, lines: list[str]) -> list[StoredMessage]:
     out: list[StoredMessage] = []
     i = 0
     while i < len(lines):
-        m = _CMGL.match(lines[i])
+        line = lines[i]
         i += 1
-        if not m:
+        if not line.startswith("+CMGL:"):
             continue
+        fields = _header_fields(line)
+        index = _int_or(fields[0], None)
+        if index is None:
+            log.warning("+CMGL header without an index skipped")
+            continue
+        status = _int_or(fields[1], -1) if len(fields) > 1 else -1
+        length = _int_or(fields[-1], None) if len(fields) > 2 else None
         pdu = ""
-        if i < len(lines) and not lines[i].startswith("+CMGL"):
+        if i < len(lines) and not lines[i].startswith("+CMGL:"):
             pdu = lines[i].strip().strip('"')
             i += 1
-        length = int(m.group(4)) if m.group(4) else None
-        out.append(StoredMessage(storage, int(m.group(1)), int(m.group(2)), pdu, length))
+        out.append(StoredMessage(storage, index, -1 if status is None else status, pdu, length))
     return out
 
 
 def parse_cmgr(storage: str, index: int, lines: list[str]) -> StoredMessage | None:
-    """`+CMGR: <stat>,[<alpha>],<length>` + PDU line; None for an empty slot."""
+    """`+CMGR: <stat>,[<alpha>],<length>` + PDU line; None for an empty slot.
+
+    Tolerates the variants real modems print (`+CMGR: 24`, `+CMGR: ,,92`,
+    `+CMGR: 4,1,,151`): the first field is the status when there are several, the
+    last one the length; an unknown status is -1.
+    """
     for pos, line in enumerate(lines):
-        m = _CMGR.match(line)
-        if not m:
+        if not line.startswith("+CMGR:"):
             continue
         pdu = lines[pos + 1].strip().strip('"') if pos + 1 < len(lines) else ""
         if not pdu:
             return None
-        status = int(m.group(1)) if m.group(1) else -1
-        length = int(m.group(3)) if m.group(3) else None
-        return StoredMessage(storage, index, status, pdu, length)
+        fields = _header_fields(line)
+        status = _int_or(fields[0], -1) if len(fields) > 1 else -1
+        length = _int_or(fields[-1], None)
+        return StoredMessage(storage, index, -1 if status is None else status, pdu, length)
     return None
