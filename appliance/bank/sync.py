@@ -250,10 +250,12 @@ def _upsert_accounts(accounts: Sequence[BankAccount]) -> None:
     as_of = Account.as_of.column_name
     sql = _insert_sql(Account, fields, upsert=fields[1:],
                       upsert_where=f'excluded."{as_of}" >= {_table(Account)}."{as_of}"')
-    _executemany(sql, _to_db(fields, (
-        (a.id, a.customer_id, a.kind, a.number, a.currency, a.balance, a.as_of)
+    # Stored forms written out (money: the Decimal's string; times: utc_text): every page
+    # of a large sync carries about as many accounts as movements.
+    _executemany(sql, [
+        (a.id, a.customer_id, a.kind, a.number, a.currency, str(a.balance), utc_text(a.as_of))
         for a in accounts
-    )))
+    ])
 
 
 def _upsert_agreements(agreements: Sequence[BankAgreement], now: datetime) -> None:
