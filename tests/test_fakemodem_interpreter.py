@@ -718,3 +718,36 @@ def test_cmti_between_the_lines_of_a_listing() -> None:
         f"\r\n+CMGL: 1,0,,{codec.tpdu_length(a)}\r\n{a}\r\n".encode()
         + b'\r\n+CMTI: "SM",2\r\n'
         + f"+CMGL: 2,0,,{codec.tpdu_length(b)}\r\n{b}\r\n".encode() + OK)
+
+
+def test_text_mode_status_reports_and_stored_submits() -> None:
+    m = modem()
+    at(m, "AT+CMGF=1")
+    at(m, "AT+CNMI=2,1,0,1,0")
+    at(m, "AT+CSMP=49,167,0,0")
+    at(m, 'AT+CMGS="+38344123456"')
+    [timer] = m.feed(b"report me\x1a", NOW).timers
+    cds = m.fire(timer, NOW + timedelta(seconds=5)).data
+    assert cds == (b'\r\n+CDS: 6,0,"+38344123456",145,"26/11/27,13:00:00+04",'
+                   b'"26/11/27,13:00:05+04",0\r\n')
+    m.deliver_pdu(codec.encode_status_report(7, "+38344123456", NOW, NOW, smsc=None), NOW)
+    m.deliver_pdu(submit_pdu("draft", to="+38349234567"), NOW, stat=2)
+    # python-gsmmodem-new's text-mode status report pattern
+    report = info(at(m, "AT+CMGR=1"))[0]
+    assert re.match(r'^\+CMGR: ([^,]*),\d+,(\d+),"{0,1}([^"]*)"{0,1},\d*,"([^"]+)","([^"]+)",'
+                    r"(\d+)$", report)
+    assert info(at(m, "AT+CMGR=2")) == ['+CMGR: "STO UNSENT","+38349234567",', "draft"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(max_size=400), st.booleans())
+def test_what_is_delivered_is_what_cmgr_shows(text: str, ucs2: bool) -> None:
+    m = modem(sm_capacity=40)  # 400 emoji are 800 UCS-2 units: 12 parts
+    _, pdus = m.deliver("+38344123456", text, NOW, ucs2=ucs2)
+    parts = []
+    for i in range(1, len(pdus) + 1):
+        head, pdu = info(at(m, f"AT+CMGR={i}"))
+        assert head == f"+CMGR: 0,,{codec.tpdu_length(pdu)}"
+        parts.append(codec.decode_deliver(pdu))
+    assert "".join(p.text for p in sorted(parts, key=lambda p: p.concat.seq if p.concat else 0)
+                   ) == text

@@ -689,24 +689,39 @@ class Interpreter:
         if self.settings.cmgf == 0:
             return [f"{head}{m.stat},,{codec.tpdu_length(m.pdu)}", m.pdu]
         stat = f'"{STAT_NAMES[m.stat]}"'
+        kind = codec.message_type(m.pdu)
         try:
+            if kind == "status-report":
+                return [f"{head}{stat},".encode() + self._report_fields(m.pdu)]
+            if kind == "submit":
+                sub = codec.decode_submit(m.pdu)
+                line = f"{head}{stat},".encode() + self._quoted(sub.to) + b","
+                return [line, self._text_body(sub.text, sub.dcs)]
             d = codec.decode_deliver(m.pdu)
         except (codec.PduError, ValueError, IndexError):
             return [f'{head}{stat},"",,""', m.pdu]
-        scts = d.scts
-        off = scts.utcoffset()
-        quarters = int(off.total_seconds() // 900) if off is not None else 0
-        stamp = scts.strftime("%y/%m/%d,%H:%M:%S") + f"{quarters:+03d}"
-        sender = b'"' + self._te_string(d.sender) + b'"'
-        line = f"{head}{stat},".encode() + sender + f',,"{stamp}"'.encode()
-        alphabet = codec.alphabet_of(d.dcs)
+        line = (f"{head}{stat},".encode() + self._quoted(d.sender)
+                + f',,"{_text_stamp(d.scts)}"'.encode())
+        return [line, self._text_body(d.text, d.dcs)]
+
+    def _quoted(self, text: str) -> bytes:
+        return b'"' + self._te_string(text) + b'"'
+
+    def _text_body(self, text: str, dcs: int) -> bytes:
+        alphabet = codec.alphabet_of(dcs)
         if alphabet == "gsm7":
-            body = self._te_string(d.text)
-        elif alphabet == "ucs2":  # 27.005: UCS-2 and 8-bit data are shown in hex
-            body = d.text.encode("utf-16-be").hex().upper().encode()
-        else:
-            body = d.text.encode("latin-1").hex().upper().encode()
-        return [line, body]
+            return self._te_string(text)
+        if alphabet == "ucs2":  # 27.005: UCS-2 and 8-bit data are shown in hex
+            return text.encode("utf-16-be").hex().upper().encode()
+        return text.encode("latin-1").hex().upper().encode()
+
+    def _report_fields(self, pdu: str) -> bytes:
+        """Text-mode fields of a status report: <fo>,<mr>,<ra>,<tora>,<scts>,<dt>,<st>."""
+        r = codec.decode_status_report(pdu)
+        tora = 145 if r.recipient.startswith("+") else 129
+        return (f"6,{r.mr},".encode() + self._quoted(r.recipient)
+                + f',{tora},"{_text_stamp(r.scts)}","{_text_stamp(r.discharge)}",{r.status}'
+                .encode())
 
     def _cmgl(self, form: str, args: list[str], now: datetime) -> list[str | bytes]:
         if form == "test":
@@ -983,7 +998,9 @@ class Interpreter:
                 int(params["mr"]), str(params["to"]), self.local(submitted), self.local(now),
                 smsc=self.config.smsc)
             ds = self.settings.cnmi[3]
-            if ds == 1:
+            if ds == 1 and self.settings.cmgf == 1:
+                self._notify(b"\r\n+CDS: " + self._report_fields(report) + b"\r\n", out)
+            elif ds == 1:
                 self._notify(f"\r\n+CDS: {codec.tpdu_length(report)}\r\n{report}\r\n".encode(),
                              out)
             elif ds == 2:
@@ -1117,6 +1134,13 @@ def _int(args: list[str], i: int, allowed: range | tuple[int, ...]) -> int:
     if v not in allowed:
         raise PlainError()
     return v
+
+
+def _text_stamp(moment: datetime) -> str:
+    """A text-mode time stamp: yy/MM/dd,hh:mm:ss±zz (zone in quarter hours)."""
+    off = moment.utcoffset()
+    quarters = int(off.total_seconds() // 900) if off is not None else 0
+    return moment.strftime("%y/%m/%d,%H:%M:%S") + f"{quarters:+03d}"
 
 
 def _fault_error(fault: Fault) -> Exception:
