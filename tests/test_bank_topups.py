@@ -276,3 +276,27 @@ def test_failed_never_received_is_fenced_and_moves_no_money(
     assert (late.status, late.reason) == ("rejected", "not_received")
     assert bank.db.debit_count() == 0
     assert len(replies(o)) == 1
+
+
+def test_an_unreachable_bank_costs_one_round_of_retries_per_run(
+    bank: FakeBankServer, db_path: Path
+) -> None:
+    orders = [order(f"sms-003{i}-aaaaaaaa") for i in range(4)]
+    bank.set_fault("down")
+    before = len(bank.app.seen)
+    client = client_for(bank, retries=2)
+    assert submit_pending(client, RULES, T0, hold_seconds=60, retry_after=10) == 0
+    assert len(bank.app.seen) - before == 3  # one order's three tries, not twelve
+    states = [(reload(o).state, reload(o).next_attempt_at) for o in orders]
+    assert states[0] == ("submitted", T0 + timedelta(seconds=10))
+    assert all(when == T0 + timedelta(seconds=10) for _state, when in states)
+    bank.set_fault("none")
+    assert submit_pending(client, RULES, T0 + timedelta(seconds=10), hold_seconds=60) == 4
+    assert {reload(o).state for o in orders} == {"done"}
+    assert bank.db.debit_count() == 4
+    # Without a hold they are refused at once, each with its reply.
+    more = [order(f"sms-004{i}-aaaaaaaa") for i in range(3)]
+    bank.set_fault("down")
+    assert submit_pending(client, RULES, T0 + timedelta(seconds=20)) == 3
+    assert {reload(o).state for o in more} == {"failed"}
+    assert all(len(replies(o)) == 1 for o in more)

@@ -68,10 +68,24 @@ def submit_pending(
         .limit(limit)
     )
     finished = 0
+    bank_down = False
     for order_id in [int(row.id) for row in due]:
-        if _submit_one(order_id, client, rules, now, hold_seconds=hold_seconds,
-                       max_attempts=max_attempts, retry_after=retry_after):
-            finished += 1
+        if bank_down:
+            # Found unreachable in this very run (after the client's own retries): the
+            # other orders wait or fail without another round of retries each.
+            order: TopupOrder | None = TopupOrder.get_or_none(
+                (TopupOrder.id == order_id) & TopupOrder.state.in_(DUE_STATES))
+            if order is not None and _retry_or_fail(
+                order, rules, now, hold_seconds=hold_seconds, max_attempts=max_attempts,
+                retry_after=retry_after,
+            ):
+                finished += 1
+            continue
+        done, bank_down = _submit_one(order_id, client, rules, now, hold_seconds=hold_seconds,
+                                      max_attempts=max_attempts, retry_after=retry_after)
+        finished += done
+    if bank_down:
+        return finished
     return finished + resolve_unknown(client, rules, now, retry_after=retry_after, limit=limit)
 
 
@@ -134,7 +148,8 @@ def _settle_unknown(order: TopupOrder, result: TopupResult, rules: Rules, now: d
 def _submit_one(
     order_id: int, client: BankClient, rules: Rules, now: datetime, *,
     hold_seconds: float, max_attempts: int, retry_after: float,
-) -> bool:
+) -> tuple[bool, bool]:
+    """Submit one order: (reached a final state, the bank was unreachable)."""
     with write_transaction():
         claimed = (
             TopupOrder.update(state="submitted", attempts=TopupOrder.attempts + 1,
@@ -143,7 +158,7 @@ def _submit_one(
             .execute()
         )
         if not claimed:
-            return False  # finished meanwhile by another run
+            return False, False  # finished meanwhile by another run
         order: TopupOrder = TopupOrder.get_by_id(order_id)
     product = order.product
     try:
@@ -160,15 +175,15 @@ def _submit_one(
         # A 4xx: our request is wrong (or its key was reused with another body). Sending it
         # again would fail the same way; give up loudly.
         log.error("top-up order %d refused by the bank: %s %s", order_id, exc.status, exc.code)
-        return _finish(order, rules, now, state="failed", reason=f"bank_{exc.code}")
+        return _finish(order, rules, now, state="failed", reason=f"bank_{exc.code}"), False
     except BankError as exc:
         # Unreachable, 5xx, a broken answer or a token problem: the bank may or may not
         # have debited. Only the same key may be sent again.
         level = logging.ERROR if isinstance(exc, BankAuthError) else logging.WARNING
         log.log(level, "top-up order %d: bank unavailable: %s", order_id, exc)
         return _retry_or_fail(order, rules, now, hold_seconds=hold_seconds,
-                              max_attempts=max_attempts, retry_after=retry_after)
-    return _finish(order, rules, now, result=result)
+                              max_attempts=max_attempts, retry_after=retry_after), True
+    return _finish(order, rules, now, result=result), False
 
 
 def _retry_or_fail(
@@ -180,11 +195,11 @@ def _retry_or_fail(
         # Resolved (did the bank debit?) once the bank answers again; not in this run.
         return _finish(order, rules, now, state="failed", reason=FAILED_REASON_UNAVAILABLE,
                        next_attempt_at=now + timedelta(seconds=retry_after))
-    delay = min(timedelta(seconds=retry_after * 2 ** (int(order.attempts) - 1)),
+    delay = min(timedelta(seconds=retry_after * 2 ** max(0, int(order.attempts) - 1)),
                 MAX_RETRY_DELAY)
     with write_transaction():
         TopupOrder.update(next_attempt_at=now + delay, updated_at=now).where(
-            (TopupOrder.id == order.id) & (TopupOrder.state == "submitted")
+            (TopupOrder.id == order.id) & TopupOrder.state.in_(DUE_STATES)
         ).execute()
     return False
 
