@@ -15,6 +15,8 @@
 # Options:
 #   --prefix DIR      where the program goes (default /opt/appliance)
 #   --wheelhouse DIR  install from these wheels only (no network)
+#   --python PATH     the Python (>= 3.11) for the venv (default /usr/bin/python3: the
+#                     system's; one under /root or /home would be hidden from the service)
 #   --no-user         do not create the user (it exists, or a test)
 #   --no-venv         do not create the venv or run pip (tests)
 #   --no-systemctl    do not run systemctl/udevadm (tests, images)
@@ -26,6 +28,7 @@ umask 022
 SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 PREFIX=/opt/appliance
 WHEELHOUSE=""
+PYTHON=""
 DO_USER=1
 DO_VENV=1
 DO_SYSTEMCTL=1
@@ -40,6 +43,8 @@ while [ $# -gt 0 ]; do
     --prefix=*) PREFIX="${1#*=}"; shift ;;
     --wheelhouse) WHEELHOUSE="${2:?--wheelhouse needs a directory}"; shift 2 ;;
     --wheelhouse=*) WHEELHOUSE="${1#*=}"; shift ;;
+    --python) PYTHON="${2:?--python needs a path}"; shift 2 ;;
+    --python=*) PYTHON="${1#*=}"; shift ;;
     --no-user) DO_USER=0; shift ;;
     --no-venv) DO_VENV=0; shift ;;
     --no-systemctl) DO_SYSTEMCTL=0; shift ;;
@@ -152,16 +157,32 @@ ensure_dir "$STATE/backups" 750 "$APP_USER:$APP_USER"
 
 # --- 3. the program ----------------------------------------------------------------------
 if [ "$DO_VENV" = 1 ]; then
-  if ! python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
-    echo "install.sh: python3 >= 3.11 is needed (Debian 12 has it: apt-get install python3)" >&2
+  if [ -z "$PYTHON" ]; then
+    PYTHON=/usr/bin/python3
+    [ -x "$PYTHON" ] || PYTHON="$(command -v python3 || true)"
+  fi
+  real_python="$(readlink -f "$PYTHON" 2>/dev/null || true)"
+  case "$real_python" in
+    /root/*|/home/*)
+      # ProtectHome= hides these from the service: its interpreter would vanish.
+      echo "install.sh: $PYTHON lives under a home directory ($real_python); use the system's: --python /usr/bin/python3" >&2
+      exit 2 ;;
+  esac
+  if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+    echo "install.sh: Python >= 3.11 is needed at ${PYTHON:-python3} (Debian 12: apt-get install python3)" >&2
     exit 1
   fi
-  if ! python3 -c 'import ensurepip' 2>/dev/null; then
+  if ! "$PYTHON" -c 'import ensurepip, venv' 2>/dev/null; then
     echo "  apt-get    python3-venv"
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
   fi
+  # A venv whose interpreter went away (Python upgraded, another --python) is rebuilt.
+  if [ -d "$VENV" ] && { ! "$VENV/bin/python" -c 'import sys' 2>/dev/null \
+       || grep -Eq '^home = /(root|home)/' "$VENV/pyvenv.cfg" 2>/dev/null; }; then
+    rm -rf "$VENV"; say removed "a venv the service could not use"
+  fi
   if [ ! -x "$VENV/bin/python" ]; then
-    python3 -m venv "$VENV"; say created "venv $VENV"; CHANGED=1
+    "$PYTHON" -m venv "$VENV"; say created "venv $VENV ($("$VENV/bin/python" -V))"; CHANGED=1
   fi
   # Reinstall only when the source changed: a fingerprint of what pip would install.
   stamp="$(cd "$SRC" && find appliance pyproject.toml -type f \( -name '*.py' -o -name '*.toml' \
