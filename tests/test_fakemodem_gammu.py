@@ -75,6 +75,8 @@ def test_identify_and_getallsms(served: tuple[FakeModemServer, Path], tmp_path: 
     assert 'Remote number        : "+38349234567"' in h3
     assert b2 + b3 == LONG
     assert len(b2) == 153
+    refused = {line for line, final in modem.history() if final not in ("OK", "> ")}
+    assert refused == {"AT+MODE=2", "AT+CPROT=?", "AT+SYNCML=?", "AT$TSSPCSW=?"}  # probes
 
 
 def test_sendsms_appears_in_sent(served: tuple[FakeModemServer, Path], tmp_path: Path) -> None:

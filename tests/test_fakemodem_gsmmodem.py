@@ -64,6 +64,8 @@ def test_connect_sets_up_pdu_mode_me_storage_and_cmti(server: FakeModemServer,
     assert client.modem.manufacturer == "FAKEMODEM"
     assert client.modem.smsc == "+38344000100"
     assert client.modem.signalStrength == 20
+    refused = {line for line, final in server.history() if final not in ("OK", "> ")}
+    assert refused == {"AT+ZPAS?"}  # its probe for ZTE sticks; a plain modem refuses it
 
 
 def test_told_of_a_delivered_message_by_cmti_and_reads_it(server: FakeModemServer,

@@ -213,6 +213,13 @@ def test_cli_deliver_sent_storage_fault(served: FakeModemServer, port: AtPort) -
     assert served.interpreter.faults[0].code == 322
     r = runner.invoke(fake_modem, ["fault", *state, "error", "oops"])
     assert r.exit_code == 2
+    r = runner.invoke(fake_modem, ["history", *state, "--refused"])
+    assert r.exit_code == 0
+    assert r.output == ""  # everything above was answered OK
+    port.command('AT+CPIN="9999"')
+    port.command("AT+NOSUCH")
+    r = runner.invoke(fake_modem, ["history", *state, "--refused"])
+    assert r.output.splitlines() == ['AT+CPIN="****"  ->  ERROR', "AT+NOSUCH  ->  ERROR"]
     r = runner.invoke(fake_modem, ["reset-faults", *state])
     assert r.exit_code == 0
     assert served.interpreter.faults == []

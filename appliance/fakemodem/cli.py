@@ -190,6 +190,19 @@ def fault(state_dir: Path, kind: str, params: tuple[str, ...]) -> None:
     click.echo(t("fakemodem.fault_armed", kind=kind))
 
 
+@fake_modem.command()
+@_STATE_DIR
+@click.option("--refused", is_flag=True, help="Only lines that got no OK.")
+def history(state_dir: Path, refused: bool) -> None:
+    """The last command lines the modem got and their final result codes."""
+    with _client(state_dir) as client:
+        rows = client.history()
+    for line, final in rows:
+        if refused and final in ("OK", "> "):
+            continue
+        click.echo(f"{line}  ->  {final or '(no answer)'}")
+
+
 @fake_modem.command("reset-faults")
 @_STATE_DIR
 def reset_faults(state_dir: Path) -> None:

@@ -184,6 +184,10 @@ class ControlClient:
         rows: list[dict[str, Any]] = self.call("stored")
         return rows
 
+    def history(self) -> list[tuple[str, str]]:
+        """As `FakeModemServer.history`."""
+        return [(str(a), str(b)) for a, b in self.call("history")]
+
     def fault(self, kind: str, **params: Any) -> None:
         """As `FakeModemServer.fault`."""
         self.call("fault", kind=kind, params=params)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 import re
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -113,6 +114,8 @@ class Interpreter:
         self.registered = True
         self.full_storages: set[str] = set()  # sim-full fault: refuse new messages
         self.signal = self.config.signal
+        # (command line, final result) of the last lines, for testers ("what did it ask?")
+        self.history: deque[tuple[str, str]] = deque(maxlen=2000)
         self.power_on()
 
     # ------------------------------------------------------------------ state
@@ -201,7 +204,9 @@ class Interpreter:
             if self.settings.echo:
                 out.write(bytes([b]))
             self._prompt = None
-            out.extend(self._submit(prompt, now))
+            answer = self._submit(prompt, now)
+            self.history.append((f"<{prompt.mode} message>", _final_of(answer.data)))
+            out.extend(answer)
             self._flush_deferred(out)
             return
         if b == ESC:
@@ -228,6 +233,12 @@ class Interpreter:
     # ------------------------------------------------------------------ lines
 
     def _execute_line(self, raw: bytes, now: datetime) -> Output:
+        out = self._run_line(raw, now)
+        line = _PIN_ARG.sub(r'\1"****"', raw.decode("latin-1").strip())
+        self.history.append((line, _final_of(out.data)))
+        return out
+
+    def _run_line(self, raw: bytes, now: datetime) -> Output:
         text = raw.decode("latin-1").strip(" \t\x00")
         if len(text) < 2 or text[:2].upper() != "AT":
             return self._final_error(PlainError())
@@ -1134,6 +1145,19 @@ def _int(args: list[str], i: int, allowed: range | tuple[int, ...]) -> int:
     if v not in allowed:
         raise PlainError()
     return v
+
+
+_PIN_ARG = re.compile(r'(?i)(\+CPIN=)"?[^";]*"?')
+_FINAL = re.compile(rb"(OK|ERROR|\+CM[ES] ERROR: [^\r\n]*)\r\n|\r\n> $")
+
+
+def _final_of(data: bytes) -> str:
+    """The final result code in an answer ('> ' for a prompt, '' for none)."""
+    found = list(_FINAL.finditer(data))
+    if not found:
+        return ""
+    last = found[-1]
+    return last.group(1).decode("latin-1") if last.group(1) else "> "
 
 
 def _text_stamp(moment: datetime) -> str:

@@ -326,6 +326,11 @@ class FakeModemServer:
         with self._lock:
             return list(self.interpreter.stored())
 
+    def history(self) -> list[tuple[str, str]]:
+        """The last command lines the modem got, each with its final result code."""
+        with self._lock:
+            return list(self.interpreter.history)
+
     def fault(self, kind: str, **params: Any) -> None:
         """Arm a fault: see docs/fake-modem.md for kinds and parameters."""
         kind = kind.replace("_", "-").lower()
@@ -390,6 +395,8 @@ class FakeModemServer:
             params = dict(args.get("params") or {})
             self.fault(str(args["kind"]), **params)
             return {}
+        if op == "history":
+            return [list(x) for x in self.history()]
         if op == "reset_faults":
             self.reset_faults()
             return {}
