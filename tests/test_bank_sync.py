@@ -8,17 +8,20 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from appliance.bank.client import BankClient, BankUnavailable
 from appliance.bank.fake import FakeBankServer
-from appliance.bank.sync import STATE_BASELINE, sync_once
+from appliance.bank.sync import STATE_BASELINE, _stored_time, sync_once
 from appliance.core.rules import Rules
 from appliance.store.db import open_database
+from appliance.store.fields import utc_text
 from appliance.store.models import Account, Agreement, Customer, Movement, OutboxMessage
 from appliance.store.queries import STATE_BANK_CURSOR, get_state, last_sync_at, set_state
 
@@ -251,3 +254,10 @@ def test_sync_reads_the_token_file_not_a_literal(bank: FakeBankServer, db_path: 
     assert os.stat(bank.token_file).st_mode & 0o077 == 0
     sync_once(client_for(bank), RULES, now())
     assert last_sync_at() is not None
+
+
+@given(st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2200, 1, 1),
+                    timezones=st.sampled_from([UTC, timezone(timedelta(hours=1)),
+                                               timezone(timedelta(hours=-5, minutes=-30))])))
+def test_the_fast_stored_time_is_the_stores_format(ts: datetime) -> None:
+    assert _stored_time(ts) == utc_text(ts)

@@ -18,7 +18,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -215,6 +215,17 @@ def _insert_sql(
     return sql
 
 
+_ZERO = timedelta(0)
+
+
+def _stored_time(ts: datetime) -> str:
+    """`utc_text(ts)`, cheaper for the hot loop: the bank's times are already UTC, and
+    isoformat is several times faster than strftime (a test checks they agree)."""
+    if ts.utcoffset() == _ZERO and ts.year >= 1000:
+        return ts.isoformat(" ", "microseconds")[:26]
+    return utc_text(ts)
+
+
 def _executemany(sql: str, rows: list[tuple[Any, ...]]) -> int:
     if not rows:
         return 0
@@ -253,7 +264,8 @@ def _upsert_accounts(accounts: Sequence[BankAccount]) -> None:
     # Stored forms written out (money: the Decimal's string; times: utc_text): every page
     # of a large sync carries about as many accounts as movements.
     _executemany(sql, [
-        (a.id, a.customer_id, a.kind, a.number, a.currency, str(a.balance), utc_text(a.as_of))
+        (a.id, a.customer_id, a.kind, a.number, a.currency, str(a.balance),
+         _stored_time(a.as_of))
         for a in accounts
     ])
 
@@ -299,7 +311,7 @@ def _insert_new_movements(
     # utc_text), written out here because this is the hot loop of a large sync.
     synced = utc_text(now)
     _executemany(_insert_sql(Movement, fields), [
-        (m.id, m.account_id, str(m.amount), m.type, utc_text(m.booked_at),
+        (m.id, m.account_id, str(m.amount), m.type, _stored_time(m.booked_at),
          str(m.balance_after), synced)
         for m in new
     ])
