@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from appliance.ops import checks
@@ -121,3 +123,18 @@ def test_texts_render_in_albanian(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "nuk ekziston" in c.detail
     assert "rihape" in c.advice
     assert "AT+CFUN=1,1" in c.advice
+
+
+def test_modemmanager_check_reads_process_names(tmp_path: Path) -> None:
+    from appliance.ops.doctor import modemmanager_check
+
+    for pid, comm in ((1, "systemd"), (412, "ModemManager"), (9, "bash")):
+        (tmp_path / str(pid)).mkdir()
+        (tmp_path / str(pid) / "comm").write_text(comm + "\n")
+    (tmp_path / "self").mkdir()
+    c = modemmanager_check(tmp_path)
+    assert c.status is Status.WARN
+    assert "412" in c.detail
+    assert "ModemManager" in c.advice
+    (tmp_path / "412" / "comm").write_text("sleep\n")
+    assert modemmanager_check(tmp_path).status is Status.OK

@@ -35,6 +35,7 @@ from appliance.ops.snapshot import (
     pid_alive,
     port_holders,
     process_name,
+    processes_named,
     read_snapshot,
     snapshot_path,
 )
@@ -263,6 +264,20 @@ def facts_rows(ms: ModemSettings, facts: ModemFacts, previous_imsi: str | None) 
     return out
 
 
+def modemmanager_check(proc: Path = Path("/proc")) -> Check:
+    """ModemManager probes every modem it sees with its own AT commands: warn while it runs.
+
+    The udev rule tells it to ignore the known families; a stick of another family, or a
+    rule not reloaded yet, would still be grabbed.
+    """
+    label = t("ops.label.modemmanager")
+    pids = processes_named("ModemManager", proc)
+    if pids:
+        return row("modemmanager", label, Status.WARN,
+                   t("ops.mm.running", pid=pids[0]), t("ops.advice.port_busy"))
+    return row("modemmanager", label, Status.OK, t("ops.mm.absent"))
+
+
 def daemon_state(settings: Settings, now: datetime) -> Snapshot | None:
     """The daemon's snapshot when the daemon that wrote it is still alive, else None."""
     snap = read_snapshot(snapshot_path(settings.database))
@@ -404,6 +419,7 @@ def _rest(settings: Settings, db: DatabaseFacts, now: datetime) -> list[Check]:
                        t("ops.advice.snapshot_stale") if stale else ""))
     else:
         out.append(row("daemon", t("ops.label.daemon"), Status.OK, t("ops.daemon.stopped")))
+    out.append(modemmanager_check())
     for ms in settings.modems:
         previous = db.previous_imsi.get(ms.name)
         if snap is not None:

@@ -191,6 +191,19 @@ def port_holders(port: str, proc: Path = Path("/proc")) -> list[int]:
     return holders
 
 
+def processes_named(name: str, proc: Path = Path("/proc")) -> list[int]:
+    """Pids of the processes whose name (`comm`) is `name`."""
+    found = []
+    try:
+        entries = list(proc.iterdir())
+    except OSError:
+        return []
+    for entry in entries:
+        if entry.name.isdigit() and process_name(int(entry.name), proc) == name:
+            found.append(int(entry.name))
+    return sorted(found)
+
+
 def process_name(pid: int, proc: Path = Path("/proc")) -> str:
     try:
         return (proc / str(pid) / "comm").read_text().strip()
