@@ -301,7 +301,10 @@ def test_modem_that_does_not_answer(box: Box) -> None:
 def test_missing_database_is_not_created(box: Box) -> None:
     box.database.unlink()
     code, report = doctor(box.config)
-    assert rows(report)["database.open"]["status"] == "WARN"
+    db = rows(report)["database.open"]
+    assert db["status"] == "WARN"
+    assert "does not exist yet" in db["detail"]
+    assert "systemctl start appliance" in db["advice"]
     assert not box.database.exists()  # doctor never creates it (root would own it)
     assert code == 0
 

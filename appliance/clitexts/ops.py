@@ -53,6 +53,8 @@ TEXTS: dict[str, tuple[str, str]] = {
                       "{path}: valid ({modems} modem(s))"),
     "ops.db.ok": ("{path}", "{path}"),
     "ops.db.cannot": ("nuk hapet: {error}", "cannot open: {error}"),
+    "ops.db.missing": ("{path} nuk ekziston ende", "{path} does not exist yet"),
+    "ops.db.no_dir": ("dosja {path} nuk ekziston", "the directory {path} does not exist"),
     "ops.disk.free": ("{mib} MiB të lira ({pct}%) te {path}", "{mib} MiB free ({pct}%) at {path}"),
     "ops.daemon.running": ("në punë (pid {pid}); faktet e modemit nga daemoni, {age} s më parë",
                            "running (pid {pid}); modem facts from the daemon, {age} s old"),
@@ -196,6 +198,10 @@ TEXTS: dict[str, tuple[str, str]] = {
         "(docs/operations.md).",
         "Stop the service and restore the latest copy from /var/lib/appliance/backups/ "
         "(docs/operations.md).",
+    ),
+    "ops.advice.db_missing": (
+        "Daemoni e krijon në nisjen e parë: `systemctl start appliance`.",
+        "The daemon creates it at its first start: `systemctl start appliance`.",
     ),
     "ops.advice.db_wal": (
         "Hape një herë me daemonin (e vendos WAL vetë); mos e mbaj databazën në NFS.",

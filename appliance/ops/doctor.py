@@ -92,9 +92,12 @@ def database_checks(path: Path) -> DatabaseFacts:
     label = t("ops.label.db_open")
     if not path.exists():
         # Never create it here: a file made by root would lock the daemon out of it.
-        detail = t("ops.db.cannot", error=f"{path} does not exist yet")
-        status = Status.WARN if path.parent.is_dir() else Status.FAIL
-        return DatabaseFacts([row("database.open", label, status, detail,
+        if path.parent.is_dir():
+            return DatabaseFacts([row("database.open", label, Status.WARN,
+                                      t("ops.db.missing", path=path),
+                                      t("ops.advice.db_missing"))], {}, False)
+        return DatabaseFacts([row("database.open", label, Status.FAIL,
+                                  t("ops.db.no_dir", path=path.parent),
                                   t("ops.advice.db_open"))], {}, False)
     try:
         con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
