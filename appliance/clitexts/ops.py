@@ -68,6 +68,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "ops.port.absent": ("{port} nuk ekziston", "{port} does not exist"),
     "ops.port.busy": ("{port} e zënë nga një proces tjetër", "{port} is held by another process"),
     "ops.port.ok": ("{port}", "{port}"),
+    "ops.port.denied": ("{port}: pa të drejtë leximi/shkrimi", "{port}: permission denied"),
     "ops.port.daemon": ("{port} e mban daemoni (pid {pid}), ende pa të dhëna",
                         "{port} is held by the daemon (pid {pid}), no facts recorded yet"),
     "ops.at.silent": ("nuk përgjigjet: {error}", "no answer: {error}"),

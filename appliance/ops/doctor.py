@@ -215,7 +215,7 @@ def probe_modem(ms: ModemSettings, now: datetime, previous_imsi: str | None,
                         t("ops.advice.port_busy"))], None
         if not os.access(port, os.R_OK | os.W_OK):
             return [row(f"modem.{name}.port", port_label, Status.FAIL,
-                        f"{port}: permission denied", t("ops.advice.port_perm"))], None
+                        t("ops.port.denied", port=port), t("ops.advice.port_perm"))], None
     rows = [row(f"modem.{name}.port", port_label, Status.OK, t("ops.port.ok", port=port))]
     modem = ProbeModem(
         port, baudrate=ms.baudrate, rtscts=ms.rtscts, pin=_read_secret(ms.pin_file),
