@@ -76,6 +76,9 @@ def test_told_of_a_delivered_message_by_cmti_and_reads_it(server: FakeModemServe
     assert (sms.number, sms.text) == ("+38344123456", "Përshëndetje € ç")
     assert sms.smsc == "+38344000100"
     wait_for(lambda: server.stored() == [], what="GsmModem deletes what it handled")
+    lines = [line for line, _ in server.history()]
+    assert "AT+CMGR=0" in lines  # it went to ME, where the first index is 0
+    assert "AT+CMGD=0" in lines
 
 
 def test_each_part_of_a_concatenated_delivery_is_read(server: FakeModemServer,
