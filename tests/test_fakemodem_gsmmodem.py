@@ -78,7 +78,7 @@ def test_told_of_a_delivered_message_by_cmti_and_reads_it(server: FakeModemServe
     wait_for(lambda: server.stored() == [], what="GsmModem deletes what it handled")
     lines = [line for line, _ in server.history()]
     assert "AT+CMGR=0" in lines  # it went to ME, where the first index is 0
-    assert "AT+CMGD=0" in lines
+    assert "AT+CMGD=0,0" in lines
 
 
 def test_each_part_of_a_concatenated_delivery_is_read(server: FakeModemServer,
