@@ -76,6 +76,7 @@ def test_service_is_notify_watchdog_restart_hardened() -> None:
     assert s["Type"] == ["notify"]
     assert s["ExecStart"][0].endswith("appliance run --config /etc/appliance/appliance.toml")
     assert s["Restart"] == ["on-failure"]
+    assert s["RestartPreventExitStatus"] == ["2"]  # a bad config is not retried
     assert s["WatchdogSec"]
     assert s["StateDirectory"] == ["appliance"]
     assert s["User"] == ["appliance"]
