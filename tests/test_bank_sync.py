@@ -12,11 +12,12 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
+import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from appliance.bank.client import BankClient, BankUnavailable
+from appliance.bank.client import BankClient, BankProtocolError, BankUnavailable
 from appliance.bank.fake import FakeBankServer
 from appliance.bank.sync import STATE_BASELINE, _stored_time, sync_once
 from appliance.core.rules import Rules
@@ -261,3 +262,22 @@ def test_sync_reads_the_token_file_not_a_literal(bank: FakeBankServer, db_path: 
                                                timezone(timedelta(hours=-5, minutes=-30))])))
 def test_the_fast_stored_time_is_the_stores_format(ts: datetime) -> None:
     assert _stored_time(ts) == utc_text(ts)
+
+
+def test_a_page_breaking_our_constraints_is_a_protocol_error_and_commits_nothing(
+    db_path: Path, tmp_path: Path
+) -> None:
+    # The fake bank cannot send a movement of an account it never announced; a mock
+    # transport plays such a broken bank.
+    page = {"cursor": "7", "more": False, "customers": [], "agreements": [], "accounts": [],
+            "movements": [{"id": "MV1", "account_id": "A-unknown", "amount": "-900.00",
+                           "type": "card_payment", "booked_at": "2026-11-27T10:00:00+00:00",
+                           "balance_after": "100.00"}]}
+    token = tmp_path / "token"
+    token.write_text("t0ken")
+    client = BankClient("http://bank.invalid", token,
+                        transport=httpx.MockTransport(lambda r: httpx.Response(200, json=page)))
+    with pytest.raises(BankProtocolError, match="rejected"):
+        sync_once(client, RULES, now())
+    assert get_state(STATE_BANK_CURSOR) is None
+    assert Movement.select().count() == 0
