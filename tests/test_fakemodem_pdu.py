@@ -172,10 +172,11 @@ def test_decoders_only_raise_pdu_error(data: bytes) -> None:
 # ---------------------------------------------------------------- gsmmodem.pdu's opinion
 
 
-# 'ÿ' crashes gsmmodem.pdu's GSM-7 encoder (its extension table keys on chr(0xFF)).
+# "ÿ" crashes gsmmodem.pdu's GSM-7 encoder (its extension table keys on chr(0xFF)); it
+# has "`" where 3GPP has "§".
 bmp_text = st.text(alphabet=st.one_of(st.sampled_from(_AGREED),
                                       st.characters(min_codepoint=0xA0, max_codepoint=0xD7FF,
-                                                    exclude_characters="ÿ")),
+                                                    exclude_characters="ÿ§")),
                    min_size=1, max_size=300)
 
 
