@@ -72,7 +72,17 @@ def test_control_client_round_trip(served: FakeModemServer, port: AtPort) -> Non
         client.fault("meteor")
     with pytest.raises(ControlError, match="unknown fault parameter"):
         client.fault("error", colour="red")
+    state = client.status()
+    assert state["faults"] == []  # the one-shot cms-error was used up
+    assert (state["cmee"], state["cpms"], state["used"]) == (1, ["SM", "SM", "SM"],
+                                                            {"SM": 1, "ME": 1})
+    client.fault("error", match="+CSQ", count=3)
+    assert client.status()["faults"] == [{"kind": "error", "count": 3, "match": "+CSQ",
+                                          "code": None, "delay": 0.0}]
     client.reset_faults()
+    assert client.status()["faults"] == []
+    r = CliRunner().invoke(fake_modem, ["status", "--state-dir", str(served.state_dir)])
+    assert json.loads(r.output)["pty"] == served.pty_path
 
 
 def test_no_modem_at_the_state_dir(tmp_path: Path) -> None:

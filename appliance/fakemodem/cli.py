@@ -192,6 +192,14 @@ def fault(state_dir: Path, kind: str, params: tuple[str, ...]) -> None:
 
 @fake_modem.command()
 @_STATE_DIR
+def status(state_dir: Path) -> None:
+    """The modem's state: port, settings, storage, faults (JSON)."""
+    with _client(state_dir) as client:
+        click.echo(json.dumps(client.status(), indent=2, ensure_ascii=False))
+
+
+@fake_modem.command()
+@_STATE_DIR
 @click.option("--refused", is_flag=True, help="Only lines that got no OK.")
 def history(state_dir: Path, refused: bool) -> None:
     """The last command lines the modem got and their final result codes."""

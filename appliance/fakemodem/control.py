@@ -184,6 +184,11 @@ class ControlClient:
         rows: list[dict[str, Any]] = self.call("stored")
         return rows
 
+    def status(self) -> dict[str, Any]:
+        """As `FakeModemServer.status`."""
+        result: dict[str, Any] = self.call("status")
+        return result
+
     def history(self) -> list[tuple[str, str]]:
         """As `FakeModemServer.history`."""
         return [(str(a), str(b)) for a, b in self.call("history")]

@@ -136,6 +136,11 @@ class Interpreter:
         self._burst: list[bytes] = []  # notices held for cmti-burst
 
     @property
+    def prompt_open(self) -> bool:
+        """Waiting for a message after `> ` (a client that gave up leaves it so)."""
+        return self._prompt is not None
+
+    @property
     def attached(self) -> bool:
         """Registered on the network, SIM unlocked, radio on: SMS can flow."""
         return self.registered and self.pin_ok and self.cfun == 1

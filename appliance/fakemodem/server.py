@@ -326,6 +326,24 @@ class FakeModemServer:
         with self._lock:
             return list(self.interpreter.stored())
 
+    def status(self) -> dict[str, Any]:
+        """A snapshot of the modem's state for testers (JSON-able)."""
+        with self._lock:
+            m = self.interpreter
+            return {
+                "pty": self.pty_path, "link": str(self.link), "name": self.name,
+                "gone_for_good": self.gone_for_good, "echo": m.settings.echo,
+                "cmee": m.settings.cmee, "cmgf": m.settings.cmgf, "cscs": m.settings.cscs,
+                "cnmi": list(m.settings.cnmi), "cpms": list(m.cpms),
+                "registered": m.registered, "pin_ok": m.pin_ok, "cfun": m.cfun,
+                "used": {s: m.used(s) for s in ("SM", "ME")}, "capacity": dict(m.capacity),
+                "held_by_network": len(m.network_pending), "sent_parts": len(m.sent_parts),
+                "prompt_open": m.prompt_open,
+                "faults": [{"kind": f.kind, "count": f.count, "match": f.match,
+                            "code": f.code, "delay": f.delay} for f in m.faults],
+                "full_storages": sorted(m.full_storages),
+            }
+
     def history(self) -> list[tuple[str, str]]:
         """The last command lines the modem got, each with its final result code."""
         with self._lock:
@@ -395,6 +413,8 @@ class FakeModemServer:
             params = dict(args.get("params") or {})
             self.fault(str(args["kind"]), **params)
             return {}
+        if op == "status":
+            return self.status()
         if op == "history":
             return [list(x) for x in self.history()]
         if op == "reset_faults":
