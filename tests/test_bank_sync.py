@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
@@ -14,7 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from appliance.bank.client import BankClient, BankProtocolError, BankUnavailable
@@ -281,3 +283,67 @@ def test_a_page_breaking_our_constraints_is_a_protocol_error_and_commits_nothing
         sync_once(client, RULES, now())
     assert get_state(STATE_BANK_CURSOR) is None
     assert Movement.select().count() == 0
+
+
+# Accounts and the (phone, limit) of the active agreements that get their alerts.
+SUBSCRIBERS: dict[str, tuple[tuple[str, Decimal], ...]] = {
+    "A1001": (("+38344123456", Decimal(500)),),
+    "A2001": (("+38349234567", Decimal(1000)),),
+    "A5001": (("+38344567890", Decimal(5000)), ("+38349567891", Decimal(2000))),
+    "A6001": (("+38344999001", Decimal(500)),),  # G6002 on the same customer is closed
+}
+steps = st.lists(
+    st.one_of(
+        st.tuples(st.just("book"), st.sampled_from(sorted(SUBSCRIBERS)),
+                  st.sampled_from(["-12.50", "499.99", "-500.00", "1000.00", "-2000.00",
+                                   "5000.00", "-7300.10"])),
+        st.tuples(st.just("sync"), st.integers(min_value=1, max_value=6),
+                  st.sampled_from(["none", "error500", "down", "stopped"])),
+    ),
+    min_size=1, max_size=12,
+)
+
+
+@settings(max_examples=12, deadline=None)
+@given(plan=steps)
+def test_every_movement_alerts_each_subscribed_phone_exactly_once(
+    plan: list[tuple[str, str, str] | tuple[str, int, str]],
+) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        bank = FakeBankServer(Path(tmp) / "bank").start()
+        db = open_database(Path(tmp) / "appliance.sqlite")
+        try:
+            client = client_for(bank, retries=0)
+            sync_once(client, RULES, now())  # the baseline
+            booked: list[tuple[str, str, Decimal]] = []
+            for step in plan:
+                if step[0] == "book":
+                    _, account, amount = step
+                    amount_value = Decimal(str(amount))
+                    booked.append((bank.book_movement(str(account), amount_value, "transfer"),
+                                   str(account), amount_value))
+                    continue
+                _, page_size, fault = step
+                if fault == "stopped":
+                    bank.stop()
+                elif fault != "none":
+                    bank.set_fault(str(fault), count=1)
+                with contextlib.suppress(BankUnavailable):
+                    sync_once(client, RULES, now(), page_size=int(page_size), max_pages=2)
+                bank.set_fault("none")
+                bank.start()
+            while not sync_once(client, RULES, now(), page_size=3).complete:
+                pass  # recovery: read the feed to its end
+            expected = {
+                f"alert:{movement}:{phone}"
+                for movement, account, amount in booked
+                for phone, limit in SUBSCRIBERS[account]
+                if abs(amount) >= limit
+            }
+            rows = [str(r.dedupe_key) for r in OutboxMessage.select().where(
+                OutboxMessage.kind == "alert")]
+            assert len(rows) == len(set(rows))
+            assert set(rows) == expected
+        finally:
+            db.close()
+            bank.close()
