@@ -751,3 +751,11 @@ def test_what_is_delivered_is_what_cmgr_shows(text: str, ucs2: bool) -> None:
         parts.append(codec.decode_deliver(pdu))
     assert "".join(p.text for p in sorted(parts, key=lambda p: p.concat.seq if p.concat else 0)
                    ) == text
+
+
+def test_creg_2_notices_carry_the_cell() -> None:
+    m = modem()
+    at(m, "AT+CREG=2")
+    assert m.fault("registration-lost", NOW).data == b"\r\n+CREG: 2\r\n"
+    assert info(at(m, "AT+CREG?")) == ["+CREG: 2,2"]
+    assert m.fault("registration-restored", NOW).data == b'\r\n+CREG: 1,"00A1","1B2C"\r\n'

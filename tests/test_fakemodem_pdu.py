@@ -211,3 +211,14 @@ def test_we_decode_gsmmodem_submits(to: str, text: str, reference: int) -> None:
     assert all(s.srr for s in decoded)  # it always asks for a report (its known bug)
     if len(pdus) > 1:
         assert [s.concat.seq for s in decoded if s.concat] == list(range(1, len(pdus) + 1))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.binary(max_size=140), stamps)
+def test_8bit_round_trip(data: bytes, scts: datetime) -> None:
+    text = data.decode("latin-1")
+    p = codec.encode_deliver("+38344123456", text, scts, smsc=None, alphabet="8bit")
+    d = codec.decode_deliver(p)
+    assert (d.text, codec.alphabet_of(d.dcs)) == (text, "8bit")
+    s = codec.decode_submit(codec.encode_submit("+38344123456", text, alphabet="8bit"))
+    assert s.user_data == data
