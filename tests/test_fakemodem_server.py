@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -289,3 +290,16 @@ def test_stored_json_names_the_message_type(served: FakeModemServer) -> None:
         smsc=None))
     rows = ControlClient(served.state_dir).stored()
     assert [r["type"] for r in rows] == ["deliver", "status-report"]
+
+
+def test_a_flood_of_random_bytes_leaves_a_working_modem(served: FakeModemServer,
+                                                        port: AtPort) -> None:
+    rng = random.Random(5)
+    for _ in range(50):
+        port.write(bytes(rng.randrange(256) for _ in range(2000)))
+        port.read_for(0.01)  # keep the line drained, as a client would
+    port.write(b"\x1b\r\x1b")
+    port.read_for(0.2)
+    assert port.command("AT").endswith(OK)
+    assert served.deliver("+38344123456", "still here")
+    assert served.alive

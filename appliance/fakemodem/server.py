@@ -116,6 +116,13 @@ class FakeModemServer:
         with contextlib.suppress(FileNotFoundError):
             (self.state_dir / INFO_NAME).unlink()
 
+    @property
+    def alive(self) -> bool:
+        """Whether every thread of the modem still runs (the pty's reader too, unless the
+        port vanished)."""
+        threads = [*self._threads, *([self._reader] if self._reader else [])]
+        return not self._stop.is_set() and all(t.is_alive() for t in threads)
+
     def __enter__(self) -> FakeModemServer:
         return self.start()
 
