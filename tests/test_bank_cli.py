@@ -11,7 +11,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from appliance.bank.client import BankClient
+from appliance.bank.client import BankClient, BankUnavailable
 from appliance.bank.fake import FakeBankServer
 from appliance.cli import main
 from tests.helpers import wait_for
@@ -114,3 +114,32 @@ def test_serve_runs_until_sigterm(tmp_path: Path) -> None:
     assert proc.returncode == 0
     assert info["url"] in stdout
     assert not info_file.exists()
+
+
+def test_fault_refuse_takes_the_bank_link_down_for_a_while(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    with FakeBankServer(state) as bank:
+        client = BankClient(bank.url, bank.token_file, retries=0, connect_timeout=1.0)
+        code, out, _err = run("fault", "--state-dir", str(state), "refuse", "--delay", "1.5")
+        assert code == 0
+        assert "refuse" in out
+
+        def refused() -> bool:
+            try:
+                client.changes(None, 1)
+            except BankUnavailable as exc:
+                return "connection failed" in str(exc)
+            return False
+
+        wait_for(refused, timeout=10, what="connections refused")
+        # Meanwhile the CLI books straight into the ledger; the bank shows it once back.
+        code, out, _err = run("movement", "--state-dir", str(state), "--account", "A1001",
+                              "--amount", "-3.00", "--type", "card_payment")
+        assert code == 0
+        wait_for(lambda: not refused(), timeout=10, what="the bank listening again")
+        assert all_movements(client)[out.strip()] == Decimal("-3.00")
+        # In-process, `none` ends a refusal early.
+        bank.set_fault("refuse", delay=60)
+        wait_for(refused, timeout=10, what="connections refused again")
+        bank.set_fault("none")
+        assert client.changes(None, 1).cursor

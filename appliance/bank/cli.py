@@ -151,10 +151,10 @@ def movement(state_dir: Path, account_id: str, amount: str, type_: str) -> None:
 @click.option("--count", type=click.IntRange(1), default=None,
               help="Only the next N requests it applies to (default: until cleared).")
 @click.option("--delay", type=click.FloatRange(0), default=None,
-              help="Seconds, for slow and timeout_after_debit.")
+              help="Seconds, for slow, timeout_after_debit and refuse.")
 def fault(state_dir: Path, mode: str, count: int | None, delay: float | None) -> None:
-    """Inject a fault into the running fake bank: none, down, error500, slow,
-    timeout_after_debit."""
+    """Inject a fault into the running fake bank: none, down (503), error500, slow,
+    timeout_after_debit, refuse (connections refused for --delay seconds, default 10)."""
     try:
         canonical = normalize_fault(mode)
     except ValueError:

@@ -8,8 +8,10 @@ inject faults; `STATE_DIR/fakebank.json` tells such a process where the server l
 
 Faults (`set_fault`): `none`; `down` (503 on /v1); `error500` (500 on /v1); `slow` (answer
 after `delay` seconds); `timeout_after_debit` (a top-up is debited and committed, then the
-connection hangs for `delay` seconds and is closed without an answer). `count` limits a
-fault to the next N requests it applies to.
+connection hangs for `delay` seconds and is closed without an answer); `refuse` (the
+server stops listening for `delay` seconds, default 10: connections are refused, as when
+the bank link is down, then it listens on the same port again). `count` limits a fault
+to the next N requests it applies to.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import secrets
 import socket
 import ssl
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -41,9 +44,9 @@ DEFAULT_SEED = Path(__file__).resolve().parents[2] / "config" / "demo-bank.yaml"
 DB_NAME = "fakebank.sqlite"
 TOKEN_NAME = "bank-token"  # noqa: S105 -- a file name, not a secret
 INFO_NAME = "fakebank.json"
-FAULT_MODES = ("none", "down", "error500", "slow", "timeout_after_debit")
+FAULT_MODES = ("none", "down", "error500", "slow", "timeout_after_debit", "refuse")
 _ALIASES = {"500": "error500", "ok": "none", "off": "none", "clear": "none"}
-DEFAULT_DELAYS = {"slow": 2.0, "timeout_after_debit": 30.0}
+DEFAULT_DELAYS = {"slow": 2.0, "timeout_after_debit": 30.0, "refuse": 10.0}
 MAX_PAGE = 5000
 DEFAULT_PAGE = 500
 
@@ -92,6 +95,9 @@ class FakeBankApp:
         self._fault = _Fault()
         self._fault_lock = threading.Lock()
         self.released = threading.Event()  # set on stop: hanging requests let go
+        # `refuse` is the server's to do (stop listening, listen again): it sets this hook.
+        self.on_refuse: Callable[[float], None] | None = None
+        self._refusing: float | None = None  # seconds, while a refusal is scheduled
         self.requests = 0
         # (method, path, headers, JSON body or None) of every /v1 request: the contract test
         # checks what the client sends against the OpenAPI file.
@@ -111,6 +117,11 @@ class FakeBankApp:
     def set_fault(self, mode: str, *, count: int | None = None, delay: float | None = None) -> None:
         """Switch a fault on (or `none` off); see the module docstring."""
         canonical = normalize_fault(mode)
+        if canonical == "refuse":
+            if self.on_refuse is None:
+                raise ValueError("refuse needs a running FakeBankServer")
+            self.on_refuse(DEFAULT_DELAYS["refuse"] if delay is None else delay)
+            return
         with self._fault_lock:
             self._fault = _Fault(
                 canonical, count, DEFAULT_DELAYS.get(canonical, 0.0) if delay is None else delay
@@ -118,6 +129,8 @@ class FakeBankApp:
 
     def fault(self) -> dict[str, Any]:
         """The fault in force, as JSON."""
+        if self._refusing is not None:
+            return {"mode": "refuse", "count": None, "delay": self._refusing}
         with self._fault_lock:
             f = self._fault
             return {"mode": f.mode, "count": f.count, "delay": f.delay}
@@ -236,7 +249,8 @@ class FakeBankApp:
             delay = body.get("delay")
             if count is not None and not isinstance(count, int):
                 raise FakeBankError(400, "bad_request", "count: an integer")
-            if delay is not None and not isinstance(delay, int | float):
+            # JSON fractions arrive as Decimal (see _body).
+            if delay is not None and not isinstance(delay, int | float | Decimal):
                 raise FakeBankError(400, "bad_request", "delay: seconds")
             try:
                 self.set_fault(str(body.get("mode", "")), count=count,
@@ -303,8 +317,11 @@ class FakeBankServer:
                 self.db.mark_seeded("empty")
         self.token = read_or_create_token(self.token_file)
         self.app = FakeBankApp(self.db, self.token)
+        self.app.on_refuse = self.refuse_for
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
+        self._restart: threading.Timer | None = None
+        self._lifecycle = threading.RLock()
 
     @property
     def url(self) -> str:
@@ -313,8 +330,14 @@ class FakeBankServer:
 
     def start(self) -> FakeBankServer:
         """Listen (on the same port again after a `stop()`) and serve in a thread."""
+        with self._lifecycle:
+            self._cancel_restart()
+            self._listen()
+        return self
+
+    def _listen(self) -> None:
         if self._server is not None:
-            return self
+            return
         self.app.released.clear()
         ssl_context = None
         if self.tls is not None:
@@ -335,10 +358,16 @@ class FakeBankServer:
             json.dumps({"url": self.url, "pid": os.getpid(), "token_file": str(self.token_file)}),
             encoding="utf-8",
         )
-        return self
 
     def stop(self) -> None:
         """Stop listening (connections are refused until `start()` again)."""
+        with self._lifecycle:
+            self._cancel_restart()
+            self._unlisten()
+        with contextlib.suppress(FileNotFoundError):
+            self.info_file.unlink()
+
+    def _unlisten(self) -> None:
         server, self._server = self._server, None
         if server is None:
             return
@@ -347,8 +376,40 @@ class FakeBankServer:
         server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
-        with contextlib.suppress(FileNotFoundError):
-            self.info_file.unlink()
+
+    def refuse_for(self, seconds: float) -> None:
+        """The bank link goes down: refuse connections for `seconds`, then listen again on
+        the same port (what `fault refuse` does from another process)."""
+
+        def down() -> None:
+            with self._lifecycle:
+                if self._restart is not timer:
+                    return  # cancelled meanwhile
+                self._unlisten()
+
+        def up() -> None:
+            with self._lifecycle:
+                if self._restart is not timer:
+                    return
+                self._restart = None
+                self.app._refusing = None
+                self._listen()
+
+        with self._lifecycle:
+            self._cancel_restart()
+            timer = threading.Timer(seconds, up)
+            timer.daemon = True
+            self._restart = timer
+            self.app._refusing = seconds
+            # Stop from another thread: the admin request asking for it still gets its answer.
+            threading.Thread(target=down, name="fake-bank:refuse", daemon=True).start()
+            timer.start()
+
+    def _cancel_restart(self) -> None:
+        if self._restart is not None:
+            self._restart.cancel()
+            self._restart = None
+            self.app._refusing = None
 
     def close(self) -> None:
         """Stop and close the ledger."""
@@ -366,5 +427,10 @@ class FakeBankServer:
         return self.db.book_movement(account_id, amount, type)
 
     def set_fault(self, mode: str, *, count: int | None = None, delay: float | None = None) -> None:
-        """Inject a fault (see the module docstring); `none` clears it."""
+        """Inject a fault (see the module docstring); `none` clears it (a refusal too)."""
+        if normalize_fault(mode) == "none":
+            with self._lifecycle:
+                if self._restart is not None:
+                    self._cancel_restart()
+                    self._listen()
         self.app.set_fault(mode, count=count, delay=delay)
