@@ -126,3 +126,22 @@ def test_connect_with_a_sim_pin(tmp_path: Path) -> None:
             wait_for(lambda: c.received, what="message after PIN")
         finally:
             c.modem.close()
+
+
+def test_text_mode_receive_and_send(server: FakeModemServer) -> None:
+    received: list[Any] = []
+    modem = GsmModem(str(server.link), 115200, smsReceivedCallbackFunc=received.append,
+                     requestDelivery=False)
+    modem.smsTextMode = True
+    modem.connect()
+    try:
+        assert server.interpreter.settings.cmgf == 1
+        server.deliver("+38344123456", "Bilanc")
+        [sms] = wait_for(lambda: received, what="text-mode message")
+        assert (sms.number, sms.text) == ("+38344123456", "Bilanc")
+        assert sms.time.utcoffset() is not None
+        modem.sendSms("+38349234567", "Hello in text mode")
+        [msg] = wait_for(server.sent, what="text-mode send")
+        assert (msg.to, msg.text) == ("+38349234567", "Hello in text mode")
+    finally:
+        modem.close()
