@@ -759,3 +759,15 @@ def test_creg_2_notices_carry_the_cell() -> None:
     assert m.fault("registration-lost", NOW).data == b"\r\n+CREG: 2\r\n"
     assert info(at(m, "AT+CREG?")) == ["+CREG: 2,2"]
     assert m.fault("registration-restored", NOW).data == b'\r\n+CREG: 1,"00A1","1B2C"\r\n'
+
+
+def test_text_mode_escape_cancels_and_refused_texts() -> None:
+    m = modem()
+    at(m, "AT+CMGF=1")
+    at(m, "AT+CMEE=1")
+    assert at(m, 'AT+CMGS="+38344123456"') == b"\r\n> "
+    assert m.feed(b"never mind\x1b", NOW).data == OK
+    assert at(m, 'AT+CMGS="+38344123456"') == b"\r\n> "
+    assert m.feed(b"x" * 161 + b"\x1a", NOW).data == b"\r\n+CMS ERROR: 305\r\n"  # too long
+    assert at(m, 'AT+CMGS=""') == b"\r\n+CMS ERROR: 305\r\n"
+    assert m.sent(include_incomplete=True) == []
