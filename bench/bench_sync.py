@@ -105,6 +105,8 @@ def main() -> int:
     # Per page the sync pays a round trip and a commit: 2000 suits a large backlog (200,
     # the daemon's default for steady state, takes about twice as long here).
     parser.add_argument("--page-size", type=int, default=2000)
+    parser.add_argument("--work-dir", type=Path, default=None,
+                        help="Where to put the databases (default: a temporary directory).")
     parser.add_argument("--serve-bank", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_bank is not None:
@@ -117,7 +119,7 @@ def main() -> int:
     from appliance.store.db import open_database
     from appliance.store.models import Movement, OutboxMessage
 
-    with tempfile.TemporaryDirectory(prefix="bench-sync-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="bench-sync-", dir=args.work_dir) as tmp:
         tmp_path = Path(tmp)
         child = subprocess.Popen(
             [sys.executable, __file__, "--serve-bank", str(tmp_path / "bank"),
