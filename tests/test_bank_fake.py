@@ -12,8 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from appliance.bank import fake
 from appliance.bank.fake import DEFAULT_SEED
 from appliance.bank.fake_db import FakeBankDB, FakeBankError
+from appliance.bank.fake_seed import DEMO_SEED_YAML
 
 ACCOUNTS = ("A1001", "A1002", "A2001", "A3002", "A4001", "A5001")
 amounts = st.decimals(min_value=Decimal("-9999.99"), max_value=Decimal("9999.99"), places=2)
@@ -147,3 +149,20 @@ def test_rejection_reasons(tmp_path: Path, body: dict[str, str], reason: str) ->
     assert (outcome.body["status"], outcome.body.get("reason")) == ("rejected", reason)
     assert db.debit_count() == 0
     db.close()
+
+
+def test_the_embedded_seed_is_config_demo_bank_yaml() -> None:
+    assert DEFAULT_SEED.read_text(encoding="utf-8") == DEMO_SEED_YAML
+
+
+def test_without_the_repository_config_the_embedded_seed_is_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An installed package has no config/ beside it.
+    monkeypatch.setattr(fake, "DEFAULT_SEED", tmp_path / "absent.yaml")
+    server = fake.FakeBankServer(tmp_path / "bank")
+    try:
+        assert server.seed_path is None
+        assert server.db.balance("A4001") == Decimal("3.20")
+    finally:
+        server.close()

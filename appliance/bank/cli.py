@@ -133,8 +133,8 @@ def movement(state_dir: Path, account_id: str, amount: str, type_: str) -> None:
         else:
             db = FakeBankDB(state_dir / DB_NAME)
             try:
-                if not db.is_seeded() and DEFAULT_SEED.exists():
-                    db.seed_from_yaml(DEFAULT_SEED)
+                if not db.is_seeded():
+                    db.seed_from_yaml(DEFAULT_SEED if DEFAULT_SEED.exists() else None)
                 movement_id = db.book_movement(account_id, value, type_)
             finally:
                 db.close()

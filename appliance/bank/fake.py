@@ -302,7 +302,10 @@ class FakeBankServer:
     ) -> None:
         self.state_dir = Path(state_dir)
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        self.seed_path = seed if seed is not None else DEFAULT_SEED
+        # The repository's config/demo-bank.yaml, else (an installed package) the same
+        # seed embedded in fake_seed.py.
+        self.seed_path = seed if seed is not None else (
+            DEFAULT_SEED if DEFAULT_SEED.exists() else None)
         self.host = host
         self.port = port
         self.tls = tls  # (certificate chain file, key file): serve HTTPS
@@ -310,11 +313,7 @@ class FakeBankServer:
         self.info_file = self.state_dir / INFO_NAME
         self.db = FakeBankDB(self.state_dir / DB_NAME)
         if not self.db.is_seeded():
-            if self.seed_path.exists():
-                self.db.seed_from_yaml(self.seed_path)
-            else:
-                log.warning("fake bank seed %s not found; starting empty", self.seed_path)
-                self.db.mark_seeded("empty")
+            self.db.seed_from_yaml(self.seed_path)
         self.token = read_or_create_token(self.token_file)
         self.app = FakeBankApp(self.db, self.token)
         self.app.on_refuse = self.refuse_for

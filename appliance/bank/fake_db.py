@@ -149,11 +149,18 @@ class FakeBankDB:
         with self.transaction() as c:
             c.execute("INSERT OR REPLACE INTO meta VALUES ('seeded', ?)", (source,))
 
-    def seed_from_yaml(self, path: Path, now: datetime | None = None) -> None:
-        """Load customers, agreements, accounts, history and ported numbers from YAML."""
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    def seed_from_yaml(self, path: Path | None, now: datetime | None = None) -> None:
+        """Load customers, agreements, accounts, history and ported numbers from YAML
+        (`None`: the embedded demo seed, the same as config/demo-bank.yaml)."""
+        if path is None:
+            from appliance.bank.fake_seed import DEMO_SEED_YAML  # noqa: PLC0415
+
+            text, source = DEMO_SEED_YAML, "embedded demo seed"
+        else:
+            text, source = path.read_text(encoding="utf-8"), str(path)
+        data = yaml.safe_load(text) or {}
         self.seed(data, now or utcnow())
-        self.mark_seeded(str(path))
+        self.mark_seeded(source)
 
     def seed(self, data: dict[str, Any], now: datetime) -> None:
         """Apply a seed document (the shape of config/demo-bank.yaml)."""
