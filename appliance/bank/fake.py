@@ -25,6 +25,7 @@ import secrets
 import socket
 import ssl
 import threading
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -101,7 +102,8 @@ class FakeBankApp:
         self.requests = 0
         # (method, path, headers, JSON body or None) of every /v1 request: the contract test
         # checks what the client sends against the OpenAPI file.
-        self.seen: list[tuple[str, str, dict[str, str], Any]] = []
+        # (bounded: a demo's bank runs for hours).
+        self.seen: deque[tuple[str, str, dict[str, str], Any]] = deque(maxlen=2000)
         self._urls = Map([
             Rule("/v1/changes", endpoint="changes", methods=["GET"]),
             Rule("/v1/topups", endpoint="topups", methods=["POST"]),
