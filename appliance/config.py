@@ -101,7 +101,7 @@ class BankSettings:
     read_timeout: float = 15.0
     retries: int = 3
     sync_interval: float = 60.0
-    page_size: int = 200
+    page_size: int = 1000
     # While the bank is unreachable, hold a top-up this long before refusing it
     # (0: refuse at once with a clear reply).
     topup_hold_seconds: float = 0.0
@@ -313,7 +313,7 @@ _RULES_KEYS = (
     "numbering_plan",
 )
 _AMOUNT_RULE_KEYS = ("allowed", "min", "max", "step")
-_MAX_PAGE_SIZE = 1000
+_MAX_PAGE_SIZE = 5000
 
 
 def _port(base: Path) -> Check[str]:
@@ -419,7 +419,7 @@ def _bank_url(key: str, value: object) -> str:
 
 
 def _bank(table: _Table, base: Path) -> BankSettings:
-    page_size = table.get("page_size", _positive_int, 200)
+    page_size = table.get("page_size", _positive_int, 1000)
     if page_size > _MAX_PAGE_SIZE:
         raise ConfigError(
             table.key("page_size"), f"expected at most {_MAX_PAGE_SIZE}, got {page_size}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -22,3 +23,17 @@ def wait_for(predicate: Callable[[], T], timeout: float = 10.0, interval: float 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         _TICK.wait(interval)  # the poll interval of a bounded wait
+
+
+def corpus_dir() -> Path:
+    """The captured real PDUs in ``../shared/corpus/real-pdus`` beside the checkout.
+
+    Fails loudly when they are missing: a test that silently found no files would prove nothing.
+    """
+    for candidate in (
+        Path(__file__).resolve().parents[2] / "shared" / "corpus" / "real-pdus",
+        Path("/work/shared/corpus/real-pdus"),
+    ):
+        if (candidate / "decodes").is_dir():
+            return candidate
+    raise AssertionError("../shared/corpus/real-pdus is missing beside the checkout")

@@ -43,7 +43,7 @@ BAD: list[tuple[str, str]] = [
      'bank.url: expected an https:// URL (http:// only to a loopback host), '
      'got "http://bank.example"'),
     (GOOD + "tokn_file = \"t\"\n", 'bank.tokn_file: unknown key (did you mean "token_file"?)'),
-    (GOOD + "page_size = 5000\n", "bank.page_size: expected at most 1000, got 5000"),
+    (GOOD + "page_size = 9000\n", "bank.page_size: expected at most 5000, got 9000"),
     (GOOD + "retries = -1\n", "bank.retries: expected an integer of 0 or more, got -1"),
     (GOOD + "read_timeout = 0\n",
      "bank.read_timeout: expected a positive number of seconds, got 0"),

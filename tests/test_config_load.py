@@ -219,7 +219,7 @@ def test_example_defaults_match_the_code() -> None:
     assert (modem.baudrate, modem.rtscts, modem.command_timeout) == (115200, False, 30.0)
     bank = settings.bank
     assert (bank.connect_timeout, bank.read_timeout, bank.retries) == (5.0, 15.0, 3)
-    assert (bank.sync_interval, bank.page_size, bank.topup_hold_seconds) == (60.0, 200, 0.0)
+    assert (bank.sync_interval, bank.page_size, bank.topup_hold_seconds) == (60.0, 1000, 0.0)
     assert bank.topup_interval == 10.0
 
 

@@ -15,10 +15,9 @@ from appliance.fakemodem.atclient import AtPort
 from appliance.fakemodem.cli import fake_modem
 from appliance.fakemodem.model import ModemConfig
 from appliance.fakemodem.server import FakeModemServer
+from tests.helpers import corpus_dir
 
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "real-pdus"
-if not CORPUS.is_dir():  # a checkout beside ../shared, as in the project's layout
-    CORPUS = Path("/work/shared/corpus/real-pdus")
+CORPUS = corpus_dir()
 DUMPS = sorted(CORPUS.glob("decodes/*.dump")) + sorted(CORPUS.glob("fails/*.dump"))
 
 

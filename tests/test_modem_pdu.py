@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from gsmmodem import pdu as gsm_pdu
@@ -21,9 +20,10 @@ from appliance.modem.pdu import (
     gsm7_septets,
 )
 from appliance.modem.types import ConcatInfo, Deliver, StatusReport, Submit
+from tests.helpers import corpus_dir
 from tests.test_modem_scripted import GSM7, build_deliver, septets_of
 
-CORPUS = Path("/work/shared/corpus/real-pdus")
+CORPUS = corpus_dir()
 
 
 def corpus_pdus(kind: str) -> list[tuple[str, str, int | None]]:
