@@ -7,6 +7,7 @@ keeps them and sends UCS-2 instead.
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 
 from appliance.core.rules import Rules
@@ -182,6 +183,7 @@ _SPECIAL: dict[str, str] = {
 }
 
 
+@functools.lru_cache(maxsize=4096)  # alerts call this per character: the sync bench's hot spot
 def _close_form(ch: str) -> str | None:
     if ch in _ALL and ch not in _SPECIAL:
         return ch
