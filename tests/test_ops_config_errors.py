@@ -31,7 +31,7 @@ BROKEN: list[tuple[str, str, str]] = [
     ("plain http to the bank", GOOD_MODEM + GOOD_BANK.replace("https://bank.example",
                                                               "http://bank.example"),
      "bank.url"),
-    ("page size too big", GOOD_MODEM + GOOD_BANK + "page_size = 5000\n", "bank.page_size"),
+    ("page size too big", GOOD_MODEM + GOOD_BANK + "page_size = 9000\n", "bank.page_size"),
     ("typo in a top-level key", 'databse = "/tmp/x.sqlite"\n' + GOOD_MODEM + GOOD_BANK,
      "databse"),
     ("negative poll interval", GOOD_MODEM + GOOD_BANK + "[inbox]\npoll_interval = -5\n",
