@@ -38,6 +38,7 @@ from appliance.modem.pool import ModemHandle, Pool
 from appliance.modem.wrapper import Modem
 from appliance.ops.snapshot import ModemFacts, collect_facts, snapshot_path, write_snapshot
 from appliance.store import open_database, queries
+from appliance.store.db import write_transaction
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +157,7 @@ class Daemon:
             worker.start()
         self._spawn("inbox", self._inbox_loop)
         self._spawn("topups", self._topup_loop)
+        self._spawn("status-reports", self._reports_loop)
         self.health.start()
         self._start_scheduler(sync_now=not first_sync)
         self._started = True
@@ -232,8 +234,9 @@ class Daemon:
         try:
             if record_identity:
                 info = handle.call(lambda m: m.info())
-                self._previous_imsi[handle.name] = queries.record_modem_identity(
-                    handle.name, info.imsi, info.imei, now)
+                with write_transaction():
+                    self._previous_imsi[handle.name] = queries.record_modem_identity(
+                        handle.name, info.imsi, info.imei, now)
             previous = self._previous_imsi.get(handle.name)
             facts = handle.call(lambda m: collect_facts(
                 handle.name, self._port_of(handle.name), m, now=now, previous_imsi=previous,
@@ -307,6 +310,14 @@ class Daemon:
         if not self._synced:
             self._synced = queries.last_sync_at() is not None
         return self._synced
+
+    def _reports_loop(self) -> None:
+        while not self.stop_event.is_set():
+            try:
+                self.inbox.apply_status_reports(0.5)
+            except Exception:
+                log.exception("status reports: unexpected error")
+                self.stop_event.wait(1.0)
 
     def _topup_loop(self) -> None:
         while not self.stop_event.is_set():

@@ -16,8 +16,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import queue
 import signal
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -33,10 +36,11 @@ from appliance.core.rules import Rules
 from appliance.modem.pdu import decode_deliver
 from appliance.modem.pool import ModemPort
 from appliance.store import queries
+from appliance.store.db import write_transaction
+from appliance.store.fields import utc_text
 from appliance.store.models import (
     PRIORITY_REPLY,
     InboundMessage,
-    OutboxMessage,
     TopupOrder,
     database,
 )
@@ -44,6 +48,18 @@ from appliance.store.models import (
 log = logging.getLogger(__name__)
 
 CRASH_ENV = "APPLIANCE_CRASH_AT"
+DECIDE_BATCH = 100  # inbound messages decided per transaction (each in its own savepoint)
+
+# The daemon's threads queue for SQLite's write lock here, in Python, where a waiter is
+# woken the moment the lock is free; SQLite's own busy handler sleeps in growing steps.
+_WRITE_LOCK = threading.RLock()
+
+
+@contextmanager
+def writing() -> Iterator[None]:
+    """A write transaction (`BEGIN IMMEDIATE`), queued behind the daemon's other writers."""
+    with _WRITE_LOCK, write_transaction():
+        yield
 
 
 def crash_point(name: str) -> None:
@@ -51,6 +67,31 @@ def crash_point(name: str) -> None:
     if os.environ.get(CRASH_ENV) == name:
         log.warning("crash point %s reached: killing the process", name)
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+# Delivery reports arrive for every message sent: fixed SQL, not rebuilt per call (the CPU
+# of building peewee queries dominated a burst). Only "?" placeholders are formatted in.
+_DELIVERED_SELECT = (
+    "SELECT id, modem_refs FROM outbox_message WHERE modem = ? AND state = 'sent' "
+    "AND modem_refs IN ({marks}) ORDER BY sent_at DESC, id DESC"
+)
+_DELIVERED_UPDATE = (
+    "UPDATE outbox_message SET state = 'delivered', delivered_refs = modem_refs, "
+    "delivered_at = ? WHERE id IN ({marks})"
+)
+
+
+# Every decision marks its message(s) handled and queues its replies; fixed SQL as above.
+# The state guard makes a second decision of the same message impossible.
+_HANDLED_UPDATE = (
+    "UPDATE inbound_message SET state = 'handled', handled_at = ?, outcome = ? "
+    "WHERE id IN ({marks}) AND state IN ('stored', 'waiting_parts')"
+)
+_REPLY_INSERT = (
+    'INSERT OR IGNORE INTO outbox_message ("to", text, kind, priority, state, dedupe_key, '
+    "inbound_id, preferred_modem, attempts, created_at) "
+    "VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, 0, ?)"
+)
 
 
 @dataclass(frozen=True)
@@ -127,6 +168,7 @@ class Inbox:
         self.clock = clock
         self.route = route
         self.bank_reachable = bank_reachable
+        self._reports: queue.Queue[tuple[str, int, bool]] = queue.Queue()
 
     # -- step 1: modem → database → delete (I1) ----------------------------------------
     def collect(self, modem: ModemPort) -> int:
@@ -140,12 +182,12 @@ class Inbox:
         rows: list[dict[str, Any]] = []
         for item in stored:
             rows.append(self._row_for(modem.name, item.storage, item.index, item.pdu, now))
-        with database.atomic(lock_type="IMMEDIATE"):
-            new = 0
-            for row in rows:
-                # INSERT OR IGNORE on the dedupe key: a copy read twice is a no-op.
-                cursor = InboundMessage.insert(**row).on_conflict_ignore().as_rowcount().execute()
-                new += 1 if cursor else 0
+        keys = sorted({k for row in rows for k in row})
+        uniform = [{k: row.get(k) for k in keys} for row in rows]
+        with writing():
+            # INSERT OR IGNORE on the dedupe key: a copy read twice is a no-op.
+            new = int(InboundMessage.insert_many(uniform).on_conflict_ignore()
+                      .as_rowcount().execute())
         crash_point("after_store")
         for item in stored:
             # Committed above, so deleting now can lose nothing. A failed delete leaves a copy
@@ -222,16 +264,38 @@ class Inbox:
                 InboundMessage.id.in_(waiting_ids)).execute()
         result.waiting_until = concat.next_deadline(r.waiting, self.policy.multipart_timeout)
         work.sort(key=lambda w: (w[0], w[1][0].id))
-        for _at, rows, text, incomplete in work:
-            replies, order = self._decide_and_commit(rows, text, incomplete, now)
-            result.decided += 1
-            result.replies += replies
-            result.orders += order
+        # Decisions are committed in batches: one transaction for up to DECIDE_BATCH
+        # messages, each in its own savepoint, so every message's state, replies and order
+        # still commit together (I2) while a burst costs few commits.
+        for start in range(0, len(work), DECIDE_BATCH):
+            batch = work[start:start + DECIDE_BATCH]
+            done: list[tuple[list[int], str, str, int, int]] = []
+            with writing():
+                for _at, rows, text, incomplete in batch:
+                    try:
+                        with database.atomic():  # a savepoint: this message alone
+                            done.append(self._decide(rows, text, incomplete, now))
+                    except peewee.OperationalError:
+                        raise  # the database itself: leave everything for the next turn
+                    except Exception:
+                        # A message the core cannot handle must not block the others.
+                        ids = [m.id for m in rows]
+                        log.exception("inbound %s: cannot be decided; set aside",
+                                      ",".join(map(str, ids)))
+                        queries.mark_inbound(ids, "ignored", now, outcome="error")
+            for ids, sender, outcome, replies, order in done:
+                log.info("inbound %s from %s decided: %s, %d reply(ies)%s",
+                         ",".join(map(str, ids)), mask_phone(sender), outcome, replies,
+                         ", top-up order" if order else "")
+                result.decided += 1
+                result.replies += replies
+                result.orders += order
             crash_point("after_decide")
         return result
 
-    def _decide_and_commit(self, rows: Sequence[InboundMessage], text: str,
-                           incomplete: bool, now: datetime) -> tuple[int, int]:
+    def _decide(self, rows: Sequence[InboundMessage], text: str, incomplete: bool,
+                now: datetime) -> tuple[list[int], str, str, int, int]:
+        """Decide one message and write its effects (inside the caller's transaction)."""
         first = rows[0]
         sender: str = first.sender
         rules = self.policy.rules
@@ -240,41 +304,33 @@ class Inbox:
                                              "multi-part incomplete")
         else:
             parsed = commands.parse(text, rules)
-        with database.atomic(lock_type="IMMEDIATE"):
-            view = queries.sender_view(sender, now, tz=rules.timezone,
-                                       bank_reachable=self.bank_reachable())
-            refused_today = False
-            if view is None:
-                refused_today = not self._may_refuse_stranger(sender, now)
-            decision = core_decide.decide(parsed, view, now, rules,
-                                          stranger_refused_today=refused_today)
-            replies = list(decision.replies)
-            kind = "reply" if view is not None else "refusal"
-            outcome = decision.outcome
-            ids = [m.id for m in rows]
-            # Guard against deciding twice: only rows still undecided are taken.
-            taken = (
-                InboundMessage.update(state="handled", handled_at=now, outcome=outcome)
-                .where(InboundMessage.id.in_(ids),
-                       InboundMessage.state.in_(("stored", "waiting_parts")))
-                .execute()
-            )
-            if taken != len(ids):
-                raise peewee.IntegrityError(f"inbound {ids} decided by someone else")
-            preferred = self.route(sender)
-            for n, reply in enumerate(replies):
-                OutboxMessage.insert(
-                    to=sender, text=reply, kind=kind, priority=PRIORITY_REPLY,
-                    dedupe_key=f"reply:{first.id}:{n}", inbound=first.id,
-                    preferred_modem=preferred, created_at=now,
-                ).on_conflict_ignore().execute()
-            orders = 0
-            if decision.order is not None and view is not None:
-                self._create_order(decision.order, view, first, now)
-                orders = 1
-        log.info("inbound %s from %s decided: %s, %d reply(ies)%s", ",".join(map(str, ids)),
-                 mask_phone(sender), outcome, len(replies), ", top-up order" if orders else "")
-        return len(replies), orders
+        view = queries.sender_view(sender, now, tz=rules.timezone,
+                                   bank_reachable=self.bank_reachable())
+        refused_today = False
+        if view is None:
+            refused_today = not self._may_refuse_stranger(sender, now)
+        decision = core_decide.decide(parsed, view, now, rules,
+                                      stranger_refused_today=refused_today)
+        replies = list(decision.replies)
+        kind = "reply" if view is not None else "refusal"
+        outcome = decision.outcome
+        ids = [m.id for m in rows]
+        # Guard against deciding twice: only rows still undecided are taken.
+        stamp = utc_text(now)
+        taken = database.execute_sql(_HANDLED_UPDATE.format(marks=", ".join("?" * len(ids))),
+                                     [stamp, outcome, *ids]).rowcount
+        if taken != len(ids):
+            raise peewee.IntegrityError(f"inbound {ids} decided by someone else")
+        preferred = self.route(sender)
+        for n, reply in enumerate(replies):
+            database.execute_sql(_REPLY_INSERT, [
+                sender, reply, kind, PRIORITY_REPLY, f"reply:{first.id}:{n}", first.id,
+                preferred, stamp])
+        orders = 0
+        if decision.order is not None and view is not None:
+            self._create_order(decision.order, view, first, now)
+            orders = 1
+        return ids, sender, outcome, len(replies), orders
 
     def _may_refuse_stranger(self, sender: str, now: datetime) -> bool:
         """Whether a number without an agreement gets the refusal now (once a day at most)."""
@@ -300,13 +356,55 @@ class Inbox:
             updated_at=now,
         ).on_conflict_ignore().execute()
 
+    @staticmethod
+    def _mark_delivered(modem: str, refs: list[int], now: datetime) -> None:
+        """Single-part messages (nearly all) in two fixed statements; the rest through the
+        store. Plain SQL: the hot path of every sent message (see outbox._CLAIM_SQL)."""
+        wanted = {str(r) for r in refs}
+        marks = ", ".join("?" * len(wanted))
+        ids: list[int] = []
+        for row_id, row_refs in database.execute_sql(_DELIVERED_SELECT.format(marks=marks),
+                                                     [modem, *sorted(wanted)]):
+            # References wrap at 256: the latest message with one is the one reported.
+            if row_refs in wanted:
+                wanted.discard(row_refs)
+                ids.append(int(row_id))
+        if ids:
+            marks = ", ".join("?" * len(ids))
+            database.execute_sql(_DELIVERED_UPDATE.format(marks=marks),
+                                 [utc_text(now), *ids])
+        for ref in sorted(wanted, key=int):  # a part of a multi-part message, or unknown
+            if queries.mark_delivered(modem, int(ref), now) is None:
+                log.info("modem %s: status report for unknown reference %s", modem, ref)
+
     # -- delivery reports ------------------------------------------------------------------
     def on_status_report(self, modem: str, ref: int, delivered: bool) -> None:
-        """Match a +CDS report to the outbox row sent through `modem` with reference `ref`."""
-        if not delivered:
-            log.warning("modem %s: status report says reference %d was not delivered",
-                        modem, ref)
-            return
-        row = queries.mark_delivered(modem, ref, self.clock())
-        if row is None:
-            log.info("modem %s: status report for unknown reference %d", modem, ref)
+        """A +CDS report (on the modem's notice thread): queued, applied in batches."""
+        self._reports.put((modem, ref, delivered))
+
+    def apply_status_reports(self, timeout: float) -> int:
+        """Match queued reports to outbox rows (waits up to `timeout` for the first one).
+
+        A burst of reports costs one transaction; returns how many were applied.
+        """
+        try:
+            items = [self._reports.get(timeout=timeout)]
+        except queue.Empty:
+            return 0
+        while len(items) < 500:
+            try:
+                items.append(self._reports.get_nowait())
+            except queue.Empty:
+                break
+        now = self.clock()
+        by_modem: dict[str, list[int]] = {}
+        for modem, ref, delivered in items:
+            if delivered:
+                by_modem.setdefault(modem, []).append(ref)
+            else:
+                log.warning("modem %s: status report says reference %d was not delivered",
+                            modem, ref)
+        with writing():
+            for modem, refs in by_modem.items():
+                self._mark_delivered(modem, refs, now)
+        return len(items)
