@@ -1,0 +1,86 @@
+"""The layering of DESIGN.md §8, checked on the source: a wrong import fails here first.
+
+- the core does no I/O (invariant I6): it imports only the standard library's pure parts
+  and itself;
+- the store knows no modem and no bank;
+- the fake modem and our modem layer share nothing but 3GPP, so that each checks the other;
+- nothing imports gsmtermlib (it needs a tty at import).
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "appliance"
+
+# Standard-library modules that touch the outside world: the core must not use them.
+IO_MODULES = {
+    "os", "io", "socket", "subprocess", "threading", "time", "sqlite3", "pathlib", "shutil",
+    "select", "signal", "tempfile", "logging", "urllib", "http", "asyncio", "random",
+}
+
+
+def imports_of(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+        elif isinstance(node, ast.ImportFrom) and node.level > 0:
+            package = path.relative_to(PACKAGE.parent).with_suffix("").parts[:-node.level]
+            found.add(".".join((*package, node.module or "")).rstrip("."))
+    return found
+
+
+def modules_in(subpackage: str) -> list[Path]:
+    return sorted((PACKAGE / subpackage).rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", modules_in("core"), ids=lambda p: p.name)
+def test_core_imports_nothing_with_io(path: Path) -> None:
+    for name in imports_of(path):
+        top = name.split(".")[0]
+        if top == "appliance":
+            assert name.startswith("appliance.core"), f"{path.name} imports {name}"
+            continue
+        assert top in sys.stdlib_module_names, f"{path.name} imports third-party {name}"
+        assert top not in IO_MODULES, f"{path.name} imports {name}: the core does no I/O"
+
+
+@pytest.mark.parametrize("path", modules_in("store"), ids=lambda p: p.name)
+def test_store_knows_no_modem_and_no_bank(path: Path) -> None:
+    for name in imports_of(path):
+        assert not name.startswith(("appliance.modem", "appliance.bank", "appliance.fakemodem",
+                                    "appliance.daemon", "gsmmodem", "serial")), \
+            f"{path.name} imports {name}"
+
+
+@pytest.mark.parametrize("path", modules_in("fakemodem"), ids=lambda p: p.name)
+def test_fake_modem_shares_nothing_with_the_modem_layer(path: Path) -> None:
+    for name in imports_of(path):
+        assert not name.startswith(("appliance.modem", "gsmmodem", "appliance.core")), \
+            f"{path.name} imports {name}"
+
+
+@pytest.mark.parametrize("path", modules_in("modem"), ids=lambda p: p.name)
+def test_modem_layer_does_not_use_the_fake(path: Path) -> None:
+    for name in imports_of(path):
+        assert not name.startswith("appliance.fakemodem"), f"{path.name} imports {name}"
+
+
+@pytest.mark.parametrize("path", sorted(PACKAGE.rglob("*.py")), ids=lambda p: str(p.name))
+def test_nothing_imports_gsmtermlib(path: Path) -> None:
+    assert not any(n.startswith("gsmtermlib") for n in imports_of(path)), path
+
+
+def test_the_checks_see_imports() -> None:
+    # Guards the guard: the parser must find imports in a module that has them.
+    assert "appliance.core.rules" in imports_of(PACKAGE / "config.py")
+    assert "gsmmodem" in imports_of(PACKAGE / "modem" / "pdu.py")
+    assert "appliance.core.rules" in imports_of(PACKAGE / "core" / "commands.py")
