@@ -68,7 +68,7 @@ def default_modem_factory(modem_settings: Any, daemon: Daemon, handle: ModemHand
         send_timeout=4 * float(modem_settings.command_timeout),
         list_timeout=float(modem_settings.command_timeout),
         name=name,
-        on_new_message=lambda *_a: daemon.wake_inbox(),
+        on_new_message=lambda *_a: daemon.message_notified(handle),
         on_status_report=lambda report: daemon.inbox.on_status_report(
             name, int(report.ref), bool(report.delivered)),
         on_gone=lambda *_a: handle.mark_unhealthy("port vanished"),
@@ -198,6 +198,11 @@ class Daemon:
     def wake_inbox(self) -> None:
         self._inbox_wake.set()
 
+    def message_notified(self, handle: ModemHandle) -> None:
+        """A +CMTI from `handle`'s modem: read it before that modem's next send."""
+        handle.want_inbox()
+        self.wake_inbox()
+
     def wake_outbox(self) -> None:
         for worker in self.workers:
             worker.wake()
@@ -280,6 +285,14 @@ class Daemon:
 
     def inbox_turn(self, poll: float) -> float:
         """Read every healthy modem, decide what is complete; seconds until the next look."""
+        generations = {h: h.inbox_generation() for h in self.pool.healthy()}
+        try:
+            return self._inbox_turn(poll)
+        finally:
+            for handle, generation in generations.items():
+                handle.inbox_done(generation)
+
+    def _inbox_turn(self, poll: float) -> float:
         for handle in self.pool.healthy():
             try:
                 self.inbox.collect(handle)

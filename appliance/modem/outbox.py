@@ -39,6 +39,7 @@ class OutboxPolicy:
     backoff_max: timedelta = timedelta(minutes=30)
     on_sending: Literal["resend", "fail"] = "resend"  # rows found in `sending` at start
     idle_poll: float = 1.0  # seconds between looks at the queue when nobody wakes us
+    inbox_first: float = 5.0  # at most this long the outbox waits for the inbox to read
 
 
 def recover_interrupted(policy: OutboxPolicy, now: datetime) -> list[int]:
@@ -174,6 +175,9 @@ class OutboxWorker:
         """Claim and send one message; False when there was nothing to do."""
         if not self.handle.healthy:
             return False
+        # Let the inbox read a just-notified message first (bounded: a stuck inbox must not
+        # stop the outbox), so that its reply is queued before the next alert is taken.
+        self.handle.wait_for_inbox(self.policy.inbox_first)
         now = self.clock()
         row = claim_next(self.pool.excluded_for(self.handle.name), now, self.handle.name)
         if row is None:

@@ -63,6 +63,11 @@ class ModemHandle:
         self._healthy = threading.Event()
         self.last_error: str | None = None
         self.on_change: Callable[[ModemHandle], None] = lambda _h: None
+        # A +CMTI makes the outbox step aside until the inbox has read and decided: a
+        # customer's reply then overtakes queued alerts instead of waiting behind the next.
+        self._inbox_cv = threading.Condition()
+        self._inbox_wanted = 0  # generation of the latest notice not yet read
+        self._inbox_read = 0  # generation the inbox has finished with
 
     # -- health ---------------------------------------------------------------------
     @property
@@ -106,6 +111,29 @@ class ModemHandle:
         if self._modem is None or not self._healthy.is_set():
             raise ModemGone(f"modem {self.name} is not in service")
         return self._modem
+
+    # -- inbox before outbox -------------------------------------------------------------
+    def want_inbox(self) -> None:
+        """A new message is on the modem (a +CMTI): the inbox should read it first."""
+        with self._inbox_cv:
+            self._inbox_wanted += 1
+
+    def inbox_generation(self) -> int:
+        """Taken by the inbox before it reads; handed back to `inbox_done` after."""
+        with self._inbox_cv:
+            return self._inbox_wanted
+
+    def inbox_done(self, generation: int) -> None:
+        """The inbox read and decided everything notified up to `generation`."""
+        with self._inbox_cv:
+            self._inbox_read = max(self._inbox_read, generation)
+            self._inbox_cv.notify_all()
+
+    def wait_for_inbox(self, timeout: float) -> bool:
+        """Wait (at most `timeout`) while a notified message is unread; True if none is."""
+        with self._inbox_cv:
+            return self._inbox_cv.wait_for(
+                lambda: self._inbox_read >= self._inbox_wanted or not self.healthy, timeout)
 
     # -- the calls the flows make -----------------------------------------------------
     def list_stored(self) -> list[StoredPdu]:
