@@ -33,7 +33,12 @@ from appliance.logs import setup_logging
 from appliance.modem.errors import ModemError, ModemGone, ModemTimeout
 from appliance.modem.health import Health, HealthPolicy
 from appliance.modem.inbox import Inbox, InboxPolicy
-from appliance.modem.outbox import OutboxPolicy, OutboxWorker, recover_interrupted
+from appliance.modem.outbox import (
+    OutboxPolicy,
+    OutboxWorker,
+    recover_interrupted,
+    route_queued,
+)
 from appliance.modem.pool import ModemHandle, Pool
 from appliance.modem.wrapper import Modem
 from appliance.ops.snapshot import ModemFacts, collect_facts, snapshot_path, write_snapshot
@@ -150,6 +155,7 @@ class Daemon:
         if first_sync:
             self.sync_bank()
         self.health.open_all()
+        route_queued(self.pool)
         for handle in self.pool:
             worker = OutboxWorker(handle, self.pool, self.outbox_policy, self.clock,
                                   self.stop_event)
@@ -347,6 +353,7 @@ class Daemon:
         n = submit_pending(self.bank, self.settings.rules, self.clock(),
                            hold_seconds=self.settings.bank.topup_hold_seconds)
         if n:
+            route_queued(self.pool)
             self.wake_outbox()
 
     def sync_bank(self) -> None:
@@ -361,6 +368,7 @@ class Daemon:
         self.last_sync = self.clock()
         self.last_sync_error = None
         if report.alerts:
+            route_queued(self.pool)
             self.wake_outbox()
         if not self._synced:
             self.wake_inbox()  # messages may be waiting for the first sync

@@ -4,6 +4,7 @@ operator; when that modem is gone, its traffic goes on through the other one."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 
 from appliance.store.models import InboundMessage, OutboxMessage
 from tests.conftest import Box, Fakes, start_fake_modem
@@ -34,6 +35,17 @@ def test_replies_leave_through_the_recipients_operator_and_fail_over(
     rows = {r.to: r for r in OutboxMessage.select()}
     assert rows[DRITA].modem == "ipko"
     assert rows[ARBEN].modem == "vala"
+
+    # An alert (queued by the bank sync without a preference) also leaves on-net.
+    fakes.bank.book_movement("A2001", Decimal("-1500.00"), "card_payment")
+    wait_for(lambda: OutboxMessage.select().where(
+        (OutboxMessage.kind == "alert") & (OutboxMessage.to == DRITA)
+        & OutboxMessage.state.in_(("sent", "delivered"))).count() == 1, timeout=20,
+        what="the alert sent")
+    alert = OutboxMessage.get((OutboxMessage.kind == "alert") & (OutboxMessage.to == DRITA))
+    assert alert.preferred_modem == "ipko"
+    assert alert.modem == "ipko"
+    assert alert.text in fakes.sent_to(DRITA, modem=ipko)
 
     # The Vala modem's port vanishes for good: Vala customers are answered through IPKO.
     vala.vanish()

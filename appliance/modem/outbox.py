@@ -125,6 +125,37 @@ def mark_sent(message_id: int, refs: list[int], now: datetime) -> None:
                                          utc_text(now), message_id])
 
 
+_UNROUTED_SQL = (
+    "SELECT id, \"to\" FROM outbox_message WHERE state = 'queued' "
+    "AND preferred_modem IS NULL"
+)
+_ROUTE_SQL = (
+    "UPDATE outbox_message SET preferred_modem = ? "
+    "WHERE preferred_modem IS NULL AND state = 'queued' AND id IN ({marks})"
+)
+
+
+def route_queued(pool: Pool) -> int:
+    """Give queued rows queued without a preference (alerts, top-up outcomes) the modem
+    of their recipient's operator, so they leave on-net too. Only with several modems."""
+    if len(pool.handles) < 2:
+        return 0
+    by_modem: dict[str, list[int]] = {}
+    for row_id, to in database.execute_sql(_UNROUTED_SQL).fetchall():
+        name = pool.route(str(to))
+        if name is not None:
+            by_modem.setdefault(name, []).append(int(row_id))
+    routed = 0
+    for name, ids in by_modem.items():
+        for start in range(0, len(ids), 500):  # well under SQLite's bound-parameter limit
+            chunk = ids[start:start + 500]
+            with writing():
+                database.execute_sql(_ROUTE_SQL.format(marks=", ".join("?" * len(chunk))),
+                                     [name, *chunk])
+            routed += len(chunk)
+    return routed
+
+
 class OutboxWorker:
     """Sends the queue through one modem, on its own thread."""
 
