@@ -106,6 +106,7 @@ class Daemon:
             ),
             clock,
             route=self.pool.route,
+            bank_reachable=self.bank_reachable,
         )
         out_cfg = settings.outbox
         self.outbox_policy = OutboxPolicy(
@@ -372,6 +373,14 @@ class Daemon:
             self.wake_outbox()
         if not self._synced:
             self.wake_inbox()  # messages may be waiting for the first sync
+
+    def bank_reachable(self) -> bool:
+        """False while the last bank sync failed: balances are then answered with their
+        "as of" time, and top-ups refused at once unless `bank.topup_hold_seconds` asks
+        to hold them (the top-up job then waits for the bank that long)."""
+        if self.settings.bank.topup_hold_seconds > 0:
+            return True
+        return self.last_sync_error is None
 
     # -- health, run, stop -------------------------------------------------------------
     def healthy(self) -> bool:
