@@ -4,6 +4,7 @@ the right reply from the daemon (real HTTP to the fake bank, a real SQLite file)
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import pytest
 
@@ -133,3 +134,13 @@ def test_unknown_sender_is_refused_once_a_day_without_account_digits(box: Box) -
         (InboundMessage.sender == UNKNOWN_PHONE) & (InboundMessage.state == "handled")
     ).count() == 2, what="the second message decided")
     assert len(box.sent_to(UNKNOWN_PHONE)) == 1
+
+
+def test_unknown_sender_policy_silent(make_box: Callable[..., Box]) -> None:
+    b = make_box(unknown_sender={"policy": "silent"})
+    b.deliver(UNKNOWN_PHONE, "B")
+    b.deliver(ARBEN, "B")  # answered after the stranger's message: it was decided first
+    b.wait_replies(ARBEN, 1)
+    wait_for(lambda: InboundMessage.select().where(
+        InboundMessage.sender == UNKNOWN_PHONE).first().state == "handled", timeout=10)
+    assert b.sent_to(UNKNOWN_PHONE) == []

@@ -61,6 +61,8 @@ def test_demo_end_to_end(tmp_path: Path, sig: signal.Signals) -> None:
         (reply,) = wait_for(replies, timeout=30, what="the reply in `fake-modem sent`")
         assert "***2345" in str(reply["text"])
 
+        # The daemon's health snapshot, which doctor and status read while it holds the port.
+        wait_for((state / "health.json").exists, timeout=20, what="health.json")
         status = _cli("status", "--config", str(state / "appliance.toml"))
         assert status.returncode == 0, status.stdout + status.stderr
         assert proc.poll() is None
