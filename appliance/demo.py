@@ -43,7 +43,8 @@ _STALE = (
     "appliance.sqlite", "appliance.sqlite-wal", "appliance.sqlite-shm",
     "fakebank.sqlite", "fakebank.sqlite-wal", "fakebank.sqlite-shm", "fakebank.json",
     "fakemodem.sock", "fakemodem.json", "fakemodem.sqlite", "fakemodem.sqlite-wal",
-    "fakemodem.sqlite-shm", "fakemodem", MODEM_LINK, CONFIG_NAME, INFO_NAME, LOG_NAME,
+    "fakemodem.sqlite-shm", "fakemodem", "health.json", MODEM_LINK, CONFIG_NAME, INFO_NAME,
+    LOG_NAME,
 )
 
 
