@@ -391,8 +391,12 @@ class Daemon:
         poll = float(self.settings.inbox.poll_interval)
         threads_ok = all(t.is_alive() for t in self._threads) and all(
             w.alive for w in self.workers) and self.health.alive
+        # The inbox turns at least every poll interval; one turn may wait out a silent
+        # modem's command timeouts before that modem is taken out of service.
+        slowest = max((float(m.command_timeout) for m in self.settings.modems), default=30.0)
+        inbox_limit = 2 * poll + 4 * slowest + 30
         return (threads_ok and now - self.main_heartbeat < 30
-                and now - self.inbox_heartbeat < max(60.0, 3 * poll))
+                and now - self.inbox_heartbeat < inbox_limit)
 
     def status_line(self) -> str:
         healthy = len(self.pool.healthy())
