@@ -7,9 +7,11 @@ module cannot take the whole command line down with it.
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import IO, Any
 
 import click
+
+from appliance.clitexts import t
 
 # name -> "module:attribute" of a click.Command; DESIGN.md §9 lists the stable ones.
 _COMMANDS: dict[str, str] = {
@@ -23,7 +25,43 @@ _COMMANDS: dict[str, str] = {
 }
 
 
+class _OneLineUsageError(click.UsageError):
+    """A usage error shown as one stderr line naming the argument (DESIGN.md §9), exit 2."""
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        where = self.ctx.command_path if self.ctx is not None else "appliance"
+        click.echo(t("cli.usage_error", where=where, message=self.format_message()),
+                   file=file, err=file is None)
+
+
+def _one_line(error: click.UsageError) -> _OneLineUsageError:
+    # click prints usage + hint + blank + "Error: ..." (4 lines); scripts want one line.
+    # format_message() names the option ("Invalid value for '--x': ...", "Missing option").
+    return _OneLineUsageError(error.format_message(), error.ctx)
+
+
 class _LazyGroup(click.Group):
+    def make_context(self, info_name: str | None, args: list[str],
+                     parent: click.Context | None = None, **extra: Any) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.exceptions.NoArgsIsHelpError:
+            raise  # bare `appliance`: the help text is the answer
+        except click.UsageError as error:
+            if isinstance(error, _OneLineUsageError):
+                raise
+            raise _one_line(error) from error
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.exceptions.NoArgsIsHelpError:
+            raise
+        except click.UsageError as error:
+            if isinstance(error, _OneLineUsageError):
+                raise
+            raise _one_line(error) from error
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(_COMMANDS)
 
