@@ -151,8 +151,11 @@ def sync_once(
         _drop(ahead)
     report = SyncReport(pages=pages, movements=movements, alerts=alerts, cursor=cursor,
                         complete=complete, **totals)
-    log.info("bank sync: %d page(s), %d new movement(s), %d alert(s)%s", pages, movements,
-             alerts, "" if complete else ", more to come")
+    # A quiet feed logs at DEBUG: a sync runs every minute and an idle line each time
+    # would bury what matters in the journal.
+    level = logging.INFO if movements or alerts or not complete else logging.DEBUG
+    log.log(level, "bank sync: %d page(s), %d new movement(s), %d alert(s)%s", pages,
+            movements, alerts, "" if complete else ", more to come")
     return report
 
 
