@@ -164,7 +164,8 @@ class FakeBankApp:
             endpoint, args = self._urls.bind_to_environ(request.environ).match()
         except HTTPException as exc:
             code = exc.code or 500
-            return _error(code, "not_found" if code == 404 else "bad_request", exc.name)
+            reason = {404: "not_found", 405: "method_not_allowed"}.get(code, "bad_request")
+            return _error(code, reason, exc.name)
         if request.path.startswith("/v1/"):
             raw = request.get_data(as_text=True)
             try:
