@@ -26,3 +26,34 @@ def test_unknown_path_and_wrong_method_have_their_own_codes(tmp_path: Path) -> N
             assert body["error"] == "method_not_allowed"
             assert set(body) == {"error", "message"}
             assert wrong.headers["Date"]
+
+
+def test_movement_with_no_bank_running_says_where_it_went(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from appliance.cli import main
+
+    state = tmp_path / "typo-state"
+    args = ["fake-bank", "movement", "--state-dir", str(state), "--account", "A1001",
+            "--amount", "-12.50", "--type", "card_payment"]
+    first = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert first.exit_code == 0
+    assert first.stdout.strip().startswith("MV")  # stdout: the id alone, for scripts
+    assert "No fake bank is running" in first.stderr
+    assert "new: is --state-dir the right one?" in first.stderr
+    again = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert again.exit_code == 0
+    assert "No fake bank is running" in again.stderr
+    assert "new:" not in again.stderr  # the ledger exists now
+
+
+def test_movement_error_with_no_bank_running_is_still_one_line(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from appliance.cli import main
+
+    args = ["fake-bank", "movement", "--state-dir", str(tmp_path / "s"), "--account", "NOPE",
+            "--amount", "-1", "--type", "x"]
+    result = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == ["--account: the fake bank has no account 'NOPE'"]

@@ -131,13 +131,19 @@ def movement(state_dir: Path, account_id: str, amount: str, type_: str) -> None:
                 "account_id": account_id, "amount": str(value), "type": type_,
             })["id"])
         else:
-            db = FakeBankDB(state_dir / DB_NAME)
+            # Say so on stderr: a mistyped --state-dir would otherwise book, silently, into
+            # a new ledger that nobody serves (stdout stays the movement id alone).
+            ledger = state_dir / DB_NAME
+            new = "" if ledger.exists() else t("bank.new_ledger")
+            db = FakeBankDB(ledger)
             try:
                 if not db.is_seeded():
                     db.seed_from_yaml(DEFAULT_SEED if DEFAULT_SEED.exists() else None)
                 movement_id = db.book_movement(account_id, value, type_)
             finally:
                 db.close()
+            click.echo(t("bank.booked_offline", state_dir=state_dir, ledger=ledger, new=new),
+                       err=True)
     except FakeBankError as exc:
         if exc.code == "unknown_account":
             _fail(t("bank.unknown_account", account=account_id))

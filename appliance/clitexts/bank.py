@@ -22,6 +22,15 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Asnjë bankë e rreme nuk po punon në {state_dir} (nis: appliance fake-bank serve)",
         "No fake bank is running in {state_dir} (start one: appliance fake-bank serve)",
     ),
+    "bank.booked_offline": (
+        "Asnjë bankë e rreme nuk po punon në {state_dir}: lëvizja u regjistrua në librin e saj "
+        "{ledger}{new}; e sheh kush sinkronizohet pasi të niset (appliance fake-bank serve "
+        "--state-dir {state_dir}).",
+        "No fake bank is running in {state_dir}: booked into its ledger {ledger}{new}; "
+        "synced once it starts (appliance fake-bank serve --state-dir {state_dir}).",
+    ),
+    "bank.new_ledger": (" (i ri: a është --state-dir i duhuri?)",
+                        " (new: is --state-dir the right one?)"),
     "bank.fault_set": (
         "Defekti tani: {mode} (numri: {count}, vonesa: {delay}s)",
         "Fault now: {mode} (count: {count}, delay: {delay}s)",
