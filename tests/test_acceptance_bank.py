@@ -57,3 +57,22 @@ def test_movement_error_with_no_bank_running_is_still_one_line(tmp_path: Path) -
     result = CliRunner().invoke(main, args, catch_exceptions=False)
     assert result.exit_code == 2
     assert result.stderr.splitlines() == ["--account: the fake bank has no account 'NOPE'"]
+
+
+def test_doctor_does_not_blame_the_date_header_of_an_unreachable_bank() -> None:
+    import socket
+    from datetime import UTC, datetime
+
+    from appliance.config import BankSettings
+    from appliance.ops.doctor import bank_checks
+
+    with socket.socket() as probe:  # a loopback port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    bank = BankSettings(url=f"http://127.0.0.1:{port}", connect_timeout=2, read_timeout=2)
+    by_id = {c.id: c for c in bank_checks(bank, datetime.now(UTC))}
+    assert by_id["bank.reachable"].status.name == "FAIL"
+    clock = by_id["bank.clock"]
+    assert clock.status.name == "WARN"
+    assert "unreachable" in clock.detail
+    assert "Date header" not in clock.detail

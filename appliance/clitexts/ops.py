@@ -111,6 +111,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "ops.token.refused": ("refuzohet (HTTP {status})", "refused (HTTP {status})"),
     "ops.token.unreadable": ("{path}: {error}", "{path}: {error}"),
     "ops.token.untested": ("nuk u provua (banka nuk arrihet)", "not tested (bank unreachable)"),
+    "ops.clock.untested": ("nuk u krahasua (banka nuk arrihet)",
+                           "not compared (bank unreachable)"),
     "ops.token.none": ("asnjë token_file në konfigurim", "no token_file in the config"),
     "ops.clock.skew": ("ora jonë {skew} s ndaj bankës", "our clock {skew} s against the bank's"),
     "ops.clock.unknown": ("banka nuk dërgoi orën (Date)", "the bank sent no Date header"),
