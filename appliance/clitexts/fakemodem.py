@@ -27,6 +27,12 @@ TEXTS: dict[str, tuple[str, str]] = {
         "deliver: jep --from NUMËR dhe TEKST, ose vetëm --pdu HEX.",
         "deliver: give --from NUMBER and TEXT, or --pdu HEX alone.",
     ),
+    "fakemodem.bad_sender": (
+        "--from: pritej një numër (+38344123456) ose një dërgues alfanumerik me 1–11 "
+        "shenja, u dha {value!r}",
+        "--from: expected a number (+38344123456) or an alphanumeric sender of 1-11 "
+        "characters, got {value!r}",
+    ),
     "fakemodem.bad_param": (
         "fault: parametri {param!r} duhet të jetë EMËR=VLERË.",
         "fault: parameter {param!r} must be NAME=VALUE.",

@@ -91,6 +91,23 @@ def _int_list(text: str | None) -> list[int] | None:
         raise click.BadParameter("expected part numbers like 2,1,3") from exc
 
 
+# 3GPP 23.040: an alphanumeric originator is at most 11 GSM-7 characters.
+_MAX_ALPHANUMERIC = 11
+
+
+def _sender(value: str) -> str:
+    """The sender as the network would show it: a number written with blanks
+    (`+383 44 123 456`) is that number; empty or over-long names are bad usage."""
+    compact = "".join(value.split())
+    digits = compact[1:] if compact.startswith("+") else compact
+    if digits.isdigit() and digits.isascii():
+        return compact
+    if not value.strip() or len(value) > _MAX_ALPHANUMERIC:
+        click.echo(t("fakemodem.bad_sender", value=value), err=True)
+        sys.exit(2)
+    return value
+
+
 @fake_modem.command()
 @_STATE_DIR
 @click.option("--from", "sender", default=None, help="Sender number (or alphanumeric).")
@@ -110,6 +127,8 @@ def deliver(state_dir: Path, sender: str | None, ucs2: bool, pdu: str | None,  #
     if not (as_pdu or as_text):
         click.echo(t("fakemodem.usage_deliver"), err=True)
         sys.exit(2)
+    if sender is not None:
+        sender = _sender(sender)
     with _client(state_dir) as client:
         if pdu is not None:
             client.deliver_pdu(pdu, storage=storage)
