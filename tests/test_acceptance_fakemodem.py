@@ -53,3 +53,33 @@ def test_an_impossible_sender_is_bad_usage(modem: FakeModemServer, sender: str) 
     assert len(err.splitlines()) == 1
     assert err.startswith("--from:")
     assert modem.stored() == []
+
+
+def fault(modem: FakeModemServer, *args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(
+        main, ["fake-modem", "fault", "--state-dir", str(modem.state_dir), *args],
+        catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.mark.parametrize(("args", "names"), [
+    (["bogus"], "KIND:"),
+    (["cms-error", "code=abc"], "code:"),
+    (["late", "delay=soon"], "delay:"),
+    (["sim-full", "storage=XX"], "storage:"),
+    (["error", "wat=1"], "wat:"),
+])
+def test_a_bad_fault_is_bad_usage_naming_it(modem: FakeModemServer, args: list[str],
+                                            names: str) -> None:
+    code, out, err = fault(modem, *args)
+    assert code == 2  # bad usage, not "the modem refused" (1)
+    assert out == ""
+    assert len(err.splitlines()) == 1
+    assert err.startswith(names)
+
+
+def test_every_documented_fault_kind_is_accepted(modem: FakeModemServer) -> None:
+    assert "vanish" in fault(modem, "bogus")[2]  # the list names every kind
+    assert fault(modem, "cms-error", "code=331", "match=+CMGS", "count=2")[0] == 0
+    assert fault(modem, "signal", "value=5")[0] == 0
+    assert modem.status()["faults"]

@@ -33,6 +33,14 @@ TEXTS: dict[str, tuple[str, str]] = {
         "--from: expected a number (+38344123456) or an alphanumeric sender of 1-11 "
         "characters, got {value!r}",
     ),
+    "fakemodem.bad_fault": (
+        "KIND: pritej një nga {kinds}, u dha {value!r}",
+        "KIND: expected one of {kinds}, got {value!r}",
+    ),
+    "fakemodem.bad_fault_param": (
+        "{name}: pritej {expected}, u dha {value!r}",
+        "{name}: expected {expected}, got {value!r}",
+    ),
     "fakemodem.bad_param": (
         "fault: parametri {param!r} duhet të jetë EMËR=VLERË.",
         "fault: parameter {param!r} must be NAME=VALUE.",

@@ -16,6 +16,7 @@ import click
 
 from appliance.clitexts import t
 from appliance.fakemodem.control import ControlClient, ControlError, FakeModemNotRunning
+from appliance.fakemodem.interpreter import FAULT_KINDS
 from appliance.fakemodem.model import ModemConfig
 from appliance.fakemodem.server import SOCKET_NAME, FakeModemServer
 
@@ -190,6 +191,26 @@ def _coerce(value: str) -> Any:
     return value
 
 
+def _is_int(v: object) -> bool:
+    return isinstance(v, int) and v >= 0
+
+
+def _is_seconds(v: object) -> bool:
+    return isinstance(v, int | float) and v >= 0
+
+
+# name -> (what is expected, check of the coerced value); docs/fake-modem.md "Faults".
+_FAULT_PARAMS: dict[str, tuple[str, Callable[[object], bool]]] = {
+    "count": ("a whole number", _is_int),
+    "match": ("a command prefix such as +CMGS", lambda v: isinstance(v, str) and v != ""),
+    "code": ("an error code number such as 331", _is_int),
+    "delay": ("seconds", _is_seconds),
+    "storage": ("SM or ME", lambda v: isinstance(v, str) and v.upper() in ("SM", "ME")),
+    "value": ("a +CSQ value such as 20 or 99", _is_int),
+    "reappear_after": ("seconds or none", lambda v: v is None or _is_seconds(v)),
+}
+
+
 @fake_modem.command()
 @_STATE_DIR
 @click.argument("kind")
@@ -197,13 +218,27 @@ def _coerce(value: str) -> Any:
 def fault(state_dir: Path, kind: str, params: tuple[str, ...]) -> None:
     """Arm a fault KIND with NAME=VALUE parameters (count, match, code, delay, storage,
     value, reappear_after), e.g. `fault cms-error code=331 match=+CMGS count=2`."""
+    kinds = (*FAULT_KINDS, "vanish")
+    if kind.replace("_", "-").lower() not in kinds:
+        click.echo(t("fakemodem.bad_fault", kinds=", ".join(kinds), value=kind), err=True)
+        sys.exit(2)
     values: dict[str, Any] = {}
     for p in params:
         name, sep, value = p.partition("=")
         if not sep or not name:
             click.echo(t("fakemodem.bad_param", param=p), err=True)
             sys.exit(2)
-        values[name.replace("-", "_")] = _coerce(value)
+        key = name.replace("-", "_")
+        values[key] = _coerce(value)
+        expected = _FAULT_PARAMS.get(key)
+        if expected is None:
+            click.echo(t("fakemodem.bad_fault_param", name=name, value=p,
+                         expected=", ".join(f"{k}=" for k in _FAULT_PARAMS)), err=True)
+            sys.exit(2)
+        if not expected[1](values[key]):
+            click.echo(t("fakemodem.bad_fault_param", name=name, value=value,
+                         expected=expected[0]), err=True)
+            sys.exit(2)
     with _client(state_dir) as client:
         client.fault(kind, **values)
     click.echo(t("fakemodem.fault_armed", kind=kind))
