@@ -25,19 +25,33 @@ _COMMANDS: dict[str, str] = {
 }
 
 
+# ctx.meta key (shared by every context of one run): the command line resolved so far.
+_RESOLVED = "appliance.cli.resolved"
+
+
 class _OneLineUsageError(click.UsageError):
     """A usage error shown as one stderr line naming the argument (DESIGN.md §9), exit 2."""
 
+    def __init__(self, message: str, ctx: click.Context | None, where: str) -> None:
+        super().__init__(message, ctx)
+        self.where = where
+
     def show(self, file: IO[Any] | None = None) -> None:
-        where = self.ctx.command_path if self.ctx is not None else "appliance"
-        click.echo(t("cli.usage_error", where=where, message=self.format_message()),
+        click.echo(t("cli.usage_error", where=self.where, message=self.format_message()),
                    file=file, err=file is None)
 
 
-def _one_line(error: click.UsageError) -> _OneLineUsageError:
+def _one_line(error: click.UsageError, ctx: click.Context | None) -> _OneLineUsageError:
     # click prints usage + hint + blank + "Error: ..." (4 lines); scripts want one line.
     # format_message() names the option ("Invalid value for '--x': ...", "Missing option").
-    return _OneLineUsageError(error.format_message(), error.ctx)
+    # Some parse errors carry no context: then the deepest command resolved names it.
+    if error.ctx is not None:
+        where = error.ctx.command_path
+    elif ctx is not None:
+        where = str(ctx.meta.get(_RESOLVED, ctx.command_path))
+    else:
+        where = "appliance"
+    return _OneLineUsageError(error.format_message(), error.ctx, where)
 
 
 class _LazyGroup(click.Group):
@@ -50,7 +64,7 @@ class _LazyGroup(click.Group):
         except click.UsageError as error:
             if isinstance(error, _OneLineUsageError):
                 raise
-            raise _one_line(error) from error
+            raise _one_line(error, parent) from error
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -60,7 +74,14 @@ class _LazyGroup(click.Group):
         except click.UsageError as error:
             if isinstance(error, _OneLineUsageError):
                 raise
-            raise _one_line(error) from error
+            raise _one_line(error, ctx) from error
+
+    def resolve_command(self, ctx: click.Context, args: list[str]
+                        ) -> tuple[str | None, click.Command | None, list[str]]:
+        name, command, rest = super().resolve_command(ctx, args)
+        if command is not None:
+            ctx.meta[_RESOLVED] = f"{ctx.command_path} {name}"
+        return name, command, rest
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(_COMMANDS)

@@ -62,3 +62,10 @@ def test_bare_command_and_help_still_print_help() -> None:
     helped = appliance("run", "--help")
     assert helped.returncode == 0
     assert "--config" in helped.stdout
+
+
+def test_an_option_missing_its_value_names_the_subcommand() -> None:
+    result = appliance("doctor", "--config")
+    assert result.returncode == 2
+    assert result.stderr.startswith("appliance doctor: Option '--config' requires an argument.")
+    assert len(result.stderr.splitlines()) == 1
