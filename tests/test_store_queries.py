@@ -1,19 +1,22 @@
-"""Typed queries on a real SQLite file: inbound dedupe, outbox claims, views, status."""
+"""Typed queries (queries.py and the hot path, hot.py) on a real SQLite file: inbound
+dedupe, outbox claims and transitions, delivery reports, views, status."""
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import peewee
 import pytest
 
 from appliance.core.rules import Language
 from appliance.core.views import SenderView
-from appliance.store import open_database, queries, write_transaction
+from appliance.store import hot, open_database, queries, write_transaction, writing
 from appliance.store.models import (
     Account,
     Agreement,
@@ -57,8 +60,9 @@ def _order(agreement: Agreement, key: str, amount: str, state: str, created: dat
 
 
 def test_same_pdu_read_twice_is_a_no_op(db: peewee.SqliteDatabase) -> None:
-    fields = {"modem": "vala", "sender": PHONE, "smsc_time": NOW, "received_at": NOW,
-              "text": "B", "storage": "SM", "storage_index": 3}
+    fields: dict[str, Any] = {"modem": "vala", "sender": PHONE, "smsc_time": NOW,
+                              "received_at": NOW, "text": "B", "storage": "SM",
+                              "storage_index": 3}
     first, created1 = queries.store_inbound(pdu="07913854440000F0040B", **fields)
     again, created2 = queries.store_inbound(pdu="07913854440000f0040b",
                                             **{**fields, "storage_index": 7})
@@ -127,6 +131,11 @@ def test_enqueue_dedupe_returns_none_for_a_second_alert(db: peewee.SqliteDatabas
         queries.enqueue_outbox(PHONE, "x", "newsletter", NOW)
 
 
+def _claim(now: datetime = NOW, excluded: frozenset[str] = frozenset(),
+           claimer: str = "vala") -> hot.ClaimedOutbox | None:
+    return hot.claim_next_outbox(excluded, now, claimer)
+
+
 def test_claim_by_priority_then_id_respecting_next_attempt(db: peewee.SqliteDatabase) -> None:
     alert = queries.enqueue_outbox(PHONE, "alert", "alert", NOW)
     topup = queries.enqueue_outbox(PHONE, "topup done", "topup_result", NOW)
@@ -136,29 +145,45 @@ def test_claim_by_priority_then_id_respecting_next_attempt(db: peewee.SqliteData
     reply2 = queries.enqueue_outbox(PHONE, "reply 2", "refusal", NOW)
     assert None not in (alert, topup, later, reply1, reply2)
     order = []
-    while (row := queries.claim_next_outbox(["vala"], NOW)) is not None:
-        assert row.state == "sending"
-        assert row.modem == "vala"
-        assert row.attempts == 1
-        assert row.sending_at == NOW
+    while (row := _claim()) is not None:
+        assert (row.to, row.attempts) == (PHONE, 1)
+        stored = OutboxMessage.get_by_id(row.id)
+        assert (stored.state, stored.modem, stored.attempts) == ("sending", "vala", 1)
+        assert stored.sending_at == NOW
+        assert (stored.text, stored.kind) == (row.text, row.kind)
         order.append(row.text)
     assert order == ["reply 1", "reply 2", "topup done", "alert"]
-    due_later = queries.claim_next_outbox(["vala"], NOW + timedelta(minutes=5))
+    # next_attempt_at is compared with the claim's time: due exactly then, not a second before.
+    assert _claim(NOW + timedelta(minutes=5) - timedelta(seconds=1)) is None
+    due_later = _claim(NOW + timedelta(minutes=5))
     assert due_later is not None
-    assert due_later.text == "retry later"
+    assert (due_later.text, due_later.kind) == ("retry later", "reply")
 
 
 def test_claim_respects_preferred_modem(db: peewee.SqliteDatabase) -> None:
     queries.enqueue_outbox("+38349111222", "for ipko", "reply", NOW, preferred_modem="ipko")
     queries.enqueue_outbox(PHONE, "for vala", "alert", NOW, preferred_modem="vala")
-    got = queries.claim_next_outbox(["vala"], NOW)
+    # ipko is in service: its row waits for it, vala's worker takes only its own.
+    got = _claim(excluded=frozenset({"ipko"}))
     assert got is not None
     assert got.text == "for vala"
-    assert queries.claim_next_outbox(["vala"], NOW) is None
-    # ipko's modem is down: vala's worker takes its traffic over, and is recorded as sender.
-    taken = queries.claim_next_outbox(["vala", "ipko"], NOW)
+    assert _claim(excluded=frozenset({"ipko"})) is None
+    # ipko's modem is down (no longer excluded): vala's worker takes its traffic over, and
+    # is recorded as the sender.
+    taken = _claim()
     assert taken is not None
-    assert (taken.text, taken.modem) == ("for ipko", "vala")
+    assert taken.text == "for ipko"
+    assert OutboxMessage.get_by_id(taken.id).modem == "vala"
+
+
+def test_claim_takes_rows_for_a_modem_no_longer_configured(
+        db: peewee.SqliteDatabase) -> None:
+    queries.enqueue_outbox(PHONE, "for an old modem", "reply", NOW, preferred_modem="old")
+    queries.enqueue_outbox(PHONE, "for ipko", "reply", NOW, preferred_modem="ipko")
+    row = _claim(excluded=frozenset({"ipko", "telkos"}))
+    assert row is not None
+    assert row.text == "for an old modem"
+    assert _claim(excluded=frozenset({"ipko", "telkos"})) is None
 
 
 def test_concurrent_claims_never_take_the_same_row(db: peewee.SqliteDatabase) -> None:
@@ -166,11 +191,13 @@ def test_concurrent_claims_never_take_the_same_row(db: peewee.SqliteDatabase) ->
         queries.enqueue_outbox(PHONE, f"m{i}", "reply", NOW)
     claimed: list[list[int]] = [[], []]
     errors: list[BaseException] = []
+    start = threading.Barrier(2)
 
     def worker(slot: int) -> None:
         try:
-            while (row := queries.claim_next_outbox([f"w{slot}"], NOW)) is not None:
-                claimed[slot].append(int(row.id))
+            start.wait(timeout=10)
+            while (row := _claim(claimer=f"w{slot}")) is not None:
+                claimed[slot].append(row.id)
         except BaseException as exc:
             errors.append(exc)
         finally:
@@ -185,23 +212,31 @@ def test_concurrent_claims_never_take_the_same_row(db: peewee.SqliteDatabase) ->
     ids = claimed[0] + claimed[1]
     assert sorted(ids) == sorted(set(ids))
     assert len(ids) == 40
+    for slot in (0, 1):  # each row records the worker that took it, once
+        for row_id in claimed[slot]:
+            row = OutboxMessage.get_by_id(row_id)
+            assert (row.modem, row.attempts, row.state) == (f"w{slot}", 1, "sending")
 
 
 def test_sent_delivered_failed_requeue_transitions(db: peewee.SqliteDatabase) -> None:
     queries.enqueue_outbox(PHONE, "long reply", "reply", NOW)
-    row = queries.claim_next_outbox(["vala"], NOW)
+    row = _claim()
     assert row is not None
     queries.requeue(row.id, NOW + timedelta(seconds=10), "CMS ERROR 500")
-    assert queries.claim_next_outbox(["vala"], NOW) is None
-    row = queries.claim_next_outbox(["vala"], NOW + timedelta(seconds=10))
+    with pytest.raises(LookupError):
+        queries.requeue(row.id, NOW, "again")  # queued, not sending
+    assert hot.mark_sent(row.id, [16], NOW) is False  # queued: not sent
+    assert OutboxMessage.get_by_id(row.id).state == "queued"
+    assert _claim() is None
+    row = _claim(NOW + timedelta(seconds=10))
     assert row is not None
     assert row.attempts == 2
-    assert row.last_error == "CMS ERROR 500"
-    queries.mark_sent(row.id, [17, 18], NOW)
-    with pytest.raises(LookupError):
-        queries.mark_sent(row.id, [19], NOW)  # not in 'sending' any more
+    assert OutboxMessage.get_by_id(row.id).last_error == "CMS ERROR 500"
+    assert hot.mark_sent(row.id, [17, 18], NOW) is True
+    assert hot.mark_sent(row.id, [19], NOW) is False  # not in 'sending' any more
     sent = OutboxMessage.get_by_id(row.id)
-    assert (sent.state, sent.refs(), sent.last_error) == ("sent", [17, 18], None)
+    assert (sent.state, sent.refs(), sent.last_error, sent.sent_at) == (
+        "sent", [17, 18], None, NOW)
     assert queries.mark_delivered("ipko", 17, NOW) is None  # another modem's ref 17
     part = queries.mark_delivered("vala", 18, NOW)
     assert part is not None
@@ -209,29 +244,132 @@ def test_sent_delivered_failed_requeue_transitions(db: peewee.SqliteDatabase) ->
     done = queries.mark_delivered("vala", 17, NOW + timedelta(seconds=3))
     assert done is not None
     assert (done.state, done.delivered_at) == ("delivered", NOW + timedelta(seconds=3))
+    with pytest.raises(LookupError):
+        queries.requeue(row.id, NOW, "late")  # delivered: never back to the queue
 
     queries.enqueue_outbox(PHONE, "doomed", "reply", NOW)
-    doomed = queries.claim_next_outbox(["vala"], NOW)
+    doomed = _claim()
     assert doomed is not None
     queries.mark_failed(doomed.id, "gave up after 5 attempts", NOW)
     assert OutboxMessage.get_by_id(doomed.id).state == "failed"
+    with pytest.raises(LookupError):
+        queries.mark_failed(doomed.id, "twice", NOW)
 
 
 def test_ref_matching_does_not_confuse_1_with_11(db: peewee.SqliteDatabase) -> None:
     queries.enqueue_outbox(PHONE, "a", "reply", NOW)
-    row = queries.claim_next_outbox(["vala"], NOW)
+    row = _claim()
     assert row is not None
-    queries.mark_sent(row.id, [11, 21], NOW)
+    assert hot.mark_sent(row.id, [11, 21], NOW)
     assert queries.mark_delivered("vala", 1, NOW) is None
     assert queries.mark_delivered("vala", 2, NOW) is None
+    assert hot.mark_delivered_reports({"vala": [1, 2]}, NOW) == [("vala", 1), ("vala", 2)]
+
+
+def _sent(text: str, refs: list[int], at: datetime, modem: str = "vala") -> int:
+    queries.enqueue_outbox(PHONE, text, "alert", at)
+    row = _claim(at, claimer=modem)
+    assert row is not None
+    assert hot.mark_sent(row.id, refs, at)
+    return row.id
+
+
+def test_delivery_reports_in_one_batch(db: peewee.SqliteDatabase) -> None:
+    old = _sent("old", [5], NOW - timedelta(hours=2))
+    new = _sent("new", [5], NOW - timedelta(minutes=1))  # references wrap at 256
+    multi = _sent("multi", [6, 7], NOW)
+    other = _sent("other modem", [8], NOW, modem="ipko")
+    at = NOW + timedelta(seconds=5)
+    unknown = hot.mark_delivered_reports({"vala": [5, 6, 99, 8], "ipko": [8]}, at)
+    assert sorted(unknown) == [("vala", 8), ("vala", 99)]
+    states = {i: OutboxMessage.get_by_id(i) for i in (old, new, multi, other)}
+    assert states[old].state == "sent"  # the latest message with ref 5 is the one reported
+    assert (states[new].state, states[new].delivered_at) == ("delivered", at)
+    assert (states[multi].state, states[multi].delivered_refs) == ("sent", "6")
+    assert states[other].state == "delivered"
+    assert hot.mark_delivered_reports({"vala": [7]}, at) == []
+    assert OutboxMessage.get_by_id(multi).state == "delivered"
+
+
+def test_handled_mark_and_replies_are_guarded(db: peewee.SqliteDatabase) -> None:
+    row, _ = queries.store_inbound(modem="vala", pdu="DD", sender=PHONE, smsc_time=NOW,
+                                   received_at=NOW, text="B")
+    with writing():
+        assert hot.mark_handled([row.id], "balance", NOW) == 1
+        hot.queue_replies(PHONE, ["one", "two"], "reply", row.id, preferred_modem="vala",
+                          now=NOW)
+    with writing():
+        assert hot.mark_handled([row.id], "balance", NOW) == 0  # decided once only
+        hot.queue_replies(PHONE, ["one", "two"], "reply", row.id, preferred_modem=None,
+                          now=NOW)  # the same dedupe keys: a no-op (I4)
+    handled = InboundMessage.get_by_id(row.id)
+    assert (handled.state, handled.outcome, handled.handled_at) == ("handled", "balance", NOW)
+    replies = list(OutboxMessage.select().order_by(OutboxMessage.id))
+    assert [(r.text, r.kind, r.priority, r.state, r.preferred_modem, r.dedupe_key)
+            for r in replies] == [
+        ("one", "reply", 0, "queued", "vala", f"reply:{row.id}:0"),
+        ("two", "reply", 0, "queued", "vala", f"reply:{row.id}:1"),
+    ]
+    assert all(r.inbound_id == row.id and r.created_at == NOW for r in replies)
+
+
+def test_routing_sets_a_preference_only_on_unrouted_queued_rows(
+        db: peewee.SqliteDatabase) -> None:
+    a = queries.enqueue_outbox(PHONE, "a", "alert", NOW)
+    b = queries.enqueue_outbox("+38349111222", "b", "alert", NOW, preferred_modem="ipko")
+    c = queries.enqueue_outbox(PHONE, "c", "alert", NOW)
+    assert a is not None
+    assert b is not None
+    assert c is not None
+    assert hot.unrouted_outbox() == [(a.id, PHONE), (c.id, PHONE)]
+    claimed = _claim()  # "a" leaves the queue before the routing is applied
+    assert claimed is not None
+    assert claimed.id == a.id
+    assert hot.set_preferred_modem("vala", [a.id, c.id]) == 2
+    assert OutboxMessage.get_by_id(a.id).preferred_modem is None  # sending: left alone
+    assert OutboxMessage.get_by_id(b.id).preferred_modem == "ipko"
+    assert OutboxMessage.get_by_id(c.id).preferred_modem == "vala"
+    assert hot.unrouted_outbox() == []
+
+
+def test_mark_delivered_takes_the_write_lock_before_reading(
+        db: peewee.SqliteDatabase, tmp_path: Path) -> None:
+    """A read-then-write that began deferred fails ("database is locked") when another
+    connection commits between its read and its write; one that locks first waits."""
+    row_id = _sent("two parts", [5, 6], NOW)
+    other = sqlite3.connect(tmp_path / "q.sqlite", isolation_level=None, timeout=5)
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("UPDATE outbox_message SET last_error = 'touched' WHERE id = ?", (row_id,))
+    result: list[object] = []
+
+    def report() -> None:
+        try:
+            result.append(queries.mark_delivered("vala", 5, NOW))
+        except BaseException as exc:
+            result.append(exc)
+        finally:
+            db.close()
+
+    thread = threading.Thread(target=report)
+    thread.start()
+    thread.join(timeout=0.3)  # it waits for the other connection's lock
+    assert result == []
+    other.execute("COMMIT")
+    other.close()
+    thread.join(timeout=10)
+    assert len(result) == 1
+    assert isinstance(result[0], OutboxMessage), result
+    stored = OutboxMessage.get_by_id(row_id)
+    assert (stored.delivered_refs, stored.last_error) == ("5", "touched")
 
 
 @pytest.mark.parametrize(("policy", "state"), [("resend", "queued"), ("fail", "failed")])
-def test_recover_sending_after_crash(db: peewee.SqliteDatabase, policy: str,
+def test_recover_sending_after_crash(db: peewee.SqliteDatabase,
+                                     policy: queries.SendingPolicy,
                                      state: str) -> None:
     queries.enqueue_outbox(PHONE, "in flight", "reply", NOW)
     queries.enqueue_outbox(PHONE, "waiting", "alert", NOW)
-    row = queries.claim_next_outbox(["vala"], NOW)
+    row = _claim()
     assert row is not None
     assert queries.recover_sending(policy, NOW) == [row.id]
     recovered = OutboxMessage.get_by_id(row.id)
@@ -244,7 +382,7 @@ def test_counts_for_status(db: peewee.SqliteDatabase) -> None:
     queries.enqueue_outbox(PHONE, "a", "reply", NOW - timedelta(seconds=90))
     queries.enqueue_outbox(PHONE, "b", "alert", NOW, not_before=NOW + timedelta(hours=1))
     queries.enqueue_outbox(PHONE, "c", "alert", NOW)
-    queries.claim_next_outbox(["vala"], NOW)
+    assert _claim() is not None
     queries.store_inbound(modem="vala", pdu="01", sender=PHONE, smsc_time=NOW,
                           received_at=NOW, state="waiting_parts")
     counts = queries.counts_for_status(NOW)
@@ -303,7 +441,7 @@ def test_sender_view_none_for_unknown_or_inactive(db: peewee.SqliteDatabase) -> 
 
 def test_agreement_without_alert_limit_has_no_alerts(db: peewee.SqliteDatabase) -> None:
     agreement = _seed_customer()
-    agreement.alert_limit = None
+    agreement.alert_limit = None  # type: ignore[assignment]  # a nullable column
     agreement.save()
     assert queries.agreements_for_account("A1")[0].services == frozenset({"balance", "topup"})
     assert queries.agreements_for_account("nope") == []

@@ -18,9 +18,7 @@ import logging
 import os
 import queue
 import signal
-import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -35,31 +33,14 @@ from appliance.core.phones import normalize
 from appliance.core.rules import Rules
 from appliance.modem.pdu import decode_deliver
 from appliance.modem.pool import ModemPort
-from appliance.store import queries
-from appliance.store.db import write_transaction
-from appliance.store.fields import utc_text
-from appliance.store.models import (
-    PRIORITY_REPLY,
-    InboundMessage,
-    TopupOrder,
-    database,
-)
+from appliance.store import hot, queries
+from appliance.store.db import writing
+from appliance.store.models import InboundMessage, TopupOrder, database
 
 log = logging.getLogger(__name__)
 
 CRASH_ENV = "APPLIANCE_CRASH_AT"
 DECIDE_BATCH = 100  # inbound messages decided per transaction (each in its own savepoint)
-
-# The daemon's threads queue for SQLite's write lock here, in Python, where a waiter is
-# woken the moment the lock is free; SQLite's own busy handler sleeps in growing steps.
-_WRITE_LOCK = threading.RLock()
-
-
-@contextmanager
-def writing() -> Iterator[None]:
-    """A write transaction (`BEGIN IMMEDIATE`), queued behind the daemon's other writers."""
-    with _WRITE_LOCK, write_transaction():
-        yield
 
 
 def crash_point(name: str) -> None:
@@ -67,31 +48,6 @@ def crash_point(name: str) -> None:
     if os.environ.get(CRASH_ENV) == name:
         log.warning("crash point %s reached: killing the process", name)
         os.kill(os.getpid(), signal.SIGKILL)
-
-
-# Delivery reports arrive for every message sent: fixed SQL, not rebuilt per call (the CPU
-# of building peewee queries dominated a burst). Only "?" placeholders are formatted in.
-_DELIVERED_SELECT = (
-    "SELECT id, modem_refs FROM outbox_message WHERE modem = ? AND state = 'sent' "
-    "AND modem_refs IN ({marks}) ORDER BY sent_at DESC, id DESC"
-)
-_DELIVERED_UPDATE = (
-    "UPDATE outbox_message SET state = 'delivered', delivered_refs = modem_refs, "
-    "delivered_at = ? WHERE id IN ({marks})"
-)
-
-
-# Every decision marks its message(s) handled and queues its replies; fixed SQL as above.
-# The state guard makes a second decision of the same message impossible.
-_HANDLED_UPDATE = (
-    "UPDATE inbound_message SET state = 'handled', handled_at = ?, outcome = ? "
-    "WHERE id IN ({marks}) AND state IN ('stored', 'waiting_parts')"
-)
-_REPLY_INSERT = (
-    'INSERT OR IGNORE INTO outbox_message ("to", text, kind, priority, state, dedupe_key, '
-    "inbound_id, preferred_modem, attempts, created_at) "
-    "VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, 0, ?)"
-)
 
 
 @dataclass(frozen=True)
@@ -316,16 +272,11 @@ class Inbox:
         outcome = decision.outcome
         ids = [m.id for m in rows]
         # Guard against deciding twice: only rows still undecided are taken.
-        stamp = utc_text(now)
-        taken = database.execute_sql(_HANDLED_UPDATE.format(marks=", ".join("?" * len(ids))),
-                                     [stamp, outcome, *ids]).rowcount
+        taken = hot.mark_handled(ids, outcome, now)
         if taken != len(ids):
             raise peewee.IntegrityError(f"inbound {ids} decided by someone else")
-        preferred = self.route(sender)
-        for n, reply in enumerate(replies):
-            database.execute_sql(_REPLY_INSERT, [
-                sender, reply, kind, PRIORITY_REPLY, f"reply:{first.id}:{n}", first.id,
-                preferred, stamp])
+        hot.queue_replies(sender, replies, kind, first.id,
+                          preferred_modem=self.route(sender), now=now)
         orders = 0
         if decision.order is not None and view is not None:
             self._create_order(decision.order, view, first, now)
@@ -356,27 +307,6 @@ class Inbox:
             updated_at=now,
         ).on_conflict_ignore().execute()
 
-    @staticmethod
-    def _mark_delivered(modem: str, refs: list[int], now: datetime) -> None:
-        """Single-part messages (nearly all) in two fixed statements; the rest through the
-        store. Plain SQL: the hot path of every sent message (see outbox._CLAIM_SQL)."""
-        wanted = {str(r) for r in refs}
-        marks = ", ".join("?" * len(wanted))
-        ids: list[int] = []
-        for row_id, row_refs in database.execute_sql(_DELIVERED_SELECT.format(marks=marks),
-                                                     [modem, *sorted(wanted)]):
-            # References wrap at 256: the latest message with one is the one reported.
-            if row_refs in wanted:
-                wanted.discard(row_refs)
-                ids.append(int(row_id))
-        if ids:
-            marks = ", ".join("?" * len(ids))
-            database.execute_sql(_DELIVERED_UPDATE.format(marks=marks),
-                                 [utc_text(now), *ids])
-        for ref in sorted(wanted, key=int):  # a part of a multi-part message, or unknown
-            if queries.mark_delivered(modem, int(ref), now) is None:
-                log.info("modem %s: status report for unknown reference %s", modem, ref)
-
     # -- delivery reports ------------------------------------------------------------------
     def on_status_report(self, modem: str, ref: int, delivered: bool) -> None:
         """A +CDS report (on the modem's notice thread): queued, applied in batches."""
@@ -404,7 +334,6 @@ class Inbox:
             else:
                 log.warning("modem %s: status report says reference %d was not delivered",
                             modem, ref)
-        with writing():
-            for modem, refs in by_modem.items():
-                self._mark_delivered(modem, refs, now)
+        for modem, ref in hot.mark_delivered_reports(by_modem, now):
+            log.info("modem %s: status report for unknown reference %s", modem, ref)
         return len(items)

@@ -21,11 +21,11 @@ from typing import Literal
 
 from appliance.core.phones import mask as mask_phone
 from appliance.modem.errors import CmsError, ModemError, ModemGone, ModemTimeout, PduError
-from appliance.modem.inbox import crash_point, writing
+from appliance.modem.inbox import crash_point
 from appliance.modem.pool import ModemHandle, Pool
-from appliance.store import queries
-from appliance.store.fields import utc_text
-from appliance.store.models import OutboxMessage, database
+from appliance.store import hot, queries
+from appliance.store.hot import ClaimedOutbox
+from appliance.store.models import OutboxMessage
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +48,7 @@ def recover_interrupted(policy: OutboxPolicy, now: datetime) -> list[int]:
         int(r.id): r
         for r in OutboxMessage.select().where(OutboxMessage.state == "sending")
     }
-    with writing():  # read-then-write: take the write lock up front
-        ids = queries.recover_sending(policy.on_sending, now)
+    ids = queries.recover_sending(policy.on_sending, now)  # under the write lock
     for row_id in ids:
         row = rows.get(row_id)
         who = mask_phone(row.to) if row is not None else "?"
@@ -69,90 +68,19 @@ def backoff_delay(policy: OutboxPolicy, attempts: int) -> timedelta:
     return timedelta(seconds=seconds * random.uniform(0.9, 1.1))
 
 
-@dataclass(frozen=True)
-class Claimed:
-    """The fields of a claimed outbox row that sending needs."""
-
-    id: int
-    to: str
-    text: str
-    kind: str
-    attempts: int
-
-
-# The two statements every message goes through, as fixed SQL: building them with peewee
-# on each call cost more CPU than everything else the outbox does (bench/bench_daemon.py).
-# Column names are the models' (store/models.py); times in the store's text form.
-_CLAIM_SQL = """
-UPDATE outbox_message
-   SET state = 'sending', modem = ?, sending_at = ?, attempts = attempts + 1
- WHERE state = 'queued' AND id = (
-        SELECT id FROM outbox_message
-         WHERE state = 'queued'
-           AND (next_attempt_at IS NULL OR next_attempt_at <= ?)
-           AND (preferred_modem IS NULL OR preferred_modem NOT IN ({excluded}))
-         ORDER BY priority, id LIMIT 1)
-RETURNING id, "to", text, kind, attempts
-"""
-_SENT_SQL = """
-UPDATE outbox_message SET state = 'sent', modem_refs = ?, sent_at = ?, last_error = NULL
- WHERE id = ? AND state = 'sending'
-"""
-
-
-def claim_next(excluded: set[str], now: datetime, claimer: str) -> Claimed | None:
-    """Take the next due message (queued → sending) in one statement, or None.
-
-    Lowest priority first, then oldest. Rows preferring a modem in `excluded` (another
-    modem in service) are left to it; rows with no preference, or preferring this modem,
-    one out of service or one no longer configured, are taken. One `UPDATE … RETURNING`
-    (SQLite 3.35+) is atomic on its own, so two workers never take the same row.
-    """
-    names = sorted(excluded) or [""]  # '' is never a modem name: NOT IN ('') keeps all
-    sql = _CLAIM_SQL.format(excluded=", ".join("?" * len(names)))
-    stamp = utc_text(now)
-    with writing():
-        row = database.execute_sql(sql, [claimer, stamp, stamp, *names]).fetchone()
-    if row is None:
-        return None
-    return Claimed(int(row[0]), str(row[1]), str(row[2]), str(row[3]), int(row[4]))
-
-
-def mark_sent(message_id: int, refs: list[int], now: datetime) -> None:
-    """sending → sent with the modem's references (one per part)."""
-    with writing():
-        database.execute_sql(_SENT_SQL, [",".join(str(int(r)) for r in refs),
-                                         utc_text(now), message_id])
-
-
-_UNROUTED_SQL = (
-    "SELECT id, \"to\" FROM outbox_message WHERE state = 'queued' "
-    "AND preferred_modem IS NULL"
-)
-_ROUTE_SQL = (
-    "UPDATE outbox_message SET preferred_modem = ? "
-    "WHERE preferred_modem IS NULL AND state = 'queued' AND id IN ({marks})"
-)
-
-
 def route_queued(pool: Pool) -> int:
     """Give queued rows queued without a preference (alerts, top-up outcomes) the modem
     of their recipient's operator, so they leave on-net too. Only with several modems."""
     if len(pool.handles) < 2:
         return 0
     by_modem: dict[str, list[int]] = {}
-    for row_id, to in database.execute_sql(_UNROUTED_SQL).fetchall():
-        name = pool.route(str(to))
+    for row_id, to in hot.unrouted_outbox():
+        name = pool.route(to)
         if name is not None:
-            by_modem.setdefault(name, []).append(int(row_id))
+            by_modem.setdefault(name, []).append(row_id)
     routed = 0
     for name, ids in by_modem.items():
-        for start in range(0, len(ids), 500):  # well under SQLite's bound-parameter limit
-            chunk = ids[start:start + 500]
-            with writing():
-                database.execute_sql(_ROUTE_SQL.format(marks=", ".join("?" * len(chunk))),
-                                     [name, *chunk])
-            routed += len(chunk)
+        routed += hot.set_preferred_modem(name, ids)
     return routed
 
 
@@ -210,13 +138,14 @@ class OutboxWorker:
         # stop the outbox), so that its reply is queued before the next alert is taken.
         self.handle.wait_for_inbox(self.policy.inbox_first)
         now = self.clock()
-        row = claim_next(self.pool.excluded_for(self.handle.name), now, self.handle.name)
+        row = hot.claim_next_outbox(self.pool.excluded_for(self.handle.name), now,
+                                    self.handle.name)
         if row is None:
             return False
         self._send(row)
         return True
 
-    def _send(self, row: Claimed) -> None:
+    def _send(self, row: ClaimedOutbox) -> None:
         crash_point("after_sending")
         started = self.clock()
         who = mask_phone(row.to)
@@ -240,26 +169,24 @@ class OutboxWorker:
         finally:
             self.busy_seconds += (self.clock() - started).total_seconds()
         crash_point("after_submit")
-        mark_sent(row.id, refs, self.clock())
+        hot.mark_sent(row.id, refs, self.clock())
         self.sent += 1
         log.info("outbox %d (%s) sent to %s via %s in %d part(s)", row.id, row.kind, who,
                  self.handle.name, len(refs))
 
-    def _retry_or_fail(self, row: Claimed, error: str, *, permanent: bool,
+    def _retry_or_fail(self, row: ClaimedOutbox, error: str, *, permanent: bool,
                        soon: bool = False) -> None:
         now = self.clock()
         who = mask_phone(row.to)
         attempts = int(row.attempts)
         if permanent or attempts >= self.policy.max_attempts:
-            with writing():
-                queries.mark_failed(row.id, error, now)
+            queries.mark_failed(row.id, error, now)  # under the write lock
             self.failed += 1
             log.error("outbox %d (%s) to %s FAILED after %d attempt(s) via %s: %s", row.id,
                       row.kind, who, attempts, self.handle.name, error)
             return
         delay = timedelta(0) if soon else backoff_delay(self.policy, attempts)
-        with writing():
-            queries.requeue(row.id, now + delay, error)
+        queries.requeue(row.id, now + delay, error)  # under the write lock
         log.warning("outbox %d (%s) to %s: attempt %d via %s failed (%s); retry in %ds",
                     row.id, row.kind, who, attempts, self.handle.name, error,
                     int(delay.total_seconds()))

@@ -1,5 +1,5 @@
 """Local database: peewee models over SQLite (WAL), migrations and typed queries."""
 
-from appliance.store.db import StoreError, database, open_database, write_transaction
+from appliance.store.db import StoreError, database, open_database, write_transaction, writing
 
-__all__ = ["StoreError", "database", "open_database", "write_transaction"]
+__all__ = ["StoreError", "database", "open_database", "write_transaction", "writing"]

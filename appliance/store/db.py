@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +19,12 @@ __all__ = [
     "database",
     "open_database",
     "write_transaction",
+    "writing",
 ]
+
+# The daemon's threads queue for SQLite's write lock here, in Python, where a waiter is
+# woken the moment the lock is free; SQLite's own busy handler sleeps in growing steps.
+_WRITE_LOCK = threading.RLock()
 
 # How long a writer waits for another's lock before failing (busy_timeout, milliseconds).
 BUSY_TIMEOUT_MS = 5000
@@ -69,3 +77,15 @@ def write_transaction() -> Any:
     Nested inside another transaction it becomes a savepoint.
     """
     return database.atomic(lock_type="IMMEDIATE")
+
+
+@contextmanager
+def writing() -> Iterator[None]:
+    """A write transaction (`BEGIN IMMEDIATE`), queued behind this process's other writers.
+
+    Re-entrant: nested inside `writing()` it becomes a savepoint. Never enter it from
+    inside a bare `write_transaction()`: that thread already holds SQLite's lock and would
+    wait here for a thread that waits for SQLite (use `write_transaction()` there).
+    """
+    with _WRITE_LOCK, write_transaction():
+        yield

@@ -1,7 +1,9 @@
 """The reads and writes the daemon, the inbox, the outbox and `status` need, typed.
 
-Every write is one short transaction; a claim takes SQLite's write lock up front
-(`BEGIN IMMEDIATE`) so two outbox workers can never claim the same row.
+Every write is one short transaction; a read-then-write takes the write lock up front
+(`db.writing` / `BEGIN IMMEDIATE`) so that its write cannot fail on a lock another
+connection took after the read. The daemon's hot path (claim, sent, delivery reports,
+decisions, routing) is fixed SQL in hot.py.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import peewee
 
 from appliance.core.rules import Language
 from appliance.core.views import AccountView, AgreementView, MovementView, SenderView
+from appliance.store.db import write_transaction, writing
 from appliance.store.fields import parse_utc_text, to_decimal, utc_text
 from appliance.store.models import (
     INBOUND_STATES,
@@ -323,50 +326,9 @@ def enqueue_outbox(
     return row
 
 
-def claim_next_outbox(
-    modem_names: Sequence[str], now: datetime, *, claimer: str | None = None
-) -> OutboxMessage | None:
-    """Atomically take the next due message (queued → sending), or None.
-
-    Order: lowest priority, then oldest id; only rows whose `next_attempt_at` is unset or
-    not after `now`, and whose `preferred_modem` is unset or one of `modem_names` (a worker
-    passes its own name, plus those of unhealthy modems whose traffic it may take over).
-    The row's `modem` becomes `claimer` (default `modem_names[0]`) and `attempts` grows by 1.
-    """
-    if not modem_names:
-        raise ValueError("claim_next_outbox needs at least one modem name")
-    who = claimer if claimer is not None else modem_names[0]
-    due = OutboxMessage.next_attempt_at.is_null() | (OutboxMessage.next_attempt_at <= now)
-    routable = OutboxMessage.preferred_modem.is_null() | OutboxMessage.preferred_modem.in_(
-        list(modem_names)
-    )
-    with database.atomic(lock_type="IMMEDIATE"):
-        row = (
-            OutboxMessage.select(OutboxMessage.id)
-            .where((OutboxMessage.state == "queued") & due & routable)
-            .order_by(OutboxMessage.priority, OutboxMessage.id)
-            .first()
-        )
-        if row is None:
-            return None
-        changed = (
-            OutboxMessage.update(
-                state="sending",
-                modem=who,
-                sending_at=now,
-                attempts=OutboxMessage.attempts + 1,
-            )
-            .where((OutboxMessage.id == row.id) & (OutboxMessage.state == "queued"))
-            .execute()
-        )
-        if not changed:  # pragma: no cover - impossible under the IMMEDIATE lock
-            return None
-        claimed: OutboxMessage = OutboxMessage.get_by_id(row.id)
-    return claimed
-
-
 def _update_outbox(message_id: int, from_states: tuple[str, ...], **values: Any) -> None:
-    with database.atomic():
+    # The daemon's writers queue for the lock (writing), like the hot path (hot.py).
+    with writing():
         changed = (
             OutboxMessage.update(**values)
             .where((OutboxMessage.id == message_id) & OutboxMessage.state.in_(from_states))
@@ -374,18 +336,6 @@ def _update_outbox(message_id: int, from_states: tuple[str, ...], **values: Any)
         )
     if not changed:
         raise LookupError(f"outbox message {message_id} is not in state {'/'.join(from_states)}")
-
-
-def mark_sent(message_id: int, refs: Sequence[int], now: datetime) -> None:
-    """sending → sent, keeping the modem's +CMGS references (one per segment)."""
-    _update_outbox(
-        message_id,
-        ("sending",),
-        state="sent",
-        modem_refs=",".join(str(int(r)) for r in refs),
-        sent_at=now,
-        last_error=None,
-    )
 
 
 def mark_failed(message_id: int, error: str, now: datetime) -> None:
@@ -408,7 +358,9 @@ def mark_delivered(modem: str, ref: int, now: datetime) -> OutboxMessage | None:
     Returns the matched row (None when nothing matches: references wrap at 256).
     """
     ref_text = str(int(ref))
-    with database.atomic():
+    # Read-then-write: take the write lock first, or the write after the read can fail
+    # with "database is locked" when another connection wrote in between.
+    with writing():
         candidates = (
             OutboxMessage.select()
             .where(
@@ -443,7 +395,7 @@ def recover_sending(policy: SendingPolicy, now: datetime) -> list[int]:
 
     Returns their ids, for the caller to log (I5: resending is an explicit policy).
     """
-    with database.atomic():
+    with writing():  # read-then-write: take the write lock first
         ids = [
             int(r.id)
             for r in OutboxMessage.select(OutboxMessage.id).where(
@@ -499,8 +451,12 @@ def claim_unknown_sender_reply(phone: str, day: str, now: datetime) -> bool:
 def record_modem_identity(
     name: str, imsi: str | None, imei: str | None, now: datetime
 ) -> str | None:
-    """Remember the modem's SIM (IMSI) and IMEI; returns the IMSI seen before (or None)."""
-    with database.atomic():
+    """Remember the modem's SIM (IMSI) and IMEI; returns the IMSI seen before (or None).
+
+    Read-then-write, so it takes SQLite's write lock first; `write_transaction`, not
+    `writing`, because the daemon calls it inside its own `write_transaction()`.
+    """
+    with write_transaction():
         previous = ModemRecord.get_or_none(ModemRecord.name == name)
         ModemRecord.insert(name=name, imsi=imsi, imei=imei, last_seen=now).on_conflict(
             conflict_target=[ModemRecord.name],
