@@ -216,8 +216,9 @@ class Inbox:
         waiting_ids = [i for g in r.waiting for i in g.message_ids
                        if by_id[i].state != "waiting_parts"]
         if waiting_ids:
-            InboundMessage.update(state="waiting_parts").where(
-                InboundMessage.id.in_(waiting_ids)).execute()
+            with writing():  # queued behind the other writers, never "database is locked"
+                InboundMessage.update(state="waiting_parts").where(
+                    InboundMessage.id.in_(waiting_ids)).execute()
         result.waiting_until = concat.next_deadline(r.waiting, self.policy.multipart_timeout)
         work.sort(key=lambda w: (w[0], w[1][0].id))
         # Decisions are committed in batches: one transaction for up to DECIDE_BATCH
