@@ -137,6 +137,26 @@ def test_a_decision_failing_after_its_first_write_is_rolled_back_whole(db: Path)
         OTHER_STRANGER, STRANGER]
 
 
+def test_a_decider_that_loses_the_race_leaves_the_winners_answer(db: Path) -> None:
+    # Two deciders on one database (two processes, or an operator's tool beside the
+    # daemon): B lists the pending message, A decides it, then B tries from its stale
+    # list. A's answer must stand: one reply, state handled, not "set aside as an error".
+    row = _store(STRANGER, "B", T0, "AA04")
+    a = Inbox(_policy(), clock=lambda: T0)
+    calls: list[int] = []
+
+    def b_clock() -> datetime:
+        if not calls:  # B has its list of pending messages; A wins the race now
+            calls.append(1)
+            a.process()
+        return T0
+
+    Inbox(_policy(), clock=b_clock).process()
+    decided = InboundMessage.get_by_id(row.id)
+    assert OutboxMessage.select().count() == 1
+    assert (decided.state, decided.outcome) == ("handled", "stranger_refused")
+
+
 # --- a restored backup re-decides a top-up with the same key (I3) ----------------------
 
 

@@ -43,6 +43,10 @@ CRASH_ENV = "APPLIANCE_CRASH_AT"
 DECIDE_BATCH = 100  # inbound messages decided per transaction (each in its own savepoint)
 
 
+class AlreadyDecided(Exception):
+    """The message was decided meanwhile by another decider; nothing of ours is kept."""
+
+
 def crash_point(name: str) -> None:
     """SIGKILL this process here when `APPLIANCE_CRASH_AT` names this point (tests only)."""
     if os.environ.get(CRASH_ENV) == name:
@@ -234,12 +238,17 @@ class Inbox:
                             done.append(self._decide(rows, text, incomplete, now))
                     except peewee.OperationalError:
                         raise  # the database itself: leave everything for the next turn
+                    except AlreadyDecided as exc:
+                        # Another decider (a second process on this database) won the
+                        # race from a stale list: its answer stands, ours is dropped.
+                        log.info("%s", exc)
                     except Exception:
                         # A message the core cannot handle must not block the others.
                         ids = [m.id for m in rows]
                         log.exception("inbound %s: cannot be decided; set aside",
                                       ",".join(map(str, ids)))
-                        queries.mark_inbound(ids, "ignored", now, outcome="error")
+                        queries.mark_inbound(ids, "ignored", now, outcome="error",
+                                             only_undecided=True)
             for ids, sender, outcome, replies, order in done:
                 log.info("inbound %s from %s decided: %s, %d reply(ies)%s",
                          ",".join(map(str, ids)), mask_phone(sender), outcome, replies,
@@ -275,7 +284,7 @@ class Inbox:
         # Guard against deciding twice: only rows still undecided are taken.
         taken = hot.mark_handled(ids, outcome, now)
         if taken != len(ids):
-            raise peewee.IntegrityError(f"inbound {ids} decided by someone else")
+            raise AlreadyDecided(f"inbound {','.join(map(str, ids))}: decided by someone else")
         hot.queue_replies(sender, replies, kind, first.id,
                           preferred_modem=self.route(sender), now=now)
         orders = 0

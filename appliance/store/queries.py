@@ -261,16 +261,21 @@ def store_inbound(
 
 
 def mark_inbound(
-    ids: Sequence[int], state: str, now: datetime, outcome: str | None = None
+    ids: Sequence[int], state: str, now: datetime, outcome: str | None = None, *,
+    only_undecided: bool = False,
 ) -> int:
     """Set the state (and outcome) of inbound rows; `handled_at` is set for final states.
 
     Call it inside the caller's `database.atomic()` together with the replies and the
-    order the message causes (I2); nested, it joins that transaction.
+    order the message causes (I2); nested, it joins that transaction. With
+    `only_undecided`, rows another decider already finished are left as they are.
     """
     if state not in INBOUND_STATES:
         raise ValueError(f"unknown inbound state {state!r}")
     final = state in ("handled", "ignored", "undecodable")
+    which = InboundMessage.id.in_(list(ids))
+    if only_undecided:
+        which &= InboundMessage.state.in_(("stored", "waiting_parts"))
     with database.atomic():
         return int(
             InboundMessage.update(
@@ -278,7 +283,7 @@ def mark_inbound(
                 outcome=outcome,
                 handled_at=now if final else None,
             )
-            .where(InboundMessage.id.in_(list(ids)))
+            .where(which)
             .execute()
         )
 
