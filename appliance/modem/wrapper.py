@@ -102,7 +102,11 @@ class Modem:
         on_status_report: Callable[[StatusReport], None] | None = None,
         on_gone: Callable[[], None] | None = None,
         name: str = "modem",
+        probe: bool = False,
     ) -> None:
+        """`probe=True` opens for inspection only (`appliance doctor`): a locked SIM is
+        recorded in `pin_state()` instead of failing `open()`, and nothing is configured
+        beyond what reading facts needs (no +CNMI, so no notices are routed to us)."""
         if pin is not None and not (pin.isdigit() and 4 <= len(pin) <= 8):
             raise ValueError("a SIM PIN is 4 to 8 digits")
         self.port = port
@@ -124,6 +128,12 @@ class Modem:
         self._concat_ref = random.randrange(256)
         self._needs_init = False  # set when the modem announces it restarted
         self.cnmi: str | None = None
+        self._probe = probe
+        self._sim_state: str | None = None
+
+    def pin_state(self) -> str | None:
+        """`+CPIN?` as seen at the last open: READY, SIM PIN, SIM PUK, NOT INSERTED …"""
+        return self._sim_state
 
     # ------------------------------------------------------------ lifecycle
 
@@ -197,7 +207,11 @@ class Modem:
         link.mark_dirty()
         self._cmd("ATE0")
         self._try("AT+CMEE=1")
+        if self._probe:
+            self._probe_sim()
+            return
         self._unlock_sim()
+        self._sim_state = "READY"
         self._cmd("AT+CMGF=0")
         self._storages = self._detect_storages()
         self.cnmi = None
@@ -210,6 +224,18 @@ class Modem:
             break
         if self.cnmi is None:
             log.warning("%s: modem refuses every +CNMI setting; polling only", self.name)
+
+    def _probe_sim(self) -> None:
+        try:
+            self._unlock_sim()
+            self._sim_state = "READY"
+        except PinRequired as exc:
+            self._sim_state = exc.state
+        except CmeError as exc:  # 10: SIM not inserted, 13: SIM failure
+            self._sim_state = f"NOT INSERTED (+CME ERROR: {exc.code})"
+        if self._sim_state == "READY":
+            self._try("AT+CMGF=0")
+            self._storages = self._detect_storages()
 
     def _unlock_sim(self) -> None:
         state = self._cpin_state()

@@ -23,7 +23,7 @@ import httpx
 
 from appliance.clitexts import t
 from appliance.config import BankSettings, ModemSettings, Settings
-from appliance.modem.errors import CmeError, ModemError, ModemTimeout, PinRequired
+from appliance.modem.errors import ModemError, ModemTimeout
 from appliance.modem.wrapper import Modem
 from appliance.ops import checks
 from appliance.ops.backup import fix_sidecar_ownership
@@ -142,38 +142,6 @@ def _is_device_path(port: str) -> bool:
     return "://" not in port
 
 
-class ProbeModem(Modem):
-    """The wrapper `Modem` with an init that reports a locked SIM instead of failing.
-
-    Doctor must be able to say "the SIM asks for a PIN" and still read the model and
-    the signal; the daemon's init stops at a locked SIM on purpose. Read-only otherwise:
-    no +CNMI, no storage or SMSC changes.
-    """
-
-    sim_state: str | None = None
-
-    def _init(self) -> None:
-        link = self._require()
-        link.write_raw(b"\x1b")  # a previous run may have left a `> ` prompt open
-        link.mark_dirty()
-        self._cmd("ATE0")
-        self._try("AT+CMEE=1")
-        try:
-            self._unlock_sim()
-            self.sim_state = "READY"
-        except PinRequired as exc:
-            self.sim_state = exc.state
-        except CmeError as exc:  # 10: SIM not inserted, 13: SIM failure
-            self.sim_state = f"NOT INSERTED (+CME ERROR: {exc.code})"
-        if self.sim_state == "READY":
-            self._try("AT+CMGF=0")
-            self._storages = self._detect_storages()
-
-    def pin_state(self) -> str | None:
-        """`+CPIN?` as seen at open: READY, SIM PIN, SIM PUK, NOT INSERTED ..."""
-        return self.sim_state
-
-
 def _is_our_daemon(pid: int, proc: Path = Path("/proc")) -> bool:
     """Whether `pid` is an `appliance run` process (by its command line)."""
     try:
@@ -217,9 +185,10 @@ def probe_modem(ms: ModemSettings, now: datetime, previous_imsi: str | None,
             return [row(f"modem.{name}.port", port_label, Status.FAIL,
                         t("ops.port.denied", port=port), t("ops.advice.port_perm"))], None
     rows = [row(f"modem.{name}.port", port_label, Status.OK, t("ops.port.ok", port=port))]
-    modem = ProbeModem(
+    modem = Modem(
         port, baudrate=ms.baudrate, rtscts=ms.rtscts, pin=_read_secret(ms.pin_file),
         command_timeout=min(timeout, ms.command_timeout), list_timeout=timeout, name=name,
+        probe=True,
     )
     at_label = _modem_label(name, "at")
     try:
