@@ -994,8 +994,13 @@ class Interpreter:
         if not self.attached:
             return out
         pending, self.network_pending = self.network_pending, []
-        for pdu, storage in pending:
+        for i, (pdu, storage) in enumerate(pending):
             out.extend(self._arrive(pdu, storage, now))
+            if self.network_pending:
+                # Still full: the SMSC keeps the rest in order for its next retry (and a
+                # backlog of n costs one slot search per freed slot, not n of them).
+                self.network_pending.extend(pending[i + 1:])
+                break
         return out
 
     def fire(self, timer: Timer, now: datetime) -> Output:
