@@ -10,13 +10,15 @@ prints a short banner, and runs in the foreground until SIGINT/SIGTERM (exit 0).
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import logging
 import os
 import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import click
 from rich.console import Console
@@ -36,6 +38,7 @@ MODEM_LINK = "modem"
 CONFIG_NAME = "appliance.toml"
 INFO_NAME = "demo.json"
 LOG_NAME = "appliance.log"
+LOCK_NAME = "demo.lock"  # holds the running demo's pid; never removed by fresh_state
 
 # Files and directories a previous demo (or the fakes) left that a fresh start removes.
 # Only these: the state dir may be one the user chose, so nothing else is touched.
@@ -146,7 +149,7 @@ def write_info(state_dir: Path, pty: str, bank_url: str, token_file: Path) -> Pa
         "bank_token_file": str(token_file.resolve()),
         "phones": [p.phone for p in DEMO_PHONES],
         # Additions beyond DESIGN §9's keys (stable too):
-        "modem_link": str((state_dir / MODEM_LINK).resolve()),
+        "modem_link": str((state_dir / MODEM_LINK).absolute()),  # the link, not its pty
         "config": str((state_dir / CONFIG_NAME).resolve()),
         "state_dir": str(state_dir.resolve()),
         "pid": os.getpid(),
@@ -167,6 +170,9 @@ def write_info(state_dir: Path, pty: str, bank_url: str, token_file: Path) -> Pa
               show_default=True, help="The fake modem's timing model.")
 def demo_command(state_dir: Path, modem_delay: str) -> None:
     """Run the whole box locally: fake bank, fake modem on a pty, the daemon."""
+    # Held for the demo's life: a second demo on the same directory would take over its
+    # modem link and control socket and leave the first one unreachable.
+    lock = _lock_state_dir(state_dir)
     fresh_state(state_dir)
     setup_logging("INFO", file=state_dir / LOG_NAME)
     bank = FakeBankServer(state_dir).start()
@@ -193,4 +199,26 @@ def demo_command(state_dir: Path, modem_delay: str) -> None:
         with contextlib.suppress(Exception):
             modem.stop()
         bank.close()
+        lock.close()
     click.echo(t("demo.stopped"))
+
+
+def _lock_state_dir(state_dir: Path) -> IO[str]:
+    """Take `state_dir/demo.lock`, or exit 2 naming the demo that holds it."""
+    if state_dir.exists() and not state_dir.is_dir():
+        raise click.UsageError(t("demo.bad_state_dir", path=state_dir))
+    state_dir.mkdir(parents=True, exist_ok=True)
+    handle = (state_dir / LOCK_NAME).open("a+", encoding="utf-8")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "?"
+        handle.close()
+        click.echo(t("demo.already_running", state_dir=state_dir, pid=holder), err=True)
+        sys.exit(2)
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
+    return handle

@@ -75,3 +75,29 @@ def test_demo_end_to_end(tmp_path: Path, sig: signal.Signals) -> None:
     assert "Demo stopped" in tail
     assert not (state / "modem").exists()  # the fake modem's link is gone with it
     assert_logs_masked(state / "appliance.log")
+
+
+def test_a_second_demo_on_the_same_state_dir_is_refused(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    env = {k: v for k, v in os.environ.items() if k not in ("NOTIFY_SOCKET", "APPLIANCE_LANG")}
+    first = subprocess.Popen([*CLI, "demo", "--state-dir", str(state)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    try:
+        wait_for((state / "demo.json").exists, timeout=60, what="demo.json")
+        info = json.loads((state / "demo.json").read_text(encoding="utf-8"))
+        assert info["modem_link"] == str((state / "modem").absolute())  # the link, not the pty
+        second = _cli("demo", "--state-dir", str(state))
+        assert second.returncode == 2
+        lines = second.stderr.strip().splitlines()
+        assert len(lines) == 1
+        assert "--state-dir" in lines[0]
+        assert str(first.pid) in lines[0]
+        # The first demo still owns its modem: a tester's message is answered.
+        phone = info["phones"][0]
+        assert _cli("fake-modem", "deliver", "--state-dir", str(state), "--from", phone,
+                    "B").returncode == 0
+        wait_for(lambda: phone in _cli("fake-modem", "sent", "--state-dir", str(state)).stdout,
+                 timeout=30, what="the reply")
+    finally:
+        first.send_signal(signal.SIGTERM)
+        assert first.wait(timeout=30) == 0

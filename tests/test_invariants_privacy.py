@@ -38,3 +38,17 @@ def test_a_number_like_a_customers_is_a_stranger(box: Box, near: str) -> None:
     box.deliver(ARBEN, "B")
     (own,) = box.wait_replies(ARBEN, 1)
     assert "***2345" in own
+
+
+def test_a_stranger_abroad_gets_no_paid_refusal(box: Box) -> None:
+    # The service is for Vala and IPKO numbers: a refusal to a foreign number would cost an
+    # international SMS (the corpus replay found 12 such senders). It is decided, silently.
+    foreign = "+447700900123"
+    box.deliver(foreign, "B")
+    wait_for(lambda: InboundMessage.select().where(
+        (InboundMessage.sender == foreign) & (InboundMessage.state == "handled")).exists(),
+        what="the foreign message decided")
+    # A Kosovo stranger after it is still refused: the silence is about the foreign number.
+    box.deliver("+38344700777", "B")
+    box.wait_replies("+38344700777", 1)
+    assert box.sent_to(foreign) == []

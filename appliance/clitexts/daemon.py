@@ -1,6 +1,12 @@
 """CLI texts of `appliance run` and `appliance demo`."""
 
 TEXTS: dict[str, tuple[str, str]] = {
+    "demo.already_running": (
+        "appliance: --state-dir {state_dir}: një demo tjetër po punon aty (pid {pid}); "
+        "ndaleni atë ose zgjidhni një dosje tjetër",
+        "appliance: --state-dir {state_dir}: another demo is running there (pid {pid}); "
+        "stop it or choose another directory",
+    ),
     "daemon.start_failed": (
         "appliance: daemoni nuk nisi: {error}",
         "appliance: the daemon could not start: {error}",

@@ -47,6 +47,9 @@ class AlreadyDecided(Exception):
     """The message was decided meanwhile by another decider; nothing of ours is kept."""
 
 
+KOSOVO_PREFIX = "+383"
+
+
 def crash_point(name: str) -> None:
     """SIGKILL this process here when `APPLIANCE_CRASH_AT` names this point (tests only)."""
     if os.environ.get(CRASH_ENV) == name:
@@ -168,7 +171,7 @@ class Inbox:
             d = decode(pdu)
         except Exception as exc:  # undecodable: kept raw, never blocks the others
             digest = hashlib.sha256(pdu.encode()).hexdigest()[:12]
-            log.error("modem %s: undecodable PDU at %s/%d (sha256 %s): %s",
+            log.error("modem %s: undecodable PDU at %s/%d (digest %s): %s",
                       modem, storage, index, digest, mask_text(str(exc)))
             row.update(dedupe_key=dedupe_key(None, None, pdu), state="undecodable",
                        outcome="undecodable")
@@ -296,6 +299,10 @@ class Inbox:
     def _may_refuse_stranger(self, sender: str, now: datetime) -> bool:
         """Whether a number without an agreement gets the refusal now (once a day at most)."""
         if self.policy.unknown_sender == "silent":
+            return False
+        if not sender.startswith(KOSOVO_PREFIX):
+            # The service is for Vala and IPKO numbers: a refusal abroad costs an
+            # international SMS and helps nobody; an alphanumeric sender cannot be answered.
             return False
         day = queries.local_day(now, self.policy.rules.timezone)
         # Already refused today: stay silent (forged senders, reply loops).
