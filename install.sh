@@ -252,6 +252,12 @@ if [ -f "$SRC/config/demo-bank.yaml" ]; then
 fi
 
 # --- 7. tell systemd and udev ------------------------------------------------------------
+# systemd's own test for "booted with systemd": a chroot or container without it would
+# otherwise stop the install half-way at `systemctl daemon-reload`.
+if [ "$DO_SYSTEMCTL" = 1 ] && [ ! -d /run/systemd/system ]; then
+  say skipped "systemctl and udevadm: systemd is not running here (the units are installed)"
+  DO_SYSTEMCTL=0
+fi
 if [ "$DO_SYSTEMCTL" = 1 ]; then
   if [ "$units_changed" = 1 ]; then systemctl daemon-reload; fi
   if ! systemctl is-enabled --quiet appliance-backup.timer 2>/dev/null; then
