@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from appliance.modem.errors import ModemError
+from appliance.modem.loop import LoopThread
 from appliance.modem.pool import ModemHandle, Pool
 
 log = logging.getLogger(__name__)
@@ -29,12 +30,13 @@ class HealthPolicy:
     tick: float = 0.2  # how often the thread looks (cheap: no I/O unless something is due)
 
 
-class Health:
+class Health(LoopThread):
     """Reopens unhealthy modems and checks healthy ones, on one thread."""
 
     def __init__(self, pool: Pool, policy: HealthPolicy, stop: threading.Event,
                  on_recovered: Callable[[ModemHandle], None],
                  on_checked: Callable[[ModemHandle], None] = lambda _h: None) -> None:
+        super().__init__("modem-health")
         self.pool = pool
         self._on_checked = on_checked
         self.policy = policy
@@ -44,25 +46,7 @@ class Health:
         self._delay: dict[str, float] = {}
         self._next_check: dict[str, float] = {}
         self._failures: dict[str, int] = {}
-        self._thread: threading.Thread | None = None
-        self._wake = threading.Event()
         self.heartbeat = time.monotonic()
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="modem-health", daemon=True)
-        self._thread.start()
-
-    def join(self, timeout: float | None = None) -> None:
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    @property
-    def alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def wake(self) -> None:
-        """A modem changed state: look now."""
-        self._wake.set()
 
     def open_all(self) -> None:
         """First opening at start-up: a modem that fails is left to the reopen loop."""

@@ -22,6 +22,7 @@ from typing import Literal
 from appliance.core.phones import mask as mask_phone
 from appliance.modem.errors import CmsError, ModemError, ModemGone, ModemTimeout, PduError
 from appliance.modem.inbox import crash_point
+from appliance.modem.loop import LoopThread
 from appliance.modem.pool import ModemHandle, Pool
 from appliance.store import hot, queries
 from appliance.store.hot import ClaimedOutbox
@@ -84,39 +85,21 @@ def route_queued(pool: Pool) -> int:
     return routed
 
 
-class OutboxWorker:
+class OutboxWorker(LoopThread):
     """Sends the queue through one modem, on its own thread."""
 
     def __init__(self, handle: ModemHandle, pool: Pool, policy: OutboxPolicy,
                  clock: Callable[[], datetime], stop: threading.Event) -> None:
+        super().__init__(f"outbox-{handle.name}")
         self.handle = handle
         self.pool = pool
         self.policy = policy
         self.clock = clock
         self._stop = stop
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
         self.sent = 0
         self.failed = 0
         self.busy_seconds = 0.0  # time spent inside AT+CMGS (bench: send-slot usage)
         self.heartbeat = self.clock()  # last loop turn (the daemon's watchdog looks at it)
-
-    def wake(self) -> None:
-        """New rows are queued (or a modem changed state): look at the queue now."""
-        self._wake.set()
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name=f"outbox-{self.handle.name}",
-                                        daemon=True)
-        self._thread.start()
-
-    def join(self, timeout: float | None = None) -> None:
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    @property
-    def alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
 
     def _run(self) -> None:
         while not self._stop.is_set():
