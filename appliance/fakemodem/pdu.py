@@ -9,6 +9,7 @@ upper-case hex strings and include the SMSC address field, as a modem shows them
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
@@ -529,27 +530,22 @@ def split_text(text: str, alphabet: str, ref_bits: int = 8) -> list[str]:
         assert septets is not None
         if len(septets) <= GSM7_SINGLE:
             return [text]
-        parts: list[str] = []
-        cur: list[str] = []
-        used = 0
-        for ch in text:
-            cost = 2 if ch in _EXT_INDEX else 1
-            if used + cost > GSM7_PART - short:
-                parts.append("".join(cur))
-                cur, used = [], 0
-            cur.append(ch)
-            used += cost
-        parts.append("".join(cur))
-        return parts
+        return _pack(text, GSM7_PART - short, lambda ch: 2 if ch in _EXT_INDEX else 1)
     units = len(text.encode("utf-16-be")) // 2
     if units <= UCS2_SINGLE:
         return [text]
-    parts = []
-    cur = []
+    return _pack(text, UCS2_PART - short, lambda ch: 2 if ord(ch) > 0xFFFF else 1)
+
+
+def _pack(text: str, room: int, cost_of: Callable[[str], int]) -> list[str]:
+    """Fill parts of `room` units greedily, a character (escape or surrogate pair: 2
+    units) never split across two parts."""
+    parts: list[str] = []
+    cur: list[str] = []
     used = 0
     for ch in text:
-        cost = 2 if ord(ch) > 0xFFFF else 1
-        if used + cost > UCS2_PART - short:
+        cost = cost_of(ch)
+        if used + cost > room:
             parts.append("".join(cur))
             cur, used = [], 0
         cur.append(ch)
