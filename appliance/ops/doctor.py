@@ -40,8 +40,7 @@ from appliance.ops.snapshot import (
     snapshot_path,
 )
 from appliance.store.db import open_database
-from appliance.store.models import ModemRecord
-from appliance.store.queries import record_modem_identity
+from appliance.store.queries import modem_records, record_modem_identity
 
 # Where install.sh keeps the secrets systemd hands to the service as credentials.
 CREDENTIALS_RUN_DIR = Path("/run/credentials/appliance.service")
@@ -119,7 +118,7 @@ def database_checks(path: Path) -> DatabaseFacts:
     handle = None
     try:
         handle = open_database(path, apply_migrations=False)
-        previous = {str(r.name): r.imsi for r in ModemRecord.select()}
+        previous = {name: r.imsi for name, r in modem_records().items()}
         usable = True
     except Exception as exc:  # an older schema: the identity check just has no history
         out.append(row("database.schema", label, Status.WARN, str(exc)[:200],

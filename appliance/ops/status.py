@@ -10,21 +10,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import peewee
-
 from appliance.config import Settings
 from appliance.ops.backup import fix_sidecar_ownership
 from appliance.ops.snapshot import pid_alive, read_snapshot, snapshot_path
 from appliance.store.db import open_database
-from appliance.store.models import (
-    INBOUND_STATES,
-    OUTBOX_STATES,
-    TOPUP_STATES,
-    InboundMessage,
-    ModemRecord,
-    OutboxMessage,
+from appliance.store.models import INBOUND_STATES, OUTBOX_STATES, TOPUP_STATES
+from appliance.store.queries import (
+    counts_for_status,
+    last_sync_at,
+    local_day_start,
+    modem_records,
+    oldest_inbound_at,
+    traffic_since,
 )
-from appliance.store.queries import counts_for_status, last_sync_at, local_day_start
 
 # Inbound states still waiting for something (a decision, missing parts).
 INBOUND_PENDING = ("stored", "waiting_parts")
@@ -43,18 +41,11 @@ def gather_status(settings: Settings, now: datetime) -> dict[str, Any]:
     db = open_database(path, apply_migrations=False)
     try:
         counts = counts_for_status(now)
-        oldest_in = (InboundMessage.select(peewee.fn.MIN(InboundMessage.received_at))
-                     .where(InboundMessage.state.in_(INBOUND_PENDING)).scalar())
-        if isinstance(oldest_in, str):
-            oldest_in = InboundMessage.received_at.python_value(oldest_in)
+        oldest_in = oldest_inbound_at(INBOUND_PENDING)
         day_start = local_day_start(now, settings.rules.timezone)
-        received_today = (InboundMessage.select()
-                          .where(InboundMessage.received_at >= day_start).count())
-        sent_today = (OutboxMessage.select()
-                      .where(OutboxMessage.sent_at.is_null(False)
-                             & (OutboxMessage.sent_at >= day_start)).count())
+        received_today, sent_today = traffic_since(day_start)
         synced = last_sync_at()
-        records = {str(r.name): r for r in ModemRecord.select()}
+        records = modem_records()
     finally:
         db.close()
         fix_sidecar_ownership(path)

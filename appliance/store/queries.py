@@ -509,6 +509,30 @@ def counts_for_status(now: datetime) -> dict[str, int]:
     return counts
 
 
+def oldest_inbound_at(states: Sequence[str]) -> datetime | None:
+    """When the oldest inbound message in one of `states` arrived, or None."""
+    oldest: datetime | str | None = (
+        InboundMessage.select(peewee.fn.MIN(InboundMessage.received_at))
+        .where(InboundMessage.state.in_(states)).scalar())
+    if isinstance(oldest, str):  # MIN() hands back the stored text, not the field's value
+        return InboundMessage.received_at.python_value(oldest)
+    return oldest
+
+
+def traffic_since(start: datetime) -> tuple[int, int]:
+    """(messages received, messages sent) since `start`."""
+    received = InboundMessage.select().where(InboundMessage.received_at >= start).count()
+    sent = (OutboxMessage.select()
+            .where(OutboxMessage.sent_at.is_null(False) & (OutboxMessage.sent_at >= start))
+            .count())
+    return int(received), int(sent)
+
+
+def modem_records() -> dict[str, ModemRecord]:
+    """Every modem this box has seen (identity and last sighting), by name."""
+    return {str(r.name): r for r in ModemRecord.select()}
+
+
 # --- housekeeping ---------------------------------------------------------------------
 
 
