@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import peewee
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -149,14 +150,10 @@ def status_command(config_path: Path, as_json: bool) -> None:
     except FileNotFoundError as exc:
         click.echo(t("ops.error.database", error=f"{exc} does not exist"), err=True)
         sys.exit(1)
-    except (StoreError, sqlite3.Error) as exc:
+    except (StoreError, sqlite3.Error, peewee.PeeweeException) as exc:
+        # peewee wraps sqlite's errors in its own classes: both mean the database failed.
         click.echo(t("ops.error.database", error=str(exc).splitlines()[0]), err=True)
         sys.exit(1)
-    except Exception as exc:  # peewee wraps sqlite errors in its own classes
-        if type(exc).__module__.startswith("peewee"):
-            click.echo(t("ops.error.database", error=str(exc).splitlines()[0]), err=True)
-            sys.exit(1)
-        raise
     if as_json:
         click.echo(json.dumps(data, ensure_ascii=False))
     else:
