@@ -35,7 +35,7 @@ from appliance.modem.pdu import decode_deliver
 from appliance.modem.pool import ModemPort
 from appliance.store import hot, queries
 from appliance.store.db import writing
-from appliance.store.models import InboundMessage, TopupOrder, database
+from appliance.store.models import InboundMessage, database
 
 log = logging.getLogger(__name__)
 
@@ -145,12 +145,9 @@ class Inbox:
         rows: list[dict[str, Any]] = []
         for item in stored:
             rows.append(self._row_for(modem.name, item.storage, item.index, item.pdu, now))
-        keys = sorted({k for row in rows for k in row})
-        uniform = [{k: row.get(k) for k in keys} for row in rows]
-        with writing():
-            # INSERT OR IGNORE on the dedupe key: a copy read twice is a no-op.
-            new = int(InboundMessage.insert_many(uniform).on_conflict_ignore()
-                      .as_rowcount().execute())
+        # INSERT OR IGNORE on the dedupe key, in one write transaction: a copy read twice
+        # is a no-op.
+        new = queries.store_raw_inbound(rows)
         crash_point("after_store")
         for item in stored:
             # Committed above, so deleting now can lose nothing. A failed delete leaves a copy
@@ -193,11 +190,7 @@ class Inbox:
     def process(self) -> ProcessResult:
         """Decide every stored message whose parts are all here (or waited long enough)."""
         result = ProcessResult()
-        pending = list(
-            InboundMessage.select()
-            .where(InboundMessage.state.in_(("stored", "waiting_parts")))
-            .order_by(InboundMessage.id)
-        )
+        pending = queries.pending_inbound()
         if not pending:
             return result
         now = self.clock()
@@ -223,9 +216,7 @@ class Inbox:
         waiting_ids = [i for g in r.waiting for i in g.message_ids
                        if by_id[i].state != "waiting_parts"]
         if waiting_ids:
-            with writing():  # queued behind the other writers, never "database is locked"
-                InboundMessage.update(state="waiting_parts").where(
-                    InboundMessage.id.in_(waiting_ids)).execute()
+            queries.mark_waiting_parts(waiting_ids)  # its own write transaction
         result.waiting_until = concat.next_deadline(r.waiting, self.policy.multipart_timeout)
         work.sort(key=lambda w: (w[0], w[1][0].id))
         # Decisions are committed in batches: one transaction for up to DECIDE_BATCH
@@ -311,18 +302,17 @@ class Inbox:
     def _create_order(self, order: Any, view: Any, inbound: InboundMessage,
                       now: datetime) -> None:
         product = getattr(order, "product", None)
-        TopupOrder.insert(
+        queries.create_topup_order(
             idempotency_key=idempotency_key(inbound.dedupe_key),
-            agreement=view.agreement.id,
-            inbound=inbound.id,
+            agreement_id=view.agreement.id,
+            inbound_id=inbound.id,
             target=order.target,
             operator=str(order.operator),
             product=str(product) if product is not None else None,
             subscriber_id=getattr(order, "subscriber_id", None),
             amount=order.amount,
-            created_at=now,
-            updated_at=now,
-        ).on_conflict_ignore().execute()
+            now=now,
+        )
 
     # -- delivery reports ------------------------------------------------------------------
     def on_status_report(self, modem: str, ref: int, delivered: bool) -> None:

@@ -9,7 +9,7 @@ decisions, routing) is fixed SQL in hot.py.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, time
 from decimal import Decimal
 from typing import Any, Literal
@@ -260,6 +260,39 @@ def store_inbound(
     return row, True
 
 
+def store_raw_inbound(rows: Sequence[Mapping[str, Any]]) -> int:
+    """Commit raw inbound rows (I1) in one write transaction; returns how many were new.
+
+    INSERT OR IGNORE on the dedupe key: a copy read twice is a no-op. Rows may name
+    different columns (an undecodable PDU has no sender); a column a row lacks is NULL.
+    """
+    if not rows:
+        return 0
+    keys = sorted({k for row in rows for k in row})
+    uniform = [{k: row.get(k) for k in keys} for row in rows]
+    with writing():
+        return int(InboundMessage.insert_many(uniform).on_conflict_ignore()
+                   .as_rowcount().execute())
+
+
+def pending_inbound() -> list[InboundMessage]:
+    """Every inbound row still to be decided (`stored` or `waiting_parts`), oldest id first."""
+    return list(
+        InboundMessage.select()
+        .where(InboundMessage.state.in_(("stored", "waiting_parts")))
+        .order_by(InboundMessage.id)
+    )
+
+
+def mark_waiting_parts(ids: Sequence[int]) -> int:
+    """Mark inbound rows `waiting_parts` (one write transaction); returns rows changed."""
+    if not ids:
+        return 0
+    with writing():  # queued behind the other writers, never "database is locked"
+        return int(InboundMessage.update(state="waiting_parts").where(
+            InboundMessage.id.in_(list(ids))).execute())
+
+
 def mark_inbound(
     ids: Sequence[int], state: str, now: datetime, outcome: str | None = None, *,
     only_undecided: bool = False,
@@ -435,6 +468,28 @@ def topups_since(agreement_id: str, since: datetime) -> tuple[int, Decimal]:
     )
     amounts = [to_decimal(r.amount) for r in rows]
     return len(amounts), sum(amounts, Decimal(0))
+
+
+def create_topup_order(
+    *, idempotency_key: str, agreement_id: str, inbound_id: int, target: str, operator: str,
+    product: str | None, subscriber_id: str | None, amount: Decimal, now: datetime,
+) -> None:
+    """Insert a `pending` top-up order; a second one with the same key is a no-op (I3).
+
+    Run it inside the caller's write transaction, with the inbound decision (I2).
+    """
+    TopupOrder.insert(
+        idempotency_key=idempotency_key,
+        agreement=agreement_id,
+        inbound=inbound_id,
+        target=target,
+        operator=operator,
+        product=product,
+        subscriber_id=subscriber_id,
+        amount=amount,
+        created_at=now,
+        updated_at=now,
+    ).on_conflict_ignore().execute()
 
 
 # --- unknown senders and modems -------------------------------------------------------
