@@ -45,6 +45,7 @@ LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 DEFAULT_CONFIG_PATH = Path("/etc/appliance/appliance.toml")
 DEFAULT_DATABASE = Path("/var/lib/appliance/appliance.sqlite")
+DEFAULT_RETENTION_DAYS = 90
 
 
 class ConfigError(ValueError):
@@ -128,6 +129,9 @@ class Settings:
     unknown_sender: UnknownSenderSettings = field(default_factory=UnknownSenderSettings)
     rules: Rules = field(default_factory=Rules)
     log_level: LogLevel = "INFO"
+    # Days finished SMS traffic is kept before the daily housekeeping deletes it
+    # (0: keep for ever). Top-up orders and movements are always kept.
+    retention_days: int = DEFAULT_RETENTION_DAYS
 
     def modem(self, name: str) -> ModemSettings:
         """The modem called `name` (KeyError when there is none)."""
@@ -277,6 +281,7 @@ class _Table:
 
 _TOP_KEYS = (
     "database",
+    "retention_days",
     "log_level",
     "modems",
     "inbox",
@@ -569,6 +574,7 @@ def parse(data: Mapping[str, Any], source: Path) -> Settings:
         ),
         rules=_rules(top.table("rules", _RULES_KEYS)),
         log_level=top.get("log_level", _log_level, "INFO"),
+        retention_days=top.get("retention_days", _non_negative_int, DEFAULT_RETENTION_DAYS),
     )
 
 

@@ -2,7 +2,8 @@
 
 Threads: one inbox worker (woken by `+CMTI` and by the scheduled poll), one outbox worker
 per modem, modem health, a top-up submitter (woken right after a decision creates an
-order), and APScheduler for the periodic jobs (inbox poll, bank sync, top-up retries).
+order), and APScheduler for the periodic jobs (inbox poll, bank sync, top-up retries,
+daily housekeeping that deletes finished traffic older than `retention_days`).
 The main thread waits for SIGTERM/SIGINT, keeps the systemd status line current and
 lets the watchdog ping only while every part is alive and turning.
 """
@@ -43,9 +44,14 @@ from appliance.modem.pool import ModemHandle, Pool
 from appliance.modem.wrapper import Modem
 from appliance.ops.snapshot import ModemFacts, collect_facts, snapshot_path, write_snapshot
 from appliance.store import open_database, queries
-from appliance.store.db import write_transaction
+from appliance.store.db import write_transaction, writing
 
 log = logging.getLogger(__name__)
+
+# Decided inbound states `queries.prune` may delete (the oldest of them starts its steps).
+_FINISHED_INBOUND = ("handled", "ignored", "undecodable")
+# The first housekeeping pass waits this long after start: start-up work goes first.
+HOUSEKEEPING_DELAY = timedelta(seconds=60)
 
 
 def utcnow() -> datetime:
@@ -198,6 +204,8 @@ class Daemon:
                       id="bank-sync", **({"next_run_time": datetime.now(UTC)} if sync_now else {}))
         sched.add_job(self.wake_topups, "interval",
                       seconds=float(getattr(s.bank, "topup_interval", 10)), id="topups")
+        sched.add_job(self.housekeeping, "interval", days=1, id="housekeeping",
+                      next_run_time=datetime.now(UTC) + HOUSEKEEPING_DELAY)
         sched.start()
         self.scheduler = sched
 
@@ -373,6 +381,39 @@ class Daemon:
             self.wake_outbox()
         if not self._synced:
             self.wake_inbox()  # messages may be waiting for the first sync
+
+    def housekeeping(self) -> dict[str, int]:
+        """Delete finished traffic older than `retention_days` (daily; once after start).
+
+        `queries.prune` deletes in one write transaction. To keep that short on a big
+        database (the first pass after an upgrade may find years of rows), the cutoff
+        advances one day at a time from the oldest decided inbound message, so each
+        transaction holds the write lock for about one day's traffic and the other
+        writers get in between. Returns the rows deleted per table; logs counts only.
+        """
+        days = int(getattr(self.settings, "retention_days", 90))
+        totals = {"outbox": 0, "inbound": 0, "unknown_sender": 0}
+        if days <= 0:  # 0: keep for ever
+            return totals
+        before = self.clock() - timedelta(days=days)
+        try:
+            oldest = queries.oldest_inbound_at(_FINISHED_INBOUND)
+            cutoff = before if oldest is None else min(before, oldest + timedelta(days=1))
+            while True:
+                with writing():
+                    deleted = queries.prune(cutoff)
+                for table, n in deleted.items():
+                    totals[table] = totals.get(table, 0) + n
+                if cutoff >= before or self.stop_event.is_set():
+                    break
+                cutoff = min(before, cutoff + timedelta(days=1))
+        except Exception:
+            log.exception("housekeeping: pruning old rows failed")
+            return totals
+        log.info("housekeeping: removed rows older than %d days: %d outgoing SMS, "
+                 "%d incoming SMS, %d refusal markers", days, totals["outbox"],
+                 totals["inbound"], totals["unknown_sender"])
+        return totals
 
     def bank_reachable(self) -> bool:
         """False while the last bank sync failed: balances are then answered with their
