@@ -26,7 +26,6 @@ from appliance.modem.loop import LoopThread
 from appliance.modem.pool import ModemHandle, Pool
 from appliance.store import hot, queries
 from appliance.store.hot import ClaimedOutbox
-from appliance.store.models import OutboxMessage
 
 log = logging.getLogger(__name__)
 
@@ -45,14 +44,11 @@ class OutboxPolicy:
 
 def recover_interrupted(policy: OutboxPolicy, now: datetime) -> list[int]:
     """Apply the configured policy to rows a crash left in `sending` (I5); logs each."""
-    rows = {
-        int(r.id): r
-        for r in OutboxMessage.select().where(OutboxMessage.state == "sending")
-    }
+    recipients = queries.sending_recipients()
     ids = queries.recover_sending(policy.on_sending, now)  # under the write lock
     for row_id in ids:
-        row = rows.get(row_id)
-        who = mask_phone(row.to) if row is not None else "?"
+        to = recipients.get(row_id)
+        who = mask_phone(to) if to is not None else "?"
         if policy.on_sending == "resend":
             log.warning("outbox %d to %s was interrupted while sending: resending it "
                         "(policy resend; the recipient may get it twice)", row_id, who)

@@ -428,6 +428,16 @@ def mark_delivered(modem: str, ref: int, now: datetime) -> OutboxMessage | None:
     return None
 
 
+def sending_recipients() -> dict[int, str]:
+    """Recipient of every outbox row in `sending`, by id (to log a crash's leftovers)."""
+    return {
+        int(r.id): str(r.to)
+        for r in OutboxMessage.select(OutboxMessage.id, OutboxMessage.to).where(
+            OutboxMessage.state == "sending"
+        )
+    }
+
+
 def recover_sending(policy: SendingPolicy, now: datetime) -> list[int]:
     """After a crash: rows left in `sending` are requeued ('resend') or failed ('fail').
 
