@@ -32,6 +32,7 @@ from appliance.bank.client import (
 )
 from appliance.core.decide import topup_outcome_text
 from appliance.core.rules import Rules
+from appliance.store import queries
 from appliance.store.db import write_transaction
 from appliance.store.models import PRIORITY_TOPUP_RESULT, Agreement, OutboxMessage, TopupOrder
 
@@ -58,18 +59,10 @@ def submit_pending(
     limit: int = 50,
 ) -> int:
     """Submit every due order to the bank; return how many reached a final state."""
-    due = (
-        TopupOrder.select(TopupOrder.id)
-        .where(
-            TopupOrder.state.in_(DUE_STATES)
-            & (TopupOrder.next_attempt_at.is_null() | (TopupOrder.next_attempt_at <= now))
-        )
-        .order_by(TopupOrder.id)
-        .limit(limit)
-    )
+    due = queries.due_topup_ids(DUE_STATES, now, limit)
     finished = 0
     bank_down = False
-    for order_id in [int(row.id) for row in due]:
+    for order_id in due:
         if bank_down:
             # Found unreachable in this very run (after the client's own retries): the
             # other orders wait or fail without another round of retries each.
@@ -95,17 +88,9 @@ def resolve_unknown(
 ) -> int:
     """Resolve orders failed while the bank was unreachable; return how many turned out
     done (each gets its late reply). Stops at the first bank error (still down)."""
-    candidates = (
-        TopupOrder.select(TopupOrder.id)
-        .where(
-            (TopupOrder.state == "failed") & (TopupOrder.reason == FAILED_REASON_UNAVAILABLE)
-            & (TopupOrder.next_attempt_at.is_null() | (TopupOrder.next_attempt_at <= now))
-        )
-        .order_by(TopupOrder.id)
-        .limit(limit)
-    )
+    candidates = queries.due_failed_topup_ids(FAILED_REASON_UNAVAILABLE, now, limit)
     done = 0
-    for order_id in [int(row.id) for row in candidates]:
+    for order_id in candidates:
         order: TopupOrder = TopupOrder.get_by_id(order_id)
         try:
             result = client.resolve_topup(str(order.idempotency_key))

@@ -480,6 +480,36 @@ def topups_since(agreement_id: str, since: datetime) -> tuple[int, Decimal]:
     return len(amounts), sum(amounts, Decimal(0))
 
 
+def due_topup_ids(states: Sequence[str], now: datetime, limit: int) -> list[int]:
+    """Ids of orders in one of `states` that are due at `now` (no `next_attempt_at`, or
+    one not after `now`), oldest id first, at most `limit`."""
+    rows = (
+        TopupOrder.select(TopupOrder.id)
+        .where(
+            TopupOrder.state.in_(list(states))
+            & (TopupOrder.next_attempt_at.is_null() | (TopupOrder.next_attempt_at <= now))
+        )
+        .order_by(TopupOrder.id)
+        .limit(limit)
+    )
+    return [int(row.id) for row in rows]
+
+
+def due_failed_topup_ids(reason: str, now: datetime, limit: int) -> list[int]:
+    """Ids of `failed` orders with exactly this `reason` that are due at `now`, oldest id
+    first, at most `limit` (orders whose outcome is still to be resolved with the bank)."""
+    rows = (
+        TopupOrder.select(TopupOrder.id)
+        .where(
+            (TopupOrder.state == "failed") & (TopupOrder.reason == reason)
+            & (TopupOrder.next_attempt_at.is_null() | (TopupOrder.next_attempt_at <= now))
+        )
+        .order_by(TopupOrder.id)
+        .limit(limit)
+    )
+    return [int(row.id) for row in rows]
+
+
 def create_topup_order(
     *, idempotency_key: str, agreement_id: str, inbound_id: int, target: str, operator: str,
     product: str | None, subscriber_id: str | None, amount: Decimal, now: datetime,
