@@ -34,7 +34,7 @@ from appliance.core.decide import topup_outcome_text
 from appliance.core.rules import Rules
 from appliance.store import queries
 from appliance.store.db import write_transaction
-from appliance.store.models import PRIORITY_TOPUP_RESULT, Agreement, OutboxMessage, TopupOrder
+from appliance.store.models import Agreement, TopupOrder
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +66,7 @@ def submit_pending(
         if bank_down:
             # Found unreachable in this very run (after the client's own retries): the
             # other orders wait or fail without another round of retries each.
-            order: TopupOrder | None = TopupOrder.get_or_none(
-                (TopupOrder.id == order_id) & TopupOrder.state.in_(DUE_STATES))
+            order: TopupOrder | None = queries.topup_order_in(order_id, DUE_STATES)
             if order is not None and _retry_or_fail(
                 order, rules, now, hold_seconds=hold_seconds, max_attempts=max_attempts,
                 retry_after=retry_after,
@@ -91,15 +90,14 @@ def resolve_unknown(
     candidates = queries.due_failed_topup_ids(FAILED_REASON_UNAVAILABLE, now, limit)
     done = 0
     for order_id in candidates:
-        order: TopupOrder = TopupOrder.get_by_id(order_id)
+        order: TopupOrder = queries.topup_order(order_id)
         try:
             result = client.resolve_topup(str(order.idempotency_key))
         except BankError as exc:
             attempts = int(order.attempts) + 1
             delay = min(timedelta(seconds=retry_after * 2 ** (attempts - 1)), MAX_RETRY_DELAY)
             with write_transaction():
-                TopupOrder.update(attempts=attempts, next_attempt_at=now + delay,
-                                  updated_at=now).where(TopupOrder.id == order_id).execute()
+                queries.postpone_topup(order_id, now + delay, now, attempts=attempts)
             log.info("top-up order %d still unresolved: %s", order_id, exc)
             break
         if _settle_unknown(order, result, rules, now):
@@ -108,20 +106,17 @@ def resolve_unknown(
 
 
 def _settle_unknown(order: TopupOrder, result: TopupResult, rules: Rules, now: datetime) -> bool:
-    unresolved = (TopupOrder.id == order.id) & (TopupOrder.state == "failed") & (
-        TopupOrder.reason == FAILED_REASON_UNAVAILABLE)
     with write_transaction():
         if not result.done:
-            TopupOrder.update(
-                reason=f"{FAILED_REASON_UNAVAILABLE}:{result.reason or 'rejected'}",
-                bank_id=result.id, next_attempt_at=None, updated_at=now,
-            ).where(unresolved).execute()
+            queries.note_topup_not_done(
+                int(order.id), FAILED_REASON_UNAVAILABLE,
+                f"{FAILED_REASON_UNAVAILABLE}:{result.reason or 'rejected'}", result.id, now)
             log.info("top-up order %d: confirmed not done (%s)", order.id, result.reason)
             return False
-        changed = TopupOrder.update(
-            state="done", reason=None, bank_id=result.id, balance_after=result.balance_after,
-            next_attempt_at=None, updated_at=now,
-        ).where(unresolved).execute()
+        changed = queries.finish_topup(
+            int(order.id), state="done", reason=None, bank_id=result.id,
+            balance_after=result.balance_after, next_attempt_at=None, now=now,
+            failed_reason=FAILED_REASON_UNAVAILABLE)
         if not changed:
             return False
         _queue_reply(order, "done", None, result.balance_after, rules=rules, now=now,
@@ -136,15 +131,10 @@ def _submit_one(
 ) -> tuple[bool, bool]:
     """Submit one order: (reached a final state, the bank was unreachable)."""
     with write_transaction():
-        claimed = (
-            TopupOrder.update(state="submitted", attempts=TopupOrder.attempts + 1,
-                              updated_at=now)
-            .where((TopupOrder.id == order_id) & TopupOrder.state.in_(DUE_STATES))
-            .execute()
-        )
-        if not claimed:
+        claimed = queries.claim_topup_order(order_id, DUE_STATES, now)
+        if claimed is None:
             return False, False  # finished meanwhile by another run
-        order: TopupOrder = TopupOrder.get_by_id(order_id)
+        order: TopupOrder = claimed
     product = order.product
     try:
         result = client.topup(
@@ -183,9 +173,7 @@ def _retry_or_fail(
     delay = min(timedelta(seconds=retry_after * 2 ** max(0, int(order.attempts) - 1)),
                 MAX_RETRY_DELAY)
     with write_transaction():
-        TopupOrder.update(next_attempt_at=now + delay, updated_at=now).where(
-            (TopupOrder.id == order.id) & TopupOrder.state.in_(DUE_STATES)
-        ).execute()
+        queries.postpone_topup(int(order.id), now + delay, now, states=DUE_STATES)
     return False
 
 
@@ -201,15 +189,10 @@ def _finish(
     assert state is not None
     balance_after: Decimal | None = result.balance_after if result is not None else None
     with write_transaction():
-        changed = (
-            TopupOrder.update(
-                state=state, reason=reason, balance_after=balance_after,
-                bank_id=None if result is None else result.id,
-                next_attempt_at=next_attempt_at, updated_at=now,
-            )
-            .where((TopupOrder.id == order.id) & TopupOrder.state.in_(DUE_STATES))
-            .execute()
-        )
+        changed = queries.finish_topup(
+            int(order.id), state=state, reason=reason, balance_after=balance_after,
+            bank_id=None if result is None else result.id,
+            next_attempt_at=next_attempt_at, now=now, states=DUE_STATES)
         if not changed:
             return False
         _queue_reply(order, state, reason, balance_after, rules=rules, now=now,
@@ -223,13 +206,10 @@ def _queue_reply(
     rules: Rules, now: datetime, key: str,
 ) -> None:
     """Queue the customer's outcome SMS (inside the caller's transaction), once per key."""
-    agreement: Agreement = Agreement.get_by_id(order.agreement_id)
+    agreement: Agreement = queries.agreement_by_id(str(order.agreement_id))
     shown_target = str(order.subscriber_id or order.target) if order.product else str(
         order.target)
     text = topup_outcome_text(
         state, reason, order.amount, shown_target, balance_after, str(agreement.language), rules,
     )
-    OutboxMessage.insert(
-        to=agreement.phone, text=text, kind="topup_result", priority=PRIORITY_TOPUP_RESULT,
-        state="queued", dedupe_key=key, inbound=order.inbound_id, created_at=now,
-    ).on_conflict_ignore().execute()
+    queries.queue_topup_reply(str(agreement.phone), text, order.inbound_id, key, now)

@@ -510,6 +510,97 @@ def due_failed_topup_ids(reason: str, now: datetime, limit: int) -> list[int]:
     return [int(row.id) for row in rows]
 
 
+def topup_order(order_id: int) -> TopupOrder:
+    """The order `order_id` (raises `TopupOrder.DoesNotExist` when absent)."""
+    row: TopupOrder = TopupOrder.get_by_id(order_id)
+    return row
+
+
+def topup_order_in(order_id: int, states: Sequence[str]) -> TopupOrder | None:
+    """The order `order_id` while it is in one of `states`, else None."""
+    row: TopupOrder | None = TopupOrder.get_or_none(
+        (TopupOrder.id == order_id) & TopupOrder.state.in_(list(states)))
+    return row
+
+
+def claim_topup_order(order_id: int, states: Sequence[str], now: datetime) -> TopupOrder | None:
+    """One of `states` → `submitted`, one attempt more; the claimed row, or None when the
+    order is no longer in `states`. Run it inside the caller's write transaction."""
+    claimed = (
+        TopupOrder.update(state="submitted", attempts=TopupOrder.attempts + 1, updated_at=now)
+        .where((TopupOrder.id == order_id) & TopupOrder.state.in_(list(states)))
+        .execute()
+    )
+    if not claimed:
+        return None
+    row: TopupOrder = TopupOrder.get_by_id(order_id)
+    return row
+
+
+def postpone_topup(order_id: int, next_attempt_at: datetime, now: datetime, *,
+                   attempts: int | None = None, states: Sequence[str] | None = None) -> int:
+    """Make the order due again at `next_attempt_at` (and set its `attempts`, when given),
+    only while in one of `states` when given; returns rows changed."""
+    values: dict[str, Any] = {"next_attempt_at": next_attempt_at, "updated_at": now}
+    if attempts is not None:
+        values = {"attempts": attempts, **values}
+    which = TopupOrder.id == order_id
+    if states is not None:
+        which &= TopupOrder.state.in_(list(states))
+    return int(TopupOrder.update(**values).where(which).execute())
+
+
+def finish_topup(
+    order_id: int, *, state: str, reason: str | None, bank_id: str | None,
+    balance_after: Decimal | None, next_attempt_at: datetime | None, now: datetime,
+    states: Sequence[str] = (), failed_reason: str | None = None,
+) -> int:
+    """Record an order's outcome; returns rows changed (0: someone else finished it).
+
+    Guarded: the order must be in one of `states`, or, with `failed_reason`, `failed`
+    with exactly that reason. Run it inside the caller's write transaction, with the
+    customer's reply.
+    """
+    values: dict[str, Any] = {
+        "state": state, "reason": reason, "balance_after": balance_after, "bank_id": bank_id,
+        "next_attempt_at": next_attempt_at, "updated_at": now,
+    }
+    return int(TopupOrder.update(**values).where(
+        _topup_guard(order_id, states, failed_reason)).execute())
+
+
+def note_topup_not_done(order_id: int, failed_reason: str, reason: str,
+                        bank_id: str | None, now: datetime) -> int:
+    """A `failed` order with `failed_reason` that the bank confirms was not done: its
+    reason becomes `reason` and it is no longer due; returns rows changed."""
+    return int(TopupOrder.update(
+        reason=reason, bank_id=bank_id, next_attempt_at=None, updated_at=now,
+    ).where(_topup_guard(order_id, (), failed_reason)).execute())
+
+
+def _topup_guard(order_id: int, states: Sequence[str], failed_reason: str | None) -> Any:
+    if failed_reason is not None:
+        return (TopupOrder.id == order_id) & (TopupOrder.state == "failed") & (
+            TopupOrder.reason == failed_reason)
+    return (TopupOrder.id == order_id) & TopupOrder.state.in_(list(states))
+
+
+def agreement_by_id(agreement_id: str) -> Agreement:
+    """The agreement row `agreement_id` (raises `Agreement.DoesNotExist` when absent)."""
+    row: Agreement = Agreement.get_by_id(agreement_id)
+    return row
+
+
+def queue_topup_reply(to: str, text: str, inbound_id: int | None, key: str,
+                      now: datetime) -> None:
+    """Queue a top-up outcome SMS once per `key` (INSERT OR IGNORE; I4), inside the
+    caller's write transaction with the order's outcome."""
+    OutboxMessage.insert(
+        to=to, text=text, kind="topup_result", priority=PRIORITY_TOPUP_RESULT,
+        state="queued", dedupe_key=key, inbound=inbound_id, created_at=now,
+    ).on_conflict_ignore().execute()
+
+
 def create_topup_order(
     *, idempotency_key: str, agreement_id: str, inbound_id: int, target: str, operator: str,
     product: str | None, subscriber_id: str | None, amount: Decimal, now: datetime,
