@@ -264,3 +264,28 @@ def daemon_proc(fakes: Fakes) -> Iterator[DaemonProc]:
     finally:
         dp.kill()
     assert_logs_masked(dp.log_file)
+
+
+# --- shared by the store and bank test modules ------------------------------------------
+
+STORE_FILE = "store.sqlite"  # the `db` fixture's file under tmp_path
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Any]:
+    """The appliance's database: a real SQLite file in tmp_path, migrated, models bound."""
+    from appliance.store import open_database
+
+    database = open_database(tmp_path / STORE_FILE)
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def bank(tmp_path: Path) -> Iterator[Any]:
+    """The fake bank on loopback, seeded with the demo data, in tmp_path/bank."""
+    from appliance.bank.fake import FakeBankServer
+
+    server = FakeBankServer(tmp_path / "bank").start()
+    yield server
+    server.close()

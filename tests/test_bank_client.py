@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -23,13 +22,6 @@ from appliance.bank.client import (
 )
 from appliance.bank.fake import FakeBankServer
 from tests.helpers import wait_for
-
-
-@pytest.fixture
-def bank(tmp_path: Path) -> Iterator[FakeBankServer]:
-    server = FakeBankServer(tmp_path / "bank").start()
-    yield server
-    server.close()
 
 
 class Sleeps:

@@ -61,13 +61,6 @@ def response_schema(path: str, method: str, status: int) -> str:
 
 
 @pytest.fixture
-def bank(tmp_path: Path) -> Iterator[FakeBankServer]:
-    server = FakeBankServer(tmp_path / "bank").start()
-    yield server
-    server.close()
-
-
-@pytest.fixture
 def http(bank: FakeBankServer) -> Iterator[httpx.Client]:
     token = bank.token_file.read_text().strip()
     with httpx.Client(base_url=bank.url, headers={"Authorization": f"Bearer {token}"},

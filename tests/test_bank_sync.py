@@ -33,13 +33,6 @@ RULES = Rules()
 
 
 @pytest.fixture
-def bank(tmp_path: Path) -> Iterator[FakeBankServer]:
-    server = FakeBankServer(tmp_path / "bank").start()
-    yield server
-    server.close()
-
-
-@pytest.fixture
 def db_path(tmp_path: Path) -> Iterator[Path]:
     path = tmp_path / "appliance.sqlite"
     db = open_database(path)

@@ -27,13 +27,6 @@ T0 = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def bank(tmp_path: Path) -> Iterator[FakeBankServer]:
-    server = FakeBankServer(tmp_path / "bank").start()
-    yield server
-    server.close()
-
-
-@pytest.fixture
 def db_path(tmp_path: Path, bank: FakeBankServer) -> Iterator[Path]:
     path = tmp_path / "appliance.sqlite"
     db = open_database(path)

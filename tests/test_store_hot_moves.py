@@ -3,24 +3,14 @@ tests do not reach otherwise (the multi-part flows run the daemon in a subproces
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import peewee
-import pytest
 
-from appliance.store import open_database, queries
+from appliance.store import queries
 from appliance.store.models import InboundMessage
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[peewee.SqliteDatabase]:
-    database = open_database(tmp_path / "moves.sqlite")
-    yield database
-    database.close()
 
 
 def _stored(n: int, state: str = "stored") -> int:

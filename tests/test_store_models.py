@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -13,7 +12,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from appliance.store import open_database
 from appliance.store.fields import parse_utc_text, to_decimal, utc_text
 from appliance.store.models import (
     ALL_MODELS,
@@ -26,15 +24,9 @@ from appliance.store.models import (
     TopupOrder,
     UnknownSenderReply,
 )
+from tests.conftest import STORE_FILE
 
 NOW = datetime(2026, 11, 27, 12, 0, 0, 123456, tzinfo=UTC)
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[peewee.SqliteDatabase]:
-    database = open_database(tmp_path / "store.sqlite")
-    yield database
-    database.close()
 
 
 def _customer_with_account(balance: Decimal = Decimal("1234.56")) -> tuple[Customer, Account]:
@@ -75,7 +67,7 @@ def test_money_round_trips_exactly_and_is_text_on_disk(db: peewee.SqliteDatabase
         assert movement.amount == amount
         assert str(movement.amount) == str(amount)  # 5.50 stays 5.50, not 5.5
         assert movement.balance_after == amount * 2
-    raw = sqlite3.connect(tmp_path / "store.sqlite")
+    raw = sqlite3.connect(tmp_path / STORE_FILE)
     try:
         kinds = {row[0] for row in raw.execute('SELECT typeof("amount") FROM "movement"')}
         texts = [row[0] for row in raw.execute('SELECT "amount" FROM "movement" ORDER BY "id"')]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -16,7 +15,7 @@ import pytest
 
 from appliance.core.rules import Language
 from appliance.core.views import SenderView
-from appliance.store import hot, open_database, queries, write_transaction, writing
+from appliance.store import hot, queries, write_transaction, writing
 from appliance.store.models import (
     Account,
     Agreement,
@@ -26,16 +25,10 @@ from appliance.store.models import (
     OutboxMessage,
     TopupOrder,
 )
+from tests.conftest import STORE_FILE
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 PHONE = "+38344123456"
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[peewee.SqliteDatabase]:
-    database = open_database(tmp_path / "q.sqlite")
-    yield database
-    database.close()
 
 
 def _seed_customer() -> Agreement:
@@ -337,7 +330,7 @@ def test_mark_delivered_takes_the_write_lock_before_reading(
     """A read-then-write that began deferred fails ("database is locked") when another
     connection commits between its read and its write; one that locks first waits."""
     row_id = _sent("two parts", [5, 6], NOW)
-    other = sqlite3.connect(tmp_path / "q.sqlite", isolation_level=None, timeout=5)
+    other = sqlite3.connect(tmp_path / STORE_FILE, isolation_level=None, timeout=5)
     other.execute("BEGIN IMMEDIATE")
     other.execute("UPDATE outbox_message SET last_error = 'touched' WHERE id = ?", (row_id,))
     result: list[object] = []

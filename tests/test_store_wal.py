@@ -4,25 +4,16 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import peewee
-import pytest
 
-from appliance.store import open_database
 from appliance.store.models import SyncState, database
+from tests.conftest import STORE_FILE
 from tests.helpers import wait_for
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[peewee.SqliteDatabase]:
-    database = open_database(tmp_path / "wal.sqlite")
-    yield database
-    database.close()
 
 
 def test_pragmas_are_applied(db: peewee.SqliteDatabase) -> None:
@@ -39,7 +30,7 @@ def test_other_connection_reads_while_a_write_transaction_is_open(
     with database.atomic(lock_type="IMMEDIATE"):
         SyncState.update(value="new").where(SyncState.key == "bank.cursor").execute()
         # Another process (status, doctor) reads the committed value without waiting.
-        other = sqlite3.connect(tmp_path / "wal.sqlite", timeout=0.1)
+        other = sqlite3.connect(tmp_path / STORE_FILE, timeout=0.1)
         try:
             row = other.execute("SELECT value FROM sync_state WHERE key='bank.cursor'").fetchone()
         finally:
