@@ -289,3 +289,15 @@ def bank(tmp_path: Path) -> Iterator[Any]:
     server = FakeBankServer(tmp_path / "bank").start()
     yield server
     server.close()
+
+
+@pytest.fixture
+def logger() -> Iterator[logging.Logger]:
+    """A private logger (no propagation) whose handlers are closed after the test."""
+    log = logging.getLogger(f"test.logs.{id(object())}")
+    log.propagate = False
+    log.setLevel(logging.DEBUG)
+    yield log
+    for h in list(log.handlers):
+        log.removeHandler(h)
+        h.close()

@@ -4,24 +4,12 @@ e2e log grep (`assert_logs_masked`) does catch an unmasked number."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from appliance.logs import masking_handler, setup_logging
 from tests.conftest import assert_logs_masked
-
-
-@pytest.fixture
-def logger() -> Iterator[logging.Logger]:
-    log = logging.getLogger(f"test.daemon.logs.{id(object())}")
-    log.propagate = False
-    log.setLevel(logging.DEBUG)
-    yield log
-    for h in list(log.handlers):
-        log.removeHandler(h)
-        h.close()
 
 
 def test_masking_handler_masks_arguments_messages_and_tracebacks(

@@ -7,27 +7,13 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from appliance.logs import MaskingFilter, masking_handler
 from tests.conftest import assert_logs_masked
 
 PHONE = "+38344123456"
 ACCOUNT = "1110000100012345"
-
-
-@pytest.fixture
-def logger() -> Iterator[logging.Logger]:
-    log = logging.getLogger(f"test.invariants.logs.{id(object())}")
-    log.propagate = False
-    log.setLevel(logging.DEBUG)
-    yield log
-    for h in list(log.handlers):
-        log.removeHandler(h)
-        h.close()
 
 
 def test_a_plain_handler_after_ours_gets_the_masked_record(
