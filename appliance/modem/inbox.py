@@ -29,7 +29,7 @@ from appliance.core import commands, concat
 from appliance.core import decide as core_decide
 from appliance.core.masking import mask_text
 from appliance.core.phones import mask as mask_phone
-from appliance.core.phones import normalize
+from appliance.core.phones import sender_e164
 from appliance.core.rules import Rules
 from appliance.modem.pdu import decode_deliver
 from appliance.modem.pool import ModemPort
@@ -86,7 +86,7 @@ def decode(pdu_hex: str) -> Decoded:
     concat_info = d.concat
     raw_sender = str(d.sender)
     return Decoded(
-        sender=normalize(raw_sender),
+        sender=sender_e164(raw_sender),
         raw_sender=raw_sender,
         smsc_time=d.smsc_time,
         text=str(d.text),
