@@ -19,11 +19,14 @@ DEST = "+38344123456"
 
 
 def sent_parts(text: str) -> list[Submit]:
-    """The parts the modem layer would put on the air for `text`, decoded again."""
+    """The parts the modem layer would put on the air for `text`, decoded again; the fake
+    modem's independent decoder (the second opinion) must read each the same."""
     out = []
     for part in encode_submit(DEST, text, request_report=False):
         got = decode(part.hex)
         assert isinstance(got, Submit)
+        theirs = fake_pdu.decode_submit(part.hex, part.tpdu_length)
+        assert (theirs.alphabet, theirs.text) == (got.encoding, got.text)
         out.append(got)
     return out
 
