@@ -10,7 +10,7 @@ from gsmmodem.pdu import encodeGsm7, encodeSmsSubmitPdu
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from appliance.core import gsm7
+from appliance.core import gsm0338, gsm7
 from appliance.core.rules import Rules
 
 # Characters both tables agree on. Left out: ESC (not a character), "§" at 0x5F (gsmmodem
@@ -120,3 +120,17 @@ def test_prepare_policy() -> None:
     assert gsm7.prepare(text, Rules(transliterate=False)) == text
     # a text with no close GSM-7 form stays whole (UCS-2) rather than turning into "?"
     assert gsm7.prepare("Привет ë", Rules()) == "Привет ë"
+
+
+def test_the_table_is_gsm0338s_not_a_copy() -> None:
+    assert gsm7.BASIC is gsm0338.BASIC
+    assert gsm7.EXTENSION is gsm0338.EXTENSION
+
+
+def test_split_in_a_chosen_encoding() -> None:
+    # A GSM-7 text sent as UCS-2 on purpose (`Modem.send(ucs2=True)`) is cut at 70/67 units.
+    assert gsm7.split("a" * 70, gsm7.Encoding.UCS2) == ["a" * 70]
+    assert gsm7.split("a" * 100, gsm7.Encoding.UCS2) == ["a" * 67, "a" * 33]
+    assert gsm7.split("a" * 100, gsm7.Encoding.GSM7) == ["a" * 100]
+    with pytest.raises(ValueError):
+        gsm7.split("ë", gsm7.Encoding.GSM7)

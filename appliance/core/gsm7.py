@@ -1,4 +1,4 @@
-"""The GSM 7-bit default alphabet (3GPP TS 23.038 §6.2.1), segment counting, transliteration.
+"""Segment counting and transliteration over the GSM 7-bit alphabet of `core.gsm0338`.
 
 DESIGN §5: replies go as one 160-septet GSM-7 segment whenever possible, so by default the
 Albanian letters GSM-7 lacks (ë, ç, …) are transliterated; `Rules.transliterate = False`
@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import unicodedata
 
+from appliance.core.gsm0338 import BASIC, EXTENSION, septet_cost
 from appliance.core.rules import Rules
 
 __all__ = [
@@ -26,30 +27,9 @@ __all__ = [
     "utf16_units",
 ]
 
-# The default alphabet, indexed by septet value. 0x09 is the capital Ç (the lower-case ç is
-# not in GSM-7); 0x1B is the escape to the extension table, not a character of its own.
-BASIC = (
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞ\x1bÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
-)
-assert len(BASIC) == 128
-
-# The extension table: each costs two septets (ESC + code). € is ESC 0x65.
-EXTENSION: dict[str, int] = {
-    "\f": 0x0A,
-    "^": 0x14,
-    "{": 0x28,
-    "}": 0x29,
-    "\\": 0x2F,
-    "[": 0x3C,
-    "~": 0x3D,
-    "]": 0x3E,
-    "|": 0x40,
-    "€": 0x65,
-}
-
-_BASIC_SET = frozenset(BASIC) - {"\x1b"}
-_ALL = _BASIC_SET | frozenset(EXTENSION)
+# BASIC and EXTENSION are re-exported: callers have read the table from here since before
+# it moved to gsm0338.
+_ALL = (frozenset(BASIC) - {"\x1b"}) | frozenset(EXTENSION)
 
 GSM7_SINGLE = 160
 GSM7_PART = 153
@@ -70,7 +50,7 @@ def is_gsm7(text: str) -> bool:
 
 
 def _septets(ch: str) -> int:
-    return 2 if ch in EXTENSION else 1
+    return septet_cost(ch) or 0  # only called once `is_gsm7` holds
 
 
 def _utf16_cost(ch: str) -> int:
@@ -94,11 +74,14 @@ def encoding_of(text: str) -> str:
     return Encoding.GSM7 if is_gsm7(text) else Encoding.UCS2
 
 
-def split(text: str) -> list[str]:
+def split(text: str, encoding: str | None = None) -> list[str]:
     """The parts `text` is sent as: one when it fits a single segment, else concatenated
     parts of 153 septets (GSM-7) or 67 UTF-16 units (UCS-2), never cutting an escape
-    sequence or a surrogate pair."""
-    gsm = is_gsm7(text)
+    sequence or a surrogate pair. `encoding` (`Encoding.UCS2` for a GSM-7 text sent as
+    UCS-2 on purpose) overrides `encoding_of(text)`; the modem's encoder cuts with this."""
+    gsm = (encoding or encoding_of(text)) == Encoding.GSM7
+    if gsm and not is_gsm7(text):
+        raise ValueError("text is not representable in GSM-7")
     size = _septets if gsm else _utf16_cost
     single, part = (GSM7_SINGLE, GSM7_PART) if gsm else (UCS2_SINGLE, UCS2_PART)
     if sum(size(ch) for ch in text) <= single:

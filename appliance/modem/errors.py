@@ -112,3 +112,18 @@ class CommandError(ModemError):
 
 class PduError(ValueError):
     """A PDU that cannot be decoded (garbage, truncated, unsupported) or encoded."""
+
+
+def raise_for_final(command: str, final: str) -> None:
+    """Turn a final result line other than `OK` into our exception."""
+    if final == "OK":
+        return
+    kind, _, detail = final.partition(":")
+    detail = detail.strip()
+    if kind == "+CMS ERROR":
+        if detail.isdigit():
+            raise CmsError(int(detail))
+        raise CmsError(500, detail)  # text form: unknown code, counted as transient
+    if kind == "+CME ERROR":
+        raise CmeError(int(detail) if detail.isdigit() else detail)
+    raise CommandError(command, final)

@@ -1,5 +1,5 @@
-"""SMS PDUs (3GPP 23.040 / 23.038): a bounded decoder of our own and an encoder over
-`gsmmodem.pdu.encodeSmsSubmitPdu`. Pure functions; no I/O.
+"""SMS PDUs (3GPP 23.040 / 23.038): a bounded decoder of our own; the encoder lives in
+`modem.pdu_submit` and is re-exported here. Pure functions; no I/O.
 
 Why our own decoder: `gsmmodem.pdu.decodeSmsPdu` loses the first GSM-7 character after a
 16-bit concatenation header, drops a trailing `@` when the septet count is a multiple of
@@ -13,16 +13,15 @@ from __future__ import annotations
 import binascii
 from datetime import UTC, datetime, timedelta, timezone
 
-from gsmmodem import pdu as gsm_pdu
-
+from appliance.core.gsm0338 import decode_septets
 from appliance.modem.errors import PduError
+from appliance.modem.pdu_submit import encode_submit, gsm7_septets
 from appliance.modem.types import (
     ConcatInfo,
     Deliver,
     Encoding,
     StatusReport,
     Submit,
-    SubmitPdu,
 )
 
 __all__ = [
@@ -33,25 +32,6 @@ __all__ = [
     "encode_submit",
     "gsm7_septets",
 ]
-
-# 3GPP 23.038 §6.2.1 default alphabet (0x09 is capital Ç per 23.038) and extension table.
-GSM7_BASIC = (
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞ\x1bÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
-)
-GSM7_EXT = {
-    0x0A: "\x0c", 0x14: "^", 0x28: "{", 0x29: "}", 0x2F: "\\",
-    0x3C: "[", 0x3D: "~", 0x3E: "]", 0x40: "|", 0x65: "€",
-}
-_GSM7_INDEX = {ch: i for i, ch in enumerate(GSM7_BASIC) if i != 0x1B}
-_GSM7_EXT_INDEX = {ch: code for code, ch in GSM7_EXT.items()}
-# gsmmodem's tables put "`" where 23.038 has "§" and map form feed wrongly; we send
-# neither in GSM-7 (UCS-2 carries them), so its encoder only sees what it gets right.
-_NOT_SENT_AS_GSM7 = frozenset("§\x0c")
-
-MAX_SINGLE = {"gsm7": 160, "ucs2": 70}
-MAX_PART = {"gsm7": 153, "ucs2": 67}
-
 
 # ---------------------------------------------------------------- decoding helpers
 
@@ -119,22 +99,6 @@ def unpack_septets(data: bytes, count: int) -> list[int]:
     return [(value >> (7 * i)) & 0x7F for i in range(count)]
 
 
-def decode_gsm7(septets: list[int]) -> str:
-    """GSM-7 codes to text; an unknown escape shows its base character (23.038 §6.2.1.1)."""
-    out: list[str] = []
-    escape = False
-    for code in septets:
-        if escape:
-            escape = False
-            ext = GSM7_EXT.get(code)
-            out.append(ext if ext is not None else GSM7_BASIC[code] if code != 0x1B else " ")
-        elif code == 0x1B:
-            escape = True
-        else:
-            out.append(GSM7_BASIC[code])
-    return "".join(out)
-
-
 def _address(reader: _Reader, what: str) -> str:
     """A TP address (OA/DA/RA): length in digits, type of address, semi-octets."""
     digits = reader.octet(f"{what} length")
@@ -143,7 +107,7 @@ def _address(reader: _Reader, what: str) -> str:
         raise PduError(f"{what} length {digits} out of range")
     raw = reader.take((digits + 1) // 2, what)
     if toa & 0x70 == 0x50:  # alphanumeric (GSM-7 packed)
-        return decode_gsm7(unpack_septets(raw, digits * 4 // 7)).rstrip("@")
+        return decode_septets(unpack_septets(raw, digits * 4 // 7)).rstrip("@")
     number = _semi_octets(raw, digits)
     return "+" + number if toa & 0x70 == 0x10 and number else number
 
@@ -158,7 +122,7 @@ def _smsc(reader: _Reader) -> str | None:
     toa = reader.octet("SMSC type")
     raw = reader.take(octets - 1, "SMSC address")
     if toa & 0x70 == 0x50:
-        return decode_gsm7(unpack_septets(raw, len(raw) * 8 // 7)).rstrip("@")
+        return decode_septets(unpack_septets(raw, len(raw) * 8 // 7)).rstrip("@")
     number = _semi_octets(raw)
     return "+" + number if toa & 0x70 == 0x10 and number else number or None
 
@@ -239,7 +203,7 @@ def _user_data(
         if skip > udl:
             raise PduError("user data header longer than user data")
         septets = unpack_septets(ud, min(udl, len(ud) * 8 // 7))[skip:]
-        return decode_gsm7(septets), b"", concat, ports, truncated
+        return decode_septets(septets), b"", concat, ports, truncated
     payload = ud[header_octets:]
     if encoding == "ucs2":
         # UTF-16 really: surrogate pairs (emoji) join; a lone or odd half becomes U+FFFD.
@@ -365,101 +329,3 @@ def _status_report(reader: _Reader, smsc: str | None) -> StatusReport:
         ref=ref, recipient=recipient, status=status, delivered=status < 0x20,
         final=not 0x20 <= status < 0x40, smsc_time=sent, discharge_time=done, smsc=smsc,
     )
-
-
-# ---------------------------------------------------------------- encoding
-
-
-def gsm7_septets(text: str) -> int | None:
-    """Septets `text` takes in GSM-7 (extension characters count two); None if it can't."""
-    count = 0
-    for ch in text:
-        if ch in _NOT_SENT_AS_GSM7:
-            return None
-        if ch in _GSM7_INDEX:
-            count += 1
-        elif ch in _GSM7_EXT_INDEX:
-            count += 2
-        else:
-            return None
-    return count
-
-
-def _split_ucs2(text: str) -> list[bytes]:
-    """UTF-16-BE chunks of at most 67 code units, never splitting a surrogate pair."""
-    units = text.encode("utf-16-be")
-    if len(units) <= MAX_SINGLE["ucs2"] * 2:
-        return [units]
-    parts: list[bytes] = []
-    chunk = bytearray()
-    for ch in text:
-        enc = ch.encode("utf-16-be")
-        if len(chunk) + len(enc) > MAX_PART["ucs2"] * 2:
-            parts.append(bytes(chunk))
-            chunk = bytearray()
-        chunk.extend(enc)
-    if chunk:
-        parts.append(bytes(chunk))
-    return parts
-
-
-def _check_number(to: str) -> None:
-    digits = to[1:] if to.startswith("+") else to
-    if not digits.isdigit() or not 1 <= len(digits) <= 20:
-        raise PduError("recipient must be digits, optionally with a leading +")
-
-
-def encode_submit(
-    to: str,
-    text: str,
-    *,
-    ucs2: bool | None = None,
-    request_report: bool = True,
-    ref: int = 0,
-) -> list[SubmitPdu]:
-    """SMS-SUBMIT PDU(s) for `text` to `to` (E.164 `+…` or digits).
-
-    GSM-7 when the text fits the default alphabet (or `ucs2=False`; then a character it
-    can't carry raises `PduError`), UCS-2 (UTF-16: emoji allowed) otherwise or when
-    `ucs2=True`. Longer texts become concatenated parts (153 septets / 67 units each)
-    sharing the 8-bit reference `ref` (0–255). The status-report request bit follows
-    `request_report`. The SMSC field is empty: the modem's own (`+CSCA`) is used.
-    """
-    _check_number(to)
-    if not 0 <= ref <= 0xFF:
-        raise PduError(f"reference {ref} out of 0..255")
-    septets = gsm7_septets(text)
-    if ucs2 is False and septets is None:
-        raise PduError("text has characters GSM-7 cannot carry")
-    if not ucs2 and septets is not None:
-        pdus = gsm_pdu.encodeSmsSubmitPdu(
-            to, text, reference=ref, requestStatusReport=request_report
-        )
-        return [SubmitPdu(hex=_cr_pad(bytes(p.data), to).hex().upper(), tpdu_length=p.tpduLength)
-                for p in pdus]
-    return _encode_ucs2(to, text, request_report, ref)
-
-
-def _cr_pad(pdu: bytes, to: str) -> bytes:
-    """Fill 7 spare bits at the end of GSM-7 user data with CR, not zeros (23.038
-    §6.1.2.3.1), so a phone that counts septets from octets shows no stray `@`."""
-    digits = len(to.lstrip("+"))
-    udl_at = 1 + 1 + 1 + 2 + (digits + 1) // 2 + 1 + 1  # SMSC(0), FO, MR, DA, PID, DCS
-    if udl_at >= len(pdu) or pdu[udl_at] % 8 != 7:
-        return pdu
-    return pdu[:-1] + bytes([pdu[-1] | (0x0D << 1)])
-
-
-def _encode_ucs2(to: str, text: str, request_report: bool, ref: int) -> list[SubmitPdu]:
-    # gsmmodem's UCS-2 path can't encode characters above U+FFFF and splits by code
-    # points, so UCS-2 PDUs are assembled here (same layout as its GSM-7 ones).
-    chunks = _split_ucs2(text)
-    first = 0x01 | (0x20 if request_report else 0) | (0x40 if len(chunks) > 1 else 0)
-    address = bytes(gsm_pdu._encodeAddressField(to))
-    out: list[SubmitPdu] = []
-    for seq, chunk in enumerate(chunks, start=1):
-        udh = bytes([0x05, 0x00, 0x03, ref, len(chunks), seq]) if len(chunks) > 1 else b""
-        ud = udh + chunk
-        tpdu = bytes([first, ref]) + address + bytes([0x00, 0x08, len(ud)]) + ud
-        out.append(SubmitPdu(hex=("00" + tpdu.hex()).upper(), tpdu_length=len(tpdu)))
-    return out

@@ -19,8 +19,10 @@ code, because every one of its methods carries a weak spot from the field notes:
   (plain `AT` → `OK`, then a quiet spell in which nothing stray may arrive).
 - A missing `> ` prompt is left hanging (#12): here ESC is sent, then `ModemTimeout`.
 
-Notices and the gone signal are delivered on a separate dispatcher thread, so a
-callback may itself issue commands without deadlocking the reader.
+The parsing itself (lines, echo, finals, prompt, notices) is `appliance.modem.at_protocol`,
+which does no I/O; this module is the thread around it. Notices and the gone signal are
+delivered on a separate dispatcher thread, so a callback may itself issue commands
+without deadlocking the reader.
 """
 
 from __future__ import annotations
@@ -35,79 +37,28 @@ from dataclasses import dataclass, field
 
 import serial
 
-from appliance.modem.errors import (
-    CmeError,
-    CmsError,
-    CommandError,
-    ModemError,
-    ModemGone,
-    ModemTimeout,
+from appliance.modem.at_protocol import (
+    AtProtocol,
+    Dropped,
+    Echo,
+    Event,
+    Final,
+    Line,
+    Notice,
+    Prompt,
+    Stray,
+    is_final,
 )
+from appliance.modem.errors import ModemError, ModemGone, ModemTimeout, raise_for_final
 
 log = logging.getLogger(__name__)
+
+__all__ = ["Notice", "SerialLink", "is_final", "raise_for_final", "redact"]
 
 CTRL_Z = b"\x1a"
 ESC = b"\x1b"
 
-# Final result codes (27.007 §5.1 / V.250), numeric CMEE forms and text forms alike.
-_FINAL_EXACT = frozenset(
-    {"OK", "ERROR", "NO CARRIER", "BUSY", "NO ANSWER", "NO DIALTONE",
-     "COMMAND NOT SUPPORT", "TOO MANY PARAMETERS"}
-)
-_FINAL_PREFIXES = ("+CME ERROR", "+CMS ERROR")
-
-# Unsolicited result codes: routed to the notice queue unless the pending command asked
-# for exactly that prefix (`AT+CREG?` answers `+CREG: 0,1`; `+CREG: 1` alone is a notice).
-_URC_PREFIXES = frozenset(
-    {"+CMTI", "+CDSI", "+CDS", "+CMT", "+CBM", "+CREG", "+CGREG", "+CEREG", "+CLIP",
-     "+CRING", "+CUSD", "+CIEV", "+CPIN", "+CFUN", "+QIND", "+PACSP", "+CTZV", "+CSQN",
-     "^RSSI", "^BOOT", "^MODE", "^SRVST", "^SIMST", "^HCSQ", "^DSFLOWRPT", "^RSSILVL",
-     "^SYSSTART", "^CEND", "^ORIG", "^CONF", "^CONN"}
-)
-_URC_EXACT = frozenset({"RING", "RDY", "Call Ready", "SMS Ready", "NORMAL POWER DOWN"})
-# Notices whose next line is a PDU (27.005 §3.4.1 in PDU mode).
-_TWO_LINE_URCS = frozenset({"+CDS", "+CMT", "+CBM"})
-
-_MAX_LINE = 16384  # longer than any answer line (a PDU line is at most 2 × 176 hex digits)
 _HEX_LINE = re.compile(r"^[0-9A-Fa-f]+$")
-_CMD_PREFIX = re.compile(r"^AT([+^$%][A-Za-z0-9]+)", re.IGNORECASE)
-
-
-@dataclass(frozen=True, slots=True)
-class Notice:
-    """One unsolicited result: its line, and for `+CDS`/`+CMT`/`+CBM` the PDU line."""
-
-    line: str
-    pdu: str | None = None
-
-    @property
-    def prefix(self) -> str:
-        return _prefix_of(self.line)
-
-
-def _prefix_of(line: str) -> str:
-    head, sep, _ = line.partition(":")
-    return head.strip() if sep else line.strip()
-
-
-def is_final(line: str) -> bool:
-    """Whether `line` ends a command's answer (numeric or text-form finals alike)."""
-    return line in _FINAL_EXACT or line.startswith(_FINAL_PREFIXES)
-
-
-def raise_for_final(command: str, final: str) -> None:
-    """Turn a final result line other than `OK` into our exception."""
-    if final == "OK":
-        return
-    kind, _, detail = final.partition(":")
-    detail = detail.strip()
-    if kind == "+CMS ERROR":
-        if detail.isdigit():
-            raise CmsError(int(detail))
-        raise CmsError(500, detail)  # text form: unknown code, counted as transient
-    if kind == "+CME ERROR":
-        raise CmeError(int(detail) if detail.isdigit() else detail)
-    raise CommandError(command, final)
 
 
 def redact(text: str) -> str:
@@ -123,9 +74,9 @@ def redact(text: str) -> str:
 
 @dataclass(eq=False)
 class _Pending:
+    """What the command thread waits on; the reader fills it from the protocol's events."""
+
     command: str
-    prefix: str | None
-    want_prompt: bool
     lines: list[str] = field(default_factory=list)
     final: str | None = None
     done: threading.Event = field(default_factory=threading.Event)
@@ -166,8 +117,7 @@ class SerialLink:
         self._cmd_lock = threading.Lock()
         self._state = threading.Lock()
         self._pending: _Pending | None = None
-        self._buf = bytearray()
-        self._two_line: str | None = None  # a `+CDS:` header waiting for its PDU line
+        self._protocol = AtProtocol()  # touched only under `_state`
         self._dirty = False
         self._strays = 0
         self.bytes_received = 0  # processed by the reader (diagnostics, tests)
@@ -259,16 +209,13 @@ class SerialLink:
     def _run(
         self, command: str, timeout: float, payload: str | None, prompt_timeout: float
     ) -> list[str]:
-        m = _CMD_PREFIX.match(command)
-        pending = _Pending(
-            command=command, prefix=m.group(1).upper() if m else None,
-            want_prompt=payload is not None,
-        )
+        pending = _Pending(command=command)
         with self._state:
             self._pending = pending
+            data = self._protocol.start(command, want_prompt=payload is not None)
         try:
             log.debug("%s > %s", self.name, redact(command))
-            self._write(command.encode("ascii") + b"\r")
+            self._write(data)
             if payload is not None:
                 self._wait(pending.prompt, pending, prompt_timeout)
                 if pending.final is None:
@@ -286,6 +233,7 @@ class SerialLink:
             with self._state:
                 if self._pending is pending:
                     self._pending = None
+                    self._protocol.abandon()
         raise_for_final(command, pending.final)
         return pending.lines
 
@@ -355,74 +303,44 @@ class SerialLink:
                     log.exception("%s: reader failed on input; continuing", self.name)
 
     def feed(self, data: bytes) -> None:
-        """Process bytes from the port: complete lines, and a bare `> ` prompt."""
-        self._buf.extend(data)
-        while True:
-            cut = min((i for i in (self._buf.find(b"\r"), self._buf.find(b"\n")) if i >= 0),
-                      default=-1)
-            if cut < 0:
-                if len(self._buf) > _MAX_LINE:
-                    # Noise with no line end (a baud mismatch, a crashed stick): drop it
-                    # rather than grow without bound.
-                    log.warning("%s: %d bytes without a line end dropped", self.name,
-                                len(self._buf))
-                    self._buf.clear()
-                break
-            raw = bytes(self._buf[:cut])
-            del self._buf[:cut + 1]
-            line = raw.decode("utf-8", errors="replace").strip()
-            if line:
-                self._line(line)
-        rest = bytes(self._buf).strip()
-        if rest.startswith(b">"):
-            with self._state:
-                pending = self._pending
-            if pending is not None and pending.want_prompt:
-                self._buf.clear()
-                pending.prompt.set()
+        """Process bytes from the port (the reader thread calls this)."""
+        with self._state:
+            events = self._protocol.receive(data)
+            pending = self._pending
+            for event in events:
+                self._apply(event, pending)
         self.bytes_received += len(data)
 
-    def _line(self, line: str) -> None:
-        if self._two_line is not None:
-            header, self._two_line = self._two_line, None
-            if _HEX_LINE.match(line):
-                self._notice(Notice(header, line))
-                return
-            log.warning("%s: %s without its PDU line", self.name, _prefix_of(header))
-        with self._state:
-            pending = self._pending
-        prefix = _prefix_of(line)
-        asked = pending is not None and pending.prefix == prefix.upper()
-        if not asked and (prefix in _URC_PREFIXES or line in _URC_EXACT):
-            if prefix in _TWO_LINE_URCS:
-                self._two_line = line
-            else:
-                self._notice(Notice(line))
-            return
-        if pending is None or pending.final is not None:
-            self._strays += 1
-            if prefix == "+CMGS":
-                # The answer to a send we gave up on: the message went out after all.
-                log.warning("%s: late %s after a timeout (that message was sent)",
-                            self.name, line)
-            else:
-                log.debug("%s: discarding stray line %s", self.name, redact(line))
-            return
-        if not pending.lines and line.upper() == pending.command.upper():
-            return  # echo (ATE1 still on, or restored by a reset)
-        if is_final(line):
-            log.debug("%s < %s", self.name, line)
-            with self._state:
-                pending.final = line
+    def _apply(self, event: Event, pending: _Pending | None) -> None:
+        """Hand one protocol event on: to the waiting command, the notice queue, the log."""
+        if isinstance(event, Line):
+            if pending is not None:
+                pending.lines.append(event.text)
+        elif isinstance(event, Final):
+            log.debug("%s < %s", self.name, event.line)
+            if pending is not None:
+                pending.final = event.line
                 if self._pending is pending:
                     self._pending = None
-            pending.done.set()
-            pending.prompt.set()  # an error instead of `> ` wakes the prompt wait too
-            return
-        pending.lines.append(line)
-
-    def _notice(self, notice: Notice) -> None:
-        self._queue.put(notice)
+                pending.done.set()
+                pending.prompt.set()  # an error instead of `> ` wakes the prompt wait too
+        elif isinstance(event, Prompt):
+            if pending is not None:
+                pending.prompt.set()
+        elif isinstance(event, Notice):
+            self._queue.put(event)
+        elif isinstance(event, Stray):
+            self._strays += 1
+            if event.line.startswith("+CMGS"):
+                # The answer to a send we gave up on: the message went out after all.
+                log.warning("%s: late %s after a timeout (that message was sent)",
+                            self.name, event.line)
+            else:
+                log.debug("%s: discarding stray line %s", self.name, redact(event.line))
+        elif isinstance(event, Dropped):
+            log.warning("%s: %s dropped", self.name, event.what)
+        elif isinstance(event, Echo):
+            pass  # ATE1 still on, or restored by a reset
 
     def _lost(self, exc: BaseException) -> None:
         if self._closed_by_us:

@@ -1,0 +1,133 @@
+"""What `Modem.open()` runs on a fresh link: the short init (field notes #15: no voice
+setup, no forced ME storage, no recursion), the SIM's `+CPIN` state and PIN (given at most
+once per process and port: three wrong PINs lock a SIM behind its PUK), the storages it
+offers, and the first `+CNMI` setting the modem accepts."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from dataclasses import dataclass
+
+from appliance.modem.at_answers import offered_storages
+from appliance.modem.channel import Channel
+from appliance.modem.errors import CmeError, CmsError, CommandError, PinRequired
+
+log = logging.getLogger(__name__)
+
+# CNMI settings tried in order: +CMTI for stored messages and +CDS for reports (our
+# choice), then the variants modems that refuse it usually accept.
+_CNMI_CHOICES = ("2,1,0,1,0", "1,1,0,1,0", "2,1,0,2,0", "2,1,0,0,0", "1,1,0,0,0")
+_SIM_BUSY = (14, "SIM busy")
+# (port, PIN digest) pairs a SIM refused in this process: a daemon that reopens a modem
+# every minute must not burn the SIM's three PIN attempts. A new PIN (file edited) is tried.
+_REJECTED_PINS: set[tuple[str, str]] = set()
+_REJECTED_LOCK = threading.Lock()
+
+
+def cpin_state(ch: Channel) -> str:
+    """`+CPIN?` (READY, SIM PIN, SIM PUK, …), waiting out a SIM still initialising."""
+    for _ in range(10):
+        try:
+            return ch.value("AT+CPIN?", "+CPIN").strip('"') or "UNKNOWN"
+        except CmeError as exc:
+            if exc.code not in _SIM_BUSY:
+                raise
+        ch.pause(0.5)
+    raise CmeError(14)
+
+
+def unlock(ch: Channel, pin: str | None) -> None:
+    """Leave the SIM READY, giving `pin` when it asks; `PinRequired` otherwise."""
+    state = cpin_state(ch)
+    if state == "READY":
+        return
+    if state != "SIM PIN" or pin is None:
+        raise PinRequired(state)
+    key = (ch.port, hashlib.sha256(pin.encode()).hexdigest())
+    with _REJECTED_LOCK:
+        if key in _REJECTED_PINS:
+            log.error("%s: this PIN was refused before; not trying it again", ch.name)
+            raise PinRequired(state)
+    try:
+        ch.cmd(f'AT+CPIN="{pin}"')
+    except (CmeError, CommandError) as exc:
+        # Never retried, not even by a later reopen in this process.
+        with _REJECTED_LOCK:
+            _REJECTED_PINS.add(key)
+        raise PinRequired(state) from exc
+    for _ in range(20):
+        state = cpin_state(ch)
+        if state == "READY":
+            return
+        ch.pause(0.5)
+    raise PinRequired(state)
+
+
+def give_pin(ch: Channel, pin: str) -> None:
+    """`AT+CPIN` now, on request (not retried); `PinRequired` when the SIM refuses it."""
+    try:
+        ch.cmd(f'AT+CPIN="{pin}"')
+    except (CmeError, CommandError) as exc:
+        raise PinRequired("SIM PIN") from exc
+
+
+def probe_sim(ch: Channel, pin: str | None) -> str:
+    """The SIM's state for inspection (`appliance doctor`): unlocked when it can be,
+    never failing on a locked or missing SIM."""
+    try:
+        unlock(ch, pin)
+    except PinRequired as exc:
+        return exc.state
+    except CmeError as exc:  # 10: SIM not inserted, 13: SIM failure
+        return f"NOT INSERTED (+CME ERROR: {exc.code})"
+    return "READY"
+
+
+def detect_storages(ch: Channel) -> tuple[str, ...]:
+    """Storages `list_stored()` walks, from `AT+CPMS=?` (SM when the modem won't say)."""
+    try:
+        return offered_storages(ch.value("AT+CPMS=?", "+CPMS"))
+    except (CommandError, CmeError, CmsError):
+        return ("SM",)
+
+
+@dataclass(frozen=True, slots=True)
+class Setup:
+    """What the init found: the SIM's state, the storages to walk, the `+CNMI` in force
+    (None: the modem refused them all, or a probe set none)."""
+
+    sim_state: str
+    storages: tuple[str, ...]
+    cnmi: str | None
+
+
+def initialise(ch: Channel, pin: str | None, *, probe: bool = False) -> Setup:
+    """The short init. `probe`: for inspection only (`appliance doctor`), a locked SIM is
+    reported in `sim_state` instead of raising, and no `+CNMI` is set. Raises
+    `PinRequired`, `CmeError`, `ModemTimeout`, `ModemGone`."""
+    link = ch.require()
+    # A previous run may have died at the `> ` prompt: ESC cancels it; the resync that
+    # follows swallows whatever the modem says about it.
+    link.write_raw(b"\x1b")
+    link.mark_dirty()
+    ch.cmd("ATE0")
+    ch.attempt("AT+CMEE=1")
+    if probe:
+        state = probe_sim(ch, pin)
+        if state != "READY":
+            return Setup(state, ("SM",), None)
+        ch.attempt("AT+CMGF=0")
+        return Setup(state, detect_storages(ch), None)
+    unlock(ch, pin)
+    ch.cmd("AT+CMGF=0")
+    storages = detect_storages(ch)
+    for choice in _CNMI_CHOICES:
+        try:
+            ch.cmd(f"AT+CNMI={choice}")
+        except (CommandError, CmeError, CmsError):
+            continue
+        return Setup("READY", storages, choice)
+    log.warning("%s: modem refuses every +CNMI setting; polling only", ch.name)
+    return Setup("READY", storages, None)
