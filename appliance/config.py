@@ -606,10 +606,29 @@ def load(path: Path) -> Settings:
     return parse(data, path)
 
 
-def load_or_exit(path: Path) -> Settings:
-    """`load`, or print `appliance: config error: <line>` to stderr and exit 2."""
+def require_for_run(settings: Settings) -> None:
+    """What only the daemon needs: raises `ConfigError` when it is missing.
+
+    `doctor`, `status` and `backup` work without a bank token (doctor reports its
+    absence as a row); the daemon cannot talk to the bank without one.
+    """
+    if settings.bank.token_file is None:
+        raise ConfigError(
+            "bank.token_file",
+            "required key is missing (`appliance run` needs the bank's bearer token)",
+        )
+
+
+def load_or_exit(path: Path, *, for_run: bool = False) -> Settings:
+    """`load`, or print `appliance: config error: <line>` to stderr and exit 2.
+
+    `for_run`: also what `appliance run` needs (`require_for_run`).
+    """
     try:
-        return load(path)
+        settings = load(path)
+        if for_run:
+            require_for_run(settings)
+        return settings
     except ConfigError as exc:
         try:
             line = t("config.error", line=str(exc))

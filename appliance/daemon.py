@@ -514,7 +514,7 @@ def install_signal_handlers(stop: threading.Event) -> None:
               help="The appliance's TOML configuration file.")
 def run_command(config_path: Path) -> None:
     """Run the daemon: answer customers' SMS, send alerts and top-ups (until SIGTERM)."""
-    settings = load_or_exit(config_path)
+    settings = load_or_exit(config_path, for_run=True)
     setup_logging(str(settings.log_level))
     daemon = Daemon(settings)
     install_signal_handlers(daemon.stop_event)
