@@ -38,6 +38,7 @@ import re
 import threading
 from collections.abc import Callable, Iterator
 
+from appliance.config import DEFAULT_COMMAND_TIMEOUT
 from appliance.modem.errors import (
     CmeError,
     CmsError,
@@ -94,7 +95,7 @@ class Modem:
         baudrate: int = 115200,
         rtscts: bool = False,
         pin: str | None = None,
-        command_timeout: float = 10.0,
+        command_timeout: float = DEFAULT_COMMAND_TIMEOUT,
         send_timeout: float = 120.0,
         prompt_timeout: float = 5.0,
         list_timeout: float = 30.0,
