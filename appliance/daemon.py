@@ -2,8 +2,8 @@
 
 Threads: one inbox worker (woken by `+CMTI` and by the scheduled poll), one outbox worker
 per modem, modem health, a top-up submitter (woken right after a decision creates an
-order), and APScheduler for the periodic jobs (inbox poll, bank sync, top-up retries,
-daily housekeeping that deletes finished traffic older than `retention_days`).
+order, and every `bank.topup_interval`), and APScheduler for the periodic jobs (inbox
+poll, bank sync, daily housekeeping that deletes finished traffic older than `retention_days`).
 The main thread waits for SIGTERM/SIGINT, keeps the systemd status line current and
 lets the watchdog ping only while every part is alive and turning.
 """
@@ -202,8 +202,6 @@ class Daemon:
                       id="inbox-poll")
         sched.add_job(self.sync_bank, "interval", seconds=float(s.bank.sync_interval),
                       id="bank-sync", **({"next_run_time": datetime.now(UTC)} if sync_now else {}))
-        sched.add_job(self.wake_topups, "interval",
-                      seconds=float(getattr(s.bank, "topup_interval", 10)), id="topups")
         sched.add_job(self.housekeeping, "interval", days=1, id="housekeeping",
                       next_run_time=datetime.now(UTC) + HOUSEKEEPING_DELAY)
         sched.start()
@@ -349,7 +347,8 @@ class Daemon:
 
     def _topup_loop(self) -> None:
         while not self.stop_event.is_set():
-            self._topup_wake.wait(5.0)
+            # Woken at once when a decision creates an order; otherwise every pass.
+            self._topup_wake.wait(float(self.settings.bank.topup_interval))
             self._topup_wake.clear()
             if self.stop_event.is_set():
                 return
@@ -359,8 +358,10 @@ class Daemon:
                 log.exception("top-ups: unexpected error")
 
     def submit_topups(self) -> None:
+        b = self.settings.bank
         n = submit_pending(self.bank, self.settings.rules, self.clock(),
-                           hold_seconds=self.settings.bank.topup_hold_seconds)
+                           hold_seconds=b.topup_hold_seconds, max_attempts=b.topup_max_attempts,
+                           retry_after=b.topup_backoff_initial, retry_max=b.topup_backoff_max)
         if n:
             route_queued(self.pool)
             self.wake_outbox()
@@ -391,7 +392,7 @@ class Daemon:
         transaction holds the write lock for about one day's traffic and the other
         writers get in between. Returns the rows deleted per table; logs counts only.
         """
-        days = int(getattr(self.settings, "retention_days", 90))
+        days = int(self.settings.retention_days)
         totals = {"outbox": 0, "inbound": 0, "unknown_sender": 0}
         if days <= 0:  # 0: keep for ever
             return totals
@@ -514,7 +515,7 @@ def install_signal_handlers(stop: threading.Event) -> None:
               help="The appliance's TOML configuration file.")
 def run_command(config_path: Path) -> None:
     """Run the daemon: answer customers' SMS, send alerts and top-ups (until SIGTERM)."""
-    settings = load_or_exit(config_path)
+    settings = load_or_exit(config_path, for_run=True)
     setup_logging(str(settings.log_level))
     daemon = Daemon(settings)
     install_signal_handlers(daemon.stop_event)

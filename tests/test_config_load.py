@@ -6,11 +6,13 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel, ValidationError
 
 from appliance.config import (
     DEFAULT_DATABASE,
     BankSettings,
     InboxSettings,
+    ModemSettings,
     OutboxSettings,
     Settings,
     load,
@@ -46,8 +48,10 @@ def test_minimal_file_gets_every_default(tmp_path: Path) -> None:
     assert (modem.name, modem.port, modem.operator) == ("vala", "/dev/ttyUSB0", "vala")
     assert (modem.baudrate, modem.rtscts, modem.pin_file) == (115200, False, None)
     assert modem.command_timeout == 30.0
-    assert settings.inbox == InboxSettings(30.0, 600.0, "answer_partial")
-    assert settings.outbox == OutboxSettings(5, 10.0, 600.0, "resend")
+    assert settings.inbox == InboxSettings(poll_interval=30.0, multipart_timeout=600.0,
+                                           multipart_policy="answer_partial")
+    assert settings.outbox == OutboxSettings(max_attempts=5, backoff_initial=10.0,
+                                             backoff_max=600.0, sending_policy="resend")
     assert settings.bank == BankSettings(url="https://bank.example/api")
     assert settings.bank.topup_hold_seconds == 0.0
     assert settings.unknown_sender.policy == "refuse_once_per_day"
@@ -114,8 +118,10 @@ policy = "silent"
     assert [m.name for m in settings.modems] == ["vala", "ipko"]
     ipko = settings.modem("ipko")
     assert (ipko.baudrate, ipko.rtscts, ipko.command_timeout) == (9600, True, 5.0)
-    assert settings.inbox == InboxSettings(0.5, 60.0, "help")
-    assert settings.outbox == OutboxSettings(2, 1.0, 1.0, "fail")
+    assert settings.inbox == InboxSettings(poll_interval=0.5, multipart_timeout=60.0,
+                                           multipart_policy="help")
+    assert settings.outbox == OutboxSettings(max_attempts=2, backoff_initial=1.0,
+                                             backoff_max=1.0, sending_policy="fail")
     assert settings.bank.connect_timeout == 2.5
     assert (settings.bank.retries, settings.bank.page_size) == (0, 1000)
     assert settings.bank.topup_hold_seconds == 20.0
@@ -184,8 +190,10 @@ def test_money_in_config_is_never_a_float(tmp_path: Path) -> None:
 
 def test_settings_are_frozen(tmp_path: Path) -> None:
     settings = load(_write(tmp_path, MINIMAL))
-    with pytest.raises(AttributeError):
+    with pytest.raises(ValidationError, match="frozen"):
         settings.log_level = "DEBUG"  # type: ignore[misc]
+    with pytest.raises(ValidationError, match="frozen"):
+        settings.bank.page_size = 1  # type: ignore[misc]
 
 
 @pytest.mark.parametrize("name", ["appliance.example.toml", "demo.toml"])
@@ -195,14 +203,32 @@ def test_shipped_configs_load(name: str) -> None:
     assert settings.bank.url
 
 
+def _schema_keys(model: type[BaseModel]) -> set[str]:
+    """Every key of a table of the schema and of the tables inside it."""
+    keys: set[str] = set()
+    for name, info in model.model_fields.items():
+        keys.add(name)
+        for inner in _models_in(info.annotation):
+            keys |= _schema_keys(inner)
+    return keys
+
+
+def _models_in(annotation: object) -> list[type[BaseModel]]:
+    import typing
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in typing.get_args(annotation) for m in _models_in(arg)]
+
+
 def test_example_documents_every_key() -> None:
-    """Every key the loader knows appears in the example (commented out or set)."""
-    from appliance import config
+    """Every key the schema knows appears in the example (commented out or set)."""
+    from appliance.config.rules import RulesSection
 
     text = (REPO / "config" / "appliance.example.toml").read_text(encoding="utf-8")
-    keys = (*config._TOP_KEYS, *config._MODEM_KEYS, *config._INBOX_KEYS, *config._OUTBOX_KEYS,
-            *config._BANK_KEYS, *config._RULES_KEYS, *config._AMOUNT_RULE_KEYS, "policy")
-    missing = [k for k in keys if f"{k} =" not in text and f"[{k}" not in text
+    keys = _schema_keys(Settings) | _schema_keys(RulesSection)
+    assert {"page_size", "topup_interval", "topup_max_attempts", "allowed", "step"} <= keys
+    missing = [k for k in sorted(keys) if f"{k} =" not in text and f"[{k}" not in text
                and f".{k}]" not in text and f".{k}." not in text]
     assert missing == []
 
@@ -221,12 +247,18 @@ def test_example_defaults_match_the_code() -> None:
     assert (bank.connect_timeout, bank.read_timeout, bank.retries) == (5.0, 15.0, 3)
     assert (bank.sync_interval, bank.page_size, bank.topup_hold_seconds) == (60.0, 1000, 0.0)
     assert bank.topup_interval == 10.0
+    # every key of [bank] but the three without a default shows its default
+    shown = {"url", "token_file", "ca_file"}
+    assert bank.model_dump(exclude=shown) == BankSettings(url=bank.url).model_dump(exclude=shown)
+    assert modem.model_dump(exclude={"name", "port", "operator"}) == ModemSettings(
+        name="x", port="/dev/x", operator="vala").model_dump(exclude={"name", "port", "operator"})
+    assert (settings.log_level, settings.retention_days) == ("INFO", 90)
 
 
 def test_every_rules_field_can_be_configured() -> None:
     """A setting added to core.rules.Rules must get a [rules] key (and a line in the example)."""
     import dataclasses
 
-    from appliance import config
+    from appliance.config.rules import RulesSection
 
-    assert {f.name for f in dataclasses.fields(Rules)} == set(config._RULES_KEYS)
+    assert {f.name for f in dataclasses.fields(Rules)} == set(RulesSection.model_fields)

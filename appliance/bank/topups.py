@@ -30,6 +30,11 @@ from appliance.bank.client import (
     BankRejected,
     TopupResult,
 )
+from appliance.config import (
+    DEFAULT_TOPUP_BACKOFF_INITIAL,
+    DEFAULT_TOPUP_BACKOFF_MAX,
+    DEFAULT_TOPUP_MAX_ATTEMPTS,
+)
 from appliance.core.decide import topup_outcome_text
 from appliance.core.rules import Rules
 from appliance.store import queries
@@ -40,7 +45,6 @@ log = logging.getLogger(__name__)
 
 DUE_STATES: tuple[str, ...] = ("pending", "submitted")
 FAILED_REASON_UNAVAILABLE = "bank_unavailable"
-MAX_RETRY_DELAY = timedelta(minutes=5)
 
 
 def reply_key(order_id: int) -> str:
@@ -54,8 +58,9 @@ def submit_pending(
     now: datetime,
     *,
     hold_seconds: float = 0.0,
-    max_attempts: int = 5,
-    retry_after: float = 15.0,
+    max_attempts: int = DEFAULT_TOPUP_MAX_ATTEMPTS,
+    retry_after: float = DEFAULT_TOPUP_BACKOFF_INITIAL,
+    retry_max: float = DEFAULT_TOPUP_BACKOFF_MAX,
     limit: int = 50,
 ) -> int:
     """Submit every due order to the bank; return how many reached a final state."""
@@ -69,21 +74,24 @@ def submit_pending(
             order: TopupOrder | None = queries.topup_order_in(order_id, DUE_STATES)
             if order is not None and _retry_or_fail(
                 order, rules, now, hold_seconds=hold_seconds, max_attempts=max_attempts,
-                retry_after=retry_after,
+                retry_after=retry_after, retry_max=retry_max,
             ):
                 finished += 1
             continue
         done, bank_down = _submit_one(order_id, client, rules, now, hold_seconds=hold_seconds,
-                                      max_attempts=max_attempts, retry_after=retry_after)
+                                      max_attempts=max_attempts, retry_after=retry_after,
+                                      retry_max=retry_max)
         finished += done
     if bank_down:
         return finished
-    return finished + resolve_unknown(client, rules, now, retry_after=retry_after, limit=limit)
+    return finished + resolve_unknown(client, rules, now, retry_after=retry_after,
+                                      retry_max=retry_max, limit=limit)
 
 
 def resolve_unknown(
-    client: BankClient, rules: Rules, now: datetime, *, retry_after: float = 15.0,
-    limit: int = 50,
+    client: BankClient, rules: Rules, now: datetime, *,
+    retry_after: float = DEFAULT_TOPUP_BACKOFF_INITIAL,
+    retry_max: float = DEFAULT_TOPUP_BACKOFF_MAX, limit: int = 50,
 ) -> int:
     """Resolve orders failed while the bank was unreachable; return how many turned out
     done (each gets its late reply). Stops at the first bank error (still down)."""
@@ -95,7 +103,7 @@ def resolve_unknown(
             result = client.resolve_topup(str(order.idempotency_key))
         except BankError as exc:
             attempts = int(order.attempts) + 1
-            delay = min(timedelta(seconds=retry_after * 2 ** (attempts - 1)), MAX_RETRY_DELAY)
+            delay = timedelta(seconds=min(retry_after * 2 ** (attempts - 1), retry_max))
             with write_transaction():
                 queries.postpone_topup(order_id, now + delay, now, attempts=attempts)
             log.info("top-up order %d still unresolved: %s", order_id, exc)
@@ -127,7 +135,7 @@ def _settle_unknown(order: TopupOrder, result: TopupResult, rules: Rules, now: d
 
 def _submit_one(
     order_id: int, client: BankClient, rules: Rules, now: datetime, *,
-    hold_seconds: float, max_attempts: int, retry_after: float,
+    hold_seconds: float, max_attempts: int, retry_after: float, retry_max: float,
 ) -> tuple[bool, bool]:
     """Submit one order: (reached a final state, the bank was unreachable)."""
     with write_transaction():
@@ -157,21 +165,22 @@ def _submit_one(
         level = logging.ERROR if isinstance(exc, BankAuthError) else logging.WARNING
         log.log(level, "top-up order %d: bank unavailable: %s", order_id, exc)
         return _retry_or_fail(order, rules, now, hold_seconds=hold_seconds,
-                              max_attempts=max_attempts, retry_after=retry_after), True
+                              max_attempts=max_attempts, retry_after=retry_after,
+                              retry_max=retry_max), True
     return _finish(order, rules, now, result=result), False
 
 
 def _retry_or_fail(
     order: TopupOrder, rules: Rules, now: datetime, *,
-    hold_seconds: float, max_attempts: int, retry_after: float,
+    hold_seconds: float, max_attempts: int, retry_after: float, retry_max: float,
 ) -> bool:
     held = (now - order.created_at).total_seconds()
     if held >= hold_seconds or int(order.attempts) >= max_attempts:
         # Resolved (did the bank debit?) once the bank answers again; not in this run.
         return _finish(order, rules, now, state="failed", reason=FAILED_REASON_UNAVAILABLE,
                        next_attempt_at=now + timedelta(seconds=retry_after))
-    delay = min(timedelta(seconds=retry_after * 2 ** max(0, int(order.attempts) - 1)),
-                MAX_RETRY_DELAY)
+    delay = timedelta(seconds=min(retry_after * 2 ** max(0, int(order.attempts) - 1),
+                                  retry_max))
     with write_transaction():
         queries.postpone_topup(int(order.id), now + delay, now, states=DUE_STATES)
     return False

@@ -34,10 +34,11 @@ log = logging.getLogger(__name__)
 class OutboxPolicy:
     """Retry and recovery settings (config `[outbox]`)."""
 
-    max_attempts: int = 5
-    backoff: timedelta = timedelta(seconds=30)  # first retry after this, doubling
-    backoff_max: timedelta = timedelta(minutes=30)
-    on_sending: Literal["resend", "fail"] = "resend"  # rows found in `sending` at start
+    # From [outbox] (the config schema holds their defaults).
+    max_attempts: int
+    backoff: timedelta  # first retry after this, doubling
+    backoff_max: timedelta
+    on_sending: Literal["resend", "fail"]  # rows found in `sending` at start
     idle_poll: float = 1.0  # seconds between looks at the queue when nobody wakes us
     inbox_first: float = 5.0  # at most this long the outbox waits for the inbox to read
 

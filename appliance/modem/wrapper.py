@@ -36,6 +36,7 @@ import random
 import threading
 from collections.abc import Callable, Iterator
 
+<<<<<<< HEAD
 from appliance.modem import startup
 from appliance.modem.at_answers import (
     cds_length,
@@ -50,6 +51,9 @@ from appliance.modem.at_answers import (
 )
 from appliance.modem.at_protocol import Notice
 from appliance.modem.channel import Channel
+=======
+from appliance.config import DEFAULT_COMMAND_TIMEOUT
+>>>>>>> config
 from appliance.modem.errors import (
     CmeError,
     CmsError,
@@ -88,7 +92,7 @@ class Modem:
         baudrate: int = 115200,
         rtscts: bool = False,
         pin: str | None = None,
-        command_timeout: float = 10.0,
+        command_timeout: float = DEFAULT_COMMAND_TIMEOUT,
         send_timeout: float = 120.0,
         prompt_timeout: float = 5.0,
         list_timeout: float = 30.0,

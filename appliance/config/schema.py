@@ -1,0 +1,208 @@
+"""The one schema of the config file: every key, its kind and its default, written once.
+
+`config/appliance.example.toml` documents each key here (a test keeps the two in step).
+Code that takes one of these values as a parameter of its own takes its default from the
+`DEFAULT_*` names below rather than writing the number again.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal, Self
+
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    PlainValidator,
+    PrivateAttr,
+    model_validator,
+)
+
+from appliance.config.rules import rules_from_toml
+from appliance.config.section import Section
+from appliance.config.values import (
+    BankUrl,
+    ConfigPath,
+    Count,
+    Flag,
+    ModemName,
+    OptionalPath,
+    Port,
+    PositiveInt,
+    Reject,
+    Seconds,
+    SecondsOrZero,
+    at_most,
+    expecting,
+    fail_at,
+    one_of,
+    quoted,
+    show,
+)
+from appliance.core.rules import Rules
+
+ModemOperator = Literal["vala", "ipko"]
+MultipartPolicy = Literal["answer_partial", "help"]
+SendingPolicy = Literal["resend", "fail"]
+UnknownSenderPolicy = Literal["refuse_once_per_day", "silent"]
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+
+DEFAULT_CONFIG_PATH = Path("/etc/appliance/appliance.toml")
+DEFAULT_DATABASE = Path("/var/lib/appliance/appliance.sqlite")
+DEFAULT_RETENTION_DAYS = 90
+# Sending an SMS (AT+CMGS) on a weak network can take many seconds.
+DEFAULT_COMMAND_TIMEOUT = 30.0
+# Top-ups while the bank is unreachable: attempts, then the spacing of retries (doubling).
+DEFAULT_TOPUP_MAX_ATTEMPTS = 5
+DEFAULT_TOPUP_BACKOFF_INITIAL = 15.0
+DEFAULT_TOPUP_BACKOFF_MAX = 300.0
+MAX_PAGE_SIZE = 5000
+
+
+def _not_below(section: Section, low: str, high: str) -> None:
+    """`high` must be at least `low` (two keys of one table)."""
+    lo: float = getattr(section, low)
+    hi: float = getattr(section, high)
+    if hi < lo:
+        fail_at((high,), f"expected at least {low} ({lo:g}), got {hi:g}", hi)
+
+
+class ModemSettings(Section):
+    """One USB GSM modem (one SIM, one operator)."""
+
+    name: ModemName
+    port: Port  # a device path (resolved) or a pyserial URL such as socket://host:port
+    operator: Annotated[ModemOperator, one_of(ModemOperator)]
+    baudrate: PositiveInt = 115200
+    # Hardware flow control is off by default: many USB sticks do not wire RTS/CTS and
+    # hang with it on.
+    rtscts: Flag = False
+    pin_file: OptionalPath = None
+    command_timeout: Seconds = DEFAULT_COMMAND_TIMEOUT
+
+
+class InboxSettings(Section):
+    poll_interval: Seconds = 30.0
+    multipart_timeout: Seconds = 600.0
+    multipart_policy: Annotated[MultipartPolicy, one_of(MultipartPolicy)] = "answer_partial"
+
+
+class OutboxSettings(Section):
+    max_attempts: PositiveInt = 5
+    backoff_initial: Seconds = 10.0
+    backoff_max: Seconds = 600.0
+    # A row found in 'sending' after a crash may or may not have reached the network.
+    # 'resend' risks a duplicate SMS; 'fail' risks a customer never getting the answer.
+    # A duplicate balance or alert is harmless, a lost one is not: default 'resend'.
+    sending_policy: Annotated[SendingPolicy, one_of(SendingPolicy)] = "resend"
+
+    @model_validator(mode="after")
+    def _backoff(self) -> Self:
+        _not_below(self, "backoff_initial", "backoff_max")
+        return self
+
+
+class BankSettings(Section):
+    url: BankUrl
+    # Required by `appliance run` only (`require_for_run`); doctor reports it missing.
+    token_file: OptionalPath = None
+    ca_file: OptionalPath = None
+    connect_timeout: Seconds = 5.0
+    read_timeout: Seconds = 15.0
+    retries: Count = 3
+    sync_interval: Seconds = 60.0
+    page_size: Annotated[int, at_most(MAX_PAGE_SIZE)] = 1000
+    # While the bank is unreachable, hold a top-up this long before refusing it
+    # (0: refuse at once with a clear reply).
+    topup_hold_seconds: SecondsOrZero = 0.0
+    # Seconds between passes over top-up orders not yet answered by the bank (retries
+    # with the same idempotency key).
+    topup_interval: Seconds = 10.0
+    # A held top-up is tried this many times, the first retry after topup_backoff_initial
+    # seconds, doubling up to topup_backoff_max (also the spacing of resolving orders whose
+    # outcome the bank did not tell).
+    topup_max_attempts: PositiveInt = DEFAULT_TOPUP_MAX_ATTEMPTS
+    topup_backoff_initial: Seconds = DEFAULT_TOPUP_BACKOFF_INITIAL
+    topup_backoff_max: Seconds = DEFAULT_TOPUP_BACKOFF_MAX
+
+    @model_validator(mode="after")
+    def _backoff(self) -> Self:
+        _not_below(self, "topup_backoff_initial", "topup_backoff_max")
+        return self
+
+
+class UnknownSenderSettings(Section):
+    policy: Annotated[UnknownSenderPolicy, one_of(UnknownSenderPolicy)] = "refuse_once_per_day"
+
+
+def _log_level(value: object) -> LogLevel:
+    for level in LOG_LEVELS:
+        if isinstance(value, str) and value.upper() == level:
+            return level
+    raise Reject
+
+
+LOG_LEVELS: tuple[LogLevel, ...] = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_MODEMS = "at least one [[modems]] table"
+
+
+def _modem_list(value: object) -> object:
+    if not isinstance(value, list) or not value:
+        raise Reject
+    return value
+
+
+def _distinct(modems: tuple[ModemSettings, ...]) -> tuple[ModemSettings, ...]:
+    for i, modem in enumerate(modems):
+        earlier = modems[:i]
+        if any(m.name == modem.name for m in earlier):
+            fail_at((i, "name"), f"duplicate modem name {show(modem.name)}", modem.name)
+        if any(m.port == modem.port for m in earlier):
+            fail_at((i, "port"), f"port {show(modem.port)} is used by another modem",
+                    modem.port)
+    return modems
+
+
+class Settings(Section):
+    """Everything the daemon, doctor and status need, validated (`load(path)`)."""
+
+    database: ConfigPath = DEFAULT_DATABASE
+    modems: Annotated[
+        tuple[ModemSettings, ...],
+        BeforeValidator(expecting(_MODEMS, _modem_list).func),
+        AfterValidator(_distinct),
+    ] = Field(json_schema_extra={"missing": "required: " + _MODEMS})
+    bank: BankSettings
+    inbox: InboxSettings = InboxSettings()
+    outbox: OutboxSettings = OutboxSettings()
+    unknown_sender: UnknownSenderSettings = UnknownSenderSettings()
+    rules: Annotated[Rules, PlainValidator(rules_from_toml)] = Field(default_factory=Rules)
+    log_level: Annotated[
+        LogLevel, expecting("one of " + quoted(tuple(lv.lower() for lv in LOG_LEVELS)),
+                            _log_level)] = "INFO"
+    # Days finished SMS traffic is kept before the daily housekeeping deletes it
+    # (0: keep for ever). Top-up orders and movements are always kept.
+    retention_days: Count = DEFAULT_RETENTION_DAYS
+
+    _source: Path = PrivateAttr(default=Path())
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bank_table(cls, data: object) -> object:
+        # No [bank] table at all: name the key inside it that has no default.
+        if isinstance(data, dict) and "bank" not in data:
+            return {**data, "bank": {}}
+        return data
+
+    @property
+    def source(self) -> Path:
+        """The config file these settings came from."""
+        return self._source
+
+    def modem(self, name: str) -> ModemSettings:
+        """The modem called `name` (KeyError when there is none)."""
+        for modem in self.modems:
+            if modem.name == name:
+                return modem
+        raise KeyError(name)
