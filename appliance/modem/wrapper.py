@@ -36,7 +36,7 @@ import random
 import threading
 from collections.abc import Callable, Iterator
 
-<<<<<<< HEAD
+from appliance.config import DEFAULT_COMMAND_TIMEOUT
 from appliance.modem import startup
 from appliance.modem.at_answers import (
     cds_length,
@@ -51,9 +51,6 @@ from appliance.modem.at_answers import (
 )
 from appliance.modem.at_protocol import Notice
 from appliance.modem.channel import Channel
-=======
-from appliance.config import DEFAULT_COMMAND_TIMEOUT
->>>>>>> config
 from appliance.modem.errors import (
     CmeError,
     CmsError,
