@@ -17,6 +17,7 @@ from appliance.core.money import format_amount, format_money
 from appliance.core.rules import AmountRule, Language, Operator, Product, Rules
 
 __all__ = [
+    "MOVEMENT_TYPES",
     "TEXTS",
     "account_label",
     "allowed_amounts",
@@ -24,6 +25,7 @@ __all__ = [
     "kind_label",
     "language_of",
     "local_time",
+    "movement_type_name",
     "operator_name",
     "product_name",
     "render",
@@ -204,6 +206,24 @@ _KINDS: dict[str, tuple[str, str]] = {
 }
 
 
+# The bank's movement type codes (DESIGN §6) as customers read them, (sq, en, sr). The one
+# table for alerts and statements; a code not here reads as MOVEMENT_OTHER, never raw.
+MOVEMENT_TYPES: dict[str, tuple[str, str, str]] = {
+    "card_payment": ("Pagesë me kartë", "Card payment", "Plaćanje karticom"),
+    "atm_withdrawal": ("Tërheqje në ATM", "ATM withdrawal", "Podizanje na bankomatu"),
+    "transfer_in": ("Transfer hyrës", "Transfer in", "Dolazni prenos"),
+    "transfer_out": ("Transfer dalës", "Transfer out", "Odlazni prenos"),
+    "salary": ("Pagë", "Salary", "Plata"),
+    "fee": ("Tarifë", "Fee", "Naknada"),
+    "interest": ("Interes", "Interest", "Kamata"),
+    "topup": ("Mbushje", "Top-up", "Dopuna"),
+    "refund": ("Rimbursim", "Refund", "Povraćaj"),
+    "standing_order": ("Urdhër i përhershëm", "Standing order", "Trajni nalog"),
+    "cash_deposit": ("Depozitë në para", "Cash deposit", "Uplata gotovine"),
+}
+MOVEMENT_OTHER: tuple[str, str, str] = ("Lëvizje", "Movement", "Promena")
+
+
 def language_of(lang: Language | str | None, rules: Rules | None = None) -> Language:
     """`Language.EN` for anything starting with `en`, else Albanian (or the rules' default)."""
     if lang is None:
@@ -239,6 +259,14 @@ def fit(key: str, lang: Language | str, rules: Rules, shrink: str, **values: obj
         value = value[: len(value) - 4].rstrip() + "..."
         text = sms(key, lang, rules, **{**values, shrink: value})
     return text
+
+
+def movement_type_name(code: str, lang: Language | str) -> str:
+    """The word for the bank's type `code` (`card_payment` → `Pagesë me kartë`), matched
+    without regard to case, blanks or dashes; an unknown code gets a neutral word."""
+    key = "_".join(code.casefold().replace("-", " ").split())
+    names = MOVEMENT_TYPES.get(key, MOVEMENT_OTHER)
+    return _pick((names[0], names[1]), lang)
 
 
 def operator_name(operator: Operator, lang: Language | str) -> str:

@@ -1,0 +1,46 @@
+"""What customers see, through the real parts: the fake modem's pty, the fake bank over HTTP
+and a real SQLite file (issue 10's "what customers see" items that the core decides)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from appliance.store.models import OutboxMessage
+from tests.conftest import Box
+from tests.helpers import wait_for
+
+ARBEN = "+38344123456"  # Vala, Albanian: current A1001 ***2345
+DRITA = "+38349234567"  # IPKO, English: current A2001 ***3456
+
+
+def ask(box: Box, phone: str, text: str) -> str:
+    """Deliver `text` from `phone`; the one reply sent back through the fake modem."""
+    before = len(box.sent_to(phone))
+    box.deliver(phone, text)
+    return box.wait_replies(phone, before + 1)[before]
+
+
+def _alerts(phone: str) -> list[str]:
+    return [r.text for r in OutboxMessage.select()
+            .where((OutboxMessage.kind == "alert") & (OutboxMessage.to == phone))
+            .order_by(OutboxMessage.id)]
+
+
+def _alert_after(box: Box, phone: str, account: str, amount: str, code: str) -> str:
+    before = len(_alerts(phone))
+    box.bank.book_movement(account, Decimal(amount), code)
+    wait_for(lambda: len(_alerts(phone)) > before, timeout=20, what="the alert queued")
+    text = _alerts(phone)[before]
+    wait_for(lambda: text in box.sent_to(phone), timeout=15, what="the alert sent")
+    return text
+
+
+def test_alerts_name_the_movement_type_as_a_word(box: Box) -> None:
+    sq = _alert_after(box, ARBEN, "A1001", "-750.00", "card_payment")
+    assert ", Pagese me karte, " in sq
+    assert "card_payment" not in sq
+    en = _alert_after(box, DRITA, "A2001", "-1500.00", "atm_withdrawal")
+    assert ", ATM withdrawal, " in en
+    odd = _alert_after(box, DRITA, "A2001", "2000.00", "sepa_instant_xyz")
+    assert ", Movement, " in odd
+    assert "sepa" not in odd
