@@ -32,7 +32,8 @@ def alert_text(
 
     It names the account as `***1234`, the signed amount, the movement's type as a word in
     the customer's language (never the bank's code), the local booking time (just the hour
-    when `now` is the same day) and the new balance (the movement's balance after it, else the account's balance).
+    when `now` is the same day) and the new balance (the movement's balance after it, else
+    the account's balance).
     """
     if not wants_alert(movement, agreement):
         return None
