@@ -11,6 +11,7 @@ from tests.helpers import wait_for
 
 ARBEN = "+38344123456"  # Vala, Albanian: current A1001 ***2345
 DRITA = "+38349234567"  # IPKO, English: current A2001 ***3456
+BESNIK = "+38345345678"  # Vala, Albanian: savings ***1111
 
 
 def ask(box: Box, phone: str, text: str) -> str:
@@ -44,3 +45,11 @@ def test_alerts_name_the_movement_type_as_a_word(box: Box) -> None:
     odd = _alert_after(box, DRITA, "A2001", "2000.00", "sepa_instant_xyz")
     assert ", Movement, " in odd
     assert "sepa" not in odd
+
+
+def test_courtesy_words_do_not_break_a_command(box: Box) -> None:
+    reply = ask(box, BESNIK, "Bilanc kursimi, faleminderit")  # docs/fake-modem.md's example
+    assert "***1111" in reply
+    assert "Dergoni" not in reply  # not the help text
+    reply = ask(box, DRITA, "Please B, thanks!")
+    assert "***3456" in reply

@@ -2,7 +2,8 @@
 
 `parse(text, rules)` never raises. Matching ignores case, surrounding and repeated blanks,
 punctuation around words (not the `+`, `.`, `,` inside numbers and amounts, and not a
-leading `-` that makes an amount negative) and Albanian diacritics (ë→e, ç→c).
+leading `-` that makes an amount negative) and Albanian diacritics (ë→e, ç→c), and drops
+the courtesy words people write around a command (`Bilanc kursimi, faleminderit` is `BK`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from appliance.core.money import format_amount, parse_amount
 from appliance.core.rules import SERVED_OPERATORS, AmountRule, Operator, Product, Rules
 
 __all__ = [
+    "COURTESY",
     "BalanceQuery",
     "Command",
     "OwnTopUp",
@@ -114,6 +116,11 @@ _PRODUCTS: dict[str, Product] = {
     "duofix": Product.DUOFIX,
     "duofiks": Product.DUOFIX,
 }
+# DESIGN §4's courtesy words, folded and split into words; dropped at either end of a text.
+COURTESY: tuple[tuple[str, ...], ...] = tuple(
+    tuple(p.split())
+    for p in ("faleminderit", "flm", "ju lutem", "pls", "please", "thanks", "hvala", "molim")
+)
 _CURRENCY_WORDS = frozenset({"€", "eur", "euro", "euros"})
 # A token that starts like a number or an amount (digits, `+`, `-` or `(` then a digit).
 _NUMERIC_START = re.compile(r"[+\-(]?[0-9]", re.ASCII)
@@ -166,6 +173,24 @@ def _tokens(text: str) -> list[str]:
         if token:
             out.append(token)
     return out
+
+
+def _without_courtesy(tokens: list[str]) -> list[str]:
+    """`tokens` without courtesy words (and phrases such as `ju lutem`) at either end."""
+    folded = [_fold(t) for t in tokens]
+    start, end = 0, len(tokens)
+    changed = True
+    while changed:
+        changed = False
+        for phrase in COURTESY:
+            n = len(phrase)
+            if end - start >= n and tuple(folded[start:start + n]) == phrase:
+                start += n
+                changed = True
+            if end - start >= n and tuple(folded[end - n:end]) == phrase:
+                end -= n
+                changed = True
+    return tokens[start:end]
 
 
 def describe_rule(rule: AmountRule) -> str:
@@ -294,7 +319,7 @@ def parse(text: str, rules: Rules) -> Parsed:
 
 
 def _parse(text: str, rules: Rules) -> Parsed:
-    tokens = _tokens(text)
+    tokens = _without_courtesy(_tokens(text))
     if not tokens:
         return Rejection(Reason.EMPTY)
     folded = [_fold(t) for t in tokens]
