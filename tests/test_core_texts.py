@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from appliance.core import gsm7, texts
+from appliance.core import examples, gsm7, texts
 from appliance.core.money import format_money
 from appliance.core.rules import Language, Operator, Product, Rules
 
@@ -41,6 +41,9 @@ def _worst(lang: Language) -> dict[str, object]:
                      key=len),
         "account": "***1234",
         "type": "Pagesë me kartelë jashtë vendit (POS)",
+        "example": max([examples.example(RULES, o)[0] for o in Operator]
+                       + [examples.example(RULES, product=p)[0] for p in Product], key=len),
+        "example_amount": "1.234,56",
     }
 
 
@@ -64,13 +67,13 @@ def test_every_template_fits_one_segment(key: str, lang: Language) -> None:
 def test_render_is_albanian_first() -> None:
     assert texts.render("balance_header_current", "sq") == "Bilanci:"
     assert texts.render("balance_header_current", Language.EN) == "Balance:"
-    assert "Dërgoni" in texts.render("help", "sq")
-    assert texts.render("help", "xx") == texts.render("help", "sq")
+    assert "Dërgoni" in texts.render("help", "sq", example="044123456 5")
+    assert texts.render("help", "xx", example="x") == texts.render("help", "sq", example="x")
 
 
 def test_help_lists_every_command() -> None:
     for lang in LANGS:
-        help_text = texts.render("help", lang)
+        help_text = texts.render("help", lang, example="044123456 5")
         for word in ("B ", "BK", "044123456 5", "Internet", "TV", "DuoTV", "DuoFIX"):
             assert word in help_text
 

@@ -53,3 +53,11 @@ def test_courtesy_words_do_not_break_a_command(box: Box) -> None:
     assert "Dergoni" not in reply  # not the help text
     reply = ask(box, DRITA, "Please B, thanks!")
     assert "***3456" in reply
+
+
+def test_amount_refusals_give_a_valid_example_and_products_are_named(box: Box) -> None:
+    refusal = ask(box, ARBEN, "045345678 0")
+    assert refusal.endswith("p.sh. 5.")
+    assert "5,50" not in refusal
+    done = ask(box, ARBEN, "TV 12345678 10")
+    assert "per TV 12345678 u krye" in done

@@ -252,6 +252,12 @@ def _number_rejection(e164: str, rules: Rules, fixed_only: bool) -> Rejection | 
     return operator
 
 
+def _served(e164: str, rules: Rules) -> Operator | None:
+    """The operator of `e164` when we top it up (so a refusal's example fits it), else None."""
+    operator = phones.operator_of(e164, rules.numbering_plan)
+    return operator if operator in SERVED_OPERATORS else None
+
+
 def _normalize_number(tokens: list[str]) -> str | None:
     if not tokens or not all(_NUMBERISH.fullmatch(t) for t in tokens):
         return None
@@ -268,7 +274,8 @@ def _phone_topup(tokens: list[str], rules: Rules, fixed_only: bool) -> Parsed:
         # One amount-like thing alone: an own-number top-up, unless it is a whole number.
         digits = sum(c.isdigit() for c in "".join(tokens))
         if whole is not None and digits >= 8:
-            return Rejection(Reason.AMOUNT_MISSING, "number without amount")
+            return Rejection(Reason.AMOUNT_MISSING, "number without amount",
+                             _served(whole, rules))
         if fixed_only:
             return Rejection(Reason.NUMBER_INVALID, "fix without a number")
         if amount is None:
@@ -277,9 +284,11 @@ def _phone_topup(tokens: list[str], rules: Rules, fixed_only: bool) -> Parsed:
     number = _normalize_number(before)
     if amount is None or number is None:
         if whole is not None:
-            return Rejection(Reason.AMOUNT_MISSING, "number without amount")
+            return Rejection(Reason.AMOUNT_MISSING, "number without amount",
+                             _served(whole, rules))
         if number is not None:
-            return Rejection(Reason.AMOUNT_INVALID, "amount not understood")
+            return Rejection(Reason.AMOUNT_INVALID, "amount not understood",
+                             _served(number, rules))
         return Rejection(Reason.NUMBER_INVALID, "number not understood")
     checked = _number_rejection(number, rules, fixed_only)
     if isinstance(checked, Rejection):

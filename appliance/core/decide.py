@@ -7,11 +7,11 @@ already prepared for sending (`gsm7.prepare`), one segment each whenever possibl
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from appliance.core import gsm7, phones, texts
+from appliance.core import examples, gsm7, phones, texts
 from appliance.core.commands import (
     BalanceQuery,
     OwnTopUp,
@@ -22,7 +22,7 @@ from appliance.core.commands import (
     TopUp,
 )
 from appliance.core.money import format_money
-from appliance.core.rules import SERVED_OPERATORS, Language, Operator, Rules
+from appliance.core.rules import SERVED_OPERATORS, Language, Operator, Product, Rules
 from appliance.core.views import OrderIntent, SenderView
 
 __all__ = ["BANK_REASONS", "Decision", "decide", "rejection_text", "topup_outcome_text"]
@@ -52,15 +52,19 @@ def _lang(sender: SenderView, rules: Rules) -> Language:
 
 
 def rejection_text(rejection: Rejection, lang: Language | str, rules: Rules) -> str:
-    """The reply telling the customer what to fix (the help text for EMPTY/UNKNOWN_COMMAND)."""
+    """The reply telling the customer what to fix (the help text for EMPTY/UNKNOWN_COMMAND).
+
+    Every example it gives is derived from `rules` for the operator or product asked for,
+    so the customer can send it as it stands."""
     reason = rejection.reason
+    example, example_amount = examples.example(rules, rejection.operator, rejection.product)
     if reason in _HELP_REASONS:
-        return texts.sms("help", lang, rules)
+        return texts.sms("help", lang, rules, example=examples.example(rules)[0])
     if reason is Reason.INCOMPLETE:
         return texts.sms("multipart_incomplete", lang, rules)
     product = texts.product_name(rejection.product) if rejection.product else "TV"
     if reason is Reason.AMOUNT_MISSING and rejection.product is not None:
-        return texts.sms("rej_amount_missing_product", lang, rules, product=product)
+        return texts.sms("rej_amount_missing_product", lang, rules, example=example)
     if reason is Reason.AMOUNT_NOT_ALLOWED and rejection.rule is not None:
         if rejection.product is not None:
             target = product
@@ -81,10 +85,12 @@ def rejection_text(rejection: Rejection, lang: Language | str, rules: Rules) -> 
         return texts.sms(
             "rej_operator_not_served", lang, rules, operator=texts.operator_name(operator, lang)
         )
+    if reason is Reason.PRODUCT_UNKNOWN:
+        example = examples.example(rules, product=Product.TV)[0]
     key = "rej_" + str(reason)
     if key not in texts.TEXTS:
-        return texts.sms("help", lang, rules)
-    return texts.sms(key, lang, rules, product=product)
+        return texts.sms("help", lang, rules, example=examples.example(rules)[0])
+    return texts.sms(key, lang, rules, example=example, example_amount=example_amount)
 
 
 def _pack(lines: list[str], rules: Rules) -> tuple[str, ...]:
@@ -189,6 +195,9 @@ def decide(
                 service=texts.service_name("topup", lang),
             )
         outcome = "help" if parsed.reason in _HELP_REASONS else f"rejected:{parsed.reason}"
+        if parsed.reason is Reason.AMOUNT_INVALID and parsed.operator is parsed.product is None:
+            # `5x` alone: an own-number top-up, so the example fits the sender's operator.
+            parsed = replace(parsed, operator=_own_operator(sender, rules))
         return Decision((rejection_text(parsed, lang, rules),), None, outcome)
     if isinstance(parsed, BalanceQuery):
         if "balance" not in services:
@@ -213,7 +222,7 @@ def decide(
         return _topup(order, sender, rules, lang)
     if isinstance(parsed, OwnTopUp):
         phone = sender.agreement.phone
-        operator = sender.agreement.operator or phones.operator_of(phone, rules.numbering_plan)
+        operator = _own_operator(sender, rules)
         problem = _check_amount(operator, parsed.amount, rules)
         if problem is not None:
             return _reject(problem, lang, rules)
@@ -242,6 +251,12 @@ def decide(
         )
         return _topup(order, sender, rules, lang)
     raise TypeError(f"not a parsed command: {type(parsed).__name__}")
+
+
+def _own_operator(sender: SenderView, rules: Rules) -> Operator:
+    """The operator of the sender's own phone: the bank's record, else the prefix."""
+    agreement = sender.agreement
+    return agreement.operator or phones.operator_of(agreement.phone, rules.numbering_plan)
 
 
 def _check_amount(operator: Operator, amount: Decimal, rules: Rules) -> Rejection | None:
@@ -277,18 +292,21 @@ def topup_outcome_text(  # noqa: PLR0917 (the seam's agreed positional signature
     balance_after: Decimal | None,
     lang: Language | str,
     rules: Rules,
+    *,
+    product: Product | str | None = None,
 ) -> str:
     """The reply for the bank's answer to a top-up, ready to send.
 
     `status`: `done`, `rejected` (with the bank's `reason`: insufficient_funds,
     operator_mismatch, limit, or anything else → unknown), `pending` (accepted, still
     running) or `failed` (we gave up reaching the bank). `target` is the E.164 number
-    (shown in its national form) or the product's subscriber id.
+    (shown in its national form) or, with `product`, the product's subscriber id (shown as
+    `TV 12345678`, so the customer knows which bill was paid).
     """
-    values: dict[str, object] = {
-        "amount": format_money(amount),
-        "target": _target_text(target),
-    }
+    shown = _target_text(target)
+    if product:
+        shown = f"{texts.product_name(Product(product))} {target}"
+    values: dict[str, object] = {"amount": format_money(amount), "target": shown}
     if status == "done":
         if balance_after is None:
             key = "topup_done_no_balance"

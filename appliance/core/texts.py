@@ -38,8 +38,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     # --- help and refusals that carry no account data ---
     "help": (
         "Dërgoni: B për bilancin, BK për kursimin, NUMRI SHUMA për mbushje "
-        "(p.sh. 044123456 5), SHUMA për numrin tuaj, TV/Internet/DuoTV/DuoFIX ID SHUMA.",
-        "Send: B for balance, BK for savings, NUMBER AMOUNT to top up (e.g. 044123456 5), "
+        "(p.sh. {example}), SHUMA për numrin tuaj, TV/Internet/DuoTV/DuoFIX ID SHUMA.",
+        "Send: B for balance, BK for savings, NUMBER AMOUNT to top up (e.g. {example}), "
         "AMOUNT for your own number, TV/Internet/DuoTV/DuoFIX ID AMOUNT.",
     ),
     "stranger": (
@@ -76,25 +76,24 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     # --- what to fix in a request (commands.Reason) ---
     "rej_amount_missing": (
-        "Mungon shuma. Shkruani numrin, një hapësirë dhe shumën, p.sh. 044123456 5.",
-        "The amount is missing. Write the number, a space and the amount, e.g. 044123456 5.",
+        "Mungon shuma. Shkruani numrin, një hapësirë dhe shumën, p.sh. {example}.",
+        "The amount is missing. Write the number, a space and the amount, e.g. {example}.",
     ),
     "rej_amount_missing_product": (
-        "Mungon shuma. Shkruani produktin, ID-në dhe shumën, p.sh. {product} 12345678 10.",
-        "The amount is missing. Write the product, the ID and the amount, "
-        "e.g. {product} 12345678 10.",
+        "Mungon shuma. Shkruani produktin, ID-në dhe shumën, p.sh. {example}.",
+        "The amount is missing. Write the product, the ID and the amount, e.g. {example}.",
     ),
     "rej_amount_invalid": (
-        "Shuma nuk kuptohet. Shkruani shumën në euro, p.sh. 5 ose 5,50.",
-        "The amount is not clear. Write the amount in euros, e.g. 5 or 5,50.",
+        "Shuma nuk kuptohet. Shkruani shumën në euro, p.sh. {example_amount}.",
+        "The amount is not clear. Write the amount in euros, e.g. {example_amount}.",
     ),
     "rej_amount_not_allowed": (
         "Shuma {amount} nuk lejohet për {target}. Shumat e lejuara: {allowed}.",
         "The amount {amount} is not allowed for {target}. Allowed amounts: {allowed}.",
     ),
     "rej_number_invalid": (
-        "Numri i telefonit nuk është i saktë. Shkruani p.sh. 044123456 5.",
-        "The phone number is not valid. Write e.g. 044123456 5.",
+        "Numri i telefonit nuk është i saktë. Shkruani p.sh. {example}.",
+        "The phone number is not valid. Write e.g. {example}.",
     ),
     "rej_number_not_fixed": (
         "FIX vlen vetëm për numrat fiks të IPKO (028, 029, 038, 039). "
@@ -116,17 +115,17 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     "rej_product_unknown": (
         "Produkt i panjohur. Produktet e IPKO: Internet, TV, DuoTV, DuoFIX, "
-        "p.sh. TV 12345678 10.",
-        "Unknown product. IPKO products: Internet, TV, DuoTV, DuoFIX, e.g. TV 12345678 10.",
+        "p.sh. {example}.",
+        "Unknown product. IPKO products: Internet, TV, DuoTV, DuoFIX, e.g. {example}.",
     ),
     "rej_subscriber_missing": (
-        "Mungon emri i përdoruesit ose numri i kartelës. Shkruani p.sh. {product} 12345678 10.",
-        "The IPKO username or card number is missing. Write e.g. {product} 12345678 10.",
+        "Mungon emri i përdoruesit ose numri i kartelës. Shkruani p.sh. {example}.",
+        "The IPKO username or card number is missing. Write e.g. {example}.",
     ),
     "rej_subscriber_invalid": (
         "Emri i përdoruesit ose numri i kartelës nuk është i saktë. "
-        "Shkruani p.sh. {product} 12345678 10.",
-        "The IPKO username or card number is not valid. Write e.g. {product} 12345678 10.",
+        "Shkruani p.sh. {example}.",
+        "The IPKO username or card number is not valid. Write e.g. {example}.",
     ),
     # --- top-ups: our own checks, then the bank's answer ---
     "daily_cap": (
