@@ -195,7 +195,8 @@ def decide(
                 service=texts.service_name("topup", lang),
             )
         outcome = "help" if parsed.reason in _HELP_REASONS else f"rejected:{parsed.reason}"
-        if parsed.reason is Reason.AMOUNT_INVALID and parsed.operator is parsed.product is None:
+        own = parsed.operator is None and parsed.product is None
+        if parsed.reason is Reason.AMOUNT_INVALID and own:
             # `5x` alone: an own-number top-up, so the example fits the sender's operator.
             parsed = replace(parsed, operator=_own_operator(sender, rules))
         return Decision((rejection_text(parsed, lang, rules),), None, outcome)
