@@ -3,6 +3,7 @@ and a real SQLite file (issue 10's "what customers see" items that the core deci
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 from appliance.store.models import OutboxMessage
@@ -61,3 +62,16 @@ def test_amount_refusals_give_a_valid_example_and_products_are_named(box: Box) -
     assert "5,50" not in refusal
     done = ask(box, ARBEN, "TV 12345678 10")
     assert "per TV 12345678 u krye" in done
+
+
+_OLD_PHONE_MASK = re.compile(r"(?<![\d*])\+?\*{5,}\d{2}(?!\d)")
+
+
+def test_the_log_shows_a_phone_number_one_way(box: Box) -> None:
+    ask(box, ARBEN, "B")
+    ask(box, ARBEN, "044 12 5")  # a mistyped number: logged by the parser's note
+    box.bank.book_movement("A1001", Decimal("-900.00"), "card_payment")
+    wait_for(lambda: len(_alerts(ARBEN)) > 0, timeout=20, what="the alert queued")
+    log = box.log_file.read_text(encoding="utf-8")
+    assert "+383 44 *** *56" in log
+    assert _OLD_PHONE_MASK.search(log) is None, _OLD_PHONE_MASK.search(log)

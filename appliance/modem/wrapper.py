@@ -38,6 +38,7 @@ import re
 import threading
 from collections.abc import Callable, Iterator
 
+from appliance.core.phones import mask as mask_phone
 from appliance.modem.errors import (
     CmeError,
     CmsError,
@@ -80,8 +81,8 @@ _RESTART_NOTICES = frozenset({"RDY", "SMS Ready", "Call Ready", "^SYSSTART", "+C
 
 
 def _mask(number: str) -> str:
-    """A phone number fit for the log (last two digits only)."""
-    return "*" * max(len(number) - 2, 0) + number[-2:]
+    """A phone number fit for the log, in the one form every log line uses (core.phones)."""
+    return mask_phone(number)
 
 
 class Modem:
