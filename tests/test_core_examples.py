@@ -40,7 +40,7 @@ def test_examples_follow_the_configured_amounts() -> None:
     rules = Rules(amounts=((Operator.VALA, AmountRule(allowed=(D(10), D(20)))),
                            (Operator.IPKO_MOBILE, halves)))
     assert reply("045345678 0", rules).endswith("p.sh. 10.")
-    assert "p.sh. 044123456 10" in reply("hello", rules)  # the help text
+    assert "044123456 10 mbushje" in reply("hello", rules)  # the help text
     assert "p.sh. 049123456 5" in reply("049123456", rules)  # the amount missing
     assert reply("TV 12345678", Rules()).endswith("p.sh. TV 12345678 10.")
 
@@ -85,6 +85,9 @@ def test_every_example_in_a_refusal_is_accepted_by_the_same_rule(
     rules = Rules(amounts=((Operator.VALA, vala), (Operator.IPKO_MOBILE, ipko),
                            (Operator.IPKO_FIXED, fixed)),
                   products=tuple((p, product) for p in Product))
+    help_example = examples.example(rules)[0]
+    assert help_example in reply("hello", rules)
+    assert isinstance(parse(help_example, rules), TopUp)
     parsed = parse(text, rules)
     assert isinstance(parsed, Rejection), (text, parsed)
     answer = reply(text, rules)
