@@ -12,6 +12,7 @@ from appliance.core import phones
 from appliance.core.commands import (
     COURTESY,
     BalanceQuery,
+    Command,
     OwnTopUp,
     ProductTopUp,
     Reason,
@@ -234,7 +235,7 @@ def test_amount_rules_come_from_configuration() -> None:
 @given(st.text(max_size=500))
 def test_parse_never_raises(text: str) -> None:
     result = parse(text, RULES)
-    assert isinstance(result, BalanceQuery | TopUp | OwnTopUp | ProductTopUp | Rejection)
+    assert isinstance(result, Command | Rejection)
     if isinstance(result, Rejection):
         assert not result.detail.startswith("parser error"), result
 

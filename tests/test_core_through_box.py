@@ -51,7 +51,7 @@ def test_alerts_name_the_movement_type_as_a_word(box: Box) -> None:
 def test_courtesy_words_do_not_break_a_command(box: Box) -> None:
     reply = ask(box, BESNIK, "Bilanc kursimi, faleminderit")  # docs/fake-modem.md's example
     assert "***1111" in reply
-    assert "Dergoni" not in reply  # not the help text
+    assert "BLLOKO 1234" not in reply  # not the help text
     reply = ask(box, DRITA, "Please B, thanks!")
     assert "***3456" in reply
 
@@ -75,3 +75,13 @@ def test_the_log_shows_a_phone_number_one_way(box: Box) -> None:
     log = box.log_file.read_text(encoding="utf-8")
     assert "+383 44 *** *56" in log
     assert _OLD_PHONE_MASK.search(log) is None, _OLD_PHONE_MASK.search(log)
+
+
+def test_new_commands_are_answered_through_todays_inbox(box: Box) -> None:
+    # The bank calls for STOP/SR/BLLOKO are not wired yet: a polite answer, never silence.
+    assert "nuk ofrohet ende" in ask(box, ARBEN, "STOP")
+    assert "not offered yet" in ask(box, DRITA, "BLOCK 1234")
+    assert ask(box, ARBEN, "BLLOKO 12").endswith("p.sh. BLLOKO 1234.")
+    help_text = ask(box, DRITA, "?")
+    assert "STOP/START" in help_text
+    assert "BLOCK 1234" in help_text

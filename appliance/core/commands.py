@@ -16,17 +16,29 @@ from enum import StrEnum
 
 from appliance.core import phones
 from appliance.core.money import format_amount, parse_amount
-from appliance.core.rules import SERVED_OPERATORS, AmountRule, Operator, Product, Rules
+from appliance.core.rules import (
+    SERVED_OPERATORS,
+    AmountRule,
+    Language,
+    Operator,
+    Product,
+    Rules,
+)
 
 __all__ = [
     "COURTESY",
+    "AlertsSwitch",
     "BalanceQuery",
+    "CardBlockRequest",
     "Command",
+    "HelpQuery",
+    "LanguageChoice",
     "OwnTopUp",
     "Parsed",
     "ProductTopUp",
     "Reason",
     "Rejection",
+    "StatementQuery",
     "TopUp",
     "parse",
 ]
@@ -64,7 +76,41 @@ class ProductTopUp:
     amount: Decimal
 
 
-Command = BalanceQuery | TopUp | OwnTopUp | ProductTopUp
+@dataclass(frozen=True)
+class StatementQuery:
+    """`L`/`Levizjet`/`MINI`: the last movements of the agreement's accounts."""
+
+
+@dataclass(frozen=True)
+class AlertsSwitch:
+    """`STOP`/`NDAL` (enabled False) or `START`/`FILLO` (True): alerts off or on, at the bank."""
+
+    enabled: bool
+
+
+@dataclass(frozen=True)
+class LanguageChoice:
+    """`SQ`/`EN`/`SR`: the language of every later reply, made at the bank."""
+
+    language: Language
+
+
+@dataclass(frozen=True)
+class CardBlockRequest:
+    """`BLLOKO 1234`/`BLOCK 1234`: block the sender's card with these last 4 digits."""
+
+    last4: str
+
+
+@dataclass(frozen=True)
+class HelpQuery:
+    """`NDIHME`/`HELP`/`?`: the help text."""
+
+
+Command = (
+    BalanceQuery | TopUp | OwnTopUp | ProductTopUp | StatementQuery | AlertsSwitch
+    | LanguageChoice | CardBlockRequest | HelpQuery
+)
 
 
 class Reason(StrEnum):
@@ -83,6 +129,7 @@ class Reason(StrEnum):
     PRODUCT_UNKNOWN = "product_unknown"
     SUBSCRIBER_MISSING = "subscriber_missing"
     SUBSCRIBER_INVALID = "subscriber_invalid"
+    CARD_DIGITS = "card_digits"  # BLLOKO without exactly 4 digits after it
     # Not from parse(): the daemon's reason for a multi-part message whose parts never came.
     INCOMPLETE = "incomplete"
 
@@ -109,6 +156,18 @@ Parsed = Command | Rejection
 _CURRENT_WORDS = frozenset({"b", "bilanc", "bilanci"})
 _SAVINGS_WORDS = frozenset({"bk", "b k", "bilanc kursimi", "bilanci kursimi", "bilanc kursim"})
 _FIX_WORDS = frozenset({"fix", "fiks"})
+# DESIGN §4's one-word service commands (folded).
+_WORD_COMMANDS: dict[str, Command] = {
+    **dict.fromkeys(("l", "levizjet", "levizje", "mini"), StatementQuery()),
+    **dict.fromkeys(("stop", "ndal"), AlertsSwitch(enabled=False)),
+    **dict.fromkeys(("start", "fillo"), AlertsSwitch(enabled=True)),
+    "sq": LanguageChoice(Language.SQ),
+    "en": LanguageChoice(Language.EN),
+    "sr": LanguageChoice(Language.SR),
+    **dict.fromkeys(("ndihme", "help"), HelpQuery()),
+}
+_BLOCK_WORDS = frozenset({"blloko", "block"})
+_LAST4 = re.compile(r"[0-9]{4}", re.ASCII)
 _PRODUCTS: dict[str, Product] = {
     "internet": Product.INTERNET,
     "tv": Product.TV,
@@ -319,6 +378,15 @@ def _product_topup(product: Product, tokens: list[str], rules: Rules) -> Parsed:
     return ProductTopUp(product=product, subscriber_id=before[0], amount=amount)
 
 
+def _card_block(tokens: list[str]) -> Parsed:
+    """`BLLOKO 1234`: exactly 4 digits; anything else is explained (never echoed, as it
+    may be a whole card number)."""
+    if len(tokens) == 1 and _LAST4.fullmatch(tokens[0]):
+        return CardBlockRequest(tokens[0])
+    digits = sum(c.isdigit() for t in tokens for c in t)
+    return Rejection(Reason.CARD_DIGITS, f"{len(tokens)} word(s), {digits} digit(s)")
+
+
 def parse(text: str, rules: Rules) -> Parsed:
     """The command in an SMS text, or a `Rejection` saying what to fix. Never raises."""
     try:
@@ -328,11 +396,17 @@ def parse(text: str, rules: Rules) -> Parsed:
 
 
 def _parse(text: str, rules: Rules) -> Parsed:
+    if text.strip() == "?":
+        return HelpQuery()
     tokens = _without_courtesy(_tokens(text))
     if not tokens:
         return Rejection(Reason.EMPTY)
     folded = [_fold(t) for t in tokens]
     phrase = " ".join(folded)
+    if phrase in _WORD_COMMANDS:
+        return _WORD_COMMANDS[phrase]
+    if folded[0] in _BLOCK_WORDS:
+        return _card_block(tokens[1:])
     if phrase in _CURRENT_WORDS:
         return BalanceQuery("current")
     if phrase in _SAVINGS_WORDS:

@@ -11,24 +11,39 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from appliance.core import examples, gsm7, phones, texts
+from appliance.core import examples, phones, texts
 from appliance.core.commands import (
+    AlertsSwitch,
     BalanceQuery,
+    CardBlockRequest,
+    HelpQuery,
+    LanguageChoice,
     OwnTopUp,
     Parsed,
     ProductTopUp,
     Reason,
     Rejection,
+    StatementQuery,
     TopUp,
 )
 from appliance.core.money import format_money
+from appliance.core.requests import (
+    AlertsChange,
+    BankRequest,
+    CardBlock,
+    LanguageChange,
+    RequestOutcome,
+    request_kind,
+    request_outcome_text,
+)
 from appliance.core.rules import SERVED_OPERATORS, Language, Operator, Product, Rules
+from appliance.core.statement import statement_text
 from appliance.core.views import OrderIntent, SenderView
 
 __all__ = ["BANK_REASONS", "Decision", "decide", "rejection_text", "topup_outcome_text"]
 
 _HELP_REASONS = frozenset({Reason.EMPTY, Reason.UNKNOWN_COMMAND})
-_NOT_TOPUP = _HELP_REASONS | {Reason.INCOMPLETE}
+_NOT_TOPUP = _HELP_REASONS | {Reason.INCOMPLETE, Reason.CARD_DIGITS}
 _KINDS_FOR = {"current": ("current", "business"), "savings": ("savings",)}
 # The bank's top-up refusal reasons we have a sentence for; any other is "unknown".
 BANK_REASONS = frozenset({"insufficient_funds", "operator_mismatch", "limit", "unknown"})
@@ -39,12 +54,17 @@ class Decision:
     """What to do about one inbound message.
 
     `outcome` is a short machine tag for logs and status (`balance:current`,
-    `rejected:amount_not_allowed`, `order`, `stranger_refused`, …); it never holds a number.
+    `rejected:amount_not_allowed`, `order`, `request:card_block`, `stranger_refused`, …); it
+    never holds a number. `request` is a change to make at the bank (alerts, language, card
+    block): the caller commits it with the message, like an order, and answers with
+    `requests.request_outcome_text` when the bank has; while the bank is down, `replies`
+    already tell the customer it will be made.
     """
 
     replies: tuple[str, ...]
     order: OrderIntent | None
     outcome: str
+    request: BankRequest | None = None
 
 
 def _lang(sender: SenderView, rules: Rules) -> Language:
@@ -94,19 +114,7 @@ def rejection_text(rejection: Rejection, lang: Language | str, rules: Rules) -> 
 
 
 def _pack(lines: list[str], rules: Rules) -> tuple[str, ...]:
-    """Lines joined by newlines into as few replies as possible, each one segment long."""
-    replies: list[str] = []
-    current = ""
-    for line in lines:
-        candidate = f"{current}\n{line}" if current else line
-        if current and gsm7.segment_count(gsm7.prepare(candidate, rules)) > 1:
-            replies.append(current)
-            current = line
-        else:
-            current = candidate
-    if current:
-        replies.append(current)
-    return tuple(gsm7.prepare(r, rules) for r in replies)
+    return texts.pack(lines, rules)
 
 
 def _balance(query: BalanceQuery, sender: SenderView, now: datetime, rules: Rules) -> Decision:
@@ -172,6 +180,7 @@ def decide(
     rules: Rules,
     *,
     stranger_refused_today: bool = False,
+    bank_requests: bool = False,
 ) -> Decision:
     """The replies and the order for one parsed inbound message.
 
@@ -179,6 +188,10 @@ def decide(
     sent; a service outside the agreement is refused politely; a top-up that passes the
     operator, amount, daily-cap and bank-reachable checks becomes an `OrderIntent` with no
     reply (the reply is rendered from the bank's answer by `topup_outcome_text`).
+
+    `STOP`/`START`, `SQ`/`EN`/`SR` and `BLLOKO` become a `Decision.request` only for a
+    caller that makes such requests (`bank_requests=True`); any other caller gets a polite
+    "not offered yet" for them, never silence. A statement needs `sender.movements`.
     """
     if sender is None:
         if stranger_refused_today:
@@ -200,6 +213,11 @@ def decide(
             # `5x` alone: an own-number top-up, so the example fits the sender's operator.
             parsed = replace(parsed, operator=_own_operator(sender, rules))
         return Decision((rejection_text(parsed, lang, rules),), None, outcome)
+    if isinstance(parsed, HelpQuery):
+        return Decision((rejection_text(Rejection(Reason.UNKNOWN_COMMAND), lang, rules),),
+                        None, "help")
+    if isinstance(parsed, StatementQuery | AlertsSwitch | LanguageChoice | CardBlockRequest):
+        return _service(parsed, sender, now, rules, lang, bank_requests=bank_requests)
     if isinstance(parsed, BalanceQuery):
         if "balance" not in services:
             return _refuse(
@@ -252,6 +270,47 @@ def decide(
         )
         return _topup(order, sender, rules, lang)
     raise TypeError(f"not a parsed command: {type(parsed).__name__}")
+
+
+def _service(
+    command: StatementQuery | AlertsSwitch | LanguageChoice | CardBlockRequest,
+    sender: SenderView,
+    now: datetime,
+    rules: Rules,
+    lang: Language,
+    *,
+    bank_requests: bool,
+) -> Decision:
+    """The statement (from local data), or the request to make at the bank."""
+    agreement = sender.agreement
+    if isinstance(command, StatementQuery):
+        if "balance" not in agreement.services:
+            return _refuse("service_missing", lang, rules, "service_missing:balance",
+                           service=texts.service_name("balance", lang))
+        if sender.movements is None:
+            return _refuse("not_available_yet", lang, rules, "not_available:statement")
+        as_of = min((a.as_of for a in sender.accounts if a.as_of is not None),
+                    default=sender.last_sync_at)
+        lines = statement_text(sender.accounts, sender.movements, now, rules, lang,
+                                 as_of=as_of, bank_reachable=sender.bank_reachable)
+        return Decision(lines, None, "statement")
+    request: BankRequest
+    if isinstance(command, AlertsSwitch):
+        if "alerts" not in agreement.services:
+            return _refuse("service_missing", lang, rules, "service_missing:alerts",
+                           service=texts.service_name("alerts", lang))
+        request = AlertsChange(agreement.id, command.enabled)
+    elif isinstance(command, LanguageChoice):
+        request = LanguageChange(agreement.id, command.language)
+    else:
+        request = CardBlock(agreement.id, agreement.customer_id, command.last4)
+    if not bank_requests:
+        return _refuse("not_available_yet", lang, rules,
+                       f"not_available:{request_kind(request)}")
+    replies: tuple[str, ...] = ()
+    if not sender.bank_reachable:  # it is made when the bank is back; say so now
+        replies = (request_outcome_text(request, RequestOutcome.BANK_DOWN, lang, rules),)
+    return Decision(replies, None, f"request:{request_kind(request)}", request)
 
 
 def _own_operator(sender: SenderView, rules: Rules) -> Operator:

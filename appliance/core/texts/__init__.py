@@ -38,6 +38,7 @@ __all__ = [
     "local_time",
     "movement_type_name",
     "operator_name",
+    "pack",
     "product_name",
     "render",
     "service_name",
@@ -85,6 +86,23 @@ def movement_type_name(code: str, lang: Language | str) -> str:
     without regard to case, blanks or dashes; an unknown code gets a neutral word."""
     key = "_".join(code.casefold().replace("-", " ").split())
     return _pick(MOVEMENT_TYPES.get(key, MOVEMENT_OTHER), lang)
+
+
+def pack(lines: list[str], rules: Rules) -> tuple[str, ...]:
+    """Lines joined by newlines into as few replies as possible, each one segment long
+    (a single line longer than a segment stays one reply of its own), ready to send."""
+    replies: list[str] = []
+    current = ""
+    for line in lines:
+        candidate = f"{current}\n{line}" if current else line
+        if current and gsm7.segment_count(gsm7.prepare(candidate, rules)) > 1:
+            replies.append(current)
+            current = line
+        else:
+            current = candidate
+    if current:
+        replies.append(current)
+    return tuple(gsm7.prepare(r, rules) for r in replies)
 
 
 def operator_name(operator: Operator, lang: Language | str) -> str:

@@ -203,6 +203,11 @@ TEXTS: dict[str, tuple[str, str, str]] = {
         "Promena na računu {account}: {amount}, {type}, {time}. Novo stanje: {balance}.",
     ),
     # --- requests made at the bank (core.requests): alerts on/off, language, card block ---
+    "not_available_yet": (
+        "Ky shërbim me SMS nuk ofrohet ende. Për ndihmë, telefononi bankën ose vizitoni një degë.",
+        "This SMS service is not offered yet. For help, call the bank or visit a branch.",
+        "Ova SMS usluga još nije dostupna. Za pomoć pozovite banku ili posetite filijalu.",
+    ),
     "alerts_off_done": (
         "Njoftimet SMS për lëvizjet u ndalën. Për t'i rinisur, dërgoni START.",
         "SMS alerts for movements are now off. To turn them on again, send START.",
