@@ -9,12 +9,12 @@ the courtesy words people write around a command (`Bilanc kursimi, faleminderit`
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 
-from appliance.core import phones
+from appliance.core import matching, phones
+from appliance.core.matching import COURTESY, fold, without_courtesy
 from appliance.core.money import format_amount, parse_amount
 from appliance.core.rules import (
     SERVED_OPERATORS,
@@ -175,81 +175,12 @@ _PRODUCTS: dict[str, Product] = {
     "duofix": Product.DUOFIX,
     "duofiks": Product.DUOFIX,
 }
-# DESIGN §4's courtesy words, folded and split into words; dropped at either end of a text.
-COURTESY: tuple[tuple[str, ...], ...] = tuple(
-    tuple(p.split())
-    for p in ("faleminderit", "flm", "ju lutem", "pls", "please", "thanks", "hvala", "molim")
-)
 _CURRENCY_WORDS = frozenset({"€", "eur", "euro", "euros"})
 # A token that starts like a number or an amount (digits, `+`, `-` or `(` then a digit).
 _NUMERIC_START = re.compile(r"[+\-(]?[0-9]", re.ASCII)
 _NUMBERISH = re.compile(r"[0-9+\-()/.,€]+", re.ASCII)
 _SUBSCRIBER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@\-]{0,63}", re.ASCII)
 _WORD = re.compile(r"[a-z]+", re.ASCII)
-
-
-# Cyrillic and Greek letters that look like B and K, from phones set to Serbian or Greek.
-_LOOKALIKES = str.maketrans({"в": "b", "β": "b", "к": "k", "κ": "k"})
-
-
-def _fold(token: str) -> str:
-    """Lower-case without diacritics: `Bilanç` → `bilanc`, `KURSIMI` → `kursimi`."""
-    decomposed = unicodedata.normalize("NFD", token.casefold())
-    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return plain if plain.isascii() else plain.translate(_LOOKALIKES)
-
-
-def _is_punct(ch: str) -> bool:
-    """Punctuation, and the emoji and other symbols phones put around words; never a
-    currency sign (`€`) or a maths sign (`+`), which belong to amounts and numbers."""
-    return unicodedata.category(ch) in {"Pc", "Pd", "Ps", "Pe", "Pi", "Pf", "Po", "So", "Sk"}
-
-
-def _strip_punct(token: str) -> str:
-    """Drop punctuation around a token; keep a leading `-`/`+`/`(` that belongs to a number
-    or amount, and a closing `)` that pairs with an opening one."""
-    end = len(token)
-    while end > 0 and _is_punct(token[end - 1]) and not (
-        token[end - 1] == ")" and "(" in token[: end - 1]
-    ):
-        end -= 1
-    start = 0
-    while start < end and _is_punct(token[start]):
-        if token[start] in "-(" and start + 1 < end and token[start + 1].isascii() and (
-            token[start + 1].isdigit()
-        ):
-            break
-        start += 1
-    return token[start:end]
-
-
-def _tokens(text: str) -> list[str]:
-    # Invisible format characters (zero-width spaces, direction marks) that keyboards add.
-    visible = "".join(c for c in text if unicodedata.category(c) != "Cf")
-    out = []
-    for raw in visible.split():
-        token = _strip_punct(raw)
-        if token:
-            out.append(token)
-    return out
-
-
-def _without_courtesy(tokens: list[str]) -> list[str]:
-    """`tokens` without courtesy words (and phrases such as `ju lutem`) at either end."""
-    folded = [_fold(t) for t in tokens]
-    start, end = 0, len(tokens)
-    changed = True
-    while changed:
-        changed = False
-        for phrase in COURTESY:
-            n = len(phrase)
-            if end - start >= n and tuple(folded[start:start + n]) == phrase:
-                start += n
-                changed = True
-            if end - start >= n and tuple(folded[end - n:end]) == phrase:
-                end -= n
-                changed = True
-    return tokens[start:end]
 
 
 def describe_rule(rule: AmountRule) -> str:
@@ -270,7 +201,7 @@ def _take_amount(tokens: list[str]) -> tuple[Decimal | None, list[str]]:
     """
     if not tokens:
         return None, []
-    if len(tokens) >= 2 and _fold(tokens[-1]) in _CURRENCY_WORDS:
+    if len(tokens) >= 2 and fold(tokens[-1]) in _CURRENCY_WORDS:
         return parse_amount(tokens[-2]), tokens[:-2]
     return parse_amount(tokens[-1]), tokens[:-1]
 
@@ -398,10 +329,10 @@ def parse(text: str, rules: Rules) -> Parsed:
 def _parse(text: str, rules: Rules) -> Parsed:
     if text.strip() == "?":
         return HelpQuery()
-    tokens = _without_courtesy(_tokens(text))
+    tokens = without_courtesy(matching.tokens(text))
     if not tokens:
         return Rejection(Reason.EMPTY)
-    folded = [_fold(t) for t in tokens]
+    folded = [fold(t) for t in tokens]
     phrase = " ".join(folded)
     if phrase in _WORD_COMMANDS:
         return _WORD_COMMANDS[phrase]
