@@ -59,7 +59,7 @@ BAD: list[tuple[str, str]] = [
      'log_level: expected one of "debug", "info", "warning", "error", "critical", got "loud"'),
     ("databse = \"x.sqlite\"\n" + GOOD, 'databse: unknown key (did you mean "database"?)'),
     (GOOD + "[rules]\ndefault_language = \"de\"\n",
-     'rules.default_language: expected one of "sq", "en", got "de"'),
+     'rules.default_language: expected one of "sq", "en", "sr", got "de"'),
     (GOOD + "[rules]\ndaily_topup_amount = -5\n",
      "rules.daily_topup_amount: expected a positive amount in euro (at most 2 decimals), "
      "got -5"),

@@ -6,8 +6,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from appliance.core import gsm7
+from appliance.core import gsm7, texts
 from appliance.core.alerts import alert_text, wants_alert
 from appliance.core.rules import Rules
 from appliance.core.views import AccountView, AgreementView, MovementView
@@ -23,7 +25,7 @@ def agreement(limit: str = "500", services: frozenset[str] = frozenset({"alerts"
     return AgreementView("ag-1", "+38344123456", "c-1", language, D(limit), services)
 
 
-def movement(amount: str, kind: str = "Pagesë me kartelë",
+def movement(amount: str, kind: str = "card_payment",
              after: str | None = "765,44") -> MovementView:
     balance = D(after.replace(",", ".")) if after is not None else None
     return MovementView("m-1", "a1", D(amount), kind, BOOKED, balance)
@@ -46,14 +48,14 @@ def test_no_alert_without_the_service() -> None:
 
 def test_text_in_albanian() -> None:
     text = alert_text(movement("-1234.56"), agreement(), ACCOUNT, RULES)
-    assert text == ("Levizje ne llogarine ***1234: -1.234,56 EUR, Pagese me kartele, "
+    assert text == ("Levizje ne llogarine ***1234: -1.234,56 EUR, Pagese me karte, "
                     "27.11.2026 14:05. Bilanci i ri: 765,44 EUR.")
 
 
 def test_text_in_english_same_day_shows_only_the_time() -> None:
-    text = alert_text(movement("600", "Transfer"), agreement(language="en"), ACCOUNT, RULES,
+    text = alert_text(movement("600", "transfer_in"), agreement(language="en"), ACCOUNT, RULES,
                       now=BOOKED)
-    assert text == ("Movement on account ***1234: +600,00 EUR, Transfer, 14:05. "
+    assert text == ("Movement on account ***1234: +600,00 EUR, Transfer in, 14:05. "
                     "New balance: 765,44 EUR.")
 
 
@@ -63,7 +65,7 @@ def test_falls_back_to_the_account_balance() -> None:
     assert text.endswith("Bilanci i ri: 2.000,00 EUR.")
 
 
-def test_long_type_is_shortened_to_one_segment() -> None:
+def test_a_long_unknown_type_still_fits_one_segment() -> None:
     long_type = "Transfertë ndërbankare hyrëse nga llogaria e një klienti tjetër " * 4
     text = alert_text(movement("-1234567.89", long_type, "-1234567,89"), agreement(), ACCOUNT,
                       RULES)
@@ -72,3 +74,41 @@ def test_long_type_is_shortened_to_one_segment() -> None:
     assert gsm7.segment_count(text) == 1
     assert "-1.234.567,89 EUR" in text
     assert "XK05" not in text
+
+
+@pytest.mark.parametrize("code", sorted(texts.MOVEMENT_TYPES))
+@pytest.mark.parametrize("lang", ["sq", "en"])
+def test_every_bank_type_code_reads_as_a_word(code: str, lang: str) -> None:
+    text = alert_text(movement("-600", code), agreement(language=lang), ACCOUNT, RULES)
+    assert text is not None
+    assert code not in text
+    assert "_" not in text
+    assert gsm7.segment_count(text) == 1
+
+
+def test_type_words_per_language() -> None:
+    assert texts.movement_type_name("card_payment", "sq") == "Pagesë me kartë"
+    assert texts.movement_type_name("card_payment", "en") == "Card payment"
+    assert texts.movement_type_name("CARD-PAYMENT ", "en") == "Card payment"
+    assert texts.movement_type_name("atm_withdrawal", "en") == "ATM withdrawal"
+    assert texts.movement_type_name("something_new", "sq") == "Lëvizje"
+    assert texts.movement_type_name("something_new", "en") == "Movement"
+
+
+@given(st.from_regex(r"[a-z]{1,12}_[a-z]{1,12}", fullmatch=True))
+def test_an_unknown_code_never_reaches_the_customer(code: str) -> None:
+    text = alert_text(movement("-600", code), agreement(), ACCOUNT, RULES)
+    assert text is not None
+    assert code not in text
+    if code not in texts.MOVEMENT_TYPES:
+        assert ", Levizje, " in text
+
+
+def test_the_readme_books_a_movement_with_a_real_type_code() -> None:
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    codes = re.findall(r"--type (\S+)", readme)
+    assert codes
+    assert all(code in texts.MOVEMENT_TYPES for code in codes), codes

@@ -10,7 +10,9 @@ from hypothesis import strategies as st
 
 from appliance.core import phones
 from appliance.core.commands import (
+    COURTESY,
     BalanceQuery,
+    Command,
     OwnTopUp,
     ProductTopUp,
     Reason,
@@ -233,7 +235,7 @@ def test_amount_rules_come_from_configuration() -> None:
 @given(st.text(max_size=500))
 def test_parse_never_raises(text: str) -> None:
     result = parse(text, RULES)
-    assert isinstance(result, BalanceQuery | TopUp | OwnTopUp | ProductTopUp | Rejection)
+    assert isinstance(result, Command | Rejection)
     if isinstance(result, Rejection):
         assert not result.detail.startswith("parser error"), result
 
@@ -297,3 +299,40 @@ def test_every_accepted_topup_is_consistent(text: str) -> None:
         assert rule.accepts(result.amount)
     if isinstance(result, OwnTopUp | ProductTopUp):
         assert result.amount > 0
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Bilanc kursimi, faleminderit", BalanceQuery("savings")),
+    ("B flm", BalanceQuery("current")),
+    ("Ju lutem, BK", BalanceQuery("savings")),
+    ("please 044123456 5 thanks!", top(VALA, Operator.VALA, "5")),
+    ("5 EUR pls", OwnTopUp(D(5))),
+    ("Hvala, TV 12345678 10", ProductTopUp(Product.TV, "12345678", D(10))),
+    ("molim B hvala", BalanceQuery("current")),
+])
+def test_courtesy_words_around_a_command_are_ignored(text: str, expected: object) -> None:
+    assert parse(text, RULES) == expected
+
+
+def test_courtesy_words_alone_are_no_command() -> None:
+    assert parse("faleminderit!", RULES) == Rejection(Reason.EMPTY)
+
+
+_COMMANDS = st.one_of(st.sampled_from([t for t, _ in ACCEPTED]),
+                      written_topups().map(lambda case: case[0]))
+
+
+@st.composite
+def courtesy(draw: st.DrawFn) -> str:
+    words = " ".join(draw(st.sampled_from(COURTESY)))
+    cased = draw(st.sampled_from([words, words.upper(), words.capitalize()]))
+    return cased + draw(st.sampled_from(["", ",", "!", "."]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(_COMMANDS, st.one_of(st.none(), courtesy()), st.one_of(st.none(), courtesy()))
+def test_a_courtesy_word_before_or_after_changes_nothing(
+    command: str, before: str | None, after: str | None
+) -> None:
+    polite = " ".join(p for p in (before, command, after) if p is not None)
+    assert parse(polite, RULES) == parse(command, RULES)

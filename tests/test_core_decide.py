@@ -271,7 +271,7 @@ _TEXTS = st.one_of(
 @settings(max_examples=300, deadline=None)
 @given(
     _TEXTS,
-    st.sampled_from(["sq", "en"]),
+    st.sampled_from(["sq", "en", "sr"]),
     st.integers(0, 6),
     st.decimals(min_value=D(0), max_value=D(60), places=2),
     st.booleans(),

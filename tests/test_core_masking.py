@@ -6,19 +6,24 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from appliance.core import phones
 from appliance.core.masking import mask_text
 
 
 @pytest.mark.parametrize(
     ("line", "masked"),
     [
-        ("from +38344123456 ok", "from +*********56 ok"),
-        ("to 044 123 456.", "to *** *** *56."),
-        ("00383 44 123 456", "***** ** *** *56"),
-        ("phone=+38344123456,", "phone=+*********56,"),
-        ("38344123456", "*********56"),
-        ("44123456", "******56"),
-        ("(044) 123-456", "(***) ***-*56"),
+        # a phone reads one way, however written (phones.mask): +383, operator, last 2
+        ("from +38344123456 ok", "from +383 44 *** *56 ok"),
+        ("to 044 123 456.", "to +383 44 *** *56."),
+        ("00383 44 123 456", "+383 44 *** *56"),
+        ("phone=+38344123456,", "phone=+383 44 *** *56,"),
+        ("38344123456", "+383 44 *** *56"),
+        ("44123456", "+383 44 *** *56"),
+        ("(044) 123-456", "+383 44 *** *56"),
+        ("fixed +383280123456", "fixed +383 280 *** *56"),
+        ("old code +37744123456 stays", "old code +377 ** *** *56 stays"),
+        ("short 1234567", "short *****67"),
         ("acct 1234567890123 x", "acct *********0123 x"),
         ("iban XK051212012345678906", "iban XK**************8906"),
         ("XK05 1212 0123 4567 8906", "XK** **** **** **** 8906"),
@@ -65,3 +70,17 @@ def test_no_middle_digits_survive(before: str, phone: tuple[str, str], after: st
     squeezed = "".join(c for c in out if c not in " -()")
     assert middle not in out
     assert middle not in squeezed
+
+
+@settings(max_examples=200, deadline=None)
+@given(phone_forms())
+def test_a_log_line_and_phones_mask_show_a_number_the_same_way(phone: tuple[str, str]) -> None:
+    number, _ = phone
+    e164 = phones.normalize(number)
+    assert mask_text(f"sender {number} said") == f"sender {phones.mask(number)} said"
+    if e164 is not None and not number.startswith(("+377", "+386")):
+        assert phones.mask(number) == phones.mask(e164)  # one number, one masked form
+    masked = phones.mask(number)
+    assert mask_text(masked) == masked
+    visible = [c for c in masked if c.isdigit()]
+    assert len(visible) <= 3 + 3 + 2  # country code, operator prefix, last 2 digits

@@ -103,6 +103,9 @@ def test_mask() -> None:
     assert mask("+383280123456") == "+383 280 *** *56"
     assert mask("+355691234567") == "+355 *** *** *67"
     assert "123" not in mask("044123456")
+    assert mask("044 123 456") == mask("+38344123456")  # one number, one form
+    assert mask("+4915112345678") == "+491 * *** *** *78"
+    assert mask("VALA") == "VALA"  # an operator's sender name is no personal number
 
 
 def test_national() -> None:

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import re
 import string
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 
-from appliance.core import gsm7, texts
+from appliance.core import examples, gsm7, texts
 from appliance.core.money import format_money
 from appliance.core.rules import Language, Operator, Product, Rules
 
 RULES = Rules()
 WORST_MONEY = format_money(Decimal("-1234567.89"))  # -1.234.567,89 EUR
-LANGS = (Language.SQ, Language.EN)
+LANGS = (Language.SQ, Language.EN, Language.SR)
 
 
 def _fields(template: str) -> set[str]:
@@ -41,20 +42,55 @@ def _worst(lang: Language) -> dict[str, object]:
                      key=len),
         "account": "***1234",
         "type": "Pagesë me kartelë jashtë vendit (POS)",
+        "example": max([examples.example(RULES, o)[0] for o in Operator]
+                       + [examples.example(RULES, product=p)[0] for p in Product], key=len),
+        "example_amount": "1.234,56",
+        "last4": "1234",
+        "date": "27.11.2026",
     }
 
 
-def test_both_languages_use_the_same_placeholders() -> None:
-    for key, (sq, en) in texts.TEXTS.items():
-        assert sq.strip()
-        assert en.strip()
-        assert _fields(sq) == _fields(en), key
+def test_every_text_exists_in_all_three_languages() -> None:
+    for key, entry in texts.TEXTS.items():
+        assert len(entry) == len(texts.LANGUAGES) == 3, key
+        sq, en, sr = entry
+        assert all(t.strip() for t in entry), key
+        assert _fields(sq) == _fields(en) == _fields(sr), key
+        if any(c.isalpha() for c in re.sub(r"\{\w+\}", "", sr)):
+            # a text with words, not only placeholders: Serbian is no copy of another
+            assert sr not in (sq, en), key
+    labels = [*texts.labels.OPERATORS.values(), *texts.labels.SERVICES.values(),
+              *texts.labels.KINDS.values(), *texts.labels.MOVEMENT_TYPES.values()]
+    for names in labels:
+        if names:
+            assert len(names) == 3
+            assert all(n.strip() for n in names)
+    assert all(len(words) == 3 for words in texts.labels.SPAN_WORDS)
+
+
+def test_serbian_is_latin_and_transliterated_for_gsm7() -> None:
+    raw = texts.render("alerts_off_done", Language.SR)
+    assert "obaveštenja" in raw
+    assert "isključena" in raw
+    sent = texts.sms("alerts_off_done", "sr", RULES)
+    assert "obavestenja" in sent
+    assert "iskljucena" in sent
+    assert gsm7.is_gsm7(sent)
+    for entry in texts.TEXTS.values():
+        assert all(not ("\u0400" <= c <= "\u04ff") for c in entry[2])  # no Cyrillic
+    assert texts.language_of("sr") is Language.SR
+    assert texts.language_of("SR-Latn") is Language.SR
+    assert texts.movement_type_name("card_payment", "sr") == "Plaćanje karticom"
+    assert gsm7.prepare(texts.movement_type_name("card_payment", "sr"), RULES) == (
+        "Placanje karticom")
 
 
 @pytest.mark.parametrize("key", sorted(texts.TEXTS))
 @pytest.mark.parametrize("lang", LANGS)
 def test_every_template_fits_one_segment(key: str, lang: Language) -> None:
     values = _worst(lang)
+    if key == "help":  # the help's example is a phone top-up (decide.rejection_text)
+        values["example"] = max((examples.example(RULES, o)[0] for o in Operator), key=len)
     text = texts.sms(key, lang, RULES, **values)
     assert gsm7.is_gsm7(text), text
     assert gsm7.septet_count(text) <= 160, (len(text), text)
@@ -64,13 +100,14 @@ def test_every_template_fits_one_segment(key: str, lang: Language) -> None:
 def test_render_is_albanian_first() -> None:
     assert texts.render("balance_header_current", "sq") == "Bilanci:"
     assert texts.render("balance_header_current", Language.EN) == "Balance:"
-    assert "Dërgoni" in texts.render("help", "sq")
-    assert texts.render("help", "xx") == texts.render("help", "sq")
+    assert "B bilanci" in texts.render("help", "sq", example="044123456 5")
+    assert "B stanje" in texts.render("help", "sr", example="044123456 5")
+    assert texts.render("help", "xx", example="x") == texts.render("help", "sq", example="x")
 
 
 def test_help_lists_every_command() -> None:
     for lang in LANGS:
-        help_text = texts.render("help", lang)
+        help_text = texts.render("help", lang, example="044123456 5")
         for word in ("B ", "BK", "044123456 5", "Internet", "TV", "DuoTV", "DuoFIX"):
             assert word in help_text
 
@@ -105,6 +142,7 @@ def test_helpers() -> None:
     assert texts.allowed_amounts(vala, "sq") == "1, 2, 3, 5, 10, 20, 40 EUR"
     assert texts.allowed_amounts(ipko, "en") == "1 to 50 EUR, whole euros"
     assert texts.allowed_amounts(ipko, "sq") == "1 deri 50 EUR, vetëm euro të plota"
+    assert texts.allowed_amounts(ipko, "sr") == "1 do 50 EUR, samo celi evri"
 
 
 def test_fit_shortens_only_the_free_text() -> None:

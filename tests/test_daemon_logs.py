@@ -50,7 +50,7 @@ def test_setup_logging_replaces_its_own_handlers(tmp_path: Path) -> None:
         ours = [h for h in root.handlers if getattr(h, "_appliance", False)]
         assert len(ours) == 2  # stderr + b.log, a.log's pair removed
         logging.getLogger("appliance.test").info("to %s", "+38344123456")
-        assert "+*********56" in (tmp_path / "b.log").read_text(encoding="utf-8")
+        assert "+383 44 *** *56" in (tmp_path / "b.log").read_text(encoding="utf-8")
         assert (tmp_path / "a.log").read_text(encoding="utf-8") == ""
     finally:
         for h in [h for h in root.handlers if getattr(h, "_appliance", False)]:

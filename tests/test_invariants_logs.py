@@ -47,5 +47,5 @@ def test_the_filter_alone_masks_message_and_arguments() -> None:
     finally:
         log.removeHandler(handler)
     lines = stream.getvalue().splitlines()
-    assert lines[0] == "to +*********56, account ************2345, 5%"
+    assert lines[0] == "to +383 44 *** *56, account ************2345, 5%"
     assert lines[1] == "bad %-format %s"

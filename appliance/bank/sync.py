@@ -35,7 +35,7 @@ from appliance.bank.client import (
     ChangesPage,
 )
 from appliance.core.alerts import alert_text
-from appliance.core.rules import Language, Rules
+from appliance.core.rules import Rules, language_from
 from appliance.core.views import AccountView, AgreementView, MovementView
 from appliance.store.db import database, write_transaction
 from appliance.store.fields import utc_text
@@ -405,6 +405,6 @@ def _agreement_view(row: Sequence[Any]) -> AgreementView | None:
         return None
     return AgreementView(
         id=str(agreement_id), phone=str(phone), customer_id=str(customer_id),
-        language=Language.EN if language == "en" else Language.SQ,
+        language=language_from(language),
         alert_limit=Decimal(str(limit)), services=service_set,
     )

@@ -220,5 +220,6 @@ def _queue_reply(
         order.target)
     text = topup_outcome_text(
         state, reason, order.amount, shown_target, balance_after, str(agreement.language), rules,
+        product=order.product,
     )
     queries.queue_topup_reply(str(agreement.phone), text, order.inbound_id, key, now)

@@ -30,15 +30,16 @@ def alert_text(
 ) -> str | None:
     """The alert SMS for `movement` in the agreement's language, or None when no alert is due.
 
-    It names the account as `***1234`, the signed amount, the bank's movement type (shortened
-    to keep one segment), the local booking time (just the hour when `now` is the same day)
-    and the new balance (the movement's balance after it, else the account's balance).
+    It names the account as `***1234`, the signed amount, the movement's type as a word in
+    the customer's language (never the bank's code), the local booking time (just the hour
+    when `now` is the same day) and the new balance (the movement's balance after it, else
+    the account's balance).
     """
     if not wants_alert(movement, agreement):
         return None
     lang = texts.language_of(agreement.language, rules)
     balance = movement.balance_after if movement.balance_after is not None else account.balance
-    kind = " ".join(movement.type.split()) or "-"
+    kind = texts.movement_type_name(movement.type, lang)
     return texts.fit(
         "alert",
         lang,

@@ -2,29 +2,43 @@
 
 `parse(text, rules)` never raises. Matching ignores case, surrounding and repeated blanks,
 punctuation around words (not the `+`, `.`, `,` inside numbers and amounts, and not a
-leading `-` that makes an amount negative) and Albanian diacritics (ë→e, ç→c).
+leading `-` that makes an amount negative) and Albanian diacritics (ë→e, ç→c), and drops
+the courtesy words people write around a command (`Bilanc kursimi, faleminderit` is `BK`).
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 
-from appliance.core import phones
+from appliance.core import matching, phones
+from appliance.core.matching import COURTESY, fold, without_courtesy
 from appliance.core.money import format_amount, parse_amount
-from appliance.core.rules import SERVED_OPERATORS, AmountRule, Operator, Product, Rules
+from appliance.core.rules import (
+    SERVED_OPERATORS,
+    AmountRule,
+    Language,
+    Operator,
+    Product,
+    Rules,
+)
 
 __all__ = [
+    "COURTESY",
+    "AlertsSwitch",
     "BalanceQuery",
+    "CardBlockRequest",
     "Command",
+    "HelpQuery",
+    "LanguageChoice",
     "OwnTopUp",
     "Parsed",
     "ProductTopUp",
     "Reason",
     "Rejection",
+    "StatementQuery",
     "TopUp",
     "parse",
 ]
@@ -62,7 +76,41 @@ class ProductTopUp:
     amount: Decimal
 
 
-Command = BalanceQuery | TopUp | OwnTopUp | ProductTopUp
+@dataclass(frozen=True)
+class StatementQuery:
+    """`L`/`Levizjet`/`MINI`: the last movements of the agreement's accounts."""
+
+
+@dataclass(frozen=True)
+class AlertsSwitch:
+    """`STOP`/`NDAL` (enabled False) or `START`/`FILLO` (True): alerts off or on, at the bank."""
+
+    enabled: bool
+
+
+@dataclass(frozen=True)
+class LanguageChoice:
+    """`SQ`/`EN`/`SR`: the language of every later reply, made at the bank."""
+
+    language: Language
+
+
+@dataclass(frozen=True)
+class CardBlockRequest:
+    """`BLLOKO 1234`/`BLOCK 1234`: block the sender's card with these last 4 digits."""
+
+    last4: str
+
+
+@dataclass(frozen=True)
+class HelpQuery:
+    """`NDIHME`/`HELP`/`?`: the help text."""
+
+
+Command = (
+    BalanceQuery | TopUp | OwnTopUp | ProductTopUp | StatementQuery | AlertsSwitch
+    | LanguageChoice | CardBlockRequest | HelpQuery
+)
 
 
 class Reason(StrEnum):
@@ -81,6 +129,7 @@ class Reason(StrEnum):
     PRODUCT_UNKNOWN = "product_unknown"
     SUBSCRIBER_MISSING = "subscriber_missing"
     SUBSCRIBER_INVALID = "subscriber_invalid"
+    CARD_DIGITS = "card_digits"  # BLLOKO without exactly 4 digits after it
     # Not from parse(): the daemon's reason for a multi-part message whose parts never came.
     INCOMPLETE = "incomplete"
 
@@ -107,6 +156,18 @@ Parsed = Command | Rejection
 _CURRENT_WORDS = frozenset({"b", "bilanc", "bilanci"})
 _SAVINGS_WORDS = frozenset({"bk", "b k", "bilanc kursimi", "bilanci kursimi", "bilanc kursim"})
 _FIX_WORDS = frozenset({"fix", "fiks"})
+# DESIGN §4's one-word service commands (folded).
+_WORD_COMMANDS: dict[str, Command] = {
+    **dict.fromkeys(("l", "levizjet", "levizje", "mini"), StatementQuery()),
+    **dict.fromkeys(("stop", "ndal"), AlertsSwitch(enabled=False)),
+    **dict.fromkeys(("start", "fillo"), AlertsSwitch(enabled=True)),
+    "sq": LanguageChoice(Language.SQ),
+    "en": LanguageChoice(Language.EN),
+    "sr": LanguageChoice(Language.SR),
+    **dict.fromkeys(("ndihme", "help"), HelpQuery()),
+}
+_BLOCK_WORDS = frozenset({"blloko", "block"})
+_LAST4 = re.compile(r"[0-9]{4}", re.ASCII)
 _PRODUCTS: dict[str, Product] = {
     "internet": Product.INTERNET,
     "tv": Product.TV,
@@ -120,52 +181,6 @@ _NUMERIC_START = re.compile(r"[+\-(]?[0-9]", re.ASCII)
 _NUMBERISH = re.compile(r"[0-9+\-()/.,€]+", re.ASCII)
 _SUBSCRIBER = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@\-]{0,63}", re.ASCII)
 _WORD = re.compile(r"[a-z]+", re.ASCII)
-
-
-# Cyrillic and Greek letters that look like B and K, from phones set to Serbian or Greek.
-_LOOKALIKES = str.maketrans({"в": "b", "β": "b", "к": "k", "κ": "k"})
-
-
-def _fold(token: str) -> str:
-    """Lower-case without diacritics: `Bilanç` → `bilanc`, `KURSIMI` → `kursimi`."""
-    decomposed = unicodedata.normalize("NFD", token.casefold())
-    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return plain if plain.isascii() else plain.translate(_LOOKALIKES)
-
-
-def _is_punct(ch: str) -> bool:
-    """Punctuation, and the emoji and other symbols phones put around words; never a
-    currency sign (`€`) or a maths sign (`+`), which belong to amounts and numbers."""
-    return unicodedata.category(ch) in {"Pc", "Pd", "Ps", "Pe", "Pi", "Pf", "Po", "So", "Sk"}
-
-
-def _strip_punct(token: str) -> str:
-    """Drop punctuation around a token; keep a leading `-`/`+`/`(` that belongs to a number
-    or amount, and a closing `)` that pairs with an opening one."""
-    end = len(token)
-    while end > 0 and _is_punct(token[end - 1]) and not (
-        token[end - 1] == ")" and "(" in token[: end - 1]
-    ):
-        end -= 1
-    start = 0
-    while start < end and _is_punct(token[start]):
-        if token[start] in "-(" and start + 1 < end and token[start + 1].isascii() and (
-            token[start + 1].isdigit()
-        ):
-            break
-        start += 1
-    return token[start:end]
-
-
-def _tokens(text: str) -> list[str]:
-    # Invisible format characters (zero-width spaces, direction marks) that keyboards add.
-    visible = "".join(c for c in text if unicodedata.category(c) != "Cf")
-    out = []
-    for raw in visible.split():
-        token = _strip_punct(raw)
-        if token:
-            out.append(token)
-    return out
 
 
 def describe_rule(rule: AmountRule) -> str:
@@ -186,7 +201,7 @@ def _take_amount(tokens: list[str]) -> tuple[Decimal | None, list[str]]:
     """
     if not tokens:
         return None, []
-    if len(tokens) >= 2 and _fold(tokens[-1]) in _CURRENCY_WORDS:
+    if len(tokens) >= 2 and fold(tokens[-1]) in _CURRENCY_WORDS:
         return parse_amount(tokens[-2]), tokens[:-2]
     return parse_amount(tokens[-1]), tokens[:-1]
 
@@ -227,6 +242,12 @@ def _number_rejection(e164: str, rules: Rules, fixed_only: bool) -> Rejection | 
     return operator
 
 
+def _served(e164: str, rules: Rules) -> Operator | None:
+    """The operator of `e164` when we top it up (so a refusal's example fits it), else None."""
+    operator = phones.operator_of(e164, rules.numbering_plan)
+    return operator if operator in SERVED_OPERATORS else None
+
+
 def _normalize_number(tokens: list[str]) -> str | None:
     if not tokens or not all(_NUMBERISH.fullmatch(t) for t in tokens):
         return None
@@ -243,7 +264,8 @@ def _phone_topup(tokens: list[str], rules: Rules, fixed_only: bool) -> Parsed:
         # One amount-like thing alone: an own-number top-up, unless it is a whole number.
         digits = sum(c.isdigit() for c in "".join(tokens))
         if whole is not None and digits >= 8:
-            return Rejection(Reason.AMOUNT_MISSING, "number without amount")
+            return Rejection(Reason.AMOUNT_MISSING, "number without amount",
+                             _served(whole, rules))
         if fixed_only:
             return Rejection(Reason.NUMBER_INVALID, "fix without a number")
         if amount is None:
@@ -252,9 +274,11 @@ def _phone_topup(tokens: list[str], rules: Rules, fixed_only: bool) -> Parsed:
     number = _normalize_number(before)
     if amount is None or number is None:
         if whole is not None:
-            return Rejection(Reason.AMOUNT_MISSING, "number without amount")
+            return Rejection(Reason.AMOUNT_MISSING, "number without amount",
+                             _served(whole, rules))
         if number is not None:
-            return Rejection(Reason.AMOUNT_INVALID, "amount not understood")
+            return Rejection(Reason.AMOUNT_INVALID, "amount not understood",
+                             _served(number, rules))
         return Rejection(Reason.NUMBER_INVALID, "number not understood")
     checked = _number_rejection(number, rules, fixed_only)
     if isinstance(checked, Rejection):
@@ -285,6 +309,15 @@ def _product_topup(product: Product, tokens: list[str], rules: Rules) -> Parsed:
     return ProductTopUp(product=product, subscriber_id=before[0], amount=amount)
 
 
+def _card_block(tokens: list[str]) -> Parsed:
+    """`BLLOKO 1234`: exactly 4 digits; anything else is explained (never echoed, as it
+    may be a whole card number)."""
+    if len(tokens) == 1 and _LAST4.fullmatch(tokens[0]):
+        return CardBlockRequest(tokens[0])
+    digits = sum(c.isdigit() for t in tokens for c in t)
+    return Rejection(Reason.CARD_DIGITS, f"{len(tokens)} word(s), {digits} digit(s)")
+
+
 def parse(text: str, rules: Rules) -> Parsed:
     """The command in an SMS text, or a `Rejection` saying what to fix. Never raises."""
     try:
@@ -294,11 +327,17 @@ def parse(text: str, rules: Rules) -> Parsed:
 
 
 def _parse(text: str, rules: Rules) -> Parsed:
-    tokens = _tokens(text)
+    if text.strip() == "?":
+        return HelpQuery()
+    tokens = without_courtesy(matching.tokens(text))
     if not tokens:
         return Rejection(Reason.EMPTY)
-    folded = [_fold(t) for t in tokens]
+    folded = [fold(t) for t in tokens]
     phrase = " ".join(folded)
+    if phrase in _WORD_COMMANDS:
+        return _WORD_COMMANDS[phrase]
+    if folded[0] in _BLOCK_WORDS:
+        return _card_block(tokens[1:])
     if phrase in _CURRENT_WORDS:
         return BalanceQuery("current")
     if phrase in _SAVINGS_WORDS:

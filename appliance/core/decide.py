@@ -7,28 +7,43 @@ already prepared for sending (`gsm7.prepare`), one segment each whenever possibl
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from appliance.core import gsm7, phones, texts
+from appliance.core import examples, phones, texts
 from appliance.core.commands import (
+    AlertsSwitch,
     BalanceQuery,
+    CardBlockRequest,
+    HelpQuery,
+    LanguageChoice,
     OwnTopUp,
     Parsed,
     ProductTopUp,
     Reason,
     Rejection,
+    StatementQuery,
     TopUp,
 )
 from appliance.core.money import format_money
-from appliance.core.rules import SERVED_OPERATORS, Language, Operator, Rules
+from appliance.core.requests import (
+    AlertsChange,
+    BankRequest,
+    CardBlock,
+    LanguageChange,
+    RequestOutcome,
+    request_kind,
+    request_outcome_text,
+)
+from appliance.core.rules import SERVED_OPERATORS, Language, Operator, Product, Rules
+from appliance.core.statement import statement_text
 from appliance.core.views import OrderIntent, SenderView
 
 __all__ = ["BANK_REASONS", "Decision", "decide", "rejection_text", "topup_outcome_text"]
 
 _HELP_REASONS = frozenset({Reason.EMPTY, Reason.UNKNOWN_COMMAND})
-_NOT_TOPUP = _HELP_REASONS | {Reason.INCOMPLETE}
+_NOT_TOPUP = _HELP_REASONS | {Reason.INCOMPLETE, Reason.CARD_DIGITS}
 _KINDS_FOR = {"current": ("current", "business"), "savings": ("savings",)}
 # The bank's top-up refusal reasons we have a sentence for; any other is "unknown".
 BANK_REASONS = frozenset({"insufficient_funds", "operator_mismatch", "limit", "unknown"})
@@ -39,12 +54,17 @@ class Decision:
     """What to do about one inbound message.
 
     `outcome` is a short machine tag for logs and status (`balance:current`,
-    `rejected:amount_not_allowed`, `order`, `stranger_refused`, …); it never holds a number.
+    `rejected:amount_not_allowed`, `order`, `request:card_block`, `stranger_refused`, …); it
+    never holds a number. `request` is a change to make at the bank (alerts, language, card
+    block): the caller commits it with the message, like an order, and answers with
+    `requests.request_outcome_text` when the bank has; while the bank is down, `replies`
+    already tell the customer it will be made.
     """
 
     replies: tuple[str, ...]
     order: OrderIntent | None
     outcome: str
+    request: BankRequest | None = None
 
 
 def _lang(sender: SenderView, rules: Rules) -> Language:
@@ -52,15 +72,19 @@ def _lang(sender: SenderView, rules: Rules) -> Language:
 
 
 def rejection_text(rejection: Rejection, lang: Language | str, rules: Rules) -> str:
-    """The reply telling the customer what to fix (the help text for EMPTY/UNKNOWN_COMMAND)."""
+    """The reply telling the customer what to fix (the help text for EMPTY/UNKNOWN_COMMAND).
+
+    Every example it gives is derived from `rules` for the operator or product asked for,
+    so the customer can send it as it stands."""
     reason = rejection.reason
+    example, example_amount = examples.example(rules, rejection.operator, rejection.product)
     if reason in _HELP_REASONS:
-        return texts.sms("help", lang, rules)
+        return texts.sms("help", lang, rules, example=examples.example(rules)[0])
     if reason is Reason.INCOMPLETE:
         return texts.sms("multipart_incomplete", lang, rules)
     product = texts.product_name(rejection.product) if rejection.product else "TV"
     if reason is Reason.AMOUNT_MISSING and rejection.product is not None:
-        return texts.sms("rej_amount_missing_product", lang, rules, product=product)
+        return texts.sms("rej_amount_missing_product", lang, rules, example=example)
     if reason is Reason.AMOUNT_NOT_ALLOWED and rejection.rule is not None:
         if rejection.product is not None:
             target = product
@@ -81,26 +105,16 @@ def rejection_text(rejection: Rejection, lang: Language | str, rules: Rules) -> 
         return texts.sms(
             "rej_operator_not_served", lang, rules, operator=texts.operator_name(operator, lang)
         )
+    if reason is Reason.PRODUCT_UNKNOWN:
+        example = examples.example(rules, product=Product.TV)[0]
     key = "rej_" + str(reason)
     if key not in texts.TEXTS:
-        return texts.sms("help", lang, rules)
-    return texts.sms(key, lang, rules, product=product)
+        return texts.sms("help", lang, rules, example=examples.example(rules)[0])
+    return texts.sms(key, lang, rules, example=example, example_amount=example_amount)
 
 
 def _pack(lines: list[str], rules: Rules) -> tuple[str, ...]:
-    """Lines joined by newlines into as few replies as possible, each one segment long."""
-    replies: list[str] = []
-    current = ""
-    for line in lines:
-        candidate = f"{current}\n{line}" if current else line
-        if current and gsm7.segment_count(gsm7.prepare(candidate, rules)) > 1:
-            replies.append(current)
-            current = line
-        else:
-            current = candidate
-    if current:
-        replies.append(current)
-    return tuple(gsm7.prepare(r, rules) for r in replies)
+    return texts.pack(lines, rules)
 
 
 def _balance(query: BalanceQuery, sender: SenderView, now: datetime, rules: Rules) -> Decision:
@@ -166,6 +180,7 @@ def decide(
     rules: Rules,
     *,
     stranger_refused_today: bool = False,
+    bank_requests: bool = False,
 ) -> Decision:
     """The replies and the order for one parsed inbound message.
 
@@ -173,6 +188,10 @@ def decide(
     sent; a service outside the agreement is refused politely; a top-up that passes the
     operator, amount, daily-cap and bank-reachable checks becomes an `OrderIntent` with no
     reply (the reply is rendered from the bank's answer by `topup_outcome_text`).
+
+    `STOP`/`START`, `SQ`/`EN`/`SR` and `BLLOKO` become a `Decision.request` only for a
+    caller that makes such requests (`bank_requests=True`); any other caller gets a polite
+    "not offered yet" for them, never silence. A statement needs `sender.movements`.
     """
     if sender is None:
         if stranger_refused_today:
@@ -189,7 +208,16 @@ def decide(
                 service=texts.service_name("topup", lang),
             )
         outcome = "help" if parsed.reason in _HELP_REASONS else f"rejected:{parsed.reason}"
+        own = parsed.operator is None and parsed.product is None
+        if parsed.reason is Reason.AMOUNT_INVALID and own:
+            # `5x` alone: an own-number top-up, so the example fits the sender's operator.
+            parsed = replace(parsed, operator=_own_operator(sender, rules))
         return Decision((rejection_text(parsed, lang, rules),), None, outcome)
+    if isinstance(parsed, HelpQuery):
+        return Decision((rejection_text(Rejection(Reason.UNKNOWN_COMMAND), lang, rules),),
+                        None, "help")
+    if isinstance(parsed, StatementQuery | AlertsSwitch | LanguageChoice | CardBlockRequest):
+        return _service(parsed, sender, now, rules, lang, bank_requests=bank_requests)
     if isinstance(parsed, BalanceQuery):
         if "balance" not in services:
             return _refuse(
@@ -213,7 +241,7 @@ def decide(
         return _topup(order, sender, rules, lang)
     if isinstance(parsed, OwnTopUp):
         phone = sender.agreement.phone
-        operator = sender.agreement.operator or phones.operator_of(phone, rules.numbering_plan)
+        operator = _own_operator(sender, rules)
         problem = _check_amount(operator, parsed.amount, rules)
         if problem is not None:
             return _reject(problem, lang, rules)
@@ -242,6 +270,53 @@ def decide(
         )
         return _topup(order, sender, rules, lang)
     raise TypeError(f"not a parsed command: {type(parsed).__name__}")
+
+
+def _service(
+    command: StatementQuery | AlertsSwitch | LanguageChoice | CardBlockRequest,
+    sender: SenderView,
+    now: datetime,
+    rules: Rules,
+    lang: Language,
+    *,
+    bank_requests: bool,
+) -> Decision:
+    """The statement (from local data), or the request to make at the bank."""
+    agreement = sender.agreement
+    if isinstance(command, StatementQuery):
+        if "balance" not in agreement.services:
+            return _refuse("service_missing", lang, rules, "service_missing:balance",
+                           service=texts.service_name("balance", lang))
+        if sender.movements is None:
+            return _refuse("not_available_yet", lang, rules, "not_available:statement")
+        as_of = min((a.as_of for a in sender.accounts if a.as_of is not None),
+                    default=sender.last_sync_at)
+        lines = statement_text(sender.accounts, sender.movements, now, rules, lang,
+                                 as_of=as_of, bank_reachable=sender.bank_reachable)
+        return Decision(lines, None, "statement")
+    request: BankRequest
+    if isinstance(command, AlertsSwitch):
+        if "alerts" not in agreement.services:
+            return _refuse("service_missing", lang, rules, "service_missing:alerts",
+                           service=texts.service_name("alerts", lang))
+        request = AlertsChange(agreement.id, command.enabled)
+    elif isinstance(command, LanguageChoice):
+        request = LanguageChange(agreement.id, command.language)
+    else:
+        request = CardBlock(agreement.id, agreement.customer_id, command.last4)
+    if not bank_requests:
+        return _refuse("not_available_yet", lang, rules,
+                       f"not_available:{request_kind(request)}")
+    replies: tuple[str, ...] = ()
+    if not sender.bank_reachable:  # it is made when the bank is back; say so now
+        replies = (request_outcome_text(request, RequestOutcome.BANK_DOWN, lang, rules),)
+    return Decision(replies, None, f"request:{request_kind(request)}", request)
+
+
+def _own_operator(sender: SenderView, rules: Rules) -> Operator:
+    """The operator of the sender's own phone: the bank's record, else the prefix."""
+    agreement = sender.agreement
+    return agreement.operator or phones.operator_of(agreement.phone, rules.numbering_plan)
 
 
 def _check_amount(operator: Operator, amount: Decimal, rules: Rules) -> Rejection | None:
@@ -277,18 +352,21 @@ def topup_outcome_text(  # noqa: PLR0917 (the seam's agreed positional signature
     balance_after: Decimal | None,
     lang: Language | str,
     rules: Rules,
+    *,
+    product: Product | str | None = None,
 ) -> str:
     """The reply for the bank's answer to a top-up, ready to send.
 
     `status`: `done`, `rejected` (with the bank's `reason`: insufficient_funds,
     operator_mismatch, limit, or anything else → unknown), `pending` (accepted, still
     running) or `failed` (we gave up reaching the bank). `target` is the E.164 number
-    (shown in its national form) or the product's subscriber id.
+    (shown in its national form) or, with `product`, the product's subscriber id (shown as
+    `TV 12345678`, so the customer knows which bill was paid).
     """
-    values: dict[str, object] = {
-        "amount": format_money(amount),
-        "target": _target_text(target),
-    }
+    shown = _target_text(target)
+    if product:
+        shown = f"{texts.product_name(Product(product))} {target}"
+    values: dict[str, object] = {"amount": format_money(amount), "target": shown}
     if status == "done":
         if balance_after is None:
             key = "topup_done_no_balance"

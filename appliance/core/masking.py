@@ -1,12 +1,16 @@
 """Masking for log lines: no phone number or account number ever reaches a log whole (I7).
 
 `mask_text` keeps the shape of a line and the last digits of each number (2 of a phone,
-4 of an account), so an operator can still tell two numbers apart.
+4 of an account), so an operator can still tell two numbers apart. A phone number is shown
+by `phones.mask` (`+383 44 *** *56`), whoever logs it and however it was written, so one
+number always reads the same in the log.
 """
 
 from __future__ import annotations
 
 import re
+
+from appliance.core import phones
 
 __all__ = ["mask_text"]
 
@@ -48,7 +52,7 @@ def _replace(match: re.Match[str]) -> str:
     phone_like = (
         text.startswith(("+", "0", "(", "383", "377", "386", "381")) or 7 <= digits <= 9
     )
-    return _hide(text, 2 if phone_like else 4)
+    return phones.mask(text) if phone_like else _hide(text, 4)
 
 
 def mask_text(s: str) -> str:

@@ -165,22 +165,53 @@ def national(e164: str) -> str:
     return "0" + nsn if nsn else e164
 
 
-def mask(e164: str) -> str:
-    """A number for logs: `+383 44 *** *56` (country code, operator prefix, last 2 digits)."""
-    digits = "".join(_DIGITS.findall(e164))
-    nsn = nsn_of(e164)
-    if nsn is not None:
-        head_len = 3 if len(nsn) == 9 else 2
-        head, rest = nsn[:head_len], nsn[head_len:]
-        lead = f"+{COUNTRY_CODE} {head} "
-    elif e164.startswith("+") and len(digits) > 5:
-        rest = digits[3:]
-        lead = f"+{digits[:3]} "
+def _international_digits(text: str) -> str | None:
+    """The digits after `+` of the number `text` is written as (no old-code moving: in a log
+    a +377 sender must stay +377), or None when it is no recognisable phone number."""
+    digits = "".join(_DIGITS.findall(text))
+    if text.lstrip("( ").startswith("+"):
+        intl = digits
+    elif digits.startswith("00"):
+        intl = digits[2:]
+    elif digits.startswith("0") and _kosovo_nsn_ok(digits[1:]):
+        intl = COUNTRY_CODE + digits[1:]
+    elif digits.startswith(COUNTRY_CODE) and len(digits) in (11, 12, 13):
+        intl = digits
+    elif _BARE_MOBILE.fullmatch(digits) or _BARE_FIXED.fullmatch(digits):
+        intl = COUNTRY_CODE + digits
     else:
-        rest = digits
-        lead = ""
-    if len(rest) <= 2:
-        return lead + "*" * len(rest)
-    hidden = "*" * (len(rest) - 2) + rest[-2:]
-    groups = [hidden[i:i + 3] for i in range(0, len(hidden), 3)]
-    return lead + " ".join(groups)
+        return None
+    if intl.startswith(COUNTRY_CODE + "0"):  # "+383 (0)44 …": the trunk 0 people keep
+        intl = COUNTRY_CODE + intl[len(COUNTRY_CODE) + 1:]
+    return intl if 7 <= len(intl) <= 15 else None
+
+
+def _stars(rest: str) -> str:
+    """All but the last 2 digits hidden, in groups of 3 from the right: `*** *56`."""
+    hidden = "*" * max(len(rest) - 2, 0) + rest[-2:] if len(rest) > 2 else "*" * len(rest)
+    groups: list[str] = []
+    while hidden:
+        groups.insert(0, hidden[-3:])
+        hidden = hidden[:-3]
+    return " ".join(groups)
+
+
+def mask(number: str) -> str:
+    """A phone number for logs, the one form every log line uses (DESIGN §2 I7):
+    `+383 44 *** *56`: country code, operator prefix (which network, for branch IT) and the
+    last 2 digits. Any written form of a number (`044 123 456`, `00383…`) masks the same;
+    another country's number keeps its first 3 digits (`+377 ** *** *56`); text that is no
+    phone number keeps its shape with all but its last 2 digits hidden."""
+    intl = _international_digits(number)
+    if intl is None:
+        positions = [i for i, c in enumerate(number) if c.isascii() and c.isdigit()]
+        visible = set(positions[-2:]) if len(positions) > 2 else set()
+        return "".join(
+            "*" if (c.isascii() and c.isdigit() and i not in visible) else c
+            for i, c in enumerate(number)
+        )
+    if intl.startswith(COUNTRY_CODE) and _kosovo_nsn_ok(intl[len(COUNTRY_CODE):]):
+        nsn = intl[len(COUNTRY_CODE):]
+        head_len = 3 if len(nsn) == 9 else 2
+        return f"+{COUNTRY_CODE} {nsn[:head_len]} {_stars(nsn[head_len:])}"
+    return f"+{intl[:3]} {_stars(intl[3:])}"

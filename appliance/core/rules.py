@@ -38,8 +38,26 @@ class Product(StrEnum):
 
 
 class Language(StrEnum):
+    """The reply languages (DESIGN §5); the bank sends `sq|en|sr` per agreement."""
+
     SQ = "sq"
     EN = "en"
+    SR = "sr"  # Serbian in Latin script
+
+
+def language_from(text: object, default: Language = Language.SQ) -> Language:
+    """The `Language` a bank or config value names (`sq`, `EN`, `sr-Latn`, `al`), else
+    `default`; the one reading of a language code for the store, the sync and the core."""
+    if isinstance(text, Language):
+        return text
+    code = str(text or "").strip().lower()
+    if code.startswith(("sq", "al")):
+        return Language.SQ
+    if code.startswith("en"):
+        return Language.EN
+    if code.startswith("sr"):
+        return Language.SR
+    return default
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,9 @@ class SenderView:
     topups_today_count: int = 0  # pending and done top-ups of this agreement today
     topups_today_amount: Decimal = Decimal(0)
     bank_reachable: bool = True
+    # The latest movements of `accounts` (the statement shows the newest 5 of them; the
+    # caller may pass more). None: not loaded, so no statement can be answered.
+    movements: tuple[MovementView, ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ import threading
 from collections.abc import Callable, Iterator
 
 from appliance.config import DEFAULT_COMMAND_TIMEOUT
+from appliance.core.phones import mask as mask_phone
 from appliance.modem import startup
 from appliance.modem.at_answers import (
     cds_length,
@@ -72,11 +73,6 @@ log = logging.getLogger(__name__)
 # parse_cmgl/parse_cmgr: importable from here as before they moved to at_answers.
 __all__ = ["Modem", "parse_cmgl", "parse_cmgr"]
 
-
-
-def _mask(number: str) -> str:
-    """A phone number fit for the log (last two digits only)."""
-    return "*" * max(len(number) - 2, 0) + number[-2:]
 
 
 class Modem:
@@ -268,7 +264,7 @@ class Modem:
                     exc.sent_refs = tuple(refs)
                     raise
                 refs.append(parse_cmgs(lines))
-            log.info("%s: sent %d part(s) to %s", self.name, len(refs), _mask(to))
+            log.info("%s: sent %d part(s) to %s", self.name, len(refs), mask_phone(to))
             return SendResult(refs=tuple(refs))
 
     # ------------------------------------------------------------ status and identity

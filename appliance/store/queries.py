@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import peewee
 
-from appliance.core.rules import Language
+from appliance.core.rules import language_from
 from appliance.core.views import AccountView, AgreementView, MovementView, SenderView
 from appliance.store.db import write_transaction, writing
 from appliance.store.fields import parse_utc_text, to_decimal, utc_text
@@ -101,7 +101,7 @@ def agreement_view(row: Agreement) -> AgreementView:
     limit = row.alert_limit
     if limit is None:
         services = services - {"alerts"}
-    language = Language.EN if row.language == "en" else Language.SQ
+    language = language_from(row.language)
     return AgreementView(
         id=str(row.id),
         phone=str(row.phone),
