@@ -25,7 +25,7 @@ from appliance.clitexts import t
 from appliance.config import BankSettings, ModemSettings, Settings
 from appliance.modem.errors import ModemError, ModemTimeout
 from appliance.modem.wrapper import Modem
-from appliance.ops import checks
+from appliance.ops import checks, privacy
 from appliance.ops.backup import fix_sidecar_ownership
 from appliance.ops.checks import Check, Status, row
 from appliance.ops.snapshot import (
@@ -257,6 +257,27 @@ def daemon_state(settings: Settings, now: datetime) -> Snapshot | None:
     return snap
 
 
+def daemon_check(settings: Settings, snap: Snapshot | None, now: datetime) -> Check:
+    """OK while it runs; a box that must answer around the clock FAILs when it does not."""
+    label = t("ops.label.daemon")
+    if snap is not None:
+        age = int(snap.age(now))
+        stale = age > checks.SNAPSHOT_STALE_SECONDS
+        return row("daemon", label, Status.WARN if stale else Status.OK,
+                   t("ops.daemon.stale" if stale else "ops.daemon.running",
+                     pid=snap.pid, age=age),
+                   t("ops.advice.snapshot_stale") if stale else "")
+    for ms in settings.modems:  # started, but no snapshot written yet
+        if _is_device_path(ms.port) and os.path.exists(ms.port):
+            for pid in port_holders(ms.port):
+                if _is_our_daemon(pid):
+                    return row("daemon", label, Status.WARN,
+                               t("ops.daemon.starting", pid=pid, port=ms.port),
+                               t("ops.advice.daemon_starting"))
+    return row("daemon", label, Status.FAIL, t("ops.daemon.stopped"),
+               t("ops.advice.daemon_stopped"))
+
+
 def modem_checks_from_daemon(ms: ModemSettings, snap: Snapshot, now: datetime,
                              previous_imsi: str | None) -> list[Check]:
     name = ms.name
@@ -381,17 +402,10 @@ def run_doctor(settings: Settings, now: datetime | None = None) -> list[Check]:
 
 def _rest(settings: Settings, db: DatabaseFacts, now: datetime) -> list[Check]:
     out = [disk_check(settings.database)]
+    token = settings.bank.token_file
+    out += privacy.doctor_rows(settings.database, credential_path(token) if token else None)
     snap = daemon_state(settings, now)
-    if snap is not None:
-        age = int(snap.age(now))
-        stale = age > checks.SNAPSHOT_STALE_SECONDS
-        out.append(row("daemon", t("ops.label.daemon"), Status.WARN if stale else Status.OK,
-                       t("ops.daemon.stale" if stale else "ops.daemon.running",
-                         pid=snap.pid, age=age),
-                       t("ops.advice.snapshot_stale") if stale else ""))
-    else:
-        out.append(row("daemon", t("ops.label.daemon"), Status.OK, t("ops.daemon.stopped")))
-    out.append(modemmanager_check())
+    out += [daemon_check(settings, snap, now), modemmanager_check()]
     for ms in settings.modems:
         previous = db.previous_imsi.get(ms.name)
         if snap is not None:
@@ -418,6 +432,7 @@ def _record_identity(name: str, facts: ModemFacts, now: datetime) -> None:
 __all__ = [
     "bank_checks",
     "credential_path",
+    "daemon_check",
     "database_checks",
     "facts_rows",
     "probe_modem",
