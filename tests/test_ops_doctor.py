@@ -529,7 +529,7 @@ def test_a_world_readable_state_dir_fails(box: Box) -> None:
     assert f"chmod 700 {box.database.parent}" in rows(report)["files.state_dir"]["advice"]
 
 
-@pytest.mark.parametrize("mode", [0o640, 0o604])
+@pytest.mark.parametrize("mode", [0o640, 0o604], ids=["group", "world"])
 def test_a_group_or_world_readable_backup_or_token_fails(box: Box, mode: int) -> None:
     _running(box)
     backups = box.database.parent / "backups"
