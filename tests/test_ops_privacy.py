@@ -99,3 +99,12 @@ def test_backup_by_hand_with_umask_022_is_private(tmp_path: Path) -> None:
     assert mode(backups) == 0o700
     (copy,) = backups.iterdir()
     assert mode(copy) == 0o600
+
+
+@pytest.mark.parametrize("unit", ["appliance.service", "appliance-backup.service"])
+def test_the_units_agree_with_what_the_box_keeps(unit: str) -> None:
+    # systemd resets StateDirectory's mode at each start: a wider mode there would be
+    # tightened by the daemon and widened again by the next start, and doctor would FAIL.
+    lines = (Path(__file__).resolve().parents[1] / "systemd" / unit).read_text().splitlines()
+    assert "StateDirectoryMode=0700" in lines
+    assert "UMask=0077" in lines
