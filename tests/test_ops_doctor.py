@@ -543,3 +543,11 @@ def test_a_group_or_world_readable_backup_or_token_fails(box: Box, mode: int) ->
     assert failed(report) == {"files.data", "files.token"}
     assert f"{backup} {mode:04o}" in rows(report)["files.data"]["detail"]
     assert f"chmod 600 {box.bank.token_file}" in rows(report)["files.token"]["advice"]
+
+
+def test_help_documents_the_exit_status() -> None:
+    result = CliRunner().invoke(main, ["doctor", "--help"])
+    assert result.exit_code == 0
+    for line in ("Exit status:", "0  every check passed", "1  a check failed",
+                 "the daemon is not running", "2  bad usage or configuration"):
+        assert line in result.stdout, line
