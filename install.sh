@@ -152,8 +152,9 @@ ensure_dir "$ETC" 750 "root:$APP_USER"
 # Secrets: root only; systemd hands them to the service as credentials (LoadCredential=).
 ensure_dir "$ETC/credentials" 700 root:root
 ensure_dir "$ETC/credentials/sim-pins" 700 root:root
-ensure_dir "$STATE" 750 "$APP_USER:$APP_USER"
-ensure_dir "$STATE/backups" 750 "$APP_USER:$APP_USER"
+# The database, backups and health snapshot: the service user's alone (invariant 7).
+ensure_dir "$STATE" 700 "$APP_USER:$APP_USER"
+ensure_dir "$STATE/backups" 700 "$APP_USER:$APP_USER"
 
 # --- 3. the program ----------------------------------------------------------------------
 if [ "$DO_VENV" = 1 ]; then

@@ -42,6 +42,7 @@ from appliance.modem.outbox import (
 )
 from appliance.modem.pool import ModemHandle, Pool
 from appliance.modem.wrapper import Modem
+from appliance.ops.privacy import private_start
 from appliance.ops.snapshot import ModemFacts, collect_facts, snapshot_path, write_snapshot
 from appliance.store import open_database, queries
 from appliance.store.db import write_transaction, writing
@@ -517,6 +518,7 @@ def run_command(config_path: Path) -> None:
     """Run the daemon: answer customers' SMS, send alerts and top-ups (until SIGTERM)."""
     settings = load_or_exit(config_path, for_run=True)
     setup_logging(str(settings.log_level))
+    private_start(settings.database)  # invariant 7: umask 077, state dir tightened
     daemon = Daemon(settings)
     install_signal_handlers(daemon.stop_event)
     try:

@@ -14,6 +14,7 @@ import fcntl
 import json
 import logging
 import os
+import shlex
 import shutil
 import sys
 from dataclasses import dataclass
@@ -30,12 +31,14 @@ from appliance.config import load_or_exit
 from appliance.daemon import Daemon, install_signal_handlers
 from appliance.fakemodem.server import FakeModemServer
 from appliance.logs import setup_logging
+from appliance.ops.privacy import private_start
 
 log = logging.getLogger(__name__)
 
 DEFAULT_STATE_DIR = Path("demo-state")
 MODEM_LINK = "modem"
 CONFIG_NAME = "appliance.toml"
+DB_NAME = "appliance.sqlite"
 INFO_NAME = "demo.json"
 LOG_NAME = "appliance.log"
 LOCK_NAME = "demo.lock"  # holds the running demo's pid; never removed by fresh_state
@@ -43,7 +46,7 @@ LOCK_NAME = "demo.lock"  # holds the running demo's pid; never removed by fresh_
 # Files and directories a previous demo (or the fakes) left that a fresh start removes.
 # Only these: the state dir may be one the user chose, so nothing else is touched.
 _STALE = (
-    "appliance.sqlite", "appliance.sqlite-wal", "appliance.sqlite-shm",
+    DB_NAME, f"{DB_NAME}-wal", f"{DB_NAME}-shm",
     "fakebank.sqlite", "fakebank.sqlite-wal", "fakebank.sqlite-shm", "fakebank.json",
     "fakemodem.sock", "fakemodem.json", "fakemodem.sqlite", "fakemodem.sqlite-wal",
     "fakemodem.sqlite-shm", "fakemodem", "health.json", MODEM_LINK, CONFIG_NAME, INFO_NAME,
@@ -71,8 +74,8 @@ def config_text(state_dir: Path, bank_url: str, token_file: Path) -> str:
     d = state_dir.resolve()
     return f"""\
 # Written by `appliance demo`: the configuration the running demo uses.
-# Try: appliance status --config {d / CONFIG_NAME}
-database = "{d / 'appliance.sqlite'}"
+# Try: {cli_command()} status --config {d / CONFIG_NAME}
+database = "{d / DB_NAME}"
 log_level = "info"
 
 [[modems]]
@@ -132,13 +135,30 @@ def banner(pty: str, bank_url: str, state_dir: Path, config: Path) -> None:
         table.add_row(p.phone, p.who, "  |  ".join(p.examples))
     console.print(table)
     console.print(t("demo.legend"), markup=False)
-    sd = "" if state_dir == DEFAULT_STATE_DIR else f" --state-dir {state_dir}"
+    # Copy-pasted into a new terminal (another directory, no venv on PATH): full paths.
+    cmd = cli_command()
+    sd = f"--state-dir {shlex.quote(str(state_dir.resolve()))}"
     console.print(t("demo.how_to_text"))
-    console.print(f"  appliance fake-modem deliver{sd} --from {DEMO_PHONES[0].phone} B",
+    console.print(f"  {cmd} fake-modem deliver {sd} --from {DEMO_PHONES[0].phone} B",
                   markup=False)
     console.print(t("demo.how_to_read"))
-    console.print(f"  appliance fake-modem sent{sd}", markup=False)
+    console.print(f"  {cmd} fake-modem sent {sd}", markup=False)
+    console.print(t("demo.how_to_status"))
+    console.print(f"  {cmd} status --config {shlex.quote(str(config))}", markup=False)
     console.print(t("demo.how_to_stop"))
+
+
+def cli_command() -> str:
+    """This very `appliance`, as a shell word that works from any directory and PATH.
+
+    The venv's script beside the running interpreter (`.venv/bin/appliance` after
+    `./scripts/demo`), by its absolute path; else the one on PATH; else the bare name.
+    """
+    script = Path(sys.executable).absolute().parent / "appliance"
+    if script.is_file() and os.access(script, os.X_OK):
+        return shlex.quote(str(script))
+    found = shutil.which("appliance")
+    return shlex.quote(str(Path(found).absolute())) if found else "appliance"
 
 
 def write_info(state_dir: Path, pty: str, bank_url: str, token_file: Path) -> Path:
@@ -170,6 +190,9 @@ def write_info(state_dir: Path, pty: str, bank_url: str, token_file: Path) -> Pa
               show_default=True, help="The fake modem's timing model.")
 def demo_command(state_dir: Path, modem_delay: str) -> None:
     """Run the whole box locally: fake bank, fake modem on a pty, the daemon."""
+    # First: everything the demo writes holds personal data (invariant 7), whatever the
+    # umask of the shell that started it.
+    private_start(state_dir / DB_NAME, state_dir / LOG_NAME)
     # Held for the demo's life: a second demo on the same directory would take over its
     # modem link and control socket and leave the first one unreachable.
     lock = _lock_state_dir(state_dir)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -101,3 +102,69 @@ def test_a_second_demo_on_the_same_state_dir_is_refused(tmp_path: Path) -> None:
     finally:
         first.send_signal(signal.SIGTERM)
         assert first.wait(timeout=30) == 0
+
+
+def _banner_commands(banner: str) -> list[str]:
+    """The command lines the banner tells a person to type (indented, naming a subcommand)."""
+    return [line.strip() for line in banner.splitlines()
+            if line.startswith("  ") and any(f" {sub} " in line for sub in (
+                "fake-modem deliver", "fake-modem sent", "status"))]
+
+
+def test_a_new_users_demo_from_a_plain_shell(tmp_path: Path) -> None:
+    """`./scripts/demo` from a login shell: umask 022, the default ./demo-state, and the
+    banner's commands copy-pasted into a second terminal elsewhere, without the venv."""
+    env = {k: v for k, v in os.environ.items() if k not in ("NOTIFY_SOCKET", "APPLIANCE_LANG")}
+    out = (tmp_path / "demo.out").open("wb")
+    proc = subprocess.Popen([*CLI, "demo"], cwd=tmp_path, stdout=out,
+                            stderr=subprocess.STDOUT, env=env, umask=0o022)
+    out.close()
+    state = tmp_path / "demo-state"
+    try:
+        wait_for(lambda: "Ctrl+C" in (tmp_path / "demo.out").read_text(encoding="utf-8"),
+                 timeout=60, what="the banner")
+        banner = (tmp_path / "demo.out").read_text(encoding="utf-8")
+        deliver, sent, status = _banner_commands(banner)
+        assert " deliver " in deliver
+        assert " sent " in sent
+        assert " status " in status
+
+        # A second terminal: another directory, a PATH without the venv.
+        elsewhere = tmp_path / "elsewhere"
+        elsewhere.mkdir()
+        shell_env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "LANG": "C.UTF-8"}
+
+        def sh(line: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(["/bin/sh", "-c", line], cwd=elsewhere, env=shell_env,
+                                  capture_output=True, text=True, timeout=60, check=False)
+
+        delivered = sh(deliver)
+        assert delivered.returncode == 0, (deliver, delivered.stderr)
+        phone = json.loads((state / "demo.json").read_text(encoding="utf-8"))["phones"][0]
+        assert phone in deliver
+
+        def replied() -> bool:
+            r = sh(sent)
+            assert r.returncode == 0, (sent, r.stderr)
+            return phone in r.stdout and "***2345" in r.stdout
+        wait_for(replied, timeout=30, what="the reply, through the printed `sent` command")
+        wait_for((state / "health.json").exists, timeout=20, what="health.json")
+        shown = sh(status)
+        assert shown.returncode == 0, (status, shown.stdout + shown.stderr)
+
+        # Invariant 7 whoever starts it: nothing in the state dir is readable by others.
+        assert stat.S_IMODE(state.stat().st_mode) == 0o700
+        db = state / "appliance.sqlite"
+        private = [db, Path(f"{db}-wal"), Path(f"{db}-shm"), state / "appliance.log",
+                   Path(json.loads((state / "demo.json").read_text())["bank_token_file"])]
+        for path in private:
+            assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name
+        for path in state.iterdir():
+            if not path.is_symlink():
+                assert not stat.S_IMODE(path.lstat().st_mode) & 0o077, path.name
+        assert proc.poll() is None
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+        code = proc.wait(30)
+    assert code == 0

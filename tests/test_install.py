@@ -76,8 +76,9 @@ def test_lays_out_everything(src: Path, tmp_path: Path) -> None:
     assert stat.S_IMODE((root / "etc/appliance").stat().st_mode) == 0o750
     assert stat.S_IMODE((root / "etc/appliance/credentials").stat().st_mode) == 0o700
     assert (root / "etc/appliance/credentials/sim-pins").is_dir()
-    assert stat.S_IMODE((root / "var/lib/appliance").stat().st_mode) == 0o750
-    assert (root / "var/lib/appliance/backups").is_dir()
+    # The state: the service user's alone (invariant 7), as the daemon keeps it.
+    assert stat.S_IMODE((root / "var/lib/appliance").stat().st_mode) == 0o700
+    assert stat.S_IMODE((root / "var/lib/appliance/backups").stat().st_mode) == 0o700
     assert os.readlink(root / "usr/local/bin/appliance") == "/opt/appliance/venv/bin/appliance"
     assert (root / "opt/appliance/share/uninstall.sh").exists()
     assert (root / "opt/appliance/share/demo-bank.yaml").exists()  # the rehearsal's bank

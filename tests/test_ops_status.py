@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -100,12 +102,12 @@ def test_modem_health_from_the_daemons_snapshot(config: Path) -> None:
 
 def test_json_and_table_through_the_command(config: Path) -> None:
     result = CliRunner().invoke(main, ["status", "--config", str(config), "--json"])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # no daemon runs (the report still prints)
     data = json.loads(result.stdout)
     assert data["outbox"]["by_state"]["queued"] == 2
     assert set(data) >= {"inbox", "outbox", "orders", "last_sync", "today", "daemon", "modems"}
     result = CliRunner().invoke(main, ["status", "--config", str(config)])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output
     for word in ("Inbox", "Outbox", "Orders", "waiting_parts", "Last bank sync", "Today",
                  "Modems", "vala", "ipko", "Daemon: not running"):
         assert word in result.stdout, word
@@ -127,3 +129,39 @@ def test_status_never_creates_a_database(tmp_path: Path) -> None:
 ])
 def test_human_age(seconds: int | None, text: str) -> None:
     assert human_age(seconds) == text
+
+
+def _status_process(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", "from appliance.cli import main; main()",
+                           "status", "--config", str(config), *args], capture_output=True,
+                          text=True, timeout=60, check=False)
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_exit_status_says_whether_the_daemon_runs(config: Path, as_json: bool) -> None:
+    args = ["--json"] if as_json else []
+    stopped = _status_process(config, *args)
+    assert stopped.returncode == 1, stopped.stderr
+    assert stopped.stderr == ""  # not an error: the full report, and a failed check
+    if as_json:
+        assert json.loads(stopped.stdout)["daemon"]["running"] is False
+    else:
+        assert "Daemon: not running" in stopped.stdout
+    # A live daemon's snapshot (this process stands in for it): 0.
+    facts = ModemFacts(name="vala", port="/dev/gsm-vala", healthy=True,
+                       checked_at=datetime.now(UTC))
+    write_snapshot(snapshot_path(load(config).database), [facts], datetime.now(UTC),
+                   pid=os.getpid())
+    running = _status_process(config, *args)
+    assert running.returncode == 0, running.stdout + running.stderr
+    if not as_json:
+        assert "Daemon: running" in running.stdout
+
+
+def test_help_documents_the_exit_status() -> None:
+    result = CliRunner().invoke(main, ["status", "--help"])
+    assert result.exit_code == 0
+    assert "Exit status:" in result.stdout
+    for line in ("0  the daemon is running", "1  the daemon is not running",
+                 "2  bad usage or configuration"):
+        assert line in result.stdout, line

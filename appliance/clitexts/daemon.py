@@ -34,6 +34,7 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Send an SMS from a second terminal:",
     ),
     "demo.how_to_read": ("Shiko përgjigjet:", "See the replies:"),
+    "demo.how_to_status": ("Gjendja e aparatit:", "The box's state:"),
     "demo.how_to_stop": (
         "Ndal me Ctrl+C (ose SIGTERM).",
         "Stop with Ctrl+C (or SIGTERM).",

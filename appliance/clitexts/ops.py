@@ -38,6 +38,9 @@ TEXTS: dict[str, tuple[str, str]] = {
     "ops.label.bank_reach": ("banka: arritshme", "bank: reachable"),
     "ops.label.bank_token": ("banka: tokeni", "bank: token"),
     "ops.label.bank_clock": ("banka: ora", "bank: clock"),
+    "ops.label.files_dir": ("skedarët: dosja e gjendjes", "files: state directory"),
+    "ops.label.files_data": ("skedarët: të dhëna personale", "files: personal data"),
+    "ops.label.files_token": ("skedarët: tokeni i bankës", "files: bank token"),
     "ops.what.port": ("porta", "port"),
     "ops.what.at": ("përgjigjet AT", "answers AT"),
     "ops.what.model": ("modeli", "model"),
@@ -58,8 +61,15 @@ TEXTS: dict[str, tuple[str, str]] = {
     "ops.disk.free": ("{mib} MiB të lira ({pct}%) te {path}", "{mib} MiB free ({pct}%) at {path}"),
     "ops.daemon.running": ("në punë (pid {pid}); faktet e modemit nga daemoni, {age} s më parë",
                            "running (pid {pid}); modem facts from the daemon, {age} s old"),
-    "ops.daemon.stopped": ("nuk punon: doctor i hapi vetë modemet",
-                           "not running: doctor opened the modems itself"),
+    "ops.daemon.stopped": ("nuk punon: askush nuk u përgjigjet klientëve (doctor i hapi "
+                           "vetë modemet)",
+                           "not running: nobody answers the customers (doctor opened the "
+                           "modems itself)"),
+    "ops.daemon.starting": ("po niset (pid {pid} mban {port}), ende pa të dhëna",
+                            "starting (pid {pid} holds {port}), no facts recorded yet"),
+    "ops.files.ok": ("vetëm për pronarin: {files}", "the owner's alone: {files}"),
+    "ops.files.wide": ("të tjerët mund t'i lexojnë: {files} (duhet {want})",
+                       "others may read them: {files} (should be {want})"),
     "ops.daemon.stale": ("në punë (pid {pid}), por faktet e modemit janë {age} s të vjetra",
                          "running (pid {pid}), but its modem facts are {age} s old"),
     "ops.mm.running": ("në punë (pid {pid}): mund të ndërhyjë te modemi",
@@ -229,6 +239,27 @@ TEXTS: dict[str, tuple[str, str]] = {
         "`systemctl restart appliance`.",
         "Put the current token in /etc/appliance/credentials/bank-token (chmod 600) and "
         "`systemctl restart appliance`.",
+    ),
+    "ops.advice.daemon_stopped": (
+        "Niseni: `systemctl enable --now appliance` (me dorë: `appliance run --config "
+        "FILE`); nëse ndalet sërish: `journalctl -u appliance`.",
+        "Start it: `systemctl enable --now appliance` (by hand: `appliance run --config "
+        "FILE`); if it stops again: `journalctl -u appliance`.",
+    ),
+    "ops.advice.files_dir": (
+        "`chmod 700 {dir}` (dhe backups/ aty), ose rinisni daemonin: i ngushton vetë kur "
+        "niset.",
+        "`chmod 700 {dir}` (and backups/ in it), or restart the daemon: it tightens them "
+        "itself at start.",
+    ),
+    "ops.advice.files_data": (
+        "`chmod 600` skedarët e emërtuar, ose rinisni daemonin: i ngushton vetë kur niset.",
+        "`chmod 600` the files named, or restart the daemon: it tightens them itself at "
+        "start.",
+    ),
+    "ops.advice.files_token": (
+        "`chmod 600 {path}` (skedari i root-it; systemd ia jep shërbimit).",
+        "`chmod 600 {path}` (root's file; systemd hands it to the service).",
     ),
     "ops.advice.clock": (
         "Sinkronizo orën: `timedatectl set-ntp true`; kontrollo `timedatectl status`.",

@@ -86,7 +86,7 @@ def backup_database(database: Path, dest_dir: Path, now: datetime, keep_days: in
     database = Path(database)
     if not database.is_file():
         raise FileNotFoundError(str(database))
-    dest_dir.mkdir(parents=True, exist_ok=True, mode=0o750)
+    dest_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     final = dest_dir / backup_name(now)
     partial = dest_dir / f".{final.name}.partial"
     with contextlib.suppress(FileNotFoundError):

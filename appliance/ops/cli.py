@@ -1,7 +1,8 @@
 """`appliance doctor`, `appliance status` and `appliance backup` (DESIGN §9).
 
-Exit codes: 0 fine; 1 a check failed (doctor), the database is missing (status) or the
-backup failed; 2 bad usage or configuration, with one line on stderr naming the key.
+Exit codes: 0 fine; 1 a check failed (doctor), the daemon is not running or the database
+is missing (status), or the backup failed; 2 bad usage or configuration, with one line on
+stderr naming the key.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from appliance.config import load_or_exit
 from appliance.ops.backup import BACKUP_DIR_NAME, backup_database
 from appliance.ops.checks import Check, Status, exit_code
 from appliance.ops.doctor import run_doctor
+from appliance.ops.privacy import private_start
 from appliance.ops.status import gather_status, human_age
 from appliance.store.db import StoreError
 
@@ -69,7 +71,15 @@ def render_doctor(checks: list[Check], config: Path, console: Console) -> None:
 @_CONFIG_OPTION
 @_JSON_OPTION
 def doctor_command(config_path: Path, as_json: bool) -> None:
-    """Check config, database, modems (SIM, network, signal, storage) and the bank."""
+    """Check config, database, modems (SIM, network, signal, storage) and the bank.
+
+    \b
+    Exit status:
+      0  every check passed (warnings allowed)
+      1  a check failed: a FAIL row, e.g. the daemon is not running or a
+         file with personal data is readable by others
+      2  bad usage or configuration (one line on stderr naming the key)
+    """
     settings = load_or_exit(config_path)
     checks = run_doctor(settings, _now())
     code = exit_code(checks)
@@ -143,7 +153,15 @@ def render_status(data: dict[str, Any], console: Console) -> None:
 @_CONFIG_OPTION
 @_JSON_OPTION
 def status_command(config_path: Path, as_json: bool) -> None:
-    """Queues by state and age, pending orders, last bank sync, today's traffic, modems."""
+    """Queues by state and age, pending orders, last bank sync, today's traffic, modems.
+
+    \b
+    Exit status:
+      0  the daemon is running (the report is printed)
+      1  the daemon is not running (the report is still printed), or the
+         database is missing or cannot be read (one line on stderr)
+      2  bad usage or configuration (one line on stderr naming the key)
+    """
     settings = load_or_exit(config_path)
     try:
         data = gather_status(settings, _now())
@@ -158,6 +176,8 @@ def status_command(config_path: Path, as_json: bool) -> None:
         click.echo(json.dumps(data, ensure_ascii=False))
     else:
         render_status(data, _console())
+    # A box must answer around the clock: a stopped daemon is a failed check (DESIGN §9).
+    sys.exit(0 if data["daemon"]["running"] else 1)
 
 
 @click.command("backup")
@@ -169,6 +189,7 @@ def status_command(config_path: Path, as_json: bool) -> None:
 def backup_command(config_path: Path, keep: int, dest: Path | None) -> None:
     """Copy the database online (SQLite backup API), verify the copy, prune old ones."""
     settings = load_or_exit(config_path)
+    private_start(settings.database)  # a manual run's umask must not widen the copies
     database = Path(settings.database)
     target = dest if dest is not None else database.parent / BACKUP_DIR_NAME
     try:

@@ -3,31 +3,28 @@
 Works whether the daemon runs or not. While it runs it holds the modems' serial ports
 (exclusively), so doctor reads the facts the daemon records in its health snapshot
 (`appliance.ops.snapshot`) instead of opening them; otherwise doctor opens each port
-itself for a short, read-only conversation. The verdicts are in `checks.py` (pure).
+itself for a short, read-only conversation. The verdicts are in `checks.py` (pure); the
+bank checks and the credential paths in `doctor_bank.py`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import sqlite3
-import ssl
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from appliance.clitexts import t
-from appliance.config import BankSettings, ModemSettings, Settings
+from appliance.config import ModemSettings, Settings
 from appliance.modem.errors import ModemError, ModemTimeout
 from appliance.modem.wrapper import Modem
-from appliance.ops import checks
+from appliance.ops import checks, privacy
 from appliance.ops.backup import fix_sidecar_ownership
 from appliance.ops.checks import Check, Status, row
+from appliance.ops.doctor_bank import bank_checks, credential_path
 from appliance.ops.snapshot import (
     ModemFacts,
     Snapshot,
@@ -42,33 +39,8 @@ from appliance.ops.snapshot import (
 from appliance.store.db import open_database
 from appliance.store.queries import modem_records, record_modem_identity
 
-# Where install.sh keeps the secrets systemd hands to the service as credentials.
-CREDENTIALS_RUN_DIR = Path("/run/credentials/appliance.service")
-CREDENTIALS_STORE_DIR = Path("/etc/appliance/credentials")
 # Doctor's own modem conversation: short timeouts, it is a diagnosis.
 PROBE_TIMEOUT = 5.0
-
-
-def credential_path(path: Path, store: Path = CREDENTIALS_STORE_DIR,
-                    run_dir: Path = CREDENTIALS_RUN_DIR) -> Path:
-    """The file to read for a secret the config names by its systemd credential path.
-
-    `/run/credentials/appliance.service/X` exists only while the service runs; doctor
-    (often run before the first start) then reads the source install.sh set up:
-    `bank-token` → /etc/appliance/credentials/bank-token, `sim-pin_NAME` →
-    /etc/appliance/credentials/sim-pins/NAME.
-    """
-    if path.parent != run_dir:
-        return path
-    try:
-        if path.exists():
-            return path
-    except OSError:  # not ours to look at: the service's credentials
-        pass
-    name = path.name
-    if name.startswith("sim-pin_"):
-        return store / "sim-pins" / name.removeprefix("sim-pin_")
-    return store / name
 
 
 def _modem_label(name: str, what: str) -> str:
@@ -257,6 +229,27 @@ def daemon_state(settings: Settings, now: datetime) -> Snapshot | None:
     return snap
 
 
+def daemon_check(settings: Settings, snap: Snapshot | None, now: datetime) -> Check:
+    """OK while it runs; a box that must answer around the clock FAILs when it does not."""
+    label = t("ops.label.daemon")
+    if snap is not None:
+        age = int(snap.age(now))
+        stale = age > checks.SNAPSHOT_STALE_SECONDS
+        return row("daemon", label, Status.WARN if stale else Status.OK,
+                   t("ops.daemon.stale" if stale else "ops.daemon.running",
+                     pid=snap.pid, age=age),
+                   t("ops.advice.snapshot_stale") if stale else "")
+    for ms in settings.modems:  # started, but no snapshot written yet
+        if _is_device_path(ms.port) and os.path.exists(ms.port):
+            for pid in port_holders(ms.port):
+                if _is_our_daemon(pid):
+                    return row("daemon", label, Status.WARN,
+                               t("ops.daemon.starting", pid=pid, port=ms.port),
+                               t("ops.advice.daemon_starting"))
+    return row("daemon", label, Status.FAIL, t("ops.daemon.stopped"),
+               t("ops.advice.daemon_stopped"))
+
+
 def modem_checks_from_daemon(ms: ModemSettings, snap: Snapshot, now: datetime,
                              previous_imsi: str | None) -> list[Check]:
     name = ms.name
@@ -285,80 +278,6 @@ def modem_checks_from_daemon(ms: ModemSettings, snap: Snapshot, now: datetime,
     return out + facts_rows(ms, facts, previous_imsi)
 
 
-# --- bank ----------------------------------------------------------------------------
-
-
-def bank_checks(bank: BankSettings, now: datetime) -> list[Check]:
-    """Reachable, token accepted, clock skew: one plain request, no retries."""
-    reach_label = t("ops.label.bank_reach")
-    token_label = t("ops.label.bank_token")
-    token: str | None = None
-    token_row: Check | None = None
-    if bank.token_file is None:
-        token_row = row("bank.token", token_label, Status.WARN, t("ops.token.none"),
-                        t("ops.advice.token"))
-    else:
-        source = credential_path(bank.token_file)
-        try:
-            token = source.read_text(encoding="utf-8").strip()
-            if not token:
-                raise OSError("empty file")
-        except OSError as exc:
-            token = None
-            token_row = row("bank.token", token_label, Status.FAIL,
-                            t("ops.token.unreadable", path=source,
-                              error=getattr(exc, "strerror", None) or exc),
-                            t("ops.advice.token"))
-    headers = {"Accept": "application/json", "User-Agent": "sms-appliance-doctor/1"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    verify: Any = True
-    if bank.ca_file is not None:
-        verify = ssl.create_default_context(cafile=str(bank.ca_file))
-    url = bank.url
-    try:
-        with httpx.Client(base_url=url, verify=verify, headers=headers, timeout=httpx.Timeout(
-                bank.read_timeout, connect=bank.connect_timeout)) as client:
-            response = client.get("/v1/changes", params={"limit": 1})
-            received = datetime.now(UTC)
-    except (httpx.HTTPError, OSError) as exc:
-        error = str(exc) or type(exc).__name__
-        return [
-            row("bank.reachable", reach_label, Status.FAIL,
-                t("ops.bank.unreachable", url=url, error=error),
-                t("ops.advice.bank_unreachable", url=url)),
-            token_row or row("bank.token", token_label, Status.WARN, t("ops.token.untested")),
-            # No answer, so no Date header to blame: say the clock was not compared.
-            row("bank.clock", t("ops.label.bank_clock"), Status.WARN, t("ops.clock.untested")),
-        ]
-    status = response.status_code
-    out: list[Check] = []
-    if status >= 500:
-        out.append(row("bank.reachable", reach_label, Status.FAIL,
-                       t("ops.bank.down", url=url, status=status), t("ops.advice.bank_down")))
-        out.append(token_row or row("bank.token", token_label, Status.WARN,
-                                    t("ops.token.untested")))
-    else:
-        out.append(row("bank.reachable", reach_label, Status.OK,
-                       t("ops.bank.ok", url=url, status=status)))
-        if token_row is not None:
-            out.append(token_row)
-        elif status in (401, 403):
-            out.append(row("bank.token", token_label, Status.FAIL,
-                           t("ops.token.refused", status=status), t("ops.advice.token")))
-        else:
-            out.append(row("bank.token", token_label, Status.OK, t("ops.token.ok")))
-    skew: float | None = None
-    date = response.headers.get("Date")
-    if date:
-        with contextlib.suppress(TypeError, ValueError):
-            bank_time = parsedate_to_datetime(date)
-            # The Date header has whole seconds: allow for that and for the request's time.
-            skew = (received - bank_time).total_seconds() - 0.5
-    out.append(checks.skew_verdict(skew))
-    return out
-
-
 # --- the whole run -------------------------------------------------------------------
 
 
@@ -381,17 +300,10 @@ def run_doctor(settings: Settings, now: datetime | None = None) -> list[Check]:
 
 def _rest(settings: Settings, db: DatabaseFacts, now: datetime) -> list[Check]:
     out = [disk_check(settings.database)]
+    token = settings.bank.token_file
+    out += privacy.doctor_rows(settings.database, credential_path(token) if token else None)
     snap = daemon_state(settings, now)
-    if snap is not None:
-        age = int(snap.age(now))
-        stale = age > checks.SNAPSHOT_STALE_SECONDS
-        out.append(row("daemon", t("ops.label.daemon"), Status.WARN if stale else Status.OK,
-                       t("ops.daemon.stale" if stale else "ops.daemon.running",
-                         pid=snap.pid, age=age),
-                       t("ops.advice.snapshot_stale") if stale else ""))
-    else:
-        out.append(row("daemon", t("ops.label.daemon"), Status.OK, t("ops.daemon.stopped")))
-    out.append(modemmanager_check())
+    out += [daemon_check(settings, snap, now), modemmanager_check()]
     for ms in settings.modems:
         previous = db.previous_imsi.get(ms.name)
         if snap is not None:
@@ -418,6 +330,7 @@ def _record_identity(name: str, facts: ModemFacts, now: datetime) -> None:
 __all__ = [
     "bank_checks",
     "credential_path",
+    "daemon_check",
     "database_checks",
     "facts_rows",
     "probe_modem",

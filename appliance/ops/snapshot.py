@@ -121,7 +121,7 @@ def write_snapshot(path: Path, modems: Iterable[ModemFacts], now: datetime, *,
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             json.dump(body, out, indent=1, sort_keys=True)
-        os.chmod(tmp, 0o640)
+        os.chmod(tmp, 0o600)  # the state dir's files are the service user's alone
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
