@@ -214,3 +214,36 @@ def test_listen_address_is_checked() -> None:
     for bad in ("9333", "localhost:", ":80", "127.0.0.1:http"):
         with pytest.raises(ValueError, match="HOST:PORT"):
             parse_listen(bad)
+
+
+def test_docs_list_every_metric(seeded: Seeded) -> None:
+    text = httpx.get(seeded.server.metrics_url, timeout=10).text
+    served = set(re.findall(r"^# TYPE (appliance_\w+) ", text, re.M))
+    served = {n for n in served if not n.endswith("_created")}  # prometheus-client's own
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "metrics.md").read_text()
+    documented = set(re.findall(r"^\| `(appliance_\w+)` \|", doc, re.M))
+    assert len(served) >= 28
+    assert served == documented
+    for name in ("appliance_inbound_total", "appliance_reply_latency_seconds",
+                 "appliance_outbox_queued", "appliance_sms_sent_total", "appliance_modem_up",
+                 "appliance_modem_signal_dbm", "appliance_bank_sync_age_seconds",
+                 "appliance_topups_total"):  # the names DESIGN §9 promises
+        assert name in served, name
+
+
+def test_docs_alert_rules_use_served_metrics() -> None:
+    import yaml
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "metrics.md").read_text()
+    block = re.search(r"```yaml\n(.*?)```", doc, re.S)
+    assert block is not None
+    rules = yaml.safe_load(block.group(1))["groups"][0]["rules"]
+    names = {r["alert"] for r in rules}
+    for needed in ("ApplianceModemDown", "ApplianceQueueGrowing", "ApplianceBankSyncStale",
+                   "ApplianceNoInboundInBusinessHours"):
+        assert needed in names
+    documented = set(re.findall(r"^\| `(appliance_\w+)` \|", doc, re.M))
+    for rule in rules:
+        for used in re.findall(r"appliance_\w+", rule["expr"]):
+            base = re.sub(r"_(bucket|sum|count)$", "", used)
+            assert base in documented, (rule["alert"], used)
