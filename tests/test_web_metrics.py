@@ -247,3 +247,30 @@ def test_docs_alert_rules_use_served_metrics() -> None:
         for used in re.findall(r"appliance_\w+", rule["expr"]):
             base = re.sub(r"_(bucket|sum|count)$", "", used)
             assert base in documented, (rule["alert"], used)
+
+
+def test_served_from_the_daemons_settings(seeded: Seeded) -> None:
+    from appliance.config import load
+    from tests.conftest import config_toml
+
+    config = seeded.db_path.parent / "appliance.toml"
+    config.write_text(config_toml(seeded.db_path.parent, "http://127.0.0.1:1",
+                                  seeded.db_path.parent / "token", Path("/dev/null"),
+                                  modems={"vala": {"name": "vala", "port": "/dev/null",
+                                                   "operator": "vala"},
+                                          "ipko": {"name": "ipko", "port": "/dev/zero",
+                                                   "operator": "ipko"}},
+                                  rules={"timezone": "Europe/Belgrade"}), encoding="utf-8")
+    settings = load(config)
+    assert settings.database == seeded.db_path
+    server = serve("127.0.0.1:0", settings, history=SignalHistory())
+    try:
+        m = scrape(server)
+        # A configured modem the daemon never reported is shown, and down.
+        assert m[("appliance_modem_up", (("modem", "ipko"),))] == 0
+        assert m[("appliance_modem_up", (("modem", "vala"),))] == 1
+        page = httpx.get(server.status_url, timeout=10).text
+        assert "(Europe/Belgrade)" in page
+        assert '<tr class="modem"><td>ipko</td><td><span class="bad">down</span>' in page
+    finally:
+        server.close()
