@@ -240,6 +240,12 @@ def test_install_upgrade_remove_purge(box: Box, debs: Debs) -> None:
         assert box.ok(f"readlink {link}").strip().startswith("/lib/systemd/system/"), link
     assert box.ok("find /usr/lib/appliance/venv -name '*.pyc' | head -n1").strip()
     assert box.ok("appliance doctor --help").startswith("Usage:")
+    # systemd accepts the installed units as they are (ExecStart= exists, keys known).
+    verify = box.sh("systemd-analyze verify /lib/systemd/system/appliance.service "
+                    "/lib/systemd/system/appliance-backup.service "
+                    "/lib/systemd/system/appliance-backup.timer")
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    assert "appliance" not in verify.stdout + verify.stderr, verify.stdout + verify.stderr
 
     # The service's first start creates the database; an operator edits the config.
     box.ok(f"{AS_APPLIANCE} {PY} -c \"{SEED}\"")

@@ -274,3 +274,21 @@ def test_served_from_the_daemons_settings(seeded: Seeded) -> None:
         assert '<tr class="modem"><td>ipko</td><td><span class="bad">down</span>' in page
     finally:
         server.close()
+
+
+def test_a_fresh_box_before_its_first_sync(tmp_path: Path) -> None:
+    db = open_database(tmp_path / "fresh.sqlite")
+    server = serve("127.0.0.1:0", tmp_path / "fresh.sqlite", history=SignalHistory())
+    try:
+        m = scrape(server)
+        assert m[("appliance_store_up", ())] == 1
+        assert m[("appliance_bank_sync_age_seconds", ())] == float("inf")
+        assert ("appliance_bank_last_sync_timestamp_seconds", ()) not in m
+        assert m[("appliance_daemon_running", ())] == 0
+        page = httpx.get(server.status_url, timeout=10)
+        assert page.status_code == 200
+        assert "no modem known yet" in page.text
+        assert '<span class="bad">-</span> ago' in page.text
+    finally:
+        server.close()
+        db.close()
