@@ -113,7 +113,7 @@ def test_changes_pages_match_the_schema(http: httpx.Client, bank: FakeBankServer
         cursor = body["cursor"]
         if not body["more"]:
             break
-    assert seen == 14
+    assert seen == 21
 
 
 def test_money_is_never_a_json_number(http: httpx.Client) -> None:
@@ -235,3 +235,30 @@ def test_what_the_client_sends_matches_the_schema(bank: FakeBankServer) -> None:
     gets = [(path, headers) for method, path, headers, _b in sent if method == "GET"]
     assert gets
     assert all(path == "/v1/changes" for path, _ in gets)
+
+
+def test_the_type_codes_are_one_list_in_the_contract_the_prose_and_the_fake() -> None:
+    from appliance.bank.fake_db import TYPE_CODES, load_seed
+
+    documented = SPEC["components"]["schemas"]["MovementTypeCode"]["enum"]
+    assert tuple(documented) == TYPE_CODES
+    doc = DOC_PATH.read_text(encoding="utf-8")
+    for code in documented:
+        assert f"| `{code}` |" in doc, code
+    data, _ = load_seed(None)
+    seeded = {str(m["type"]) for c in data["customers"] for a in c.get("accounts") or []
+              for m in a.get("movements") or []}
+    assert seeded <= set(TYPE_CODES)
+    assert len(seeded) >= 10  # the demo's history shows what a bank books
+
+
+def test_a_movement_of_an_unlisted_type_still_matches_and_parses(
+    http: httpx.Client, bank: FakeBankServer
+) -> None:
+    moved = bank.book_movement("A1001", Decimal("-1.00"), "crypto_swap")
+    body = check(http.get("/v1/changes", params={"limit": 5000}), "/v1/changes", "get")
+    assert {"id": moved, "type": "crypto_swap"}.items() <= next(
+        m for m in body["movements"] if m["id"] == moved).items()
+    client = BankClient(bank.url, bank.token_file, retries=0)
+    types = {m.id: m.type for m in client.changes(None, 5000).movements}
+    assert types[moved] == "crypto_swap"

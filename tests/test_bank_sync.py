@@ -63,7 +63,7 @@ def test_first_sync_loads_everything_without_alerting_history(
     assert report.complete
     assert report.pages > 5
     assert report.alerts == 0
-    assert report.movements == Movement.select().count() == 13
+    assert report.movements == Movement.select().count() == 20
     assert Customer.select().count() == 6
     assert Agreement.select().count() == 8
     assert Account.select().count() == 10

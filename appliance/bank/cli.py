@@ -28,7 +28,13 @@ from appliance.bank.fake import (
     FakeBankServer,
     normalize_fault,
 )
-from appliance.bank.fake_db import CENT, FakeBankDB, FakeBankError
+from appliance.bank.fake_db import (
+    CENT,
+    TYPE_CODES,
+    FakeBankDB,
+    FakeBankError,
+    seed_account_ids,
+)
 from appliance.clitexts import t
 
 _STATE_DIR = click.option(
@@ -114,7 +120,8 @@ def _admin(url: str, token: str, path: str, body: dict[str, Any]) -> dict[str, A
 @_STATE_DIR
 @click.option("--account", "account_id", required=True, help="The bank's account id (A1001).")
 @click.option("--amount", required=True, help="Signed amount: -12.50 is a debit.")
-@click.option("--type", "type_", required=True, help="card_payment, transfer_in, ...")
+@click.option("--type", "type_", required=True,
+              help=f"The bank's type code: {', '.join(TYPE_CODES)} (another is booked as given).")
 def movement(state_dir: Path, account_id: str, amount: str, type_: str) -> None:
     """Book a new movement at the fake bank; print its id."""
     try:
@@ -134,11 +141,16 @@ def movement(state_dir: Path, account_id: str, amount: str, type_: str) -> None:
             # Say so on stderr: a mistyped --state-dir would otherwise book, silently, into
             # a new ledger that nobody serves (stdout stays the movement id alone).
             ledger = state_dir / DB_NAME
+            seed = DEFAULT_SEED if DEFAULT_SEED.exists() else None
+            # A new ledger would be the seed's: refuse an account it lacks before creating
+            # anything (a typo outside a demo dir must not leave a ./demo-state behind).
+            if not ledger.exists() and account_id not in seed_account_ids(seed):
+                _fail(t("bank.unknown_account", account=account_id))
             new = "" if ledger.exists() else t("bank.new_ledger")
             db = FakeBankDB(ledger)
             try:
                 if not db.is_seeded():
-                    db.seed_from_yaml(DEFAULT_SEED if DEFAULT_SEED.exists() else None)
+                    db.seed_from_yaml(seed)
                 movement_id = db.book_movement(account_id, value, type_)
             finally:
                 db.close()
@@ -148,6 +160,9 @@ def movement(state_dir: Path, account_id: str, amount: str, type_: str) -> None:
         if exc.code == "unknown_account":
             _fail(t("bank.unknown_account", account=account_id))
         _fail(t("bank.admin_failed", error=exc.message), code=1)
+    if type_ not in TYPE_CODES:
+        # Booked all the same: a real bank may add codes, and the box must cope with them.
+        click.echo(t("bank.unlisted_type", value=type_, codes=", ".join(TYPE_CODES)), err=True)
     click.echo(movement_id)
 
 

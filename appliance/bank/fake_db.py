@@ -29,6 +29,13 @@ SERVED_TOPUP_OPERATORS = ("vala", "ipko_mobile", "ipko_fixed")
 PRODUCTS = ("internet", "tv", "duotv", "duofix")
 ACCOUNT_KINDS = ("current", "business", "savings")
 MAX_TOPUP = Decimal(200)
+# The movement types this bank books (docs/bank-api.md). The contract lets a bank add more:
+# the fake books any other code it is given, so that the box's neutral word can be tried.
+TYPE_CODES = (
+    "card_payment", "card_refund", "atm_withdrawal", "cash_deposit", "cash_withdrawal",
+    "transfer_in", "transfer_out", "standing_order", "direct_debit", "salary", "pension",
+    "fee", "interest", "topup", "refund", "loan_repayment",
+)
 _FENCED = "fenced"  # request_hash of a key closed by `resolve` before any request came
 
 _SCHEMA = """
@@ -55,6 +62,26 @@ CREATE TABLE IF NOT EXISTS topups (
     created_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS ported (phone TEXT PRIMARY KEY, operator TEXT NOT NULL);
 """
+
+
+def load_seed(path: Path | None) -> tuple[dict[str, Any], str]:
+    """The seed document at `path` (`None`: the embedded demo seed) and where it came from."""
+    if path is None:
+        from appliance.bank.fake_seed import DEMO_SEED_YAML  # noqa: PLC0415
+
+        text, source = DEMO_SEED_YAML, "embedded demo seed"
+    else:
+        text, source = path.read_text(encoding="utf-8"), str(path)
+    return yaml.safe_load(text) or {}, source
+
+
+def seed_account_ids(path: Path | None) -> set[str]:
+    """The ids of the accounts a new ledger seeded from `path` would have."""
+    data, _source = load_seed(path)
+    return {
+        str(acc["id"])
+        for cust in data.get("customers") or [] for acc in cust.get("accounts") or []
+    }
 
 
 class FakeBankError(Exception):
@@ -152,13 +179,7 @@ class FakeBankDB:
     def seed_from_yaml(self, path: Path | None, now: datetime | None = None) -> None:
         """Load customers, agreements, accounts, history and ported numbers from YAML
         (`None`: the embedded demo seed, the same as config/demo-bank.yaml)."""
-        if path is None:
-            from appliance.bank.fake_seed import DEMO_SEED_YAML  # noqa: PLC0415
-
-            text, source = DEMO_SEED_YAML, "embedded demo seed"
-        else:
-            text, source = path.read_text(encoding="utf-8"), str(path)
-        data = yaml.safe_load(text) or {}
+        data, source = load_seed(path)
         self.seed(data, now or utcnow())
         self.mark_seeded(source)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 DEMO_SEED_YAML = """\
 # The fake bank's seed: loaded into STATE_DIR/fakebank.sqlite on its first start.
 # Money as strings (never floats). Times UTC. Phones E.164.
+# Movement types are the bank's codes (docs/bank-api.md lists them): card_payment, fee, ...
 # Vala numbers: +38344…, +38345… ; IPKO mobile: +38349…, +38343… ; IPKO fixed: +38338…
 #
 # Demo phones (the demo banner picks from these):
@@ -29,10 +30,13 @@ customers:
         kind: current
         number: "1110000100012345"
         currency: EUR
-        opening_balance: "1840.00"
+        opening_balance: "1979.50"
         movements:
+          - {amount: "-2.00", type: fee, booked_at: "2026-11-01T06:00:00+00:00"}
+          - {amount: "-150.00", type: standing_order, booked_at: "2026-11-05T06:00:00+00:00"}
           - {amount: "-45.20", type: card_payment, booked_at: "2026-11-20T09:12:00+00:00"}
           - {amount: "950.00", type: salary, booked_at: "2026-11-21T07:00:00+00:00"}
+          - {amount: "12.50", type: refund, booked_at: "2026-11-22T11:30:00+00:00"}
           - {amount: "-12.50", type: card_payment, booked_at: "2026-11-24T16:40:00+00:00"}
           - {amount: "-600.00", type: transfer_out, booked_at: "2026-11-25T10:05:00+00:00"}
       - id: A1002
@@ -58,8 +62,9 @@ customers:
         kind: current
         number: "1110000200023456"
         currency: EUR
-        opening_balance: "320.50"
+        opening_balance: "355.50"
         movements:
+          - {amount: "-35.00", type: direct_debit, booked_at: "2026-11-20T06:00:00+00:00"}
           - {amount: "1200.00", type: transfer_in, booked_at: "2026-11-22T08:30:00+00:00"}
           - {amount: "-1050.00", type: transfer_out, booked_at: "2026-11-23T14:10:00+00:00"}
     agreements:
@@ -78,8 +83,10 @@ customers:
         kind: current
         number: "1110000300034567"
         currency: EUR
-        opening_balance: "2310.75"
+        opening_balance: "2020.75"
         movements:
+          - {amount: "300.00", type: cash_deposit, booked_at: "2026-11-10T10:15:00+00:00"}
+          - {amount: "-10.00", type: topup, booked_at: "2026-11-15T19:02:00+00:00"}
           - {amount: "-80.00", type: atm_withdrawal, booked_at: "2026-11-19T18:20:00+00:00"}
       - id: A3002
         kind: business
@@ -153,8 +160,9 @@ customers:
         kind: current
         number: "1110000600067890"
         currency: EUR
-        opening_balance: "150.00"
+        opening_balance: "145.00"
         movements:
+          - {amount: "5.00", type: card_refund, booked_at: "2026-11-25T09:00:00+00:00"}
           - {amount: "-20.00", type: card_payment, booked_at: "2026-11-26T12:00:00+00:00"}
       - id: A6002
         kind: savings

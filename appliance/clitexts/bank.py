@@ -18,6 +18,12 @@ TEXTS: dict[str, tuple[str, str]] = {
         "--account: banka e rreme nuk ka llogari {account!r}",
         "--account: the fake bank has no account {account!r}",
     ),
+    "bank.unlisted_type": (
+        "--type: {value!r} nuk është kod i dokumentuar i bankës ({codes}); u regjistrua siç "
+        "u dha (kutia tregon një fjalë neutrale për të).",
+        "--type: {value!r} is not one of the bank's documented codes ({codes}); booked as "
+        "given (the box shows a neutral word for it).",
+    ),
     "bank.not_running": (
         "Asnjë bankë e rreme nuk po punon në {state_dir} (nis: appliance fake-bank serve)",
         "No fake bank is running in {state_dir} (start one: appliance fake-bank serve)",
