@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 
-from appliance.bank.fake import FakeBankServer
+from appliance.fakebank.server import FakeBankServer
 
 
 def test_unknown_path_and_wrong_method_have_their_own_codes(tmp_path: Path) -> None:

@@ -12,8 +12,8 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from appliance.bank.client import BankClient, BankUnavailable
-from appliance.bank.fake import FakeBankServer
 from appliance.cli import main
+from appliance.fakebank.server import FakeBankServer
 from tests.helpers import wait_for
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -20,7 +20,7 @@ from appliance.bank.client import (
     BankUnavailable,
     ChangesPage,
 )
-from appliance.bank.fake import FakeBankServer
+from appliance.fakebank.server import FakeBankServer
 from tests.helpers import wait_for
 
 

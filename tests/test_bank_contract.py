@@ -19,7 +19,7 @@ from referencing.jsonschema import DRAFT202012
 from werkzeug.routing import Map
 
 from appliance.bank.client import BankClient, BankRejected
-from appliance.bank.fake import FakeBankServer
+from appliance.fakebank.server import FakeBankServer
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC_PATH = ROOT / "docs" / "bank-api.yaml"
@@ -238,7 +238,7 @@ def test_what_the_client_sends_matches_the_schema(bank: FakeBankServer) -> None:
 
 
 def test_the_type_codes_are_one_list_in_the_contract_the_prose_and_the_fake() -> None:
-    from appliance.bank.fake_db import TYPE_CODES, load_seed
+    from appliance.fakebank.ledger import TYPE_CODES, load_seed
 
     documented = SPEC["components"]["schemas"]["MovementTypeCode"]["enum"]
     assert tuple(documented) == TYPE_CODES

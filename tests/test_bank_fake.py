@@ -12,10 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from appliance.bank import fake
-from appliance.bank.fake import DEFAULT_SEED
-from appliance.bank.fake_db import FakeBankDB, FakeBankError
-from appliance.bank.fake_seed import DEMO_SEED_YAML
+from appliance.fakebank import server as fake
+from appliance.fakebank.ledger import FakeBankDB, FakeBankError
+from appliance.fakebank.seed import DEMO_SEED_YAML
+from appliance.fakebank.server import DEFAULT_SEED
 
 ACCOUNTS = ("A1001", "A1002", "A2001", "A3002", "A4001", "A5001")
 amounts = st.decimals(min_value=Decimal("-9999.99"), max_value=Decimal("9999.99"), places=2)

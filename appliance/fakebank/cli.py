@@ -19,7 +19,15 @@ from typing import Any, NoReturn
 import click
 import httpx
 
-from appliance.bank.fake import (
+from appliance.clitexts import t
+from appliance.fakebank.ledger import (
+    CENT,
+    TYPE_CODES,
+    FakeBankDB,
+    FakeBankError,
+    seed_account_ids,
+)
+from appliance.fakebank.server import (
     DB_NAME,
     DEFAULT_SEED,
     FAULT_MODES,
@@ -28,14 +36,6 @@ from appliance.bank.fake import (
     FakeBankServer,
     normalize_fault,
 )
-from appliance.bank.fake_db import (
-    CENT,
-    TYPE_CODES,
-    FakeBankDB,
-    FakeBankError,
-    seed_account_ids,
-)
-from appliance.clitexts import t
 
 _STATE_DIR = click.option(
     "--state-dir",

@@ -67,7 +67,7 @@ CREATE TABLE IF NOT EXISTS ported (phone TEXT PRIMARY KEY, operator TEXT NOT NUL
 def load_seed(path: Path | None) -> tuple[dict[str, Any], str]:
     """The seed document at `path` (`None`: the embedded demo seed) and where it came from."""
     if path is None:
-        from appliance.bank.fake_seed import DEMO_SEED_YAML  # noqa: PLC0415
+        from appliance.fakebank.seed import DEMO_SEED_YAML  # noqa: PLC0415
 
         text, source = DEMO_SEED_YAML, "embedded demo seed"
     else:

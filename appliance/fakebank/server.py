@@ -1,7 +1,7 @@
 """The fake bank: a real HTTP server on loopback that serves docs/bank-api.yaml.
 
 Used by the demo, the tests and the benchmark. Its state is its own SQLite file
-(`STATE_DIR/fakebank.sqlite`, see `fake_db`), seeded from `config/demo-bank.yaml` on first
+(`STATE_DIR/fakebank.sqlite`, see `ledger`), seeded from `config/demo-bank.yaml` on first
 start. The bearer token is a random string in `STATE_DIR/bank-token` (kept across restarts).
 A small admin side (`/_fake/...`, same token) lets another process book movements and
 inject faults; `STATE_DIR/fakebank.json` tells such a process where the server listens.
@@ -37,7 +37,7 @@ from werkzeug.routing import Map, Rule
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
-from appliance.bank.fake_db import FakeBankDB, FakeBankError, parse_money
+from appliance.fakebank.ledger import FakeBankDB, FakeBankError, parse_money
 
 log = logging.getLogger(__name__)
 
@@ -306,7 +306,7 @@ class FakeBankServer:
         self.state_dir = Path(state_dir)
         self.state_dir.mkdir(parents=True, exist_ok=True)
         # The repository's config/demo-bank.yaml, else (an installed package) the same
-        # seed embedded in fake_seed.py.
+        # seed embedded in seed.py.
         self.seed_path = seed if seed is not None else (
             DEFAULT_SEED if DEFAULT_SEED.exists() else None)
         self.host = host
