@@ -72,7 +72,8 @@ def generate(db: FakeBankDB, agreements: int, movements: int, seed: int = 7) -> 
     changes += [("account", a[0]) for a in accounts]
     changes += [("movement", m[1]) for m in movement_rows]
     db.execute_many("INSERT INTO customers VALUES (?, ?, ?)", customers)
-    db.execute_many("INSERT INTO agreements VALUES (?, ?, ?, ?, ?, ?, ?)", agreement_rows)
+    db.execute_many("INSERT INTO agreements (id, customer_id, phone, services, alert_limit,"
+                    " language, active) VALUES (?, ?, ?, ?, ?, ?, ?)", agreement_rows)
     db.execute_many("INSERT INTO accounts VALUES (?, ?, ?, ?, ?, ?, ?)", accounts)
     db.execute_many("INSERT INTO movements VALUES (?, ?, ?, ?, ?, ?, ?)", movement_rows)
     db.execute_many("INSERT INTO changes (entity, entity_id) VALUES (?, ?)", changes)

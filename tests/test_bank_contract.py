@@ -77,7 +77,8 @@ def check(response: httpx.Response, path: str, method: str) -> Any:
 def test_spec_is_valid_openapi_31_shape() -> None:
     assert SPEC["openapi"].startswith("3.1")
     assert set(SPEC["paths"]) == {"/v1/changes", "/v1/topups", "/v1/topups/{key}/resolve",
-                                  "/v1/agreements/{id}/phone"}
+                                  "/v1/agreements/{id}/phone", "/v1/agreements/{id}/alerts",
+                                  "/v1/agreements/{id}/language", "/v1/cards/block"}
     # Every component schema is itself a valid JSON Schema 2020-12.
     for schema in SPEC["components"]["schemas"].values():
         jsonschema.Draft202012Validator.check_schema(schema)

@@ -1,9 +1,9 @@
-"""`appliance fake-bank`: run the fake bank, book movements at it, inject faults (DESIGN §9).
+"""`appliance fake-bank`: run the fake bank, book movements, report SIM swaps, list cards,
+inject faults (DESIGN §9).
 
-`movement` and `fault` reach a running fake bank through its admin endpoint (its URL is in
-`STATE_DIR/fakebank.json`, its token in `STATE_DIR/bank-token`); with no bank running,
-`movement` books straight into `STATE_DIR/fakebank.sqlite`, which the bank serves when it
-starts.
+`movement`, `sim-swap`, `cards` and `fault` reach a running fake bank through its admin side
+(`control.AdminClient`); with no bank running, `movement` and `sim-swap` write straight into
+`STATE_DIR/fakebank.sqlite`, which the bank serves when it starts, and `cards` reads it.
 """
 
 from __future__ import annotations
@@ -11,31 +11,36 @@ from __future__ import annotations
 import json
 import signal
 import sys
+import tempfile
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, NoReturn
+from types import FrameType
+from typing import NoReturn
 
 import click
-import httpx
 
 from appliance.clitexts import t
+from appliance.fakebank.control import AdminClient
 from appliance.fakebank.ledger import (
     CENT,
     TYPE_CODES,
     FakeBankDB,
     FakeBankError,
     seed_account_ids,
+    seed_phones,
 )
 from appliance.fakebank.server import (
     DB_NAME,
     DEFAULT_SEED,
     FAULT_MODES,
-    INFO_NAME,
-    TOKEN_NAME,
     FakeBankServer,
     normalize_fault,
 )
+from appliance.fakebank.values import JsonObject, is_e164
 
 _STATE_DIR = click.option(
     "--state-dir",
@@ -73,7 +78,7 @@ def serve(state_dir: Path, host: str, port: int, seed: Path | None) -> None:
         _fail(t("bank.port_busy", port=port, error=exc))
     stop = threading.Event()
 
-    def _on_signal(signum: int, frame: Any) -> None:
+    def _on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
     signal.signal(signal.SIGTERM, _on_signal)
@@ -88,32 +93,26 @@ def serve(state_dir: Path, host: str, port: int, seed: Path | None) -> None:
     click.echo(t("bank.stopped"))
 
 
-def _running(state_dir: Path) -> tuple[str, str] | None:
-    """(url, token) of a fake bank that answers for this state dir, or None."""
-    info_file = state_dir / INFO_NAME
-    token_file = state_dir / TOKEN_NAME
+@contextmanager
+def _offline_ledger(state_dir: Path, known: Callable[[Path | None], bool],
+                    refusal: str) -> Iterator[FakeBankDB]:
+    """The ledger at `state_dir` when no bank serves it. A new ledger would be the seed's:
+    when `known(seed)` is false the refusal is one line, exit 2, before anything is created
+    (a typo outside a demo dir must not leave a ./demo-state behind). Says on stderr where
+    the write went (stdout stays the answer alone for scripts)."""
+    ledger = state_dir / DB_NAME
+    seed = DEFAULT_SEED if DEFAULT_SEED.exists() else None
+    if not ledger.exists() and not known(seed):
+        _fail(refusal)
+    new = "" if ledger.exists() else t("bank.new_ledger")
+    db = FakeBankDB(ledger)
     try:
-        info = json.loads(info_file.read_text(encoding="utf-8"))
-        token = token_file.read_text(encoding="utf-8").strip()
-        url = str(info["url"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    try:
-        response = httpx.get(f"{url}/_fake/health", headers={"Authorization": f"Bearer {token}"},
-                             timeout=2.0)
-    except httpx.HTTPError:
-        return None  # a stale file from a bank that died
-    return (url, token) if response.status_code == 200 else None
-
-
-def _admin(url: str, token: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
-    response = httpx.post(f"{url}{path}", json=body,
-                          headers={"Authorization": f"Bearer {token}"}, timeout=10.0)
-    data: dict[str, Any] = response.json()
-    if response.status_code >= 400:
-        raise FakeBankError(response.status_code, str(data.get("error")),
-                            str(data.get("message")))
-    return data
+        if not db.is_seeded():
+            db.seed_from_yaml(seed)
+        yield db
+    finally:
+        db.close()
+    click.echo(t("bank.booked_offline", state_dir=state_dir, ledger=ledger, new=new), err=True)
 
 
 @fake_bank.command("movement")
@@ -130,32 +129,17 @@ def movement(state_dir: Path, account_id: str, amount: str, type_: str) -> None:
         value = Decimal("NaN")
     if not value.is_finite() or value != value.quantize(CENT) or value == 0:
         _fail(t("bank.bad_amount", value=amount))
-    running = _running(state_dir)
+    admin = AdminClient.for_state_dir(state_dir)
     try:
-        if running is not None:
-            url, token = running
-            movement_id = str(_admin(url, token, "/_fake/movements", {
-                "account_id": account_id, "amount": str(value), "type": type_,
-            })["id"])
+        if admin is not None:
+            with admin:
+                movement_id = admin.book_movement(account_id, value, type_)
         else:
-            # Say so on stderr: a mistyped --state-dir would otherwise book, silently, into
-            # a new ledger that nobody serves (stdout stays the movement id alone).
-            ledger = state_dir / DB_NAME
-            seed = DEFAULT_SEED if DEFAULT_SEED.exists() else None
-            # A new ledger would be the seed's: refuse an account it lacks before creating
-            # anything (a typo outside a demo dir must not leave a ./demo-state behind).
-            if not ledger.exists() and account_id not in seed_account_ids(seed):
-                _fail(t("bank.unknown_account", account=account_id))
-            new = "" if ledger.exists() else t("bank.new_ledger")
-            db = FakeBankDB(ledger)
-            try:
-                if not db.is_seeded():
-                    db.seed_from_yaml(seed)
+            with _offline_ledger(
+                state_dir, lambda seed: account_id in seed_account_ids(seed),
+                t("bank.unknown_account", account=account_id),
+            ) as db:
                 movement_id = db.book_movement(account_id, value, type_)
-            finally:
-                db.close()
-            click.echo(t("bank.booked_offline", state_dir=state_dir, ledger=ledger, new=new),
-                       err=True)
     except FakeBankError as exc:
         if exc.code == "unknown_account":
             _fail(t("bank.unknown_account", account=account_id))
@@ -180,18 +164,89 @@ def fault(state_dir: Path, mode: str, count: int | None, delay: float | None) ->
         canonical = normalize_fault(mode)
     except ValueError:
         _fail(t("bank.bad_fault", modes=", ".join(FAULT_MODES), value=mode))
-    running = _running(state_dir)
-    if running is None:
+    admin = AdminClient.for_state_dir(state_dir)
+    if admin is None:
         _fail(t("bank.not_running", state_dir=state_dir), code=1)
-    url, token = running
-    body: dict[str, Any] = {"mode": canonical}
-    if count is not None:
-        body["count"] = count
-    if delay is not None:
-        body["delay"] = delay
     try:
-        now = _admin(url, token, "/_fake/fault", body)
+        with admin:
+            now = admin.set_fault(canonical, count=count, delay=delay)
     except FakeBankError as exc:
         _fail(t("bank.admin_failed", error=exc.message), code=1)
     click.echo(t("bank.fault_set", mode=now["mode"], count=now["count"] or "-",
                  delay=now["delay"]))
+
+
+@fake_bank.command("sim-swap")
+@_STATE_DIR
+@click.option("--phone", required=True, help="The agreement's phone, E.164 (+38344123456).")
+@click.option("--at", "at", default=None,
+              help="When the SIM changed, ISO 8601 with an offset (default: now).")
+def sim_swap(state_dir: Path, phone: str, at: str | None) -> None:
+    """The operator reports a new SIM behind PHONE: its agreements carry `sim_changed_at`."""
+    if not is_e164(phone):
+        _fail(t("bank.bad_phone", value=phone))
+    when: datetime | None = None
+    if at is not None:
+        try:
+            when = datetime.fromisoformat(at)
+        except ValueError:
+            when = None
+        if when is None or when.tzinfo is None:
+            _fail(t("bank.bad_time", value=at))
+    admin = AdminClient.for_state_dir(state_dir)
+    try:
+        if admin is not None:
+            with admin:
+                done = admin.sim_swap(phone, when)
+        else:
+            with _offline_ledger(state_dir, lambda seed: phone in seed_phones(seed),
+                                 t("bank.unknown_phone", phone=phone)) as db:
+                done = db.sim_swap(phone, when)
+    except FakeBankError as exc:
+        if exc.code == "unknown_phone":
+            _fail(t("bank.unknown_phone", phone=phone))
+        _fail(t("bank.admin_failed", error=exc.message), code=1)
+    agreements = done.get("agreements")
+    click.echo(t("bank.sim_swapped", phone=phone, at=done.get("sim_changed_at"),
+                 agreements=", ".join(map(str, agreements))
+                 if isinstance(agreements, list) else ""))
+
+
+@fake_bank.command("cards")
+@_STATE_DIR
+@click.option("--json", "as_json", is_flag=True, help="One JSON object a line.")
+def cards(state_dir: Path, as_json: bool) -> None:
+    """The bank's cards and their status (the seed's when no bank ran in DIR yet)."""
+    for card in _cards(state_dir):
+        if as_json:
+            click.echo(json.dumps(card, ensure_ascii=False))
+            continue
+        phones = card.get("phones")
+        click.echo(t("bank.card_line", id=card["id"], last4=card["last4"],
+                     status=card["status"], customer=card["customer"],
+                     phones=" ".join(map(str, phones)) if isinstance(phones, list) else ""))
+
+
+def _cards(state_dir: Path) -> list[JsonObject]:
+    admin = AdminClient.for_state_dir(state_dir)
+    if admin is not None:
+        with admin:
+            try:
+                return admin.cards()
+            except FakeBankError as exc:
+                _fail(t("bank.admin_failed", error=exc.message), code=1)
+    ledger = state_dir / DB_NAME
+    if ledger.exists():
+        db = FakeBankDB(ledger)
+        try:
+            return db.cards()
+        finally:
+            db.close()
+    # No ledger yet: what one would hold, from the seed, without creating anything here.
+    with tempfile.TemporaryDirectory() as tmp:
+        db = FakeBankDB(Path(tmp) / DB_NAME)
+        try:
+            db.seed_from_yaml(DEFAULT_SEED if DEFAULT_SEED.exists() else None)
+            return db.cards()
+        finally:
+            db.close()

@@ -15,6 +15,10 @@ DEMO_SEED_YAML = """\
 #   +38349234567  Drita, IPKO, English, alerts from 1,000 EUR
 #   +38345345678  Besnik, Vala, Albanian, private + business current + savings, 2,000 EUR
 #
+# Cards (`BLLOKO <last4>` blocks one; `appliance fake-bank cards` lists them): Arben ***4821
+# and ***7315, Drita ***5502, Besnik ***6034 (and ***9117, blocked already), Teuta ***2288,
+# Kosova Trade ***3090, Liridona ***1406.
+#
 # Ported numbers keep their prefix but are served by another operator now: a top-up that
 # names the prefix's operator is refused by the bank with `operator_mismatch`.
 ported:
@@ -25,6 +29,9 @@ customers:
   - id: C1001
     name: Arben Krasniqi
     kind: private
+    cards:
+      - {id: K1001, last4: "4821", status: active}
+      - {id: K1002, last4: "7315", status: active}
     accounts:
       - id: A1001
         kind: current
@@ -57,6 +64,8 @@ customers:
   - id: C1002
     name: Drita Gashi
     kind: private
+    cards:
+      - {id: K2001, last4: "5502", status: active}
     accounts:
       - id: A2001
         kind: current
@@ -78,6 +87,9 @@ customers:
   - id: C1003
     name: Besnik Berisha
     kind: private
+    cards:
+      - {id: K3001, last4: "6034", status: active}
+      - {id: K3002, last4: "9117", status: blocked}   # lost last year, replaced by K3001
     accounts:
       - id: A3001
         kind: current
@@ -112,6 +124,8 @@ customers:
   - id: C1004
     name: Teuta Hoxha
     kind: private
+    cards:
+      - {id: K4001, last4: "2288", status: active}
     accounts:
       - id: A4001
         kind: current
@@ -129,6 +143,8 @@ customers:
   - id: C1005
     name: Kosova Trade SH.P.K.
     kind: business
+    cards:
+      - {id: K5001, last4: "3090", status: active}
     accounts:
       - id: A5001
         kind: business
@@ -155,6 +171,8 @@ customers:
   - id: C1006
     name: Liridona Morina
     kind: private
+    cards:
+      - {id: K6001, last4: "1406", status: active}
     accounts:
       - id: A6001
         kind: current
