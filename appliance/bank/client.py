@@ -4,9 +4,12 @@
   401 in case it was rotated.
 - TLS is verified, against `ca_file` when given (a private bank CA), else the system store.
 - Timeouts, connection errors and 5xx are retried with exponential backoff and jitter; a 4xx
-  never is (it would fail the same way). Top-ups are safe to retry: they carry an
-  Idempotency-Key, so the bank answers a retry with the first answer (DESIGN §2 I3).
+  never is (it would fail the same way). Top-ups and card blocks are safe to retry: they
+  carry an Idempotency-Key, so the bank answers a retry with the first answer (DESIGN §2
+  I3); the PUTs (phone, alerts, language) are idempotent by nature.
 - Money comes back as `Decimal`; a JSON float in money is a protocol error.
+- JSON is read as `object` and narrowed field by field: a wrong shape is a
+  `BankProtocolError`, never an AttributeError deep in the daemon.
 """
 
 from __future__ import annotations
@@ -15,12 +18,11 @@ import logging
 import random
 import ssl
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -55,8 +57,18 @@ class BankRejected(BankError):
         self.message = message
 
 
+class BankCardUnknown(BankRejected):
+    """`POST /v1/cards/block`: no such card for that agreement's customer (the bank says no
+    more: an unknown card, another customer's and a closed agreement look the same)."""
+
+
 class BankProtocolError(BankError):
     """The bank answered something that breaks the contract."""
+
+
+# A JSON object as decoded (values still to be checked).
+JsonObject = Mapping[str, object]
+LANGUAGES = ("sq", "en", "sr")
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +87,20 @@ class BankAgreement:
     alert_limit: Decimal | None
     language: str
     active: bool
+    alerts_enabled: bool = True  # False while the customer turned alerts off (STOP)
+    sim_changed_at: datetime | None = None  # the operator's last SIM change behind `phone`
+
+
+@dataclass(frozen=True, slots=True)
+class BankCard:
+    id: str
+    customer_id: str
+    last4: str
+    status: str  # "active" or "blocked"
+
+    @property
+    def blocked(self) -> bool:
+        return self.status == "blocked"
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +134,7 @@ class ChangesPage:
     agreements: tuple[BankAgreement, ...]
     accounts: tuple[BankAccount, ...]
     movements: tuple[BankMovement, ...]
+    cards: tuple[BankCard, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +149,14 @@ class TopupResult:
     @property
     def done(self) -> bool:
         return self.status == "done"
+
+
+@dataclass(frozen=True, slots=True)
+class CardBlockResult:
+    """The bank's answer to `POST /v1/cards/block`: the card is blocked (now or before)."""
+
+    card_id: str
+    status: str  # always "blocked": a block never unblocks
 
 
 def _tls(ca_file: Path | None) -> ssl.SSLContext | bool:
@@ -181,7 +216,7 @@ class BankClient:
             params["after"] = after
         body = self._request("GET", "/v1/changes", params=params)
         try:
-            return _parse_page(body)
+            return _parse_page(_obj(body, "changes page"))
         except (KeyError, TypeError, ValueError, InvalidOperation) as exc:
             raise BankProtocolError(f"malformed changes page: {exc!r}") from exc
 
@@ -197,7 +232,7 @@ class BankClient:
         agreement_id: str,
     ) -> TopupResult:
         """Ask the bank to debit and top up; the same key always yields the same answer."""
-        body: dict[str, Any] = {
+        body: dict[str, object] = {
             "agreement_id": agreement_id,
             "operator": str(operator),
             "amount": _money_out(amount),
@@ -221,11 +256,48 @@ class BankClient:
 
     def rebind_phone(self, agreement_id: str, phone: str) -> BankAgreement:
         """Re-bind an agreement to a changed phone number (branch staff only)."""
+        return self._put_agreement(agreement_id, "phone", {"phone": phone})
+
+    def set_alerts(self, agreement_id: str, enabled: bool) -> BankAgreement:
+        """Turn the agreement's alerts on or off (the customer's STOP/START); the agreement
+        as it now is. The change also comes back through `changes`."""
+        return self._put_agreement(agreement_id, "alerts", {"enabled": bool(enabled)})
+
+    def set_language(self, agreement_id: str, language: str) -> BankAgreement:
+        """Set the agreement's SMS language (`sq`, `en` or `sr`); the agreement as it now is."""
+        if language not in LANGUAGES:
+            raise ValueError(f"language must be one of {', '.join(LANGUAGES)}, got {language!r}")
+        return self._put_agreement(agreement_id, "language", {"language": language})
+
+    def block_card(self, idempotency_key: str, agreement_id: str, last4: str) -> CardBlockResult:
+        """Block the agreement's customer's card ending in `last4`; the same key always gets
+        the same answer. `BankCardUnknown` (a `BankRejected`, 404) when the bank has no such
+        card for that customer."""
+        if not (len(last4) == 4 and last4.isascii() and last4.isdigit()):
+            raise ValueError(f"last4 must be 4 digits, got {last4!r}")
+        try:
+            answer = self._request(
+                "POST", "/v1/cards/block", json={"agreement_id": agreement_id, "last4": last4},
+                headers={"Idempotency-Key": idempotency_key},
+            )
+        except BankRejected as exc:
+            if exc.status == 404 and exc.code == "unknown_card":
+                raise BankCardUnknown(exc.status, exc.code, exc.message) from exc
+            raise
+        try:
+            body = _obj(answer, "card block answer")
+            if body["status"] != "blocked":
+                raise ValueError(f"status {body['status']!r}")
+            return CardBlockResult(card_id=str(body["card_id"]), status="blocked")
+        except (KeyError, TypeError, ValueError) as exc:
+            raise BankProtocolError(f"malformed card block answer: {exc!r}") from exc
+
+    def _put_agreement(self, agreement_id: str, what: str, body: JsonObject) -> BankAgreement:
         answer = self._request(
-            "PUT", f"/v1/agreements/{quote(agreement_id, safe='')}/phone", json={"phone": phone}
+            "PUT", f"/v1/agreements/{quote(agreement_id, safe='')}/{what}", json=body
         )
         try:
-            return _agreement(answer)
+            return _agreement(_obj(answer, "agreement"))
         except (KeyError, TypeError, ValueError, InvalidOperation) as exc:
             raise BankProtocolError(f"malformed agreement: {exc!r}") from exc
 
@@ -250,8 +322,8 @@ class BankClient:
 
     def _request(
         self, method: str, path: str, *, params: Mapping[str, str | int] | None = None,
-        json: Any = None, headers: Mapping[str, str] | None = None,
-    ) -> Any:
+        json: JsonObject | None = None, headers: Mapping[str, str] | None = None,
+    ) -> object:
         reread_token = True
         attempt = 0
         while True:
@@ -274,9 +346,10 @@ class BankClient:
                 status = response.status_code
                 if status < 300:
                     try:
-                        return response.json(parse_float=_float_refused)
+                        decoded: object = response.json(parse_float=_float_refused)
                     except ValueError as exc:
                         raise BankProtocolError(f"{method} {path}: not JSON: {exc}") from exc
+                    return decoded
                 if status in (401, 403):
                     if reread_token:  # the credential may have been rotated under us
                         reread_token = False
@@ -318,10 +391,12 @@ def _float_refused(text: str) -> Decimal:
 
 def _error_fields(response: httpx.Response) -> tuple[str, str]:
     try:
-        body = response.json()
-        return str(body.get("error", "error")), str(body.get("message", ""))
-    except (ValueError, AttributeError):
+        body: object = response.json()
+    except ValueError:
         return "error", response.text[:200]
+    if not isinstance(body, dict):
+        return "error", response.text[:200]
+    return str(body.get("error", "error")), str(body.get("message", ""))
 
 
 def _error_text(response: httpx.Response) -> str:
@@ -353,36 +428,71 @@ def _time_in(value: object) -> datetime:
     return ts
 
 
-def _topup_result(answer: Any) -> TopupResult:
+def _obj(value: object, what: str) -> JsonObject:
+    """`value` as a JSON object, or a ValueError naming `what`."""
+    if not isinstance(value, dict):
+        raise ValueError(f"{what}: expected a JSON object, got {type(value).__name__}")
+    return value
+
+
+def _objects(value: object, what: str) -> list[JsonObject]:
+    """`value` as a list of JSON objects, or a ValueError naming `what`."""
+    if not isinstance(value, list):
+        raise ValueError(f"{what}: expected a list, got {type(value).__name__}")
+    return [_obj(item, what) for item in value]
+
+
+def _strs(value: object, what: str) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise ValueError(f"{what}: expected a list, got {type(value).__name__}")
+    return tuple(str(item) for item in value)
+
+
+def _optional_time(value: object) -> datetime | None:
+    return None if value is None else _time_in(value)
+
+
+def _topup_result(answer: object) -> TopupResult:
     try:
-        status = answer["status"]
+        body = _obj(answer, "top-up answer")
+        status = body["status"]
         if status not in ("done", "rejected"):
             raise ValueError(f"status {status!r}")
-        after = answer.get("balance_after")
+        after, reason = body.get("balance_after"), body.get("reason")
         return TopupResult(
-            id=str(answer["id"]),
-            status=status,
-            reason=answer.get("reason"),
+            id=str(body["id"]),
+            status=str(status),
+            reason=None if reason is None else str(reason),
             balance_after=None if after is None else _money_in(after),
         )
-    except (KeyError, TypeError, ValueError, InvalidOperation, AttributeError) as exc:
+    except (KeyError, TypeError, ValueError, InvalidOperation) as exc:
         raise BankProtocolError(f"malformed top-up answer: {exc!r}") from exc
 
 
-def _agreement(a: Mapping[str, Any]) -> BankAgreement:
+def _agreement(a: JsonObject) -> BankAgreement:
     limit = a["alert_limit"]
+    alerts_enabled = a.get("alerts_enabled", True)
+    if not isinstance(alerts_enabled, bool):
+        raise ValueError("alerts_enabled must be a boolean")
     return BankAgreement(
         id=str(a["id"]),
         customer_id=str(a["customer_id"]),
         phone=str(a["phone"]),
-        services=tuple(str(s) for s in a["services"]),
+        services=_strs(a["services"], "services"),
         alert_limit=None if limit is None else _money_in(limit),
         language=str(a["language"]),
         active=bool(a["active"]),
+        alerts_enabled=alerts_enabled,
+        sim_changed_at=_optional_time(a.get("sim_changed_at")),
     )
 
 
-def _parse_page(body: Mapping[str, Any]) -> ChangesPage:
+def _card(c: JsonObject) -> BankCard:
+    return BankCard(id=str(c["id"]), customer_id=str(c["customer_id"]),
+                    last4=str(c["last4"]), status=str(c["status"]))
+
+
+def _parse_page(body: JsonObject) -> ChangesPage:
     more = body["more"]
     if not isinstance(more, bool):
         raise ValueError("more must be a boolean")
@@ -391,27 +501,33 @@ def _parse_page(body: Mapping[str, Any]) -> ChangesPage:
         more=more,
         customers=tuple(
             BankCustomer(id=str(c["id"]), name=str(c["name"]), kind=str(c["kind"]))
-            for c in body["customers"]
+            for c in _objects(body["customers"], "customers")
         ),
-        agreements=tuple(_agreement(a) for a in body["agreements"]),
+        agreements=tuple(_agreement(a) for a in _objects(body["agreements"], "agreements")),
         accounts=tuple(
             BankAccount(
                 id=str(a["id"]), customer_id=str(a["customer_id"]), kind=str(a["kind"]),
                 number=str(a["number"]), currency=str(a["currency"]),
                 balance=_money_in(a["balance"]), as_of=_time_in(a["as_of"]),
             )
-            for a in body["accounts"]
+            for a in _objects(body["accounts"], "accounts")
         ),
         movements=_movements(body["movements"]),
+        # A bank on the contract before cards sends none: an empty list, not an error.
+        cards=tuple(_card(c) for c in _objects(body.get("cards", []), "cards")),
     )
 
 
-def _movements(rows: Sequence[Mapping[str, Any]]) -> tuple[BankMovement, ...]:
+def _movements(rows: object) -> tuple[BankMovement, ...]:
     """The page's movements: the hot loop of a large sync, so written out flat."""
+    if type(rows) is not list:
+        raise ValueError("movements: expected a list")
     out: list[BankMovement] = []
     append = out.append
     parse_time = datetime.fromisoformat
     for m in rows:
+        if type(m) is not dict:
+            raise ValueError("movements: expected JSON objects")
         amount, after, booked = m["amount"], m["balance_after"], m["booked_at"]
         if type(amount) is not str or type(after) is not str or type(booked) is not str:
             raise ValueError(f"movement {m.get('id')!r}: money and time must be strings")

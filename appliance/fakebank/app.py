@@ -99,8 +99,7 @@ class FakeBankApp(ContractEndpoints, AdminEndpoints):
             if fault.mode == "slow":
                 self.released.wait(fault.delay)
         try:
-            handler: Callable[..., Response] = getattr(self, f"_on_{endpoint}")
-            response = handler(request, **args)
+            response: Response = getattr(self, f"_on_{endpoint}")(request, **args)
         except FakeBankError as exc:
             return error(exc.status, exc.code, exc.message)
         if fault is not None and fault.mode == "timeout_after_debit":
