@@ -19,144 +19,41 @@ import random
 import ssl
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from urllib.parse import quote
 
 import httpx
 
+from appliance.bank.parse import agreement, money_out, obj, parse_page, topup_result
+from appliance.bank.results import (
+    LANGUAGES,
+    BankAccount,
+    BankAgreement,
+    BankAuthError,
+    BankCard,
+    BankCardUnknown,
+    BankCustomer,
+    BankError,
+    BankMovement,
+    BankProtocolError,
+    BankRejected,
+    BankTLSError,
+    BankUnavailable,
+    CardBlockResult,
+    ChangesPage,
+    JsonObject,
+    TopupResult,
+)
+
+__all__ = [
+    "LANGUAGES", "BankAccount", "BankAgreement", "BankAuthError", "BankCard", "BankCardUnknown",
+    "BankClient", "BankCustomer", "BankError", "BankMovement", "BankProtocolError",
+    "BankRejected", "BankTLSError", "BankUnavailable", "CardBlockResult", "ChangesPage",
+    "JsonObject", "TopupResult",
+]
+
 log = logging.getLogger(__name__)
-
-
-class BankError(Exception):
-    """Anything that went wrong talking to the bank."""
-
-
-class BankUnavailable(BankError):
-    """The bank could not be reached or failed (timeouts, refused, 5xx) after retries."""
-
-
-class BankTLSError(BankUnavailable):
-    """The bank's certificate did not verify (wrong CA file, name, expiry): not retried,
-    because it will not heal by itself within seconds."""
-
-
-class BankAuthError(BankError):
-    """The bank refused our token (401/403): a configuration problem, not retried."""
-
-
-class BankRejected(BankError):
-    """The bank refused the request (a 4xx other than auth): `status`, `code`, message."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(f"{status} {code}: {message}")
-        self.status = status
-        self.code = code
-        self.message = message
-
-
-class BankCardUnknown(BankRejected):
-    """`POST /v1/cards/block`: no such card for that agreement's customer (the bank says no
-    more: an unknown card, another customer's and a closed agreement look the same)."""
-
-
-class BankProtocolError(BankError):
-    """The bank answered something that breaks the contract."""
-
-
-# A JSON object as decoded (values still to be checked).
-JsonObject = Mapping[str, object]
-LANGUAGES = ("sq", "en", "sr")
-
-
-@dataclass(frozen=True, slots=True)
-class BankCustomer:
-    id: str
-    name: str
-    kind: str
-
-
-@dataclass(frozen=True, slots=True)
-class BankAgreement:
-    id: str
-    customer_id: str
-    phone: str
-    services: tuple[str, ...]
-    alert_limit: Decimal | None
-    language: str
-    active: bool
-    alerts_enabled: bool = True  # False while the customer turned alerts off (STOP)
-    sim_changed_at: datetime | None = None  # the operator's last SIM change behind `phone`
-
-
-@dataclass(frozen=True, slots=True)
-class BankCard:
-    id: str
-    customer_id: str
-    last4: str
-    status: str  # "active" or "blocked"
-
-    @property
-    def blocked(self) -> bool:
-        return self.status == "blocked"
-
-
-@dataclass(frozen=True, slots=True)
-class BankAccount:
-    id: str
-    customer_id: str
-    kind: str
-    number: str
-    currency: str
-    balance: Decimal
-    as_of: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class BankMovement:
-    id: str
-    account_id: str
-    amount: Decimal
-    type: str
-    booked_at: datetime
-    balance_after: Decimal
-
-
-@dataclass(frozen=True, slots=True)
-class ChangesPage:
-    """One page of `GET /v1/changes`."""
-
-    cursor: str
-    more: bool
-    customers: tuple[BankCustomer, ...]
-    agreements: tuple[BankAgreement, ...]
-    accounts: tuple[BankAccount, ...]
-    movements: tuple[BankMovement, ...]
-    cards: tuple[BankCard, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class TopupResult:
-    """The bank's answer to `POST /v1/topups`: `status` is `done` or `rejected`."""
-
-    id: str
-    status: str
-    reason: str | None = None
-    balance_after: Decimal | None = None
-
-    @property
-    def done(self) -> bool:
-        return self.status == "done"
-
-
-@dataclass(frozen=True, slots=True)
-class CardBlockResult:
-    """The bank's answer to `POST /v1/cards/block`: the card is blocked (now or before)."""
-
-    card_id: str
-    status: str  # always "blocked": a block never unblocks
 
 
 def _tls(ca_file: Path | None) -> ssl.SSLContext | bool:
@@ -216,7 +113,7 @@ class BankClient:
             params["after"] = after
         body = self._request("GET", "/v1/changes", params=params)
         try:
-            return _parse_page(_obj(body, "changes page"))
+            return parse_page(obj(body, "changes page"))
         except (KeyError, TypeError, ValueError, InvalidOperation) as exc:
             raise BankProtocolError(f"malformed changes page: {exc!r}") from exc
 
@@ -235,7 +132,7 @@ class BankClient:
         body: dict[str, object] = {
             "agreement_id": agreement_id,
             "operator": str(operator),
-            "amount": _money_out(amount),
+            "amount": money_out(amount),
         }
         if target is not None:
             body["target"] = target
@@ -246,13 +143,13 @@ class BankClient:
         answer = self._request(
             "POST", "/v1/topups", json=body, headers={"Idempotency-Key": idempotency_key}
         )
-        return _topup_result(answer)
+        return topup_result(answer)
 
     def resolve_topup(self, idempotency_key: str) -> TopupResult:
         """The bank's answer for a key, without ever starting a top-up: a key the bank never
         received is closed as `rejected`/`not_received`, so a late copy cannot debit."""
         answer = self._request("POST", f"/v1/topups/{quote(idempotency_key, safe='')}/resolve")
-        return _topup_result(answer)
+        return topup_result(answer)
 
     def rebind_phone(self, agreement_id: str, phone: str) -> BankAgreement:
         """Re-bind an agreement to a changed phone number (branch staff only)."""
@@ -285,7 +182,7 @@ class BankClient:
                 raise BankCardUnknown(exc.status, exc.code, exc.message) from exc
             raise
         try:
-            body = _obj(answer, "card block answer")
+            body = obj(answer, "card block answer")
             if body["status"] != "blocked":
                 raise ValueError(f"status {body['status']!r}")
             return CardBlockResult(card_id=str(body["card_id"]), status="blocked")
@@ -297,7 +194,7 @@ class BankClient:
             "PUT", f"/v1/agreements/{quote(agreement_id, safe='')}/{what}", json=body
         )
         try:
-            return _agreement(_obj(answer, "agreement"))
+            return agreement(obj(answer, "agreement"))
         except (KeyError, TypeError, ValueError, InvalidOperation) as exc:
             raise BankProtocolError(f"malformed agreement: {exc!r}") from exc
 
@@ -402,138 +299,3 @@ def _error_fields(response: httpx.Response) -> tuple[str, str]:
 def _error_text(response: httpx.Response) -> str:
     code, message = _error_fields(response)
     return f"{code}: {message}"
-
-
-def _money_out(amount: Decimal) -> str:
-    if not isinstance(amount, Decimal) or not amount.is_finite():
-        raise ValueError(f"amount must be a finite Decimal, got {amount!r}")
-    return str(amount.quantize(Decimal("0.01")))
-
-
-def _money_in(value: object) -> Decimal:
-    if not isinstance(value, str):
-        raise ValueError(f"money must be a decimal string, got {type(value).__name__}")
-    amount = Decimal(value)
-    if not amount.is_finite():
-        raise ValueError(f"money not finite: {value!r}")
-    return amount
-
-
-def _time_in(value: object) -> datetime:
-    if not isinstance(value, str):
-        raise ValueError("time must be an ISO 8601 string")
-    ts = datetime.fromisoformat(value)
-    if ts.tzinfo is None:
-        raise ValueError(f"time without offset: {value!r}")
-    return ts
-
-
-def _obj(value: object, what: str) -> JsonObject:
-    """`value` as a JSON object, or a ValueError naming `what`."""
-    if not isinstance(value, dict):
-        raise ValueError(f"{what}: expected a JSON object, got {type(value).__name__}")
-    return value
-
-
-def _objects(value: object, what: str) -> list[JsonObject]:
-    """`value` as a list of JSON objects, or a ValueError naming `what`."""
-    if not isinstance(value, list):
-        raise ValueError(f"{what}: expected a list, got {type(value).__name__}")
-    return [_obj(item, what) for item in value]
-
-
-def _strs(value: object, what: str) -> tuple[str, ...]:
-    if not isinstance(value, list):
-        raise ValueError(f"{what}: expected a list, got {type(value).__name__}")
-    return tuple(str(item) for item in value)
-
-
-def _optional_time(value: object) -> datetime | None:
-    return None if value is None else _time_in(value)
-
-
-def _topup_result(answer: object) -> TopupResult:
-    try:
-        body = _obj(answer, "top-up answer")
-        status = body["status"]
-        if status not in ("done", "rejected"):
-            raise ValueError(f"status {status!r}")
-        after, reason = body.get("balance_after"), body.get("reason")
-        return TopupResult(
-            id=str(body["id"]),
-            status=str(status),
-            reason=None if reason is None else str(reason),
-            balance_after=None if after is None else _money_in(after),
-        )
-    except (KeyError, TypeError, ValueError, InvalidOperation) as exc:
-        raise BankProtocolError(f"malformed top-up answer: {exc!r}") from exc
-
-
-def _agreement(a: JsonObject) -> BankAgreement:
-    limit = a["alert_limit"]
-    alerts_enabled = a.get("alerts_enabled", True)
-    if not isinstance(alerts_enabled, bool):
-        raise ValueError("alerts_enabled must be a boolean")
-    return BankAgreement(
-        id=str(a["id"]),
-        customer_id=str(a["customer_id"]),
-        phone=str(a["phone"]),
-        services=_strs(a["services"], "services"),
-        alert_limit=None if limit is None else _money_in(limit),
-        language=str(a["language"]),
-        active=bool(a["active"]),
-        alerts_enabled=alerts_enabled,
-        sim_changed_at=_optional_time(a.get("sim_changed_at")),
-    )
-
-
-def _card(c: JsonObject) -> BankCard:
-    return BankCard(id=str(c["id"]), customer_id=str(c["customer_id"]),
-                    last4=str(c["last4"]), status=str(c["status"]))
-
-
-def _parse_page(body: JsonObject) -> ChangesPage:
-    more = body["more"]
-    if not isinstance(more, bool):
-        raise ValueError("more must be a boolean")
-    return ChangesPage(
-        cursor=str(body["cursor"]),
-        more=more,
-        customers=tuple(
-            BankCustomer(id=str(c["id"]), name=str(c["name"]), kind=str(c["kind"]))
-            for c in _objects(body["customers"], "customers")
-        ),
-        agreements=tuple(_agreement(a) for a in _objects(body["agreements"], "agreements")),
-        accounts=tuple(
-            BankAccount(
-                id=str(a["id"]), customer_id=str(a["customer_id"]), kind=str(a["kind"]),
-                number=str(a["number"]), currency=str(a["currency"]),
-                balance=_money_in(a["balance"]), as_of=_time_in(a["as_of"]),
-            )
-            for a in _objects(body["accounts"], "accounts")
-        ),
-        movements=_movements(body["movements"]),
-        # A bank on the contract before cards sends none: an empty list, not an error.
-        cards=tuple(_card(c) for c in _objects(body.get("cards", []), "cards")),
-    )
-
-
-def _movements(rows: object) -> tuple[BankMovement, ...]:
-    """The page's movements: the hot loop of a large sync, so written out flat."""
-    if type(rows) is not list:
-        raise ValueError("movements: expected a list")
-    out: list[BankMovement] = []
-    append = out.append
-    parse_time = datetime.fromisoformat
-    for m in rows:
-        if type(m) is not dict:
-            raise ValueError("movements: expected JSON objects")
-        amount, after, booked = m["amount"], m["balance_after"], m["booked_at"]
-        if type(amount) is not str or type(after) is not str or type(booked) is not str:
-            raise ValueError(f"movement {m.get('id')!r}: money and time must be strings")
-        value, balance, ts = Decimal(amount), Decimal(after), parse_time(booked)
-        if not (value.is_finite() and balance.is_finite()) or ts.tzinfo is None:
-            raise ValueError(f"movement {m.get('id')!r}: bad amount, balance or time")
-        append(BankMovement(str(m["id"]), str(m["account_id"]), value, str(m["type"]), ts,
-                            balance))
-    return tuple(out)
