@@ -21,7 +21,7 @@ _COMMANDS: dict[str, str] = {
     "status": "appliance.ops.cli:status_command",
     "backup": "appliance.ops.cli:backup_command",
     "fake-modem": "appliance.fakemodem.cli:fake_modem",
-    "fake-bank": "appliance.bank.cli:fake_bank",
+    "fake-bank": "appliance.fakebank.cli:fake_bank",
 }
 
 

@@ -25,10 +25,10 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from appliance.bank.fake import FakeBankServer
 from appliance.clitexts import t
 from appliance.config import load_or_exit
 from appliance.daemon import Daemon, install_signal_handlers
+from appliance.fakebank.server import FakeBankServer
 from appliance.fakemodem.server import FakeModemServer
 from appliance.logs import setup_logging
 from appliance.ops.privacy import private_start

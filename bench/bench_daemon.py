@@ -41,7 +41,7 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from appliance.bank.fake import FakeBankServer  # noqa: E402
+from appliance.fakebank.server import FakeBankServer  # noqa: E402
 from appliance.fakemodem.server import FakeModemServer  # noqa: E402
 from appliance.store import open_database, queries  # noqa: E402
 

@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from appliance.bank.fake_db import FakeBankDB, iso, money  # noqa: E402
+from appliance.fakebank.ledger import FakeBankDB, iso, money  # noqa: E402
 
 LIMITS = ("500.00", "1000.00", "2000.00", "5000.00")
 
@@ -72,7 +72,8 @@ def generate(db: FakeBankDB, agreements: int, movements: int, seed: int = 7) -> 
     changes += [("account", a[0]) for a in accounts]
     changes += [("movement", m[1]) for m in movement_rows]
     db.execute_many("INSERT INTO customers VALUES (?, ?, ?)", customers)
-    db.execute_many("INSERT INTO agreements VALUES (?, ?, ?, ?, ?, ?, ?)", agreement_rows)
+    db.execute_many("INSERT INTO agreements (id, customer_id, phone, services, alert_limit,"
+                    " language, active) VALUES (?, ?, ?, ?, ?, ?, ?)", agreement_rows)
     db.execute_many("INSERT INTO accounts VALUES (?, ?, ?, ?, ?, ?, ?)", accounts)
     db.execute_many("INSERT INTO movements VALUES (?, ?, ?, ?, ?, ?, ?)", movement_rows)
     db.execute_many("INSERT INTO changes (entity, entity_id) VALUES (?, ?)", changes)
@@ -82,7 +83,7 @@ def generate(db: FakeBankDB, agreements: int, movements: int, seed: int = 7) -> 
 
 def serve_bank(state_dir: Path, agreements: int, movements: int) -> None:
     """Child process: generate the ledger, serve it, print one JSON line, run until SIGTERM."""
-    from appliance.bank.fake import DB_NAME, FakeBankServer
+    from appliance.fakebank.server import DB_NAME, FakeBankServer
 
     db = FakeBankDB(state_dir / DB_NAME)
     started = time.perf_counter()

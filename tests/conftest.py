@@ -134,7 +134,7 @@ def start_fake_modem(state: Path, link: Path, delay: str = "none") -> Any:
 @pytest.fixture
 def fakes(tmp_path: Path) -> Iterator[Fakes]:
     """A seeded fake bank and a fake modem on a pty, in tmp_path."""
-    from appliance.bank.fake import FakeBankServer
+    from appliance.fakebank.server import FakeBankServer
 
     bank = FakeBankServer(tmp_path / "bank").start()
     state = tmp_path / "fm"
@@ -284,7 +284,7 @@ def db(tmp_path: Path) -> Iterator[Any]:
 @pytest.fixture
 def bank(tmp_path: Path) -> Iterator[Any]:
     """The fake bank on loopback, seeded with the demo data, in tmp_path/bank."""
-    from appliance.bank.fake import FakeBankServer
+    from appliance.fakebank.server import FakeBankServer
 
     server = FakeBankServer(tmp_path / "bank").start()
     yield server

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 
-from appliance.bank.fake import FakeBankServer
+from appliance.fakebank.server import FakeBankServer
 
 
 def test_unknown_path_and_wrong_method_have_their_own_codes(tmp_path: Path) -> None:
@@ -76,3 +76,39 @@ def test_doctor_does_not_blame_the_date_header_of_an_unreachable_bank() -> None:
     assert clock.status.name == "WARN"
     assert "unreachable" in clock.detail
     assert "Date header" not in clock.detail
+
+
+def test_movement_to_an_unknown_account_outside_a_demo_dir_creates_nothing(
+    tmp_path: Path,
+) -> None:
+    import subprocess
+    import sys
+
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    result = subprocess.run(
+        [sys.executable, "-c", "from appliance.cli import main; main()", "fake-bank",
+         "movement", "--account", "NOPE", "--amount", "-1", "--type", "card_payment"],
+        cwd=work, capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == ["--account: the fake bank has no account 'NOPE'"]
+    assert result.stdout == ""
+    assert list(work.iterdir()) == []  # no ./demo-state, no ledger
+
+
+def test_movement_of_an_unlisted_type_is_booked_with_a_note(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from appliance.cli import main
+
+    state = tmp_path / "s"
+    args = ["fake-bank", "movement", "--state-dir", str(state), "--account", "A1001",
+            "--amount", "-1", "--type"]
+    listed = CliRunner().invoke(main, [*args, "atm_withdrawal"], catch_exceptions=False)
+    assert listed.exit_code == 0
+    assert "documented codes" not in listed.stderr
+    unlisted = CliRunner().invoke(main, [*args, "crypto_swap"], catch_exceptions=False)
+    assert unlisted.exit_code == 0
+    assert unlisted.stdout.strip().startswith("MV")
+    assert "'crypto_swap' is not one of the bank's documented codes" in unlisted.stderr

@@ -12,8 +12,8 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from appliance.bank.client import BankClient, BankUnavailable
-from appliance.bank.fake import FakeBankServer
 from appliance.cli import main
+from appliance.fakebank.server import FakeBankServer
 from tests.helpers import wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -143,3 +143,90 @@ def test_fault_refuse_takes_the_bank_link_down_for_a_while(tmp_path: Path) -> No
         wait_for(refused, timeout=10, what="connections refused again")
         bank.set_fault("none")
         assert client.changes(None, 1).cursor
+
+
+def test_cards_lists_the_seed_without_a_bank_and_creates_nothing(tmp_path: Path) -> None:
+    state = tmp_path / "none-yet"
+    code, out, _err = run("cards", "--state-dir", str(state), "--json")
+    assert code == 0
+    cards = [json.loads(line) for line in out.splitlines()]
+    by_id = {c["id"]: c for c in cards}
+    assert by_id["K1001"] == {"id": "K1001", "customer_id": "C1001",
+                              "customer": "Arben Krasniqi", "last4": "4821",
+                              "status": "active", "blocked_at": None,
+                              "phones": ["+38344123456"]}
+    assert by_id["K3002"]["status"] == "blocked"
+    assert not state.exists()
+    code, out, _err = run("cards", "--state-dir", str(state))
+    assert code == 0
+    assert "K1001  ***4821  active" in out
+
+
+def test_cards_shows_a_block_made_at_the_running_bank(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    with FakeBankServer(state) as bank:
+        BankClient(bank.url, bank.token_file).block_card("cli-0001-block", "G2001", "5502")
+        code, out, _err = run("cards", "--state-dir", str(state), "--json")
+        assert code == 0
+        k2001 = next(json.loads(x) for x in out.splitlines() if '"K2001"' in x)
+        assert k2001["status"] == "blocked"
+        assert k2001["blocked_at"]
+
+
+def test_sim_swap_reaches_the_running_bank_and_the_feed(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    with FakeBankServer(state) as bank:
+        client = BankClient(bank.url, bank.token_file)
+        cursor = client.changes(None, 5000).cursor
+        code, out, _err = run("sim-swap", "--state-dir", str(state), "--phone", "+38344123456",
+                              "--at", "2026-12-01T03:00:00+00:00")
+        assert code == 0
+        assert "G1001" in out
+        page = client.changes(cursor, 500)
+        assert [(a.id, a.sim_changed_at.isoformat() if a.sim_changed_at else None)
+                for a in page.agreements] == [("G1001", "2026-12-01T03:00:00+00:00")]
+
+
+def test_sim_swap_without_a_bank_goes_into_the_ledger(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    code, _out, err = run("sim-swap", "--state-dir", str(state), "--phone", "+38349234567")
+    assert code == 0
+    assert "No fake bank is running" in err
+    with FakeBankServer(state) as bank:
+        agreements = {a.id: a for a in BankClient(bank.url, bank.token_file)
+                      .changes(None, 5000).agreements}
+    assert agreements["G2001"].sim_changed_at is not None
+
+
+def test_sim_swap_bad_arguments_exit_2_and_create_nothing(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    for args, start in ((["--phone", "044123456"], "--phone:"),
+                        (["--phone", "+38344000000"], "--phone:"),
+                        (["--phone", "+38344123456", "--at", "yesterday"], "--at:"),
+                        (["--phone", "+38344123456", "--at", "2026-12-01T03:00:00"], "--at:")):
+        code, _out, err = run("sim-swap", "--state-dir", str(state), *args)
+        assert code == 2, args
+        assert len(err.splitlines()) == 1
+        assert err.startswith(start), err
+    assert not state.exists()
+
+
+def test_the_fake_bank_and_the_client_share_no_code() -> None:
+    import ast
+
+    package = ROOT / "appliance"
+
+    def imports(path: Path) -> set[str]:
+        found: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                found.update(a.name for a in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                found.add(node.module)
+        return found
+
+    for path in (package / "fakebank").rglob("*.py"):
+        assert not any(n.startswith("appliance.bank") for n in imports(path)), path
+    for path in (package / "bank").rglob("*.py"):
+        assert not any(n.startswith("appliance.fakebank") for n in imports(path)), path
+    assert sorted(p.name for p in (package / "bank").glob("fake*.py")) == []

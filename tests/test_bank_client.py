@@ -20,7 +20,7 @@ from appliance.bank.client import (
     BankUnavailable,
     ChangesPage,
 )
-from appliance.bank.fake import FakeBankServer
+from appliance.fakebank.server import FakeBankServer
 from tests.helpers import wait_for
 
 
@@ -60,7 +60,7 @@ def test_changes_pages_through_the_whole_seed(bank: FakeBankServer) -> None:
     assert cursors == sorted(cursors)
     assert len(set(cursors)) == len(cursors)
     movements = [m for p in pages for m in p.movements]
-    assert len({m.id for m in movements}) == len(movements) == 13  # the seed's history
+    assert len({m.id for m in movements}) == len(movements) == 20  # the seed's history
     agreements = {a.id: a for p in pages for a in p.agreements}
     assert {a.alert_limit for a in agreements.values()} >= {
         Decimal(500), Decimal(1000), Decimal(2000), Decimal(5000)}

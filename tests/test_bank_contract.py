@@ -19,7 +19,7 @@ from referencing.jsonschema import DRAFT202012
 from werkzeug.routing import Map
 
 from appliance.bank.client import BankClient, BankRejected
-from appliance.bank.fake import FakeBankServer
+from appliance.fakebank.server import FakeBankServer
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC_PATH = ROOT / "docs" / "bank-api.yaml"
@@ -77,7 +77,8 @@ def check(response: httpx.Response, path: str, method: str) -> Any:
 def test_spec_is_valid_openapi_31_shape() -> None:
     assert SPEC["openapi"].startswith("3.1")
     assert set(SPEC["paths"]) == {"/v1/changes", "/v1/topups", "/v1/topups/{key}/resolve",
-                                  "/v1/agreements/{id}/phone"}
+                                  "/v1/agreements/{id}/phone", "/v1/agreements/{id}/alerts",
+                                  "/v1/agreements/{id}/language", "/v1/cards/block"}
     # Every component schema is itself a valid JSON Schema 2020-12.
     for schema in SPEC["components"]["schemas"].values():
         jsonschema.Draft202012Validator.check_schema(schema)
@@ -113,7 +114,7 @@ def test_changes_pages_match_the_schema(http: httpx.Client, bank: FakeBankServer
         cursor = body["cursor"]
         if not body["more"]:
             break
-    assert seen == 14
+    assert seen == 21
 
 
 def test_money_is_never_a_json_number(http: httpx.Client) -> None:
@@ -235,3 +236,142 @@ def test_what_the_client_sends_matches_the_schema(bank: FakeBankServer) -> None:
     gets = [(path, headers) for method, path, headers, _b in sent if method == "GET"]
     assert gets
     assert all(path == "/v1/changes" for path, _ in gets)
+
+
+def test_the_type_codes_are_one_list_in_the_contract_the_prose_and_the_fake() -> None:
+    from appliance.fakebank.ledger import TYPE_CODES, load_seed
+
+    documented = SPEC["components"]["schemas"]["MovementTypeCode"]["enum"]
+    assert tuple(documented) == TYPE_CODES
+    doc = DOC_PATH.read_text(encoding="utf-8")
+    for code in documented:
+        assert f"| `{code}` |" in doc, code
+    data, _ = load_seed(None)
+    seeded = {str(m["type"]) for c in data["customers"] for a in c.get("accounts") or []
+              for m in a.get("movements") or []}
+    assert seeded <= set(TYPE_CODES)
+    assert len(seeded) >= 10  # the demo's history shows what a bank books
+
+
+def test_a_movement_of_an_unlisted_type_still_matches_and_parses(
+    http: httpx.Client, bank: FakeBankServer
+) -> None:
+    moved = bank.book_movement("A1001", Decimal("-1.00"), "crypto_swap")
+    body = check(http.get("/v1/changes", params={"limit": 5000}), "/v1/changes", "get")
+    assert {"id": moved, "type": "crypto_swap"}.items() <= next(
+        m for m in body["movements"] if m["id"] == moved).items()
+    client = BankClient(bank.url, bank.token_file, retries=0)
+    types = {m.id: m.type for m in client.changes(None, 5000).movements}
+    assert types[moved] == "crypto_swap"
+
+
+def test_alerts_and_language_answers_match_the_schema(http: httpx.Client) -> None:
+    for path, good, bad, field, value in (
+        ("/v1/agreements/{id}/alerts", {"enabled": False}, {"enabled": "no"},
+         "alerts_enabled", False),
+        ("/v1/agreements/{id}/language", {"language": "sr"}, {"language": "de"},
+         "language", "sr"),
+    ):
+        concrete = path.replace("{id}", "G1001")
+        done = check(http.put(concrete, json=good), path, "put")
+        assert (done["id"], done[field]) == ("G1001", value)
+        for status, response in (
+            (404, http.put(path.replace("{id}", "G404"), json=good)),
+            (409, http.put(path.replace("{id}", "G6002"), json=good)),
+            (400, http.put(concrete, json=bad)),
+            (400, http.put(concrete, json={**good, "extra": 1})),
+        ):
+            assert response.status_code == status, (path, status)
+            check(response, path, "put")
+
+
+def test_card_block_answers_match_the_schema(http: httpx.Client) -> None:
+    path = "/v1/cards/block"
+
+    def block(key: str | None, body: dict[str, Any]) -> httpx.Response:
+        headers = {} if key is None else {"Idempotency-Key": key}
+        return http.post(path, headers=headers, json=body)
+
+    done = check(block("contract-0300", {"agreement_id": "G1001", "last4": "4821"}), path,
+                 "post")
+    assert done == {"card_id": "K1001", "status": "blocked"}
+    assert check(block("contract-0300", {"agreement_id": "G1001", "last4": "4821"}), path,
+                 "post") == done
+    already = check(block("contract-0301", {"agreement_id": "G3001", "last4": "9117"}), path,
+                    "post")
+    assert already == {"card_id": "K3002", "status": "blocked"}
+    others = block("contract-0302", {"agreement_id": "G1001", "last4": "5502"})
+    nobody = block("contract-0303", {"agreement_id": "G1001", "last4": "0000"})
+    assert others.status_code == nobody.status_code == 404
+    assert check(others, path, "post") == check(nobody, path, "post")
+    reused = block("contract-0300", {"agreement_id": "G1001", "last4": "7315"})
+    assert reused.status_code == 422
+    check(reused, path, "post")
+    for key, body in (("contract-0304", {"agreement_id": "G1001", "last4": 4821}),
+                      ("contract-0305", {"agreement_id": "G1001"}),
+                      ("short", {"agreement_id": "G1001", "last4": "4821"}),
+                      (None, {"agreement_id": "G1001", "last4": "4821"})):
+        response = block(key, body)
+        assert response.status_code == 400, (key, body)
+        check(response, path, "post")
+
+
+def test_choices_blocks_and_sim_swaps_come_back_in_pages_that_match(
+    http: httpx.Client, bank: FakeBankServer
+) -> None:
+    first = check(http.get("/v1/changes", params={"limit": 5000}), "/v1/changes", "get")
+    assert {c["id"] for c in first["cards"]} >= {"K1001", "K2001", "K3002"}
+    http.put("/v1/agreements/G1001/alerts", json={"enabled": False})
+    http.put("/v1/agreements/G2001/language", json={"language": "sr"})
+    http.post("/v1/cards/block", headers={"Idempotency-Key": "contract-0400"},
+              json={"agreement_id": "G2001", "last4": "5502"})
+    bank.sim_swap("+38345345678")
+    later = check(http.get("/v1/changes", params={"after": first["cursor"]}), "/v1/changes",
+                  "get")
+    agreements = {a["id"]: a for a in later["agreements"]}
+    assert agreements["G1001"]["alerts_enabled"] is False
+    assert agreements["G2001"]["language"] == "sr"
+    assert agreements["G3001"]["sim_changed_at"] is not None
+    assert later["cards"] == [{"id": "K2001", "customer_id": "C1002", "last4": "5502",
+                               "status": "blocked"}]
+
+
+def test_what_the_client_sends_for_choices_and_blocks_matches(bank: FakeBankServer) -> None:
+    client = BankClient(bank.url, bank.token_file, retries=0)
+    client.set_alerts("G1001", False)
+    client.set_language("G1001", "en")
+    client.block_card("contract-0500", "G1001", "7315")
+    sent = {path: (headers, body) for _m, path, headers, body in bank.app.seen}
+    for path, template in (("/v1/agreements/G1001/alerts", "/v1/agreements/{id}/alerts"),
+                           ("/v1/agreements/G1001/language", "/v1/agreements/{id}/language")):
+        validate(sent[path][1], pointer("paths", template, "put", "requestBody", "content",
+                                        "application/json", "schema"))
+    headers, body = sent["/v1/cards/block"]
+    validate(body, pointer("paths", "/v1/cards/block", "post", "requestBody", "content",
+                           "application/json", "schema"))
+    key_schema = SPEC["paths"]["/v1/cards/block"]["post"]["parameters"][0]["schema"]
+    jsonschema.validate(headers["Idempotency-Key"], key_schema)
+
+
+def test_new_operations_fail_with_documented_errors(http: httpx.Client,
+                                                    bank: FakeBankServer) -> None:
+    for mode, status in (("error500", 500), ("down", 503)):
+        bank.set_fault(mode)
+        for path, method, call in (
+            ("/v1/agreements/{id}/alerts", "put", lambda: http.put(
+                "/v1/agreements/G1001/alerts", json={"enabled": True})),
+            ("/v1/agreements/{id}/language", "put", lambda: http.put(
+                "/v1/agreements/G1001/language", json={"language": "sq"})),
+            ("/v1/cards/block", "post", lambda: http.post(
+                "/v1/cards/block", headers={"Idempotency-Key": "contract-0600"},
+                json={"agreement_id": "G1001", "last4": "4821"})),
+        ):
+            response = call()
+            assert response.status_code == status
+            check(response, path, method)
+        bank.set_fault("none")
+    unauthorized = http.post("/v1/cards/block", headers={"Authorization": "Bearer nope",
+                                                         "Idempotency-Key": "contract-0601"},
+                             json={"agreement_id": "G1001", "last4": "4821"})
+    assert unauthorized.status_code == 401
+    check(unauthorized, "/v1/cards/block", "post")

@@ -12,10 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from appliance.bank import fake
-from appliance.bank.fake import DEFAULT_SEED
-from appliance.bank.fake_db import FakeBankDB, FakeBankError
-from appliance.bank.fake_seed import DEMO_SEED_YAML
+from appliance.fakebank import server as fake
+from appliance.fakebank.ledger import FakeBankDB, FakeBankError
+from appliance.fakebank.seed import DEMO_SEED_YAML
+from appliance.fakebank.server import DEFAULT_SEED
 
 ACCOUNTS = ("A1001", "A1002", "A2001", "A3002", "A4001", "A5001")
 amounts = st.decimals(min_value=Decimal("-9999.99"), max_value=Decimal("9999.99"), places=2)
@@ -166,3 +166,28 @@ def test_without_the_repository_config_the_embedded_seed_is_used(
         assert server.db.balance("A4001") == Decimal("3.20")
     finally:
         server.close()
+
+
+def test_a_ledger_from_before_the_new_columns_gains_them(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "fakebank.sqlite"
+    old = sqlite3.connect(path)
+    old.executescript(
+        "CREATE TABLE customers (id TEXT PRIMARY KEY, name TEXT NOT NULL, kind TEXT NOT NULL);"
+        "CREATE TABLE agreements (id TEXT PRIMARY KEY, customer_id TEXT NOT NULL,"
+        " phone TEXT NOT NULL UNIQUE, services TEXT NOT NULL, alert_limit TEXT,"
+        " language TEXT NOT NULL, active INTEGER NOT NULL);"
+        "INSERT INTO customers VALUES ('C1', 'Old', 'private');"
+        "INSERT INTO agreements VALUES ('G1', 'C1', '+38344000001', '[\"alerts\"]', NULL,"
+        " 'sq', 1);"
+    )
+    old.commit()
+    old.close()
+    db = FakeBankDB(path)
+    try:
+        assert db.agreement("G1")["alerts_enabled"] is True
+        assert db.agreement("G1")["sim_changed_at"] is None
+        assert db.set_alerts("G1", False)["alerts_enabled"] is False
+    finally:
+        db.close()

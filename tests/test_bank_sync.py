@@ -20,9 +20,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from appliance.bank.client import BankClient, BankProtocolError, BankUnavailable
-from appliance.bank.fake import FakeBankServer
 from appliance.bank.sync import STATE_BASELINE, _stored_time, sync_once
 from appliance.core.rules import Rules
+from appliance.fakebank.server import FakeBankServer
 from appliance.store.db import open_database
 from appliance.store.fields import utc_text
 from appliance.store.models import Account, Agreement, Customer, Movement, OutboxMessage
@@ -63,7 +63,7 @@ def test_first_sync_loads_everything_without_alerting_history(
     assert report.complete
     assert report.pages > 5
     assert report.alerts == 0
-    assert report.movements == Movement.select().count() == 13
+    assert report.movements == Movement.select().count() == 20
     assert Customer.select().count() == 6
     assert Agreement.select().count() == 8
     assert Account.select().count() == 10

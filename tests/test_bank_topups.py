@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from appliance.bank.client import BankClient
-from appliance.bank.fake import FakeBankServer
 from appliance.bank.sync import sync_once
 from appliance.bank.topups import reply_key, submit_pending
 from appliance.core.rules import Rules
+from appliance.fakebank.server import FakeBankServer
 from appliance.store.db import open_database
 from appliance.store.models import OutboxMessage, TopupOrder
 

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from appliance.bank.fake import FakeBankServer
 from appliance.cli import main
+from appliance.fakebank.server import FakeBankServer
 from appliance.fakemodem.model import ModemConfig
 from appliance.fakemodem.server import FakeModemServer
 from appliance.ops.snapshot import ModemFacts, snapshot_path, write_snapshot

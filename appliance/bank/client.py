@@ -4,9 +4,12 @@
   401 in case it was rotated.
 - TLS is verified, against `ca_file` when given (a private bank CA), else the system store.
 - Timeouts, connection errors and 5xx are retried with exponential backoff and jitter; a 4xx
-  never is (it would fail the same way). Top-ups are safe to retry: they carry an
-  Idempotency-Key, so the bank answers a retry with the first answer (DESIGN §2 I3).
+  never is (it would fail the same way). Top-ups and card blocks are safe to retry: they
+  carry an Idempotency-Key, so the bank answers a retry with the first answer (DESIGN §2
+  I3); the PUTs (phone, alerts, language) are idempotent by nature.
 - Money comes back as `Decimal`; a JSON float in money is a protocol error.
+- JSON is read as `object` and narrowed field by field: a wrong shape is a
+  `BankProtocolError`, never an AttributeError deep in the daemon.
 """
 
 from __future__ import annotations
@@ -15,113 +18,42 @@ import logging
 import random
 import ssl
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote
 
 import httpx
 
+from appliance.bank.parse import agreement, money_out, obj, parse_page, topup_result
+from appliance.bank.results import (
+    LANGUAGES,
+    BankAccount,
+    BankAgreement,
+    BankAuthError,
+    BankCard,
+    BankCardUnknown,
+    BankCustomer,
+    BankError,
+    BankMovement,
+    BankProtocolError,
+    BankRejected,
+    BankTLSError,
+    BankUnavailable,
+    CardBlockResult,
+    ChangesPage,
+    JsonObject,
+    TopupResult,
+)
+
+__all__ = [
+    "LANGUAGES", "BankAccount", "BankAgreement", "BankAuthError", "BankCard", "BankCardUnknown",
+    "BankClient", "BankCustomer", "BankError", "BankMovement", "BankProtocolError",
+    "BankRejected", "BankTLSError", "BankUnavailable", "CardBlockResult", "ChangesPage",
+    "JsonObject", "TopupResult",
+]
+
 log = logging.getLogger(__name__)
-
-
-class BankError(Exception):
-    """Anything that went wrong talking to the bank."""
-
-
-class BankUnavailable(BankError):
-    """The bank could not be reached or failed (timeouts, refused, 5xx) after retries."""
-
-
-class BankTLSError(BankUnavailable):
-    """The bank's certificate did not verify (wrong CA file, name, expiry): not retried,
-    because it will not heal by itself within seconds."""
-
-
-class BankAuthError(BankError):
-    """The bank refused our token (401/403): a configuration problem, not retried."""
-
-
-class BankRejected(BankError):
-    """The bank refused the request (a 4xx other than auth): `status`, `code`, message."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(f"{status} {code}: {message}")
-        self.status = status
-        self.code = code
-        self.message = message
-
-
-class BankProtocolError(BankError):
-    """The bank answered something that breaks the contract."""
-
-
-@dataclass(frozen=True, slots=True)
-class BankCustomer:
-    id: str
-    name: str
-    kind: str
-
-
-@dataclass(frozen=True, slots=True)
-class BankAgreement:
-    id: str
-    customer_id: str
-    phone: str
-    services: tuple[str, ...]
-    alert_limit: Decimal | None
-    language: str
-    active: bool
-
-
-@dataclass(frozen=True, slots=True)
-class BankAccount:
-    id: str
-    customer_id: str
-    kind: str
-    number: str
-    currency: str
-    balance: Decimal
-    as_of: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class BankMovement:
-    id: str
-    account_id: str
-    amount: Decimal
-    type: str
-    booked_at: datetime
-    balance_after: Decimal
-
-
-@dataclass(frozen=True, slots=True)
-class ChangesPage:
-    """One page of `GET /v1/changes`."""
-
-    cursor: str
-    more: bool
-    customers: tuple[BankCustomer, ...]
-    agreements: tuple[BankAgreement, ...]
-    accounts: tuple[BankAccount, ...]
-    movements: tuple[BankMovement, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class TopupResult:
-    """The bank's answer to `POST /v1/topups`: `status` is `done` or `rejected`."""
-
-    id: str
-    status: str
-    reason: str | None = None
-    balance_after: Decimal | None = None
-
-    @property
-    def done(self) -> bool:
-        return self.status == "done"
 
 
 def _tls(ca_file: Path | None) -> ssl.SSLContext | bool:
@@ -181,7 +113,7 @@ class BankClient:
             params["after"] = after
         body = self._request("GET", "/v1/changes", params=params)
         try:
-            return _parse_page(body)
+            return parse_page(obj(body, "changes page"))
         except (KeyError, TypeError, ValueError, InvalidOperation) as exc:
             raise BankProtocolError(f"malformed changes page: {exc!r}") from exc
 
@@ -197,10 +129,10 @@ class BankClient:
         agreement_id: str,
     ) -> TopupResult:
         """Ask the bank to debit and top up; the same key always yields the same answer."""
-        body: dict[str, Any] = {
+        body: dict[str, object] = {
             "agreement_id": agreement_id,
             "operator": str(operator),
-            "amount": _money_out(amount),
+            "amount": money_out(amount),
         }
         if target is not None:
             body["target"] = target
@@ -211,21 +143,58 @@ class BankClient:
         answer = self._request(
             "POST", "/v1/topups", json=body, headers={"Idempotency-Key": idempotency_key}
         )
-        return _topup_result(answer)
+        return topup_result(answer)
 
     def resolve_topup(self, idempotency_key: str) -> TopupResult:
         """The bank's answer for a key, without ever starting a top-up: a key the bank never
         received is closed as `rejected`/`not_received`, so a late copy cannot debit."""
         answer = self._request("POST", f"/v1/topups/{quote(idempotency_key, safe='')}/resolve")
-        return _topup_result(answer)
+        return topup_result(answer)
 
     def rebind_phone(self, agreement_id: str, phone: str) -> BankAgreement:
         """Re-bind an agreement to a changed phone number (branch staff only)."""
+        return self._put_agreement(agreement_id, "phone", {"phone": phone})
+
+    def set_alerts(self, agreement_id: str, enabled: bool) -> BankAgreement:
+        """Turn the agreement's alerts on or off (the customer's STOP/START); the agreement
+        as it now is. The change also comes back through `changes`."""
+        return self._put_agreement(agreement_id, "alerts", {"enabled": bool(enabled)})
+
+    def set_language(self, agreement_id: str, language: str) -> BankAgreement:
+        """Set the agreement's SMS language (`sq`, `en` or `sr`); the agreement as it now is."""
+        if language not in LANGUAGES:
+            raise ValueError(f"language must be one of {', '.join(LANGUAGES)}, got {language!r}")
+        return self._put_agreement(agreement_id, "language", {"language": language})
+
+    def block_card(self, idempotency_key: str, agreement_id: str, last4: str) -> CardBlockResult:
+        """Block the agreement's customer's card ending in `last4`; the same key always gets
+        the same answer. `BankCardUnknown` (a `BankRejected`, 404) when the bank has no such
+        card for that customer."""
+        if not (len(last4) == 4 and last4.isascii() and last4.isdigit()):
+            raise ValueError(f"last4 must be 4 digits, got {last4!r}")
+        try:
+            answer = self._request(
+                "POST", "/v1/cards/block", json={"agreement_id": agreement_id, "last4": last4},
+                headers={"Idempotency-Key": idempotency_key},
+            )
+        except BankRejected as exc:
+            if exc.status == 404 and exc.code == "unknown_card":
+                raise BankCardUnknown(exc.status, exc.code, exc.message) from exc
+            raise
+        try:
+            body = obj(answer, "card block answer")
+            if body["status"] != "blocked":
+                raise ValueError(f"status {body['status']!r}")
+            return CardBlockResult(card_id=str(body["card_id"]), status="blocked")
+        except (KeyError, TypeError, ValueError) as exc:
+            raise BankProtocolError(f"malformed card block answer: {exc!r}") from exc
+
+    def _put_agreement(self, agreement_id: str, what: str, body: JsonObject) -> BankAgreement:
         answer = self._request(
-            "PUT", f"/v1/agreements/{quote(agreement_id, safe='')}/phone", json={"phone": phone}
+            "PUT", f"/v1/agreements/{quote(agreement_id, safe='')}/{what}", json=body
         )
         try:
-            return _agreement(answer)
+            return agreement(obj(answer, "agreement"))
         except (KeyError, TypeError, ValueError, InvalidOperation) as exc:
             raise BankProtocolError(f"malformed agreement: {exc!r}") from exc
 
@@ -250,8 +219,8 @@ class BankClient:
 
     def _request(
         self, method: str, path: str, *, params: Mapping[str, str | int] | None = None,
-        json: Any = None, headers: Mapping[str, str] | None = None,
-    ) -> Any:
+        json: JsonObject | None = None, headers: Mapping[str, str] | None = None,
+    ) -> object:
         reread_token = True
         attempt = 0
         while True:
@@ -274,9 +243,10 @@ class BankClient:
                 status = response.status_code
                 if status < 300:
                     try:
-                        return response.json(parse_float=_float_refused)
+                        decoded: object = response.json(parse_float=_float_refused)
                     except ValueError as exc:
                         raise BankProtocolError(f"{method} {path}: not JSON: {exc}") from exc
+                    return decoded
                 if status in (401, 403):
                     if reread_token:  # the credential may have been rotated under us
                         reread_token = False
@@ -318,106 +288,14 @@ def _float_refused(text: str) -> Decimal:
 
 def _error_fields(response: httpx.Response) -> tuple[str, str]:
     try:
-        body = response.json()
-        return str(body.get("error", "error")), str(body.get("message", ""))
-    except (ValueError, AttributeError):
+        body: object = response.json()
+    except ValueError:
         return "error", response.text[:200]
+    if not isinstance(body, dict):
+        return "error", response.text[:200]
+    return str(body.get("error", "error")), str(body.get("message", ""))
 
 
 def _error_text(response: httpx.Response) -> str:
     code, message = _error_fields(response)
     return f"{code}: {message}"
-
-
-def _money_out(amount: Decimal) -> str:
-    if not isinstance(amount, Decimal) or not amount.is_finite():
-        raise ValueError(f"amount must be a finite Decimal, got {amount!r}")
-    return str(amount.quantize(Decimal("0.01")))
-
-
-def _money_in(value: object) -> Decimal:
-    if not isinstance(value, str):
-        raise ValueError(f"money must be a decimal string, got {type(value).__name__}")
-    amount = Decimal(value)
-    if not amount.is_finite():
-        raise ValueError(f"money not finite: {value!r}")
-    return amount
-
-
-def _time_in(value: object) -> datetime:
-    if not isinstance(value, str):
-        raise ValueError("time must be an ISO 8601 string")
-    ts = datetime.fromisoformat(value)
-    if ts.tzinfo is None:
-        raise ValueError(f"time without offset: {value!r}")
-    return ts
-
-
-def _topup_result(answer: Any) -> TopupResult:
-    try:
-        status = answer["status"]
-        if status not in ("done", "rejected"):
-            raise ValueError(f"status {status!r}")
-        after = answer.get("balance_after")
-        return TopupResult(
-            id=str(answer["id"]),
-            status=status,
-            reason=answer.get("reason"),
-            balance_after=None if after is None else _money_in(after),
-        )
-    except (KeyError, TypeError, ValueError, InvalidOperation, AttributeError) as exc:
-        raise BankProtocolError(f"malformed top-up answer: {exc!r}") from exc
-
-
-def _agreement(a: Mapping[str, Any]) -> BankAgreement:
-    limit = a["alert_limit"]
-    return BankAgreement(
-        id=str(a["id"]),
-        customer_id=str(a["customer_id"]),
-        phone=str(a["phone"]),
-        services=tuple(str(s) for s in a["services"]),
-        alert_limit=None if limit is None else _money_in(limit),
-        language=str(a["language"]),
-        active=bool(a["active"]),
-    )
-
-
-def _parse_page(body: Mapping[str, Any]) -> ChangesPage:
-    more = body["more"]
-    if not isinstance(more, bool):
-        raise ValueError("more must be a boolean")
-    return ChangesPage(
-        cursor=str(body["cursor"]),
-        more=more,
-        customers=tuple(
-            BankCustomer(id=str(c["id"]), name=str(c["name"]), kind=str(c["kind"]))
-            for c in body["customers"]
-        ),
-        agreements=tuple(_agreement(a) for a in body["agreements"]),
-        accounts=tuple(
-            BankAccount(
-                id=str(a["id"]), customer_id=str(a["customer_id"]), kind=str(a["kind"]),
-                number=str(a["number"]), currency=str(a["currency"]),
-                balance=_money_in(a["balance"]), as_of=_time_in(a["as_of"]),
-            )
-            for a in body["accounts"]
-        ),
-        movements=_movements(body["movements"]),
-    )
-
-
-def _movements(rows: Sequence[Mapping[str, Any]]) -> tuple[BankMovement, ...]:
-    """The page's movements: the hot loop of a large sync, so written out flat."""
-    out: list[BankMovement] = []
-    append = out.append
-    parse_time = datetime.fromisoformat
-    for m in rows:
-        amount, after, booked = m["amount"], m["balance_after"], m["booked_at"]
-        if type(amount) is not str or type(after) is not str or type(booked) is not str:
-            raise ValueError(f"movement {m.get('id')!r}: money and time must be strings")
-        value, balance, ts = Decimal(amount), Decimal(after), parse_time(booked)
-        if not (value.is_finite() and balance.is_finite()) or ts.tzinfo is None:
-            raise ValueError(f"movement {m.get('id')!r}: bad amount, balance or time")
-        append(BankMovement(str(m["id"]), str(m["account_id"]), value, str(m["type"]), ts,
-                            balance))
-    return tuple(out)

@@ -18,6 +18,33 @@ TEXTS: dict[str, tuple[str, str]] = {
         "--account: banka e rreme nuk ka llogari {account!r}",
         "--account: the fake bank has no account {account!r}",
     ),
+    "bank.unlisted_type": (
+        "--type: {value!r} nuk është kod i dokumentuar i bankës ({codes}); u regjistrua siç "
+        "u dha (kutia tregon një fjalë neutrale për të).",
+        "--type: {value!r} is not one of the bank's documented codes ({codes}); booked as "
+        "given (the box shows a neutral word for it).",
+    ),
+    "bank.bad_phone": (
+        "--phone: pritej një numër E.164 si +38344123456, u dha {value!r}",
+        "--phone: expected an E.164 number like +38344123456, got {value!r}",
+    ),
+    "bank.bad_time": (
+        "--at: pritej një kohë ISO 8601 me zonë, si 2026-12-01T10:00:00+00:00, u dha {value!r}",
+        "--at: expected an ISO 8601 time with an offset, like 2026-12-01T10:00:00+00:00, "
+        "got {value!r}",
+    ),
+    "bank.unknown_phone": (
+        "--phone: banka e rreme nuk ka marrëveshje në {phone}",
+        "--phone: the fake bank has no agreement on {phone}",
+    ),
+    "bank.sim_swapped": (
+        "SIM i ri pas {phone} që nga {at} (marrëveshjet: {agreements})",
+        "New SIM behind {phone} since {at} (agreements: {agreements})",
+    ),
+    "bank.card_line": (
+        "{id:<6} ***{last4}  {status:<8} {customer:<24} {phones}",
+        "{id:<6} ***{last4}  {status:<8} {customer:<24} {phones}",
+    ),
     "bank.not_running": (
         "Asnjë bankë e rreme nuk po punon në {state_dir} (nis: appliance fake-bank serve)",
         "No fake bank is running in {state_dir} (start one: appliance fake-bank serve)",
