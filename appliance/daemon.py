@@ -360,7 +360,8 @@ class Daemon:
 
     def submit_topups(self) -> None:
         n = submit_pending(self.bank, self.settings.rules, self.clock(),
-                           hold_seconds=self.settings.bank.topup_hold_seconds)
+                           hold_seconds=self.settings.bank.topup_hold_seconds,
+                           clock=self.clock)
         if n:
             route_queued(self.pool)
             self.wake_outbox()

@@ -20,6 +20,7 @@ outcome (reply key `topup:<id>:late`); otherwise its reason records that no mone
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -57,8 +58,14 @@ def submit_pending(
     max_attempts: int = 5,
     retry_after: float = 15.0,
     limit: int = 50,
+    clock: Callable[[], datetime] | None = None,
 ) -> int:
-    """Submit every due order to the bank; return how many reached a final state."""
+    """Submit every due order to the bank; return how many reached a final state.
+
+    `clock` tells when each answer came (the time a done order's balance is as of);
+    without it, `now`.
+    """
+    answered_at = clock or (lambda: now)
     due = queries.due_topup_ids(DUE_STATES, now, limit)
     finished = 0
     bank_down = False
@@ -74,7 +81,8 @@ def submit_pending(
                 finished += 1
             continue
         done, bank_down = _submit_one(order_id, client, rules, now, hold_seconds=hold_seconds,
-                                      max_attempts=max_attempts, retry_after=retry_after)
+                                      max_attempts=max_attempts, retry_after=retry_after,
+                                      answered_at=answered_at)
         finished += done
     if bank_down:
         return finished
@@ -128,6 +136,7 @@ def _settle_unknown(order: TopupOrder, result: TopupResult, rules: Rules, now: d
 def _submit_one(
     order_id: int, client: BankClient, rules: Rules, now: datetime, *,
     hold_seconds: float, max_attempts: int, retry_after: float,
+    answered_at: Callable[[], datetime],
 ) -> tuple[bool, bool]:
     """Submit one order: (reached a final state, the bank was unreachable)."""
     with write_transaction():
@@ -158,7 +167,16 @@ def _submit_one(
         log.log(level, "top-up order %d: bank unavailable: %s", order_id, exc)
         return _retry_or_fail(order, rules, now, hold_seconds=hold_seconds,
                               max_attempts=max_attempts, retry_after=retry_after), True
-    return _finish(order, rules, now, result=result), False
+    # The bank booked the debit before it answered, so every page of the feed that does
+    # not count it yet is as of an earlier time than the answer (DESIGN §5): whole
+    # seconds, as the bank's times may be, so that a movement booked later in the same
+    # second still moves the balance on. A repeated call (same key) may be answered with
+    # the first answer's balance, which later movements may have changed since: only a
+    # first attempt's balance is fresh.
+    fresh = result.balance_after if result.done and int(order.attempts) == 1 else None
+    as_of = answered_at().replace(microsecond=0)
+    return _finish(order, rules, now, result=result,
+                   applied_balance=None if fresh is None else (fresh, as_of)), False
 
 
 def _retry_or_fail(
@@ -181,8 +199,10 @@ def _finish(
     order: TopupOrder, rules: Rules, now: datetime, *, result: TopupResult | None = None,
     state: str | None = None, reason: str | None = None,
     next_attempt_at: datetime | None = None,
+    applied_balance: tuple[Decimal, datetime] | None = None,
 ) -> bool:
-    """Commit the order's final state and the customer's reply together (one transaction)."""
+    """Commit the order's final state and the customer's reply together (one transaction),
+    and, with `applied_balance` (balance, as of), the debited account's new balance."""
     if result is not None:
         state = "done" if result.done else "rejected"
         reason = result.reason
@@ -195,6 +215,8 @@ def _finish(
             next_attempt_at=next_attempt_at, now=now, states=DUE_STATES)
         if not changed:
             return False
+        if applied_balance is not None:
+            queries.apply_topup_balance(str(order.agreement_id), *applied_balance)
         _queue_reply(order, state, reason, balance_after, rules=rules, now=now,
                      key=reply_key(int(order.id)))
     log.info("top-up order %d: %s%s", order.id, state, f" ({reason})" if reason else "")

@@ -209,8 +209,8 @@ class Inbox:
             work.append((g.first_received_at, [by_id[i] for i in g.message_ids], g.text, False))
         for g in r.expired:
             answer = "help" if self.policy.multipart_policy == "help" else "what arrived"
-            log.warning("multi-part message %d/%d part(s) missing after %ss; answering %s",
-                        len(g.parts), g.total,
+            log.warning("multi-part message from %s: %d of %d part(s) missing after %ss; "
+                        "answering %s", mask_phone(g.sender), len(g.missing), g.total,
                         int(self.policy.multipart_timeout.total_seconds()), answer)
             work.append((g.first_received_at, [by_id[i] for i in g.message_ids], g.text, True))
         waiting_ids = [i for g in r.waiting for i in g.message_ids

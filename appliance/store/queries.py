@@ -585,6 +585,32 @@ def _topup_guard(order_id: int, states: Sequence[str], failed_reason: str | None
     return (TopupOrder.id == order_id) & TopupOrder.state.in_(list(states))
 
 
+def apply_topup_balance(agreement_id: str, balance: Decimal, as_of: datetime) -> int:
+    """Set the bank's `balance_after` of a done top-up on the account the bank debited, as
+    of `as_of` (when the bank's answer came); returns rows changed.
+
+    The debited account is the contract's (docs/bank-api.md): the customer's current
+    account, else their business account. An account already known as of a later time
+    keeps its newer balance, and a sync page older than `as_of` cannot move this one back
+    (the sync's upsert only moves `as_of` forward). Run it inside the caller's write
+    transaction, with the order's outcome.
+    """
+    agreement: Agreement | None = Agreement.get_or_none(Agreement.id == agreement_id)
+    if agreement is None:
+        return 0
+    debited: Account | None = (
+        Account.select()
+        .where((Account.customer == agreement.customer_id)
+               & Account.kind.in_(("current", "business")))
+        .order_by(peewee.Case(Account.kind, (("current", 0),), 1), Account.id)
+        .first()
+    )
+    if debited is None:
+        return 0
+    return int(Account.update(balance=balance, as_of=as_of).where(
+        (Account.id == debited.id) & (Account.as_of <= as_of)).execute())
+
+
 def agreement_by_id(agreement_id: str) -> Agreement:
     """The agreement row `agreement_id` (raises `Agreement.DoesNotExist` when absent)."""
     row: Agreement = Agreement.get_by_id(agreement_id)
