@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from appliance.bank.client import BankClient, ChangesPage
-from appliance.bank.sync import sync_once
+from appliance.flows.sync import sync_once
 from appliance.store.models import Account
 from tests.conftest import Box
 

@@ -12,8 +12,8 @@ import pytest
 
 from appliance.bank.client import BankClient
 from appliance.bank.fake import FakeBankServer
-from appliance.bank.sync import sync_once
 from appliance.core.rules import Rules
+from appliance.flows.sync import sync_once
 from appliance.store.db import open_database
 from appliance.store.models import OutboxMessage
 

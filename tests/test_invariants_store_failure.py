@@ -27,7 +27,7 @@ import peewee
 import pytest
 
 from appliance.core.rules import Rules
-from appliance.modem.inbox import Inbox, InboxPolicy
+from appliance.flows.inbound import Inbox, InboxPolicy
 from appliance.modem.pool import ModemHandle
 from appliance.modem.wrapper import Modem
 from appliance.store.db import open_database
@@ -115,7 +115,7 @@ def test_a_full_database_leaves_every_message_on_the_modem(fakes: Fakes, tmp_pat
                                                            ) -> None:
     db_file = tmp_path / "full.sqlite"
     db = open_database(db_file)
-    handle = ModemHandle("m1", None, lambda: Modem(str(fakes.modem_link), command_timeout=3))
+    handle = ModemHandle("m1", None, lambda _h: Modem(str(fakes.modem_link), command_timeout=3))
     handle.open()
     inbox = Inbox(InboxPolicy(rules=Rules(), multipart_timeout=timedelta(seconds=60)),
                   lambda: datetime.now(UTC))

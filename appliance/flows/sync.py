@@ -16,40 +16,22 @@ from __future__ import annotations
 import contextlib
 import logging
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from decimal import Decimal
-from typing import Any
+from datetime import datetime
 
 import peewee
 
-from appliance.bank.client import (
-    BankAccount,
-    BankAgreement,
-    BankClient,
-    BankCustomer,
-    BankMovement,
-    BankProtocolError,
-    ChangesPage,
-)
 from appliance.core.alerts import alert_text
-from appliance.core.rules import Language, Rules
+from appliance.core.rules import Rules
 from appliance.core.views import AccountView, AgreementView, MovementView
-from appliance.store.db import database, write_transaction
-from appliance.store.fields import utc_text
-from appliance.store.models import (
-    PRIORITY_ALERT,
-    SERVICES,
-    Account,
-    Agreement,
-    Customer,
-    Movement,
-    OutboxMessage,
-)
-from appliance.store.queries import (
+from appliance.flows.ports import BankMovement, ChangeFeed, ChangesPage, PageRejected
+from appliance.store import sync as rows
+from appliance.store.db import write_transaction
+from appliance.store.state import (
     STATE_BANK_CURSOR,
+    STATE_BASELINE,
     get_state,
     set_last_sync_at,
     set_state,
@@ -57,10 +39,6 @@ from appliance.store.queries import (
 
 log = logging.getLogger(__name__)
 
-# "running" while the first sync of a fresh database loads the bank's history (no alerts
-# for it), "done" once the feed was read to its end.
-STATE_BASELINE = "bank.alert_baseline"
-_CHUNK = 400  # rows per INSERT: well under SQLite's bound-parameter limit
 
 
 @dataclass(frozen=True)
@@ -84,7 +62,7 @@ class _PageResult:
 
 
 def sync_once(
-    client: BankClient,
+    client: ChangeFeed,
     rules: Rules,
     now: datetime,
     *,
@@ -94,8 +72,8 @@ def sync_once(
 ) -> SyncReport:
     """Pull every page after the stored cursor into the open database; queue alerts.
 
-    Raises `BankError` (e.g. `BankUnavailable`) when the bank fails; the pages committed
-    before the failure stay, and the next run goes on from there.
+    Raises the bank's error when it fails (and `PageRejected` for a page the store refuses);
+    the pages committed before the failure stay, and the next run goes on from there.
     """
     cursor = get_state(STATE_BANK_CURSOR)
     baseline = get_state(STATE_BASELINE)
@@ -130,7 +108,7 @@ def sync_once(
                 # A page that breaks our constraints (a movement of an unknown account,
                 # ...) is the bank's protocol error; nothing of it was committed.
                 _drop(ahead)
-                raise BankProtocolError(
+                raise PageRejected(
                     f"changes page after {cursor!r} rejected: {exc}"
                 ) from exc
             except BaseException:
@@ -172,156 +150,18 @@ def _apply_page(
 ) -> _PageResult:
     """Upsert one page and queue its alerts (inside the caller's transaction)."""
     views.forget(page)
-    _upsert_customers(page.customers, now)
-    _upsert_accounts(page.accounts)
-    _upsert_agreements(page.agreements, now)
-    new = _insert_new_movements(page.movements, now)
+    rows.upsert_customers(((c.id, c.name) for c in page.customers), now)
+    rows.upsert_accounts((a.id, a.customer_id, a.kind, a.number, a.currency, a.balance,
+                          a.as_of) for a in page.accounts)
+    rows.upsert_agreements([(a.id, a.customer_id, a.phone, a.language, a.alert_limit,
+                             a.services, a.active) for a in page.agreements], now)
+    movements = page.movements
+    new_ids = rows.insert_new_movements(
+        [(m.id, m.account_id, m.amount, m.type, m.booked_at, m.balance_after)
+         for m in movements], now)
+    new = [m for m in movements if m.id in new_ids]
     queued = _queue_alerts(new, rules, now, views) if alerts_on and new else 0
     return _PageResult(movements=len(new), alerts=queued)
-
-
-def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
-    for i in range(0, len(items), _CHUNK):
-        yield items[i : i + _CHUNK]
-
-
-# Bulk writes go through `executemany` on the transaction's connection: peewee's query
-# builder costs about 1 ms per row, which made a 100,000-movement sync take minutes. The
-# SQL is still derived from the models (table and column names), so the models stay the
-# single source of the schema; values are converted by each field's own `db_value`, except
-# in the two hot loops (movements, accounts), which write the same stored forms directly
-# (a test checks the time format against the store's).
-
-
-def _table(model: type[peewee.Model]) -> str:
-    return f'"{model._meta.table_name}"'
-
-
-def _columns(fields: Sequence[peewee.Field]) -> str:
-    return ", ".join(f'"{f.column_name}"' for f in fields)
-
-
-def _to_db(fields: Sequence[peewee.Field], rows: Iterable[Sequence[Any]]) -> list[tuple[Any, ...]]:
-    return [tuple(f.db_value(v) for f, v in zip(fields, row, strict=True)) for row in rows]
-
-
-def _insert_sql(
-    model: type[peewee.Model], fields: Sequence[peewee.Field], *, or_ignore: bool = False,
-    upsert: Sequence[peewee.Field] = (), upsert_where: str = "",
-) -> str:
-    marks = ", ".join("?" * len(fields))
-    sql = (f"INSERT {'OR IGNORE ' if or_ignore else ''}INTO {_table(model)} "  # noqa: S608
-           f"({_columns(fields)}) VALUES ({marks})")
-    if upsert:
-        key = model._meta.primary_key.column_name
-        sets = ", ".join(f'"{f.column_name}" = excluded."{f.column_name}"' for f in upsert)
-        sql += f' ON CONFLICT ("{key}") DO UPDATE SET {sets}'
-        if upsert_where:
-            sql += f" WHERE {upsert_where}"
-    return sql
-
-
-_ZERO = timedelta(0)
-
-
-def _stored_time(ts: datetime) -> str:
-    """`utc_text(ts)`, cheaper for the hot loop: the bank's times are already UTC, and
-    isoformat is several times faster than strftime (a test checks they agree)."""
-    if ts.utcoffset() == _ZERO and ts.year >= 1000:
-        return ts.isoformat(" ", "microseconds")[:26]
-    return utc_text(ts)
-
-
-def _executemany(sql: str, rows: list[tuple[Any, ...]]) -> int:
-    if not rows:
-        return 0
-    cursor = database.connection().executemany(sql, rows)
-    return int(cursor.rowcount)
-
-
-def _select_in(
-    model: type[peewee.Model], fields: Sequence[peewee.Field], key: peewee.Field,
-    keys: Sequence[str], *, where: str = "",
-) -> list[tuple[Any, ...]]:
-    """SELECT `fields` of the rows whose `key` is in `keys` (chunked under SQLite's
-    parameter limit); `where` is an extra condition of our own (never data)."""
-    head = (f"SELECT {_columns(fields)} FROM {_table(model)} "  # noqa: S608 -- names from models
-            f'WHERE {where}{" AND " if where else ""}"{key.column_name}" IN')
-    out: list[tuple[Any, ...]] = []
-    for chunk in _chunks(keys):
-        marks = ", ".join("?" * len(chunk))
-        out.extend(database.execute_sql(f"{head} ({marks})", list(chunk)).fetchall())
-    return out
-
-
-def _upsert_customers(customers: Sequence[BankCustomer], now: datetime) -> None:
-    fields = (Customer.id, Customer.name, Customer.updated_at)
-    sql = _insert_sql(Customer, fields, upsert=fields[1:])
-    _executemany(sql, _to_db(fields, ((c.id, c.name, now) for c in customers)))
-
-
-def _upsert_accounts(accounts: Sequence[BankAccount]) -> None:
-    fields = (Account.id, Account.customer, Account.kind, Account.number, Account.currency,
-              Account.balance, Account.as_of)
-    # Never let an older balance overwrite a newer one (a replayed page).
-    as_of = Account.as_of.column_name
-    sql = _insert_sql(Account, fields, upsert=fields[1:],
-                      upsert_where=f'excluded."{as_of}" >= {_table(Account)}."{as_of}"')
-    # Stored forms written out (money: the Decimal's string; times: utc_text): every page
-    # of a large sync carries about as many accounts as movements.
-    _executemany(sql, [
-        (a.id, a.customer_id, a.kind, a.number, a.currency, str(a.balance),
-         _stored_time(a.as_of))
-        for a in accounts
-    ])
-
-
-def _upsert_agreements(agreements: Sequence[BankAgreement], now: datetime) -> None:
-    if not agreements:
-        return
-    # A phone moved from one agreement to another (re-bound numbers): release it from the
-    # old holder first, or the UNIQUE phone would refuse the page. The holder's own
-    # update (this page or a later one) gives it its new number.
-    incoming = {a.phone: a.id for a in agreements}
-    holders = _select_in(Agreement, (Agreement.id, Agreement.phone), Agreement.phone,
-                         list(incoming))
-    for holder_id, phone in holders:
-        if incoming[phone] != holder_id:
-            Agreement.update(phone=f"released:{holder_id}").where(
-                Agreement.id == holder_id
-            ).execute()
-    fields = (Agreement.id, Agreement.customer, Agreement.phone, Agreement.language,
-              Agreement.alert_limit, Agreement.services, Agreement.active, Agreement.updated_at)
-    sql = _insert_sql(Agreement, fields, upsert=fields[1:])
-    _executemany(sql, _to_db(fields, (
-        (a.id, a.customer_id, a.phone, "en" if a.language.lower().startswith("en") else "sq",
-         a.alert_limit, ",".join(s for s in SERVICES if s in a.services), a.active, now)
-        for a in agreements
-    )))
-
-
-def _insert_new_movements(
-    movements: Sequence[BankMovement], now: datetime
-) -> list[BankMovement]:
-    """Store the movements not seen before; return them (the ones that may alert)."""
-    if not movements:
-        return []
-    known = {
-        str(r[0])
-        for r in _select_in(Movement, (Movement.id,), Movement.id, [m.id for m in movements])
-    }
-    new = [m for m in movements if m.id not in known]
-    fields = (Movement.id, Movement.account, Movement.amount, Movement.type,
-              Movement.booked_at, Movement.balance_after, Movement.synced_at)
-    # Values in the fields' stored forms (MoneyField: the Decimal's string; times:
-    # utc_text), written out here because this is the hot loop of a large sync.
-    synced = utc_text(now)
-    _executemany(_insert_sql(Movement, fields), [
-        (m.id, m.account_id, str(m.amount), m.type, _stored_time(m.booked_at),
-         str(m.balance_after), synced)
-        for m in new
-    ])
-    return new
 
 
 @dataclass
@@ -345,15 +185,7 @@ def _queue_alerts(
 ) -> int:
     """Queue an alert for each (new movement, subscribed phone) that the core says is due."""
     accounts = views.accounts
-    a = Account
-    for row in _select_in(
-        a, (a.id, a.customer, a.kind, a.number, a.currency, a.balance), a.id,
-        sorted({m.account_id for m in new} - accounts.keys()),
-    ):
-        accounts[str(row[0])] = (str(row[1]), AccountView(
-            id=str(row[0]), kind=str(row[2]), number=str(row[3]), currency=str(row[4]),
-            balance=Decimal(str(row[5])),
-        ))
+    accounts.update(rows.account_views(sorted({m.account_id for m in new} - accounts.keys())))
     by_customer = views.subscribers
     missing = sorted(
         {accounts[m.account_id][0] for m in new if m.account_id in accounts}
@@ -361,21 +193,11 @@ def _queue_alerts(
     )
     for customer in missing:
         by_customer[customer] = []
-    g = Agreement
-    for row in _select_in(
-        g, (g.id, g.customer, g.phone, g.language, g.alert_limit, g.services), g.customer,
-        missing, where=f'"{g.active.column_name}" = 1',
-    ):
-        agreement = _agreement_view(row)
-        if agreement is not None:
-            by_customer[str(row[1])].append(agreement)
+    for customer, agreement in rows.subscribed_agreements(missing):
+        by_customer[customer].append(agreement)
     for customer in missing:
         by_customer[customer].sort(key=lambda v: v.id)
-    fields = (OutboxMessage.to, OutboxMessage.text, OutboxMessage.kind, OutboxMessage.priority,
-              OutboxMessage.state, OutboxMessage.dedupe_key, OutboxMessage.attempts,
-              OutboxMessage.created_at)
-    outbox: list[tuple[Any, ...]] = []
-    created = utc_text(now)
+    alerts: list[rows.AlertRow] = []
     for m in new:
         owner = accounts.get(m.account_id)
         if owner is None:
@@ -390,21 +212,5 @@ def _queue_alerts(
         for agreement in subscribers:
             text = alert_text(movement, agreement, account, rules, now)
             if text is not None:
-                outbox.append((agreement.phone, text, "alert", PRIORITY_ALERT, "queued",
-                               f"alert:{m.id}:{agreement.phone}", 0, created))
-    # INSERT OR IGNORE on the unique dedupe key: at most once per (movement, phone).
-    return _executemany(_insert_sql(OutboxMessage, fields, or_ignore=True), outbox)
-
-
-def _agreement_view(row: Sequence[Any]) -> AgreementView | None:
-    """The core's view of a subscribed agreement row, as `store.queries.agreement_view`
-    builds it; None when it has no alerts service or no alert limit (nothing to alert)."""
-    agreement_id, customer_id, phone, language, limit, services = row
-    service_set = frozenset(s.strip() for s in str(services).split(",") if s.strip())
-    if limit is None or "alerts" not in service_set:
-        return None
-    return AgreementView(
-        id=str(agreement_id), phone=str(phone), customer_id=str(customer_id),
-        language=Language.EN if language == "en" else Language.SQ,
-        alert_limit=Decimal(str(limit)), services=service_set,
-    )
+                alerts.append((agreement.phone, text, f"alert:{m.id}:{agreement.phone}"))
+    return rows.insert_alerts(alerts, now)

@@ -20,22 +20,16 @@ outcome (reply key `topup:<id>:late`); otherwise its reason records that no mone
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from appliance.bank.client import (
-    BankAuthError,
-    BankClient,
-    BankError,
-    BankRejected,
-    TopupResult,
-)
 from appliance.core.decide import topup_outcome_text
 from appliance.core.rules import Rules
-from appliance.store import queries
+from appliance.flows.ports import BankDown, BankRefused, Clock, TopupAnswer, TopupBank
+from appliance.store import topups as queries
 from appliance.store.db import write_transaction
 from appliance.store.models import Agreement, TopupOrder
+from appliance.store.outbox import queue_topup_reply
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +44,7 @@ def reply_key(order_id: int) -> str:
 
 
 def submit_pending(
-    client: BankClient,
+    client: TopupBank,
     rules: Rules,
     now: datetime,
     *,
@@ -58,7 +52,7 @@ def submit_pending(
     max_attempts: int = 5,
     retry_after: float = 15.0,
     limit: int = 50,
-    clock: Callable[[], datetime] | None = None,
+    clock: Clock | None = None,
 ) -> int:
     """Submit every due order to the bank; return how many reached a final state.
 
@@ -90,7 +84,7 @@ def submit_pending(
 
 
 def resolve_unknown(
-    client: BankClient, rules: Rules, now: datetime, *, retry_after: float = 15.0,
+    client: TopupBank, rules: Rules, now: datetime, *, retry_after: float = 15.0,
     limit: int = 50,
 ) -> int:
     """Resolve orders failed while the bank was unreachable; return how many turned out
@@ -101,7 +95,7 @@ def resolve_unknown(
         order: TopupOrder = queries.topup_order(order_id)
         try:
             result = client.resolve_topup(str(order.idempotency_key))
-        except BankError as exc:
+        except BankDown as exc:
             attempts = int(order.attempts) + 1
             delay = min(timedelta(seconds=retry_after * 2 ** (attempts - 1)), MAX_RETRY_DELAY)
             with write_transaction():
@@ -113,7 +107,7 @@ def resolve_unknown(
     return done
 
 
-def _settle_unknown(order: TopupOrder, result: TopupResult, rules: Rules, now: datetime) -> bool:
+def _settle_unknown(order: TopupOrder, result: TopupAnswer, rules: Rules, now: datetime) -> bool:
     with write_transaction():
         if not result.done:
             queries.note_topup_not_done(
@@ -134,9 +128,9 @@ def _settle_unknown(order: TopupOrder, result: TopupResult, rules: Rules, now: d
 
 
 def _submit_one(
-    order_id: int, client: BankClient, rules: Rules, now: datetime, *,
+    order_id: int, client: TopupBank, rules: Rules, now: datetime, *,
     hold_seconds: float, max_attempts: int, retry_after: float,
-    answered_at: Callable[[], datetime],
+    answered_at: Clock,
 ) -> tuple[bool, bool]:
     """Submit one order: (reached a final state, the bank was unreachable)."""
     with write_transaction():
@@ -155,15 +149,15 @@ def _submit_one(
             subscriber_id=None if product is None else str(order.subscriber_id or order.target),
             agreement_id=str(order.agreement_id),
         )
-    except BankRejected as exc:
+    except BankRefused as exc:
         # A 4xx: our request is wrong (or its key was reused with another body). Sending it
         # again would fail the same way; give up loudly.
         log.error("top-up order %d refused by the bank: %s %s", order_id, exc.status, exc.code)
         return _finish(order, rules, now, state="failed", reason=f"bank_{exc.code}"), False
-    except BankError as exc:
+    except BankDown as exc:
         # Unreachable, 5xx, a broken answer or a token problem: the bank may or may not
         # have debited. Only the same key may be sent again.
-        level = logging.ERROR if isinstance(exc, BankAuthError) else logging.WARNING
+        level = logging.ERROR if exc.auth else logging.WARNING
         log.log(level, "top-up order %d: bank unavailable: %s", order_id, exc)
         return _retry_or_fail(order, rules, now, hold_seconds=hold_seconds,
                               max_attempts=max_attempts, retry_after=retry_after), True
@@ -196,7 +190,7 @@ def _retry_or_fail(
 
 
 def _finish(
-    order: TopupOrder, rules: Rules, now: datetime, *, result: TopupResult | None = None,
+    order: TopupOrder, rules: Rules, now: datetime, *, result: TopupAnswer | None = None,
     state: str | None = None, reason: str | None = None,
     next_attempt_at: datetime | None = None,
     applied_balance: tuple[Decimal, datetime] | None = None,
@@ -234,4 +228,4 @@ def _queue_reply(
     text = topup_outcome_text(
         state, reason, order.amount, shown_target, balance_after, str(agreement.language), rules,
     )
-    queries.queue_topup_reply(str(agreement.phone), text, order.inbound_id, key, now)
+    queue_topup_reply(str(agreement.phone), text, order.inbound_id, key, now)

@@ -1,9 +1,15 @@
-"""The daemon's hot path as fixed SQL: the statements every message goes through.
+"""The outbox (I5): every row's way through its states, in this one module.
 
-Building these with peewee on each call cost more CPU than everything else the daemon
-does in a burst (bench/bench_daemon.py), so they are fixed strings, not rebuilt per call;
-only "?" placeholders are formatted in. Column names are the models' (models.py); times
-are in the store's text form (fields.utc_text). Everything else lives in queries.py.
+Queued (a decision's replies, a top-up outcome, an alert: `enqueue_outbox`,
+`queue_replies`, `queue_topup_reply`; the sync's alerts are inserted in bulk by
+`store.sync`) → `sending` (claimed) → `sent` (the modem's references) → `delivered` (its
+reports), or back to `queued` (retry, crash recovery by policy), or `failed`.
+
+The hot path (claim, sent, delivery reports, replies, routing) is fixed SQL: building
+these with peewee on each call cost more CPU than everything else the daemon does in a
+burst (bench/bench_daemon.py), so they are fixed strings, not rebuilt per call; only "?"
+placeholders are formatted in. Column names are the models' (models.py); times are in
+the store's text form (fields.utc_text).
 """
 
 from __future__ import annotations
@@ -11,19 +17,32 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, Literal
 
-from appliance.store import queries
 from appliance.store.db import writing
 from appliance.store.fields import utc_text
-from appliance.store.models import PRIORITY_REPLY, database
+from appliance.store.models import (
+    PRIORITY_ALERT,
+    PRIORITY_REPLY,
+    PRIORITY_TOPUP_RESULT,
+    OutboxMessage,
+    database,
+)
 
 __all__ = [
     "ClaimedOutbox",
+    "SendingPolicy",
     "claim_next_outbox",
+    "enqueue_outbox",
+    "mark_delivered",
     "mark_delivered_reports",
-    "mark_handled",
+    "mark_failed",
     "mark_sent",
     "queue_replies",
+    "queue_topup_reply",
+    "recover_sending",
+    "requeue",
+    "sending_recipients",
     "set_preferred_modem",
     "unrouted_outbox",
 ]
@@ -104,7 +123,7 @@ _DELIVERED_UPDATE = (
 
 def _mark_delivered(modem: str, refs: Sequence[int], now: datetime) -> list[int]:
     """Single-part messages (nearly all) in two fixed statements; the rest through
-    `queries.mark_delivered`. Returns the references that matched nothing."""
+    `mark_delivered`. Returns the references that matched nothing."""
     wanted = {str(int(r)) for r in refs}
     marks = ", ".join("?" * len(wanted))
     ids: list[int] = []
@@ -119,7 +138,7 @@ def _mark_delivered(modem: str, refs: Sequence[int], now: datetime) -> list[int]
         database.execute_sql(_DELIVERED_UPDATE.format(marks=marks), [utc_text(now), *ids])
     unknown: list[int] = []
     for ref in sorted(wanted, key=int):  # a part of a multi-part message, or unknown
-        if queries.mark_delivered(modem, int(ref), now) is None:
+        if mark_delivered(modem, int(ref), now) is None:
             unknown.append(int(ref))
     return unknown
 
@@ -140,32 +159,13 @@ def mark_delivered_reports(by_modem: Mapping[str, Sequence[int]],
     return unknown
 
 
-# --- decisions: handled marks and replies ----------------------------------------------
+# --- replies to a decision ---------------------------------------------------------
 
-# The state guard makes a second decision of the same message impossible.
-_HANDLED_UPDATE = (
-    "UPDATE inbound_message SET state = 'handled', handled_at = ?, outcome = ? "
-    "WHERE id IN ({marks}) AND state IN ('stored', 'waiting_parts')"
-)
 _REPLY_INSERT = (
     'INSERT OR IGNORE INTO outbox_message ("to", text, kind, priority, state, dedupe_key, '
     "inbound_id, preferred_modem, attempts, created_at) "
     "VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, 0, ?)"
 )
-
-
-def mark_handled(ids: Sequence[int], outcome: str, now: datetime) -> int:
-    """stored/waiting_parts → handled for inbound rows; returns how many were taken.
-
-    Rows already decided are left alone (fewer than `len(ids)` taken: someone else
-    decided). Run it inside the caller's write transaction, with the replies (I2).
-    """
-    if not ids:
-        return 0
-    marks = ", ".join("?" * len(ids))
-    cursor = database.execute_sql(_HANDLED_UPDATE.format(marks=marks),
-                                  [utc_text(now), outcome, *ids])
-    return int(cursor.rowcount)
 
 
 def queue_replies(to: str, texts: Sequence[str], kind: str, inbound_id: int, *,
@@ -215,3 +215,168 @@ def set_preferred_modem(modem: str, ids: Sequence[int]) -> int:
                                  [modem, *chunk])
         given += len(chunk)
     return given
+
+
+# --- queueing, failures, retries and recovery -------------------------------------
+
+SendingPolicy = Literal["resend", "fail"]
+
+
+_KIND_PRIORITY: dict[str, int] = {
+    "reply": PRIORITY_REPLY,
+    "refusal": PRIORITY_REPLY,
+    "topup_result": PRIORITY_TOPUP_RESULT,
+    "alert": PRIORITY_ALERT,
+}
+
+
+def enqueue_outbox(
+    to: str,
+    text: str,
+    kind: str,
+    now: datetime,
+    *,
+    priority: int | None = None,
+    dedupe_key: str | None = None,
+    inbound_id: int | None = None,
+    preferred_modem: str | None = None,
+    not_before: datetime | None = None,
+) -> OutboxMessage | None:
+    """Queue one SMS; returns the row, or None when `dedupe_key` was already queued (I4).
+
+    The priority defaults from the kind: replies and refusals 0, top-up outcomes 10,
+    alerts 20.
+    """
+    if kind not in _KIND_PRIORITY:
+        raise ValueError(f"unknown outbox kind {kind!r}")
+    values: dict[str, Any] = {
+        "to": to,
+        "text": text,
+        "kind": kind,
+        "priority": _KIND_PRIORITY[kind] if priority is None else priority,
+        "state": "queued",
+        "dedupe_key": dedupe_key,
+        "inbound": inbound_id,
+        "preferred_modem": preferred_modem,
+        "next_attempt_at": not_before,
+        "created_at": now,
+    }
+    with database.atomic(lock_type="IMMEDIATE"):
+        if dedupe_key is not None and OutboxMessage.get_or_none(
+            OutboxMessage.dedupe_key == dedupe_key
+        ) is not None:
+            return None
+        row: OutboxMessage = OutboxMessage.create(**values)
+    return row
+
+
+def _update_outbox(message_id: int, from_states: tuple[str, ...], **values: Any) -> None:
+    # The daemon's writers queue for the lock (writing), like the hot path above.
+    with writing():
+        changed = (
+            OutboxMessage.update(**values)
+            .where((OutboxMessage.id == message_id) & OutboxMessage.state.in_(from_states))
+            .execute()
+        )
+    if not changed:
+        raise LookupError(f"outbox message {message_id} is not in state {'/'.join(from_states)}")
+
+
+def mark_failed(message_id: int, error: str, now: datetime) -> None:
+    """Give up on a message (from queued or sending): state failed, with the reason."""
+    del now  # kept in the signature for symmetry and future use (a failed_at column)
+    _update_outbox(message_id, ("queued", "sending"), state="failed", last_error=error)
+
+
+def requeue(message_id: int, next_at: datetime, error: str) -> None:
+    """sending → queued after a transient failure; due again at `next_at`."""
+    _update_outbox(
+        message_id, ("sending",), state="queued", next_attempt_at=next_at, last_error=error
+    )
+
+
+def mark_delivered(modem: str, ref: int, now: datetime) -> OutboxMessage | None:
+    """Match a delivery report (+CDS) to the latest sent message with that reference.
+
+    A multi-part message becomes `delivered` when every part's report has arrived.
+    Returns the matched row (None when nothing matches: references wrap at 256).
+    """
+    ref_text = str(int(ref))
+    # Read-then-write: take the write lock first, or the write after the read can fail
+    # with "database is locked" when another connection wrote in between.
+    with writing():
+        candidates = (
+            OutboxMessage.select()
+            .where(
+                (OutboxMessage.modem == modem)
+                & (OutboxMessage.state == "sent")
+                & (
+                    (OutboxMessage.modem_refs == ref_text)
+                    | OutboxMessage.modem_refs.startswith(ref_text + ",")
+                    | OutboxMessage.modem_refs.endswith("," + ref_text)
+                    | OutboxMessage.modem_refs.contains("," + ref_text + ",")
+                )
+            )
+            .order_by(OutboxMessage.sent_at.desc(), OutboxMessage.id.desc())
+        )
+        for row in candidates:
+            refs = [r for r in str(row.modem_refs).split(",") if r]
+            if ref_text not in refs:
+                continue
+            got = {r for r in str(row.delivered_refs or "").split(",") if r}
+            got.add(ref_text)
+            values: dict[str, Any] = {"delivered_refs": ",".join(sorted(got, key=int))}
+            if set(refs) <= got:
+                values.update(state="delivered", delivered_at=now)
+            OutboxMessage.update(**values).where(OutboxMessage.id == row.id).execute()
+            matched: OutboxMessage = OutboxMessage.get_by_id(row.id)
+            return matched
+    return None
+
+
+def sending_recipients() -> dict[int, str]:
+    """Recipient of every outbox row in `sending`, by id (to log a crash's leftovers)."""
+    return {
+        int(r.id): str(r.to)
+        for r in OutboxMessage.select(OutboxMessage.id, OutboxMessage.to).where(
+            OutboxMessage.state == "sending"
+        )
+    }
+
+
+def recover_sending(policy: SendingPolicy, now: datetime) -> list[int]:
+    """After a crash: rows left in `sending` are requeued ('resend') or failed ('fail').
+
+    Returns their ids, for the caller to log (I5: resending is an explicit policy).
+    """
+    with writing():  # read-then-write: take the write lock first
+        ids = [
+            int(r.id)
+            for r in OutboxMessage.select(OutboxMessage.id).where(
+                OutboxMessage.state == "sending"
+            )
+        ]
+        if ids:
+            if policy == "resend":
+                OutboxMessage.update(
+                    state="queued",
+                    next_attempt_at=now,
+                    last_error="interrupted while sending; resent by policy",
+                ).where(OutboxMessage.id.in_(ids)).execute()
+            elif policy == "fail":
+                OutboxMessage.update(
+                    state="failed", last_error="interrupted while sending; failed by policy"
+                ).where(OutboxMessage.id.in_(ids)).execute()
+            else:
+                raise ValueError(f"unknown sending policy {policy!r}")
+    return ids
+
+
+def queue_topup_reply(to: str, text: str, inbound_id: int | None, key: str,
+                      now: datetime) -> None:
+    """Queue a top-up outcome SMS once per `key` (INSERT OR IGNORE; I4), inside the
+    caller's write transaction with the order's outcome."""
+    OutboxMessage.insert(
+        to=to, text=text, kind="topup_result", priority=PRIORITY_TOPUP_RESULT,
+        state="queued", dedupe_key=key, inbound=inbound_id, created_at=now,
+    ).on_conflict_ignore().execute()
