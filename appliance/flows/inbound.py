@@ -130,7 +130,8 @@ class Inbox:
                  routing: Routing | None = None) -> None:
         self.policy = policy
         self.clock = clock
-        self.routing: Routing = routing or _SingleModem()
+        # Not `routing or …`: an empty pool (the daemon fills it at start) is falsy.
+        self.routing: Routing = routing if routing is not None else _SingleModem()
 
     # -- step 1: modem → database → delete (I1) ----------------------------------------
     def collect(self, modem: ModemStorage) -> int:
