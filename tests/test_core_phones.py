@@ -129,3 +129,34 @@ def test_normalize_never_raises_and_gives_e164(text: str) -> None:
         assert e164[1:].isdigit()
         assert 8 <= len(e164) <= 16
         assert normalize(e164) == e164
+
+
+# --- DESIGN §2 invariant 8: a sender address is matched exactly --------------------------
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from appliance.core.phones import sender_e164  # noqa: E402
+
+_AGREEMENT_PHONES = ("+38344123456", "+38349234567", "+38345345678", "+38328123456")
+
+
+@given(st.one_of(
+    st.text(alphabet="+0123456789 -()", max_size=18),
+    st.sampled_from(_AGREEMENT_PHONES).flatmap(lambda p: st.sampled_from([
+        p[4:], "0" + p[4:], "00" + p[1:], p[1:], "+383 " + p[4:], "+3830" + p[4:],
+        "+377" + p[4:], "+386" + p[4:], "+381" + p[4:], p + " ", " " + p,
+    ])),
+))
+def test_no_sender_but_the_exact_number_matches_an_agreement(address: str) -> None:
+    got = sender_e164(address)
+    if got in _AGREEMENT_PHONES:
+        assert address == got
+
+
+def test_sender_e164_keeps_international_numbers_and_nothing_else() -> None:
+    assert sender_e164("+38344123456") == "+38344123456"
+    assert sender_e164("+4915112345678") == "+4915112345678"
+    for address in ("044123456", "0038344123456", "38344123456", "BANK", "", "+0123456",
+                    "+383 44 123 456", "+12"):
+        assert sender_e164(address) is None

@@ -20,6 +20,7 @@ __all__ = [
     "nsn_of",
     "operator_of",
     "prefix_operator",
+    "sender_e164",
 ]
 
 COUNTRY_CODE = "383"
@@ -66,6 +67,21 @@ def _from_international(digits: str) -> str | None:
             ):
                 return "+" + COUNTRY_CODE + nsn
     return "+" + digits
+
+
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}", re.ASCII)
+
+
+def sender_e164(address: str) -> str | None:
+    """The sender address exactly as the network gave it, when it is an E.164 number.
+
+    DESIGN §2 invariant 8: a sender is matched by its full international number only. None
+    of `normalize`'s forgiveness applies here: `+37744…` is Monaco today and `+38649…`
+    Slovenia, and a national, `00…`, bare-country-code or trunk-zero form is not what an
+    operator puts in a genuine customer's originating address. Anything else (those forms,
+    alphanumeric names, junk) is no number at all, so it can never match an agreement.
+    """
+    return address if _E164.fullmatch(address) else None
 
 
 def normalize(text: str) -> str | None:

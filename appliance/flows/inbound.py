@@ -26,7 +26,7 @@ from appliance.core import commands, concat
 from appliance.core import decide as core_decide
 from appliance.core.masking import mask_text
 from appliance.core.phones import mask as mask_phone
-from appliance.core.phones import normalize
+from appliance.core.phones import sender_e164
 from appliance.core.rules import Rules
 from appliance.core.views import OrderIntent, SenderView
 from appliance.flows.crash import crash_point
@@ -79,7 +79,7 @@ def decode(d: DeliverMessage) -> Decoded:
     concat_info = d.concat
     raw_sender = str(d.sender)
     return Decoded(
-        sender=normalize(raw_sender),
+        sender=sender_e164(raw_sender),
         raw_sender=raw_sender,
         smsc_time=d.smsc_time,
         text=str(d.text),

@@ -1,0 +1,390 @@
+"""A seeded crash-and-fault campaign (DESIGN §9): the daemon dies, the modem and the bank
+misbehave, and afterwards every invariant of DESIGN §2 is checked from outside.
+
+The daemon runs as `appliance run` in a subprocess, so that it alone dies; the fake bank
+and the fake modem run in this process and are the witnesses: the modem records every
+SMS it was asked to submit, the bank every debit. A seed fixes the whole schedule
+(messages, bank movements, SIGKILLs, modem and bank faults), so a failing run replays with
+the command it prints.
+
+Run: .venv/bin/python bench/campaign.py --seed 7 --kills 20 [--modem-delay realistic]
+     [--time-scale 0.05] [--messages 60] [--json]
+Exit 0 when every invariant held, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import inspect
+import json
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+try:  # the fake bank's home moved out of appliance/bank (issue 11)
+    from appliance.fakebank.server import FakeBankServer  # type: ignore[import-not-found]
+except ImportError:  # pragma: no cover - before the move
+    from appliance.bank.fake import FakeBankServer
+from appliance.fakemodem.server import FakeModemServer  # noqa: E402
+
+STRANGER_BASE = 990000
+ALERT_LIMIT = Decimal(500)
+MODEM_FAULTS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("no-answer", {"count": 1}),
+    ("error", {"count": 1}),
+    ("cms-error", {"count": 1, "code": 500, "match": "+CMGS"}),
+    ("cms-error", {"count": 1, "code": 331, "match": "+CMGS"}),
+    ("garbage", {"count": 8}),
+    ("vanish", {"reappear_after": 1.0}),
+    ("sim-full", {}),
+)
+BANK_FAULTS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("down", {"count": 3}),
+    ("error500", {"count": 2}),
+    ("slow", {"count": 2, "delay": 1.0}),
+    ("timeout_after_debit", {"count": 1, "delay": 1.0}),
+)
+
+
+def phone(i: int) -> str:
+    """A customer's phone; from STRANGER_BASE on, valid IPKO numbers with no agreement."""
+    if i >= STRANGER_BASE:
+        return f"+38349{i - STRANGER_BASE:06d}"
+    return f"+38344{100000 + i:06d}"
+
+
+@dataclass
+class Event:
+    at: float  # seconds after the start of the schedule
+    kind: str  # sms | movement | kill | modem_fault | bank_fault
+    who: int = 0
+    text: str = ""
+    fault: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Outcome:
+    seed: int
+    kills: int
+    faults: int
+    messages: int
+    parts: int
+    lost: int
+    decided_twice: int
+    double_debits: int
+    alerts_missing: int
+    alerts_doubled: int
+    replies_missing: int
+    duplicate_sms: int
+    duplicates_per_kill: float
+    drain_seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return not (self.lost or self.decided_twice or self.double_debits
+                    or self.alerts_missing or self.alerts_doubled or self.replies_missing)
+
+
+def schedule(seed: int, kills: int, messages: int, movements: int, span: float) -> list[Event]:
+    """The seeded plan: every sender and every alerted account is used once, so that what
+    each phone must receive is known exactly."""
+    rng = random.Random(seed)
+    events: list[Event] = []
+    for i in range(messages):
+        roll = rng.random()
+        if roll < 0.35:
+            text = rng.choice(("B", "Bilanc", "b"))
+        elif roll < 0.45:
+            text = "BK"
+        elif roll < 0.65:
+            text = rng.choice(("044111222 1", "049555666 2", "045333444 3"))
+        elif roll < 0.75:
+            text = f"Internet user{i} 10"
+        elif roll < 0.85:
+            text = "B " + "mesazh i gjate " * 14  # three parts; answered with the help text
+        else:
+            events.append(Event(rng.uniform(0, span), "sms", STRANGER_BASE + i, "B"))
+            continue
+        events.append(Event(rng.uniform(0, span), "sms", i, text))
+    for j in range(movements):
+        events.append(Event(rng.uniform(0, span), "movement", messages + j))
+    for _ in range(kills):
+        events.append(Event(rng.uniform(0, span), "kill"))
+    for _ in range(max(1, kills // 2)):
+        name, params = rng.choice(MODEM_FAULTS)
+        events.append(Event(rng.uniform(0, span), "modem_fault", fault=name, params=params))
+    for _ in range(max(1, kills // 4)):
+        name, params = rng.choice(BANK_FAULTS)
+        events.append(Event(rng.uniform(0, span), "bank_fault", fault=name, params=params))
+    return sorted(events, key=lambda e: e.at)
+
+
+def make_seed(path: Path, customers: int) -> None:
+    data = {"customers": [
+        {"id": f"C{i:05d}", "name": f"Campaign {i}", "kind": "private",
+         "accounts": [
+             {"id": f"A{i:05d}", "kind": "current", "number": f"2220000{i:09d}",
+              "currency": "EUR", "opening_balance": "5000.00"},
+             {"id": f"S{i:05d}", "kind": "savings", "number": f"3330000{i:09d}",
+              "currency": "EUR", "opening_balance": "100.00"}],
+         "agreements": [{"id": f"G{i:05d}", "phone": phone(i),
+                         "services": ["alerts", "balance", "topup"], "alert_limit": "500",
+                         "language": "sq", "active": True}]}
+        for i in range(customers)]}
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+
+
+class Daemon:
+    """`appliance run` as its own process, restarted after every kill."""
+
+    def __init__(self, tmp: Path, bank_url: str, token: Path, link: Path) -> None:
+        self.db = tmp / "appliance.sqlite"
+        self.config = tmp / "appliance.toml"
+        self.log = tmp / "daemon.log"
+        self.config.write_text(f"""\
+database = "{self.db}"
+log_level = "info"
+[[modems]]
+name = "m1"
+port = "{link}"
+operator = "vala"
+command_timeout = 5
+[inbox]
+poll_interval = 2
+multipart_timeout = 20
+[outbox]
+max_attempts = 50
+backoff_initial = 1
+backoff_max = 2
+[bank]
+url = "{bank_url}"
+token_file = "{token}"
+sync_interval = 1
+read_timeout = 3
+[unknown_sender]
+policy = "refuse_once_per_day"
+""", encoding="utf-8")
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("NOTIFY_SOCKET", "APPLIANCE_CRASH_AT")}
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-c", "from appliance.cli import main; main()", "run",
+                 "--config", str(self.config)], stdout=log, stderr=log, env=env)
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def ensure_running(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            self.start()
+
+    def stop(self) -> int:
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(60)
+
+    def rows(self, sql: str) -> list[tuple[Any, ...]]:
+        try:
+            con = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=5)
+        except sqlite3.Error:
+            return []
+        try:
+            return list(con.execute(sql))
+        except sqlite3.Error:
+            return []
+        finally:
+            con.close()
+
+
+def wait(predicate: Callable[[], Any], timeout: float, tick: float = 0.1) -> bool:
+    deadline = time.monotonic() + timeout
+    pause = threading.Event()
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        pause.wait(tick)
+    return True
+
+
+def _modem(link: Path, state: Path, delay: str, time_scale: float, seed: int) -> Any:
+    kwargs: dict[str, Any] = {"seed": seed}
+    if time_scale != 1.0:
+        if "time_scale" not in inspect.signature(FakeModemServer).parameters:
+            raise SystemExit("campaign: --time-scale needs a fake modem that has it")
+        kwargs["time_scale"] = time_scale
+    return FakeModemServer(link, state, delay, **kwargs).start()
+
+
+def run(seed: int, kills: int, messages: int, delay: str, time_scale: float,
+        span: float, drain_timeout: float, keep: Path | None = None) -> Outcome:
+    movements = max(4, messages // 4)
+    events = schedule(seed, kills, messages, movements, span)
+    with contextlib.ExitStack() as stack:
+        tmp = keep or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="campaign-")))
+        seed_file = tmp / "bank-seed.yaml"
+        make_seed(seed_file, messages + movements)
+        bank = FakeBankServer(tmp / "bank", seed=seed_file).start()
+        stack.callback(bank.close)
+        link = tmp / "modem"
+        modem = _modem(link, tmp / "fm", delay, time_scale, seed)
+        stack.callback(modem.stop)
+        daemon = Daemon(tmp, bank.url, bank.token_file, link)
+        daemon.start()
+        stack.callback(daemon.kill)
+        if not wait(lambda: daemon.rows("SELECT 1 FROM sync_state"), 60):
+            raise SystemExit(f"campaign: the daemon never synced; see {daemon.log}")
+
+        delivered: Counter[str] = Counter()
+        sms = 0
+        alerted: list[str] = []
+        faults = 0
+        t0 = time.monotonic()
+        pause = threading.Event()
+        for ev in events:
+            pause.wait(max(0.0, t0 + ev.at - time.monotonic()))
+            if ev.kind == "sms":
+                # One stored row per part: what the box must keep and decide for this phone.
+                delivered[phone(ev.who)] += len(modem.deliver(phone(ev.who), ev.text))
+                sms += 1
+            elif ev.kind == "movement":
+                bank.book_movement(f"A{ev.who:05d}", Decimal("-600.00"), "card_payment")
+                alerted.append(phone(ev.who))
+            elif ev.kind == "kill":
+                daemon.kill()
+                pause.wait(random.Random(ev.at).uniform(0.0, 0.3))
+                daemon.start()
+            elif ev.kind == "modem_fault":
+                modem.fault(ev.fault, **ev.params)
+                faults += 1
+            elif ev.kind == "bank_fault":
+                bank.set_fault(ev.fault, **ev.params)
+                faults += 1
+        modem.reset_faults()
+        bank.set_fault("none")
+        daemon.ensure_running()
+        drain0 = time.monotonic()
+        wait(lambda: _drained(daemon, delivered, alerted), drain_timeout, tick=0.25)
+        drain = time.monotonic() - drain0
+        return _judge(seed, kills, faults, sms, daemon, modem, bank, delivered, alerted, drain)
+
+
+def _drained(daemon: Daemon, delivered: Counter[str], alerted: list[str]) -> bool:
+    inbound = daemon.rows("SELECT COUNT(*) FROM inbound_message "
+                          "WHERE state IN ('handled', 'ignored')")
+    busy = daemon.rows("SELECT COUNT(*) FROM outbox_message WHERE state IN ('queued', 'sending')")
+    orders = daemon.rows("SELECT COUNT(*) FROM topup_order WHERE state NOT IN "
+                         "('done', 'rejected', 'failed')")
+    alerts = daemon.rows("SELECT COUNT(*) FROM outbox_message WHERE kind = 'alert'")
+    return bool(inbound and busy and orders and alerts) and (
+        inbound[0][0] >= sum(delivered.values()) and busy[0][0] == 0 and orders[0][0] == 0
+        and alerts[0][0] >= len(alerted))
+
+
+def _judge(seed: int, kills: int, faults: int, sms: int, daemon: Daemon, modem: Any, bank: Any,
+           delivered: Counter[str], alerted: list[str], drain: float) -> Outcome:
+    decided = Counter(str(r[0]) for r in daemon.rows(
+        "SELECT sender FROM inbound_message WHERE state IN ('handled', 'ignored')"))
+    lost = sum(max(0, n - decided[p]) for p, n in delivered.items())
+    decided_twice = sum(max(0, decided[p] - n) for p, n in delivered.items())
+    debits = bank.db.debit_count()
+    done = daemon.rows("SELECT COUNT(*) FROM topup_order WHERE state = 'done'")[0][0]
+    keys = [str(r[0]) for r in daemon.rows("SELECT idempotency_key FROM topup_order")]
+    double_debits = max(0, debits - done) + sum(max(0, bank.db.debit_count(k) - 1) for k in keys)
+    alert_rows = Counter(str(r[0]) for r in daemon.rows(
+        "SELECT \"to\" FROM outbox_message WHERE kind = 'alert'"))
+    alerts_missing = sum(1 for p in alerted if alert_rows[p] == 0)
+    alerts_doubled = sum(max(0, alert_rows[p] - 1) for p in set(alerted))
+    # What the modem submitted against what the box meant to send, recipient by recipient.
+    meant = Counter(str(r[0]) for r in daemon.rows(
+        "SELECT \"to\" FROM outbox_message WHERE state IN ('sent', 'delivered')"))
+    given_up = daemon.rows("SELECT COUNT(*) FROM outbox_message WHERE state = 'failed'")[0][0]
+    got = Counter(m.to for m in modem.sent())
+    duplicates = sum(max(0, got[p] - meant[p]) for p in got)
+    replies_missing = given_up + sum(max(0, meant[p] - got[p]) for p in meant)
+    return Outcome(seed, kills, faults, sms, sum(delivered.values()), lost, decided_twice,
+                   double_debits, alerts_missing, alerts_doubled, replies_missing, duplicates,
+                   round(duplicates / kills, 3) if kills else 0.0, round(drain, 1))
+
+
+def table(outcomes: list[Outcome]) -> Table:
+    t = Table(title="crash-and-fault campaign (DESIGN §2 invariants checked from outside)")
+    cols = ("seed", "kills", "faults", "messages", "parts", "lost", "decided twice",
+            "double debits", "alerts missing", "alerts doubled", "replies missing", "duplicate SMS",
+            "dup/kill", "drain s")
+    for c in cols:
+        t.add_column(c, justify="right")
+    for o in outcomes:
+        t.add_row(*(str(v) for v in astuple_outcome(o)))
+    return t
+
+
+def astuple_outcome(o: Outcome) -> tuple[Any, ...]:
+    return tuple(asdict(o).values())
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--seed", type=int, action="append", required=True,
+                   help="a seed (repeat for several runs)")
+    p.add_argument("--kills", type=int, default=10)
+    p.add_argument("--messages", type=int, default=40)
+    p.add_argument("--modem-delay", choices=("none", "realistic"), default="none")
+    p.add_argument("--time-scale", type=float, default=1.0)
+    p.add_argument("--span", type=float, default=None,
+                   help="seconds over which the schedule runs (default: 1.5 s a kill)")
+    p.add_argument("--drain-timeout", type=float, default=180.0)
+    p.add_argument("--keep", type=Path, default=None, help="keep the run's files here")
+    p.add_argument("--json", action="store_true", help="one JSON object per run, no table")
+    a = p.parse_args(argv)
+    if a.time_scale <= 0:
+        p.error("--time-scale must be > 0")
+    span = a.span if a.span is not None else max(5.0, 1.5 * a.kills)
+    outcomes = []
+    for seed in a.seed:
+        keep = a.keep / str(seed) if a.keep else None
+        if keep:
+            keep.mkdir(parents=True, exist_ok=True)
+        o = run(seed, a.kills, a.messages, a.modem_delay, a.time_scale, span,
+                a.drain_timeout, keep)
+        outcomes.append(o)
+        if a.json:
+            print(json.dumps({**asdict(o), "ok": o.ok}), flush=True)
+        if not o.ok:
+            print(f"FAILED seed {seed}; replay: .venv/bin/python bench/campaign.py "
+                  f"--seed {seed} --kills {a.kills} --messages {a.messages} "
+                  f"--modem-delay {a.modem_delay} --time-scale {a.time_scale} --span {span}",
+                  file=sys.stderr, flush=True)
+    if not a.json:
+        Console().print(table(outcomes))
+    return 0 if all(o.ok for o in outcomes) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
