@@ -115,8 +115,8 @@ def main() -> int:
         return 0
 
     from appliance.bank.client import BankClient
-    from appliance.bank.sync import sync_once
     from appliance.core.rules import Rules
+    from appliance.flows.sync import sync_once
     from appliance.store.db import open_database
     from appliance.store.models import Movement, OutboxMessage
 

@@ -41,10 +41,7 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-try:  # the fake bank's home moved out of appliance/bank (issue 11)
-    from appliance.fakebank.server import FakeBankServer  # type: ignore[import-not-found]
-except ImportError:  # pragma: no cover - before the move
-    from appliance.bank.fake import FakeBankServer
+from appliance.fakebank.server import FakeBankServer  # noqa: E402
 from appliance.fakemodem.server import FakeModemServer  # noqa: E402
 
 STRANGER_BASE = 990000

@@ -2,7 +2,10 @@
 
 - the core does no I/O (invariant I6): it imports only the standard library's pure parts
   and itself;
-- the store knows no modem and no bank;
+- the flows (the use cases) import the core, the store and their ports, never an adapter
+  (modem, bank, the daemon's wiring, a serial port, an HTTP client);
+- the adapters (`modem/`, `bank/`) import neither the store nor the flows;
+- the store knows no modem and no bank (nor the flows or the daemon);
 - the fake modem and our modem layer share nothing but 3GPP, so that each checks the other;
 - nothing imports gsmtermlib (it needs a tty at import).
 """
@@ -57,8 +60,51 @@ def test_core_imports_nothing_with_io(path: Path) -> None:
 def test_store_knows_no_modem_and_no_bank(path: Path) -> None:
     for name in imports_of(path):
         assert not name.startswith(("appliance.modem", "appliance.bank", "appliance.fakemodem",
-                                    "appliance.daemon", "gsmmodem", "serial")), \
+                                    "appliance.fakebank", "appliance.daemon", "appliance.flows",
+                                    "gsmmodem", "serial", "httpx")), \
             f"{path.name} imports {name}"
+
+
+# What the use cases may import of ours: the core, the store, and each other (the ports).
+FLOWS_MAY_IMPORT = ("appliance.core", "appliance.store", "appliance.flows")
+# Third-party packages that are adapters' business (a serial port, HTTP, a modem library).
+ADAPTER_LIBRARIES = {"serial", "gsmmodem", "httpx", "werkzeug", "apscheduler", "click"}
+
+
+@pytest.mark.parametrize("path", modules_in("flows"), ids=lambda p: p.name)
+def test_flows_import_only_the_core_the_store_and_their_ports(path: Path) -> None:
+    for name in imports_of(path):
+        top = name.split(".")[0]
+        if top == "appliance":
+            assert name.startswith(FLOWS_MAY_IMPORT), f"{path.name} imports {name}"
+        else:
+            assert top not in ADAPTER_LIBRARIES, f"{path.name} imports {name}"
+
+
+@pytest.mark.parametrize("path", modules_in("modem") + modules_in("bank"),
+                         ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_adapters_import_neither_the_store_nor_the_flows(path: Path) -> None:
+    for name in imports_of(path):
+        assert not name.startswith(("appliance.store", "appliance.flows", "appliance.daemon",
+                                    "peewee")), f"{path.parent.name}/{path.name} imports {name}"
+
+
+def test_the_rules_themselves_can_fail() -> None:
+    """The checks above see the imports they must: a flow's, an adapter's."""
+    assert "appliance.store.outbox" in imports_of(PACKAGE / "flows" / "outbound.py")
+    assert "appliance.modem.errors" in imports_of(PACKAGE / "daemon" / "adapters.py")
+    assert "appliance.modem.pdu" in imports_of(PACKAGE / "modem" / "pool.py")
+
+
+# No module of ours is a big room (issue 11 item 7), in the parts the flows engineer owns.
+OWN_ROOMS = ("flows", "daemon", "store")
+
+
+@pytest.mark.parametrize("path", [p for d in OWN_ROOMS for p in modules_in(d)],
+                         ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_no_module_is_over_400_lines(path: Path) -> None:
+    lines = len(path.read_text(encoding="utf-8").splitlines())
+    assert lines <= 400, f"{path.parent.name}/{path.name} has {lines} lines"
 
 
 @pytest.mark.parametrize("path", modules_in("fakemodem"), ids=lambda p: p.name)

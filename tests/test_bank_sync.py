@@ -19,14 +19,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from appliance.bank.client import BankClient, BankProtocolError, BankUnavailable
-from appliance.bank.sync import STATE_BASELINE, _stored_time, sync_once
+from appliance.bank.client import BankClient, BankUnavailable
 from appliance.core.rules import Rules
 from appliance.fakebank.server import FakeBankServer
+from appliance.flows.ports import PageRejected
+from appliance.flows.sync import sync_once
 from appliance.store.db import open_database
 from appliance.store.fields import utc_text
 from appliance.store.models import Account, Agreement, Customer, Movement, OutboxMessage
 from appliance.store.queries import STATE_BANK_CURSOR, get_state, last_sync_at, set_state
+from appliance.store.state import STATE_BASELINE
+from appliance.store.sync import stored_time as _stored_time
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES = Rules()
@@ -180,7 +183,7 @@ _CRASHING_SYNC = textwrap.dedent("""
     import os, signal, sys
     from datetime import UTC, datetime
     from pathlib import Path
-    from appliance.bank import sync
+    from appliance.flows import sync
     from appliance.bank.client import BankClient
     from appliance.core.rules import Rules
     from appliance.store.db import open_database
@@ -272,7 +275,7 @@ def test_a_page_breaking_our_constraints_is_a_protocol_error_and_commits_nothing
     token.write_text("t0ken")
     client = BankClient("http://bank.invalid", token,
                         transport=httpx.MockTransport(lambda r: httpx.Response(200, json=page)))
-    with pytest.raises(BankProtocolError, match="rejected"):
+    with pytest.raises(PageRejected, match="rejected"):
         sync_once(client, RULES, now())
     assert get_state(STATE_BANK_CURSOR) is None
     assert Movement.select().count() == 0

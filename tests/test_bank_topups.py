@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 
 from appliance.bank.client import BankClient
-from appliance.bank.sync import sync_once
-from appliance.bank.topups import reply_key, submit_pending
 from appliance.core.rules import Rules
+from appliance.daemon.adapters import BankPort
 from appliance.fakebank.server import FakeBankServer
+from appliance.flows.sync import sync_once
+from appliance.flows.topups import reply_key, submit_pending
 from appliance.store.db import open_database
 from appliance.store.models import OutboxMessage, TopupOrder
 
@@ -35,10 +36,11 @@ def db_path(tmp_path: Path, bank: FakeBankServer) -> Iterator[Path]:
     db.close()
 
 
-def client_for(bank: FakeBankServer, **kw: object) -> BankClient:
+def client_for(bank: FakeBankServer, **kw: object) -> BankPort:
+    """The bank client as the top-up flow's port (the daemon's adapter)."""
     options: dict[str, object] = {"retries": 0, "backoff": 0.01, "read_timeout": 2.0}
     options.update(kw)
-    return BankClient(bank.url, bank.token_file, **options)  # type: ignore[arg-type]
+    return BankPort(BankClient(bank.url, bank.token_file, **options))  # type: ignore[arg-type]
 
 
 def order(key: str, agreement: str = "G1001", target: str = "+38344111222",
@@ -172,9 +174,10 @@ _KILLED_RUN = textwrap.dedent("""
     import os, signal, sys
     from datetime import UTC, datetime
     from pathlib import Path
-    from appliance.bank import topups
     from appliance.bank.client import BankClient
     from appliance.core.rules import Rules
+    from appliance.daemon.adapters import BankPort
+    from appliance.flows import topups
     from appliance.store.db import open_database
 
     db_path, url, token_file, when = sys.argv[1:5]
@@ -189,7 +192,8 @@ _KILLED_RUN = textwrap.dedent("""
             return answer
 
     open_database(Path(db_path))
-    topups.submit_pending(DyingClient(url, Path(token_file)), Rules(), datetime.now(UTC))
+    topups.submit_pending(BankPort(DyingClient(url, Path(token_file))), Rules(),
+                          datetime.now(UTC))
 """)
 
 

@@ -18,16 +18,16 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from appliance.bank.topups import resolve_unknown, submit_pending
 from appliance.config import (
-    BankSettings,
     ModemSettings,
     OutboxSettings,
     Settings,
     load,
 )
 from appliance.config.rules import RulesSection
-from appliance.daemon import Daemon, default_modem_factory
+from appliance.daemon import Daemon
+from appliance.daemon.adapters import build_modem
+from appliance.flows.topups import resolve_unknown, submit_pending
 from appliance.modem.pool import ModemHandle
 from appliance.modem.wrapper import Modem
 from appliance.store.models import TopupOrder
@@ -79,13 +79,13 @@ def test_policy_defaults_come_from_the_schema() -> None:
     and a hard-coded 5 min cap; the schema said 30 s, 10 s / 600 s and nothing."""
     modem = ModemSettings(name="m", port="/dev/x", operator="vala")
     assert Modem("/dev/null").command_timeout == modem.command_timeout
-    bank = BankSettings(url="https://bank.example")
-    defaults = {name: p.default for name, p in inspect.signature(submit_pending).parameters.items()}
-    assert (defaults["max_attempts"], defaults["retry_after"], defaults["retry_max"]) == (
-        bank.topup_max_attempts, bank.topup_backoff_initial, bank.topup_backoff_max)
+    # The top-up flow has no defaults of its own: the daemon passes the schema's.
+    empty = inspect.Parameter.empty
+    submit = inspect.signature(submit_pending).parameters
+    assert [submit[k].default for k in ("max_attempts", "retry_after", "retry_max")] == [
+        empty] * 3
     resolve = inspect.signature(resolve_unknown).parameters
-    assert (resolve["retry_after"].default, resolve["retry_max"].default) == (
-        bank.topup_backoff_initial, bank.topup_backoff_max)
+    assert [resolve[k].default for k in ("retry_after", "retry_max")] == [empty] * 2
 
 
 def test_the_daemon_takes_its_policies_from_the_settings(tmp_path: Path) -> None:
@@ -99,8 +99,8 @@ def test_the_daemon_takes_its_policies_from_the_settings(tmp_path: Path) -> None
     policy = daemon.outbox_policy
     assert (policy.max_attempts, policy.backoff, policy.backoff_max, policy.on_sending) == (
         2, timedelta(seconds=3), timedelta(seconds=4), "fail")
-    modem = default_modem_factory(settings.modems[0], daemon,
-                                  ModemHandle("m", "vala", lambda: None))
+    modem = build_modem(settings.modems[0], ModemHandle("m", "vala", lambda _h: modem),
+                        on_new_message=lambda _h: None, on_status_report=lambda _m, _r: None)
     assert modem.command_timeout == 7.0
     assert OutboxSettings().backoff_initial == 10.0  # what an [outbox]-less file gets
 

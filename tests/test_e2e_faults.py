@@ -89,7 +89,7 @@ def test_permanent_failure_is_failed_loudly_and_the_rest_goes_on(
     b.wait_replies(ARBEN, 1, timeout=RECOVERY)
     wait_for(lambda: OutboxMessage.get_by_id(bad.id).state == "failed", timeout=RECOVERY)
     log = b.log_file.read_text(encoding="utf-8")
-    assert f"ERROR appliance.modem.outbox: outbox {bad.id} (reply)" in log
+    assert f"ERROR appliance.flows.outbound: outbox {bad.id} (reply)" in log
     assert "FAILED after 1 attempt(s)" in log
 
 

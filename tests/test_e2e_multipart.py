@@ -34,3 +34,6 @@ def test_a_missing_part_is_answered_after_the_timeout(make_box: Callable[..., Bo
     parts = list(InboundMessage.select().where(InboundMessage.sender == BESNIK))
     assert sorted(p.part_no for p in parts) == [1, 3]
     assert {p.state for p in parts} == {"handled"}
+    # The log says how many are missing of how many, and whose (masked).
+    log = b.log_file.read_text(encoding="utf-8")
+    assert "multi-part message from +383 45 *** *78: 1 of 3 part(s) missing after 1s" in log

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from appliance.bank.client import BankClient
-from appliance.bank.sync import sync_once
 from appliance.core.rules import Rules
 from appliance.fakebank.server import FakeBankServer
+from appliance.flows.sync import sync_once
 from appliance.store.db import open_database
 from appliance.store.models import OutboxMessage
 

@@ -20,11 +20,12 @@ from pathlib import Path
 import pytest
 
 from appliance.bank.client import BankClient
-from appliance.bank.sync import sync_once
-from appliance.bank.topups import submit_pending
 from appliance.core.rules import Rules
+from appliance.daemon.adapters import BankPort
 from appliance.fakebank.server import FakeBankServer
-from appliance.modem.inbox import Inbox, InboxPolicy
+from appliance.flows.inbound import Inbox, InboxPolicy
+from appliance.flows.sync import sync_once
+from appliance.flows.topups import submit_pending
 from appliance.store import queries
 from appliance.store.db import open_database
 from appliance.store.models import InboundMessage, OutboxMessage, TopupOrder, UnknownSenderReply
@@ -174,8 +175,8 @@ def test_a_topup_decided_again_after_a_restore_moves_money_once(tmp_path: Path) 
     path = tmp_path / "appliance.sqlite"
     copy = tmp_path / "backup.sqlite"
     try:
-        client = BankClient(bank.url, bank.token_file, retries=0, backoff=0.01,
-                            read_timeout=2.0)
+        client = BankPort(BankClient(bank.url, bank.token_file, retries=0, backoff=0.01,
+                                     read_timeout=2.0))
         database = open_database(path)
         sync_once(client, RULES, T0)
         before = bank.db.balance("A1001")

@@ -80,7 +80,7 @@ class _Clock:
 
 def test_no_pings_while_the_modem_loop_is_stuck(box: Box, monkeypatch: pytest.MonkeyPatch,
                                                 notify_socket: tuple[str, Listener]) -> None:
-    import appliance.daemon as daemon_module
+    import appliance.daemon.service as daemon_module
 
     address, lis = notify_socket
     monkeypatch.setenv("NOTIFY_SOCKET", address)

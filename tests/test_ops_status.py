@@ -16,7 +16,7 @@ from appliance.cli import main
 from appliance.config import load
 from appliance.ops.snapshot import ModemFacts, snapshot_path, write_snapshot
 from appliance.ops.status import gather_status, human_age
-from appliance.store import hot, queries
+from appliance.store import queries
 from appliance.store.db import open_database
 
 # 10:00 in Kosovo (UTC+1 in November): "today" began at 23:00 UTC the day before.
@@ -53,9 +53,9 @@ def _fill(now: datetime) -> None:
     for i in range(3):
         queries.enqueue_outbox(f"+3834412345{i}", "Bilanci", "reply",
                                now - timedelta(minutes=20 - i))
-    claimed = hot.claim_next_outbox(set(), now - timedelta(minutes=15), "vala")
+    claimed = queries.claim_next_outbox(set(), now - timedelta(minutes=15), "vala")
     assert claimed is not None
-    assert hot.mark_sent(claimed.id, [7], now - timedelta(minutes=14))
+    assert queries.mark_sent(claimed.id, [7], now - timedelta(minutes=14))
     queries.set_last_sync_at(now - timedelta(seconds=95))
     queries.record_modem_identity("vala", "221011234567890", "861234", now)
 

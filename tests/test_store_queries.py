@@ -1,5 +1,5 @@
-"""Typed queries (queries.py and the hot path, hot.py) on a real SQLite file: inbound
-dedupe, outbox claims and transitions, delivery reports, views, status."""
+"""Typed queries (store/: inbound, outbox with its hot path, topups, state, ops) on a
+real SQLite file: inbound dedupe, outbox claims and transitions, delivery reports, views, status."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pytest
 
 from appliance.core.rules import Language
 from appliance.core.views import SenderView
-from appliance.store import hot, queries, write_transaction, writing
+from appliance.store import queries, write_transaction, writing
 from appliance.store.models import (
     Account,
     Agreement,
@@ -125,8 +125,8 @@ def test_enqueue_dedupe_returns_none_for_a_second_alert(db: peewee.SqliteDatabas
 
 
 def _claim(now: datetime = NOW, excluded: frozenset[str] = frozenset(),
-           claimer: str = "vala") -> hot.ClaimedOutbox | None:
-    return hot.claim_next_outbox(excluded, now, claimer)
+           claimer: str = "vala") -> queries.ClaimedOutbox | None:
+    return queries.claim_next_outbox(excluded, now, claimer)
 
 
 def test_claim_by_priority_then_id_respecting_next_attempt(db: peewee.SqliteDatabase) -> None:
@@ -218,15 +218,15 @@ def test_sent_delivered_failed_requeue_transitions(db: peewee.SqliteDatabase) ->
     queries.requeue(row.id, NOW + timedelta(seconds=10), "CMS ERROR 500")
     with pytest.raises(LookupError):
         queries.requeue(row.id, NOW, "again")  # queued, not sending
-    assert hot.mark_sent(row.id, [16], NOW) is False  # queued: not sent
+    assert queries.mark_sent(row.id, [16], NOW) is False  # queued: not sent
     assert OutboxMessage.get_by_id(row.id).state == "queued"
     assert _claim() is None
     row = _claim(NOW + timedelta(seconds=10))
     assert row is not None
     assert row.attempts == 2
     assert OutboxMessage.get_by_id(row.id).last_error == "CMS ERROR 500"
-    assert hot.mark_sent(row.id, [17, 18], NOW) is True
-    assert hot.mark_sent(row.id, [19], NOW) is False  # not in 'sending' any more
+    assert queries.mark_sent(row.id, [17, 18], NOW) is True
+    assert queries.mark_sent(row.id, [19], NOW) is False  # not in 'sending' any more
     sent = OutboxMessage.get_by_id(row.id)
     assert (sent.state, sent.refs(), sent.last_error, sent.sent_at) == (
         "sent", [17, 18], None, NOW)
@@ -253,17 +253,17 @@ def test_ref_matching_does_not_confuse_1_with_11(db: peewee.SqliteDatabase) -> N
     queries.enqueue_outbox(PHONE, "a", "reply", NOW)
     row = _claim()
     assert row is not None
-    assert hot.mark_sent(row.id, [11, 21], NOW)
+    assert queries.mark_sent(row.id, [11, 21], NOW)
     assert queries.mark_delivered("vala", 1, NOW) is None
     assert queries.mark_delivered("vala", 2, NOW) is None
-    assert hot.mark_delivered_reports({"vala": [1, 2]}, NOW) == [("vala", 1), ("vala", 2)]
+    assert queries.mark_delivered_reports({"vala": [1, 2]}, NOW) == [("vala", 1), ("vala", 2)]
 
 
 def _sent(text: str, refs: list[int], at: datetime, modem: str = "vala") -> int:
     queries.enqueue_outbox(PHONE, text, "alert", at)
     row = _claim(at, claimer=modem)
     assert row is not None
-    assert hot.mark_sent(row.id, refs, at)
+    assert queries.mark_sent(row.id, refs, at)
     return row.id
 
 
@@ -273,14 +273,14 @@ def test_delivery_reports_in_one_batch(db: peewee.SqliteDatabase) -> None:
     multi = _sent("multi", [6, 7], NOW)
     other = _sent("other modem", [8], NOW, modem="ipko")
     at = NOW + timedelta(seconds=5)
-    unknown = hot.mark_delivered_reports({"vala": [5, 6, 99, 8], "ipko": [8]}, at)
+    unknown = queries.mark_delivered_reports({"vala": [5, 6, 99, 8], "ipko": [8]}, at)
     assert sorted(unknown) == [("vala", 8), ("vala", 99)]
     states = {i: OutboxMessage.get_by_id(i) for i in (old, new, multi, other)}
     assert states[old].state == "sent"  # the latest message with ref 5 is the one reported
     assert (states[new].state, states[new].delivered_at) == ("delivered", at)
     assert (states[multi].state, states[multi].delivered_refs) == ("sent", "6")
     assert states[other].state == "delivered"
-    assert hot.mark_delivered_reports({"vala": [7]}, at) == []
+    assert queries.mark_delivered_reports({"vala": [7]}, at) == []
     assert OutboxMessage.get_by_id(multi).state == "delivered"
 
 
@@ -288,12 +288,12 @@ def test_handled_mark_and_replies_are_guarded(db: peewee.SqliteDatabase) -> None
     row, _ = queries.store_inbound(modem="vala", pdu="DD", sender=PHONE, smsc_time=NOW,
                                    received_at=NOW, text="B")
     with writing():
-        assert hot.mark_handled([row.id], "balance", NOW) == 1
-        hot.queue_replies(PHONE, ["one", "two"], "reply", row.id, preferred_modem="vala",
+        assert queries.mark_handled([row.id], "balance", NOW) == 1
+        queries.queue_replies(PHONE, ["one", "two"], "reply", row.id, preferred_modem="vala",
                           now=NOW)
     with writing():
-        assert hot.mark_handled([row.id], "balance", NOW) == 0  # decided once only
-        hot.queue_replies(PHONE, ["one", "two"], "reply", row.id, preferred_modem=None,
+        assert queries.mark_handled([row.id], "balance", NOW) == 0  # decided once only
+        queries.queue_replies(PHONE, ["one", "two"], "reply", row.id, preferred_modem=None,
                           now=NOW)  # the same dedupe keys: a no-op (I4)
     handled = InboundMessage.get_by_id(row.id)
     assert (handled.state, handled.outcome, handled.handled_at) == ("handled", "balance", NOW)
@@ -314,15 +314,15 @@ def test_routing_sets_a_preference_only_on_unrouted_queued_rows(
     assert a is not None
     assert b is not None
     assert c is not None
-    assert hot.unrouted_outbox() == [(a.id, PHONE), (c.id, PHONE)]
+    assert queries.unrouted_outbox() == [(a.id, PHONE), (c.id, PHONE)]
     claimed = _claim()  # "a" leaves the queue before the routing is applied
     assert claimed is not None
     assert claimed.id == a.id
-    assert hot.set_preferred_modem("vala", [a.id, c.id]) == 2
+    assert queries.set_preferred_modem("vala", [a.id, c.id]) == 2
     assert OutboxMessage.get_by_id(a.id).preferred_modem is None  # sending: left alone
     assert OutboxMessage.get_by_id(b.id).preferred_modem == "ipko"
     assert OutboxMessage.get_by_id(c.id).preferred_modem == "vala"
-    assert hot.unrouted_outbox() == []
+    assert queries.unrouted_outbox() == []
 
 
 def test_mark_delivered_takes_the_write_lock_before_reading(

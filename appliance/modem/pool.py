@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import TypeVar
 
 from appliance.core.phones import operator_of
 from appliance.core.rules import Operator
 from appliance.modem.errors import ModemGone, ModemTimeout
+from appliance.modem.pdu import decode_deliver
+from appliance.modem.types import Deliver
+from appliance.modem.wrapper import Modem
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -32,18 +35,6 @@ class StoredPdu:
     received: bool = True  # False for an outgoing message stored on the SIM
 
 
-class ModemPort(Protocol):
-    """What the flows need from one modem (a `ModemHandle`, or a test double)."""
-
-    name: str
-
-    def list_stored(self) -> list[StoredPdu]: ...
-
-    def delete_stored(self, storage: str, index: int) -> None: ...
-
-    def send_text(self, to: str, text: str) -> list[int]: ...
-
-
 # Config's modem operator (vala | ipko) → the core operators it carries on-net.
 _ON_NET: dict[str, frozenset[Operator]] = {
     "vala": frozenset({Operator.VALA, Operator.Z_MOBILE}),
@@ -54,15 +45,18 @@ _ON_NET: dict[str, frozenset[Operator]] = {
 class ModemHandle:
     """One configured modem: opens the wrapper, adapts its calls, keeps its health."""
 
-    def __init__(self, name: str, operator: str | None, factory: Callable[[], Any]) -> None:
+    def __init__(self, name: str, operator: str | None,
+                 factory: Callable[[ModemHandle], Modem],
+                 on_change: Callable[[ModemHandle], None] = lambda _h: None) -> None:
         self.name = name
         self.operator = operator
-        self._factory = factory  # builds an un-opened wrapper `Modem` with callbacks set
-        self._modem: Any = None
+        # Builds an un-opened wrapper `Modem` for this handle, its callbacks set.
+        self._factory = factory
+        self._modem: Modem | None = None
         self._lock = threading.RLock()  # one AT conversation at a time per port
         self._healthy = threading.Event()
         self.last_error: str | None = None
-        self.on_change: Callable[[ModemHandle], None] = lambda _h: None
+        self.on_change = on_change
         # A +CMTI makes the outbox step aside until the inbox has read and decided: a
         # customer's reply then overtakes queued alerts instead of waiting behind the next.
         self._inbox_cv = threading.Condition()
@@ -86,7 +80,7 @@ class ModemHandle:
         """(Re)open the port and initialise the modem; raises the wrapper's errors."""
         with self._lock:
             self._close_quietly()
-            modem = self._factory()
+            modem = self._factory(self)
             modem.open()
             self._modem = modem
             self.last_error = None
@@ -107,7 +101,7 @@ class ModemHandle:
                 log.debug("closing modem %s: %s", self.name, exc)
             self._modem = None
 
-    def _require(self) -> Any:
+    def _require(self) -> Modem:
         if self._modem is None or not self._healthy.is_set():
             raise ModemGone(f"modem {self.name} is not in service")
         return self._modem
@@ -142,6 +136,10 @@ class ModemHandle:
             modem = self._require()
             return [StoredPdu(m.storage, m.index, m.pdu, m.received) for m in modem.list_stored()]
 
+    def decode(self, pdu: str) -> Deliver:
+        """Decode a stored SMS-DELIVER (raises the pdu module's error when it cannot)."""
+        return decode_deliver(pdu)
+
     def delete_stored(self, storage: str, index: int) -> None:
         with self._lock:
             self._require().delete(storage, index)
@@ -151,7 +149,7 @@ class ModemHandle:
         with self._lock:
             return list(self._require().send(to, text, request_report=True).refs)
 
-    def call(self, fn: Callable[[Any], T]) -> T:
+    def call(self, fn: Callable[[Modem], T]) -> T:
         """Run `fn(modem)` with the wrapper `Modem` under this handle's port lock."""
         with self._lock:
             return fn(self._require())
@@ -170,8 +168,11 @@ class Pool:
         self.handles: dict[str, ModemHandle] = {h.name: h for h in handles}
         self._plan = plan
 
-    def __iter__(self) -> Any:
+    def __iter__(self) -> Iterator[ModemHandle]:
         return iter(self.handles.values())
+
+    def __len__(self) -> int:
+        return len(self.handles)
 
     def healthy(self) -> list[ModemHandle]:
         return [h for h in self.handles.values() if h.healthy]

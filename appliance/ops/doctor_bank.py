@@ -11,7 +11,6 @@ import ssl
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Any
 
 import httpx
 
@@ -71,7 +70,7 @@ def bank_checks(bank: BankSettings, now: datetime) -> list[Check]:
     headers = {"Accept": "application/json", "User-Agent": "sms-appliance-doctor/1"}
     if token:
         headers["Authorization"] = f"Bearer {token}"
-    verify: Any = True
+    verify: bool | ssl.SSLContext = True
     if bank.ca_file is not None:
         verify = ssl.create_default_context(cafile=str(bank.ca_file))
     url = bank.url

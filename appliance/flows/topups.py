@@ -23,23 +23,13 @@ import logging
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from appliance.bank.client import (
-    BankAuthError,
-    BankClient,
-    BankError,
-    BankRejected,
-    TopupResult,
-)
-from appliance.config import (
-    DEFAULT_TOPUP_BACKOFF_INITIAL,
-    DEFAULT_TOPUP_BACKOFF_MAX,
-    DEFAULT_TOPUP_MAX_ATTEMPTS,
-)
 from appliance.core.decide import topup_outcome_text
 from appliance.core.rules import Rules
-from appliance.store import queries
+from appliance.flows.ports import BankDown, BankRefused, Clock, TopupAnswer, TopupBank
+from appliance.store import topups as queries
 from appliance.store.db import write_transaction
 from appliance.store.models import Agreement, TopupOrder
+from appliance.store.outbox import queue_topup_reply
 
 log = logging.getLogger(__name__)
 
@@ -53,17 +43,23 @@ def reply_key(order_id: int) -> str:
 
 
 def submit_pending(
-    client: BankClient,
+    client: TopupBank,
     rules: Rules,
     now: datetime,
     *,
     hold_seconds: float = 0.0,
-    max_attempts: int = DEFAULT_TOPUP_MAX_ATTEMPTS,
-    retry_after: float = DEFAULT_TOPUP_BACKOFF_INITIAL,
-    retry_max: float = DEFAULT_TOPUP_BACKOFF_MAX,
+    max_attempts: int,
+    retry_after: float,
+    retry_max: float,
     limit: int = 50,
+    clock: Clock | None = None,
 ) -> int:
-    """Submit every due order to the bank; return how many reached a final state."""
+    """Submit every due order to the bank; return how many reached a final state.
+
+    `clock` tells when each answer came (the time a done order's balance is as of);
+    without it, `now`.
+    """
+    answered_at = clock or (lambda: now)
     due = queries.due_topup_ids(DUE_STATES, now, limit)
     finished = 0
     bank_down = False
@@ -80,7 +76,7 @@ def submit_pending(
             continue
         done, bank_down = _submit_one(order_id, client, rules, now, hold_seconds=hold_seconds,
                                       max_attempts=max_attempts, retry_after=retry_after,
-                                      retry_max=retry_max)
+                                      retry_max=retry_max, answered_at=answered_at)
         finished += done
     if bank_down:
         return finished
@@ -89,9 +85,8 @@ def submit_pending(
 
 
 def resolve_unknown(
-    client: BankClient, rules: Rules, now: datetime, *,
-    retry_after: float = DEFAULT_TOPUP_BACKOFF_INITIAL,
-    retry_max: float = DEFAULT_TOPUP_BACKOFF_MAX, limit: int = 50,
+    client: TopupBank, rules: Rules, now: datetime, *, retry_after: float,
+    retry_max: float, limit: int = 50,
 ) -> int:
     """Resolve orders failed while the bank was unreachable; return how many turned out
     done (each gets its late reply). Stops at the first bank error (still down)."""
@@ -101,7 +96,7 @@ def resolve_unknown(
         order: TopupOrder = queries.topup_order(order_id)
         try:
             result = client.resolve_topup(str(order.idempotency_key))
-        except BankError as exc:
+        except BankDown as exc:
             attempts = int(order.attempts) + 1
             delay = timedelta(seconds=min(retry_after * 2 ** (attempts - 1), retry_max))
             with write_transaction():
@@ -113,7 +108,7 @@ def resolve_unknown(
     return done
 
 
-def _settle_unknown(order: TopupOrder, result: TopupResult, rules: Rules, now: datetime) -> bool:
+def _settle_unknown(order: TopupOrder, result: TopupAnswer, rules: Rules, now: datetime) -> bool:
     with write_transaction():
         if not result.done:
             queries.note_topup_not_done(
@@ -134,8 +129,9 @@ def _settle_unknown(order: TopupOrder, result: TopupResult, rules: Rules, now: d
 
 
 def _submit_one(
-    order_id: int, client: BankClient, rules: Rules, now: datetime, *,
+    order_id: int, client: TopupBank, rules: Rules, now: datetime, *,
     hold_seconds: float, max_attempts: int, retry_after: float, retry_max: float,
+    answered_at: Clock,
 ) -> tuple[bool, bool]:
     """Submit one order: (reached a final state, the bank was unreachable)."""
     with write_transaction():
@@ -154,20 +150,29 @@ def _submit_one(
             subscriber_id=None if product is None else str(order.subscriber_id or order.target),
             agreement_id=str(order.agreement_id),
         )
-    except BankRejected as exc:
+    except BankRefused as exc:
         # A 4xx: our request is wrong (or its key was reused with another body). Sending it
         # again would fail the same way; give up loudly.
         log.error("top-up order %d refused by the bank: %s %s", order_id, exc.status, exc.code)
         return _finish(order, rules, now, state="failed", reason=f"bank_{exc.code}"), False
-    except BankError as exc:
+    except BankDown as exc:
         # Unreachable, 5xx, a broken answer or a token problem: the bank may or may not
         # have debited. Only the same key may be sent again.
-        level = logging.ERROR if isinstance(exc, BankAuthError) else logging.WARNING
+        level = logging.ERROR if exc.auth else logging.WARNING
         log.log(level, "top-up order %d: bank unavailable: %s", order_id, exc)
         return _retry_or_fail(order, rules, now, hold_seconds=hold_seconds,
                               max_attempts=max_attempts, retry_after=retry_after,
                               retry_max=retry_max), True
-    return _finish(order, rules, now, result=result), False
+    # The bank booked the debit before it answered, so every page of the feed that does
+    # not count it yet is as of an earlier time than the answer (DESIGN §5): whole
+    # seconds, as the bank's times may be, so that a movement booked later in the same
+    # second still moves the balance on. A repeated call (same key) may be answered with
+    # the first answer's balance, which later movements may have changed since: only a
+    # first attempt's balance is fresh.
+    fresh = result.balance_after if result.done and int(order.attempts) == 1 else None
+    as_of = answered_at().replace(microsecond=0)
+    return _finish(order, rules, now, result=result,
+                   applied_balance=None if fresh is None else (fresh, as_of)), False
 
 
 def _retry_or_fail(
@@ -187,11 +192,13 @@ def _retry_or_fail(
 
 
 def _finish(
-    order: TopupOrder, rules: Rules, now: datetime, *, result: TopupResult | None = None,
+    order: TopupOrder, rules: Rules, now: datetime, *, result: TopupAnswer | None = None,
     state: str | None = None, reason: str | None = None,
     next_attempt_at: datetime | None = None,
+    applied_balance: tuple[Decimal, datetime] | None = None,
 ) -> bool:
-    """Commit the order's final state and the customer's reply together (one transaction)."""
+    """Commit the order's final state and the customer's reply together (one transaction),
+    and, with `applied_balance` (balance, as of), the debited account's new balance."""
     if result is not None:
         state = "done" if result.done else "rejected"
         reason = result.reason
@@ -204,6 +211,8 @@ def _finish(
             next_attempt_at=next_attempt_at, now=now, states=DUE_STATES)
         if not changed:
             return False
+        if applied_balance is not None:
+            queries.apply_topup_balance(str(order.agreement_id), *applied_balance)
         _queue_reply(order, state, reason, balance_after, rules=rules, now=now,
                      key=reply_key(int(order.id)))
     log.info("top-up order %d: %s%s", order.id, state, f" ({reason})" if reason else "")
@@ -222,4 +231,4 @@ def _queue_reply(
         state, reason, order.amount, shown_target, balance_after, str(agreement.language), rules,
         product=order.product,
     )
-    queries.queue_topup_reply(str(agreement.phone), text, order.inbound_id, key, now)
+    queue_topup_reply(str(agreement.phone), text, order.inbound_id, key, now)

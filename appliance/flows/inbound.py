@@ -6,22 +6,19 @@ no-op. `Inbox.process()` takes every stored, undecided message (reassembling mul
 ones), decides it with the pure core, and commits the decision, its replies and any top-up
 order in one transaction (I2). Both run on the inbox worker thread only.
 
-Named crash points (`APPLIANCE_CRASH_AT=<point>`) let tests SIGKILL the process at each
-step: `after_read`, `after_store`, `after_delete`, `after_decide` here; `after_sending`,
-`after_submit` in the outbox.
+The modem is a port (`ports.ModemStorage`: list, delete, decode), the modems' routing
+another (`ports.Routing`: the preferred modem of a reply). Named crash points
+(`flows.crash`) let tests SIGKILL the process at each step: `after_read`, `after_store`,
+`after_delete`, `after_decide`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import os
-import queue
-import signal
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 import peewee
 
@@ -31,15 +28,19 @@ from appliance.core.masking import mask_text
 from appliance.core.phones import mask as mask_phone
 from appliance.core.phones import sender_e164
 from appliance.core.rules import Rules
-from appliance.modem.pdu import decode_deliver
-from appliance.modem.pool import ModemPort
-from appliance.store import hot, queries
+from appliance.core.views import OrderIntent, SenderView
+from appliance.flows.crash import crash_point
+from appliance.flows.ports import Clock, DeliverMessage, ModemStorage, Routing
+from appliance.store import inbound as queries
 from appliance.store.db import writing
 from appliance.store.models import InboundMessage, database
+from appliance.store.outbox import queue_replies
+from appliance.store.state import local_day
+from appliance.store.topups import create_topup_order
+from appliance.store.views import sender_view
 
 log = logging.getLogger(__name__)
 
-CRASH_ENV = "APPLIANCE_CRASH_AT"
 DECIDE_BATCH = 100  # inbound messages decided per transaction (each in its own savepoint)
 
 
@@ -48,13 +49,6 @@ class AlreadyDecided(Exception):
 
 
 KOSOVO_PREFIX = "+383"
-
-
-def crash_point(name: str) -> None:
-    """SIGKILL this process here when `APPLIANCE_CRASH_AT` names this point (tests only)."""
-    if os.environ.get(CRASH_ENV) == name:
-        log.warning("crash point %s reached: killing the process", name)
-        os.kill(os.getpid(), signal.SIGKILL)
 
 
 @dataclass(frozen=True)
@@ -80,9 +74,8 @@ class Decoded:
     total: int | None
 
 
-def decode(pdu_hex: str) -> Decoded:
-    """Decode one stored PDU (raises ValueError or the pdu module's error when it cannot)."""
-    d: Any = decode_deliver(pdu_hex)
+def decode(d: DeliverMessage) -> Decoded:
+    """What the inbox keeps of a decoded SMS-DELIVER."""
     concat_info = d.concat
     raw_sender = str(d.sender)
     return Decoded(
@@ -117,24 +110,31 @@ class ProcessResult:
     replies: int = 0
 
 
+class _SingleModem:
+    """The routing of a box with one modem: no preference (it takes everything)."""
+
+    def route(self, phone: str) -> str | None:
+        return None
+
+    def excluded_for(self, name: str) -> set[str]:
+        return set()
+
+    def __len__(self) -> int:
+        return 1
+
+
 class Inbox:
     """Stores, deletes and decides inbound messages; one instance per daemon."""
 
-    def __init__(
-        self,
-        policy: InboxPolicy,
-        clock: Callable[[], datetime],
-        route: Callable[[str], str | None] = lambda _p: None,
-        bank_reachable: Callable[[], bool] = lambda: True,
-    ) -> None:
+    def __init__(self, policy: InboxPolicy, clock: Clock,
+                 routing: Routing | None = None) -> None:
         self.policy = policy
         self.clock = clock
-        self.route = route
-        self.bank_reachable = bank_reachable
-        self._reports: queue.Queue[tuple[str, int, bool]] = queue.Queue()
+        # Not `routing or …`: an empty pool (the daemon fills it at start) is falsy.
+        self.routing: Routing = routing if routing is not None else _SingleModem()
 
     # -- step 1: modem → database → delete (I1) ----------------------------------------
-    def collect(self, modem: ModemPort) -> int:
+    def collect(self, modem: ModemStorage) -> int:
         """Store every message `modem` holds, then delete each stored one. New rows count."""
         # Only what the network delivered; outgoing messages kept on a SIM are not ours.
         stored = [m for m in modem.list_stored() if m.received]
@@ -142,9 +142,9 @@ class Inbox:
             return 0
         crash_point("after_read")
         now = self.clock()
-        rows: list[dict[str, Any]] = []
+        rows: list[queries.InboundRow] = []
         for item in stored:
-            rows.append(self._row_for(modem.name, item.storage, item.index, item.pdu, now))
+            rows.append(self._row_for(modem, item.storage, item.index, item.pdu, now))
         # INSERT OR IGNORE on the dedupe key, in one write transaction: a copy read twice
         # is a no-op.
         new = queries.store_raw_inbound(rows)
@@ -158,14 +158,15 @@ class Inbox:
             log.info("modem %s: %d new message(s) stored", modem.name, new)
         return new
 
-    def _row_for(self, modem: str, storage: str, index: int, pdu: str,
-                 now: datetime) -> dict[str, Any]:
-        row: dict[str, Any] = {
+    def _row_for(self, port: ModemStorage, storage: str, index: int, pdu: str,
+                 now: datetime) -> queries.InboundRow:
+        modem = port.name
+        row: queries.InboundRow = {
             "modem": modem, "storage": storage, "storage_index": index, "pdu": pdu,
             "received_at": now,
         }
         try:
-            d = decode(pdu)
+            d = decode(port.decode(pdu))
         except Exception as exc:  # undecodable: kept raw, never blocks the others
             digest = hashlib.sha256(pdu.encode()).hexdigest()[:12]
             log.error("modem %s: undecodable PDU at %s/%d (digest %s): %s",
@@ -187,8 +188,12 @@ class Inbox:
         return row
 
     # -- step 2: decide (I2) -------------------------------------------------------------
-    def process(self) -> ProcessResult:
-        """Decide every stored message whose parts are all here (or waited long enough)."""
+    def process(self, *, bank_reachable: bool = True) -> ProcessResult:
+        """Decide every stored message whose parts are all here (or waited long enough).
+
+        `bank_reachable` False: balances are answered with their "as of" time and
+        top-ups refused at once (DESIGN §3).
+        """
         result = ProcessResult()
         pending = queries.pending_inbound()
         if not pending:
@@ -209,8 +214,8 @@ class Inbox:
             work.append((g.first_received_at, [by_id[i] for i in g.message_ids], g.text, False))
         for g in r.expired:
             answer = "help" if self.policy.multipart_policy == "help" else "what arrived"
-            log.warning("multi-part message %d/%d part(s) missing after %ss; answering %s",
-                        len(g.parts), g.total,
+            log.warning("multi-part message from %s: %d of %d part(s) missing after %ss; "
+                        "answering %s", mask_phone(g.sender), len(g.missing), g.total,
                         int(self.policy.multipart_timeout.total_seconds()), answer)
             work.append((g.first_received_at, [by_id[i] for i in g.message_ids], g.text, True))
         waiting_ids = [i for g in r.waiting for i in g.message_ids
@@ -229,7 +234,8 @@ class Inbox:
                 for _at, rows, text, incomplete in batch:
                     try:
                         with database.atomic():  # a savepoint: this message alone
-                            done.append(self._decide(rows, text, incomplete, now))
+                            done.append(self._decide(rows, text, incomplete, now,
+                                                     bank_reachable))
                     except peewee.OperationalError:
                         raise  # the database itself: leave everything for the next turn
                     except AlreadyDecided as exc:
@@ -254,18 +260,17 @@ class Inbox:
         return result
 
     def _decide(self, rows: Sequence[InboundMessage], text: str, incomplete: bool,
-                now: datetime) -> tuple[list[int], str, str, int, int]:
+                now: datetime, bank_reachable: bool) -> tuple[list[int], str, str, int, int]:
         """Decide one message and write its effects (inside the caller's transaction)."""
         first = rows[0]
         sender: str = first.sender
         rules = self.policy.rules
         if incomplete and self.policy.multipart_policy == "help":
-            parsed: Any = commands.Rejection(commands.Reason.UNKNOWN_COMMAND,
-                                             "multi-part incomplete")
+            parsed: commands.Parsed = commands.Rejection(commands.Reason.UNKNOWN_COMMAND,
+                                                         "multi-part incomplete")
         else:
             parsed = commands.parse(text, rules)
-        view = queries.sender_view(sender, now, tz=rules.timezone,
-                                   bank_reachable=self.bank_reachable())
+        view = sender_view(sender, now, tz=rules.timezone, bank_reachable=bank_reachable)
         refused_today = False
         if view is None:
             refused_today = not self._may_refuse_stranger(sender, now)
@@ -276,11 +281,11 @@ class Inbox:
         outcome = decision.outcome
         ids = [m.id for m in rows]
         # Guard against deciding twice: only rows still undecided are taken.
-        taken = hot.mark_handled(ids, outcome, now)
+        taken = queries.mark_handled(ids, outcome, now)
         if taken != len(ids):
             raise AlreadyDecided(f"inbound {','.join(map(str, ids))}: decided by someone else")
-        hot.queue_replies(sender, replies, kind, first.id,
-                          preferred_modem=self.route(sender), now=now)
+        queue_replies(sender, replies, kind, first.id,
+                      preferred_modem=self.routing.route(sender), now=now)
         orders = 0
         if decision.order is not None and view is not None:
             self._create_order(decision.order, view, first, now)
@@ -295,52 +300,20 @@ class Inbox:
             # The service is for Vala and IPKO numbers: a refusal abroad costs an
             # international SMS and helps nobody; an alphanumeric sender cannot be answered.
             return False
-        day = queries.local_day(now, self.policy.rules.timezone)
+        day = local_day(now, self.policy.rules.timezone)
         # Already refused today: stay silent (forged senders, reply loops).
         return bool(queries.claim_unknown_sender_reply(sender, day, now))
 
-    def _create_order(self, order: Any, view: Any, inbound: InboundMessage,
-                      now: datetime) -> None:
-        product = getattr(order, "product", None)
-        queries.create_topup_order(
+    def _create_order(self, order: OrderIntent, view: SenderView,
+                      inbound: InboundMessage, now: datetime) -> None:
+        create_topup_order(
             idempotency_key=idempotency_key(inbound.dedupe_key),
             agreement_id=view.agreement.id,
             inbound_id=inbound.id,
             target=order.target,
             operator=str(order.operator),
-            product=str(product) if product is not None else None,
-            subscriber_id=getattr(order, "subscriber_id", None),
+            product=str(order.product) if order.product is not None else None,
+            subscriber_id=order.subscriber_id,
             amount=order.amount,
             now=now,
         )
-
-    # -- delivery reports ------------------------------------------------------------------
-    def on_status_report(self, modem: str, ref: int, delivered: bool) -> None:
-        """A +CDS report (on the modem's notice thread): queued, applied in batches."""
-        self._reports.put((modem, ref, delivered))
-
-    def apply_status_reports(self, timeout: float) -> int:
-        """Match queued reports to outbox rows (waits up to `timeout` for the first one).
-
-        A burst of reports costs one transaction; returns how many were applied.
-        """
-        try:
-            items = [self._reports.get(timeout=timeout)]
-        except queue.Empty:
-            return 0
-        while len(items) < 500:
-            try:
-                items.append(self._reports.get_nowait())
-            except queue.Empty:
-                break
-        now = self.clock()
-        by_modem: dict[str, list[int]] = {}
-        for modem, ref, delivered in items:
-            if delivered:
-                by_modem.setdefault(modem, []).append(ref)
-            else:
-                log.warning("modem %s: status report says reference %d was not delivered",
-                            modem, ref)
-        for modem, ref in hot.mark_delivered_reports(by_modem, now):
-            log.info("modem %s: status report for unknown reference %s", modem, ref)
-        return len(items)

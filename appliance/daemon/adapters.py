@@ -1,0 +1,121 @@
+"""The adapters fitted to the flows' ports: where a modem or bank error becomes a port's.
+
+The adapters (`modem/`, `bank/`) know nothing of the flows; the flows know only their
+ports (`flows.ports`). Here, in the wiring, the two meet: the wrapper `Modem` is built
+for each configured modem, a `ModemHandle` sends for the outbound flow, the bank client
+answers the sync and the top-up flows, each error translated to what the flow acts on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+
+from appliance.bank.client import (
+    BankAuthError,
+    BankClient,
+    BankError,
+    BankRejected,
+    ChangesPage,
+    TopupResult,
+)
+from appliance.config import ModemSettings
+from appliance.flows.ports import BankDown, BankRefused, ModemDown, SendFailed
+from appliance.modem.errors import CmsError, ModemError, ModemGone, ModemTimeout, PduError
+from appliance.modem.pool import ModemHandle
+from appliance.modem.types import StatusReport
+from appliance.modem.wrapper import Modem
+
+
+def build_modem(modem_settings: ModemSettings, handle: ModemHandle, *,
+                on_new_message: Callable[[ModemHandle], None],
+                on_status_report: Callable[[str, StatusReport], None]) -> Modem:
+    """Build (not open) the wrapper `Modem` for one configured modem, callbacks wired."""
+    pin: str | None = None
+    pin_file = modem_settings.pin_file
+    if pin_file:
+        pin = Path(pin_file).read_text(encoding="utf-8").strip() or None
+    name = handle.name
+    return Modem(
+        str(modem_settings.port),
+        baudrate=int(modem_settings.baudrate),
+        rtscts=bool(modem_settings.rtscts),
+        pin=pin,
+        command_timeout=float(modem_settings.command_timeout),
+        # AT+CMGS may take long on a weak network (vendors allow 60-120 s): four times the
+        # command timeout (120 s with the default 30); listing may take a while too.
+        send_timeout=4 * float(modem_settings.command_timeout),
+        list_timeout=float(modem_settings.command_timeout),
+        name=name,
+        on_new_message=lambda *_a: on_new_message(handle),
+        on_status_report=lambda report: on_status_report(name, report),
+        on_gone=lambda *_a: handle.mark_unhealthy("port vanished"),
+    )
+
+
+class SendingModem:
+    """A `ModemHandle` as the outbound flow's `ModemSender`."""
+
+    def __init__(self, handle: ModemHandle) -> None:
+        self.handle = handle
+
+    @property
+    def name(self) -> str:
+        return self.handle.name
+
+    @property
+    def healthy(self) -> bool:
+        return self.handle.healthy
+
+    def mark_unhealthy(self, reason: str) -> None:
+        self.handle.mark_unhealthy(reason)
+
+    def wait_for_inbox(self, timeout: float) -> bool:
+        return self.handle.wait_for_inbox(timeout)
+
+    def send_text(self, to: str, text: str) -> list[int]:
+        try:
+            return self.handle.send_text(to, text)
+        except CmsError as exc:
+            raise SendFailed(str(exc), permanent=not exc.transient) from exc
+        except (ModemTimeout, ModemGone) as exc:
+            raise ModemDown(str(exc)) from exc
+        except PduError as exc:
+            raise SendFailed(f"cannot encode: {exc}", permanent=True) from exc
+        except ModemError as exc:
+            raise SendFailed(str(exc), permanent=False) from exc
+
+
+class BankPort:
+    """The bank client as the sync's `ChangeFeed` and the top-up flow's `TopupBank`.
+
+    The feed's errors pass through (they end a sync run, whatever they are); a top-up's
+    become `BankRefused` (4xx) or `BankDown` (anything else the client raises).
+    """
+
+    def __init__(self, client: BankClient) -> None:
+        self.client = client
+
+    def changes(self, after: str | None, limit: int) -> ChangesPage:
+        return self.client.changes(after, limit)
+
+    def topup(self, idempotency_key: str, target: str | None, operator: str,  # noqa: PLR0917
+              amount: Decimal, product: str | None = None, subscriber_id: str | None = None,
+              *, agreement_id: str) -> TopupResult:
+        try:
+            return self.client.topup(idempotency_key, target, operator, amount, product,
+                                     subscriber_id, agreement_id=agreement_id)
+        except BankRejected as exc:
+            raise BankRefused(exc.status, exc.code) from exc
+        except BankError as exc:
+            raise BankDown(str(exc), auth=isinstance(exc, BankAuthError)) from exc
+
+    def resolve_topup(self, idempotency_key: str) -> TopupResult:
+        try:
+            return self.client.resolve_topup(idempotency_key)
+        except BankError as exc:
+            raise BankDown(str(exc), auth=isinstance(exc, BankAuthError)) from exc
+
+    def close(self) -> None:
+        self.client.close()

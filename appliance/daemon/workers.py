@@ -1,0 +1,165 @@
+"""The daemon's threads: one inbox worker, one outbox worker per modem, the top-up
+submitter and the delivery-report applier. Each turns one flow and sleeps on its own
+timed wait, which anything that changed their work (a `+CMTI`, a decision, a modem back)
+cuts short with `wake()`."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import TYPE_CHECKING
+
+from appliance.daemon import service
+from appliance.daemon.adapters import SendingModem
+from appliance.flows.outbound import Outbound, SendCounts
+from appliance.modem.errors import ModemError, ModemGone, ModemTimeout
+from appliance.modem.loop import LoopThread
+from appliance.modem.pool import ModemHandle
+from appliance.store.state import last_sync_at
+
+if TYPE_CHECKING:
+    from appliance.daemon.wiring import Daemon
+
+log = logging.getLogger(__name__)
+
+
+
+class OutboxWorker(LoopThread):
+    """Sends the queue through one modem, on its own thread."""
+
+    def __init__(self, handle: ModemHandle, outbound: Outbound, stop: threading.Event) -> None:
+        super().__init__(f"outbox-{handle.name}")
+        self.handle = handle
+        self.modem = SendingModem(handle)
+        self.outbound = outbound
+        self._stop = stop
+        self.counts = SendCounts()
+
+    def _run(self) -> None:
+        idle = self.outbound.policy.idle_poll
+        while not self._stop.is_set():
+            try:
+                worked = self.outbound.send_next(self.modem, self.counts)
+            except Exception:  # never let one bad turn end the worker
+                log.exception("outbox worker %s: unexpected error", self.handle.name)
+                worked = False
+            if not worked:
+                self._wake.wait(idle)
+                self._wake.clear()
+
+
+class InboxWorker(LoopThread):
+    """Reads every healthy modem and decides what is complete, on its own thread.
+
+    It wakes on its own timed wait (the poll interval, or sooner when a multi-part
+    message's wait for a missing part ends) and when woken (`+CMTI`, a modem back, the
+    first sync): one mechanism, no scheduler job.
+    """
+
+    def __init__(self, d: Daemon) -> None:
+        super().__init__("inbox")
+        self.d = d
+        self.heartbeat = service.monotonic()
+        self._synced = False
+        self._said_waiting = False
+
+    def _run(self) -> None:
+        d = self.d
+        poll = float(d.settings.inbox.poll_interval)
+        wait = 0.0
+        while not d.stop_event.is_set():
+            self._wake.wait(wait)
+            self._wake.clear()
+            if d.stop_event.is_set():
+                return
+            self.heartbeat = service.monotonic()
+            try:
+                wait = self.turn(poll)
+            except Exception:
+                log.exception("inbox: unexpected error")
+                wait = 1.0
+
+    def turn(self, poll: float) -> float:
+        """Read every healthy modem, decide what is complete; seconds until the next look."""
+        generations = {h: h.inbox_generation() for h in self.d.pool.healthy()}
+        try:
+            return self._turn(poll)
+        finally:
+            for handle, generation in generations.items():
+                handle.inbox_done(generation)
+
+    def _turn(self, poll: float) -> float:
+        d = self.d
+        for handle in d.pool.healthy():
+            try:
+                d.inbox.collect(handle)
+            except (ModemTimeout, ModemGone) as exc:
+                handle.mark_unhealthy(str(exc))
+            except ModemError as exc:
+                log.warning("modem %s: reading messages failed: %s", handle.name, exc)
+        if not self.ever_synced():
+            # A fresh database knows no agreement yet: every customer would be refused as
+            # a stranger. Messages are stored (and deleted from the modem) meanwhile, and
+            # answered once the first sync is in.
+            if not self._said_waiting:
+                log.warning("inbox: waiting for the first bank sync before answering")
+                self._said_waiting = True
+            return poll
+        result = d.inbox.process(bank_reachable=d.bank_reachable())
+        if result.replies:
+            d.wake_outbox()
+        if result.orders:
+            d.wake_topups()
+        wait = poll
+        if result.waiting_until is not None:
+            until = (result.waiting_until - d.clock()).total_seconds()
+            wait = max(0.05, min(wait, until + 0.01))
+        return wait
+
+    @property
+    def synced(self) -> bool:
+        """Whether this worker has seen the first bank sync done (as of its last look)."""
+        return self._synced
+
+    def ever_synced(self) -> bool:
+        if not self._synced:
+            self._synced = last_sync_at() is not None
+        return self._synced
+
+
+class TopupWorker(LoopThread):
+    """Submits due top-up orders, woken right after a decision creates one and otherwise
+    every `bank.topup_interval` (the one timer for top-up passes: no scheduler job)."""
+
+    def __init__(self, d: Daemon) -> None:
+        super().__init__("topups")
+        self.d = d
+
+    def _run(self) -> None:
+        d = self.d
+        while not d.stop_event.is_set():
+            self._wake.wait(float(d.settings.bank.topup_interval))
+            self._wake.clear()
+            if d.stop_event.is_set():
+                return
+            try:
+                d.submit_topups()
+            except Exception:
+                log.exception("top-ups: unexpected error")
+
+
+class ReportsWorker(LoopThread):
+    """Applies the modems' delivery reports in batches."""
+
+    def __init__(self, outbound: Outbound, stop: threading.Event) -> None:
+        super().__init__("status-reports")
+        self.outbound = outbound
+        self._stop = stop
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.outbound.apply_status_reports(0.5)
+            except Exception:
+                log.exception("status reports: unexpected error")
+                self._stop.wait(1.0)

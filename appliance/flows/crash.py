@@ -1,0 +1,22 @@
+"""Named crash points: `APPLIANCE_CRASH_AT=<point>` SIGKILLs the process there (tests).
+
+Inbound: `after_read`, `after_store`, `after_delete`, `after_decide`; outbound:
+`after_sending`, `after_submit`. tests/test_e2e_crash.py kills the daemon at each.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+
+log = logging.getLogger(__name__)
+
+CRASH_ENV = "APPLIANCE_CRASH_AT"
+
+
+def crash_point(name: str) -> None:
+    """SIGKILL this process here when `APPLIANCE_CRASH_AT` names this point (tests only)."""
+    if os.environ.get(CRASH_ENV) == name:
+        log.warning("crash point %s reached: killing the process", name)
+        os.kill(os.getpid(), signal.SIGKILL)

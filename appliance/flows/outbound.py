@@ -1,0 +1,188 @@
+"""Outbound flow (DESIGN §3, invariant 5): claim → send → mark, delivery reports, recovery.
+
+`Outbound.send_next(modem)` claims the next due row by priority (replies 0, top-up
+outcomes 10, alerts 20; oldest first within one), which commits `sending` before
+`AT+CMGS`; after the modem accepts it the row is `sent` with the modem's references.
+Transient failures go back to the queue with exponential backoff, so one message that
+keeps failing never holds up the ones behind it; permanent failures and exhausted
+retries end `failed`, logged at ERROR. A modem that stops answering is taken out of
+service (`health` brings it back) and its queue goes on through the other modems.
+Delivery reports (+CDS) are queued as they come and matched to sent rows in batches.
+The daemon runs one sending thread per modem (`daemon.workers`).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from appliance.core.phones import mask as mask_phone
+from appliance.flows.crash import crash_point
+from appliance.flows.ports import Clock, ModemDown, ModemSender, Routing, SendFailed
+from appliance.store import outbox
+from appliance.store.outbox import ClaimedOutbox
+
+log = logging.getLogger(__name__)
+
+REPORT_BATCH = 500  # delivery reports applied per transaction at most
+
+
+@dataclass(frozen=True)
+class OutboxPolicy:
+    """Retry and recovery settings (config `[outbox]`)."""
+
+    # From [outbox] (the config schema holds their defaults).
+    max_attempts: int
+    backoff: timedelta  # first retry after this, doubling
+    backoff_max: timedelta
+    on_sending: Literal["resend", "fail"]  # rows found in `sending` at start
+    idle_poll: float = 1.0  # seconds between looks at the queue when nobody wakes us
+    inbox_first: float = 5.0  # at most this long the outbox waits for the inbox to read
+
+
+def recover_interrupted(policy: OutboxPolicy, now: datetime) -> list[int]:
+    """Apply the configured policy to rows a crash left in `sending` (I5); logs each."""
+    recipients = outbox.sending_recipients()
+    ids = outbox.recover_sending(policy.on_sending, now)  # under the write lock
+    for row_id in ids:
+        to = recipients.get(row_id)
+        who = mask_phone(to) if to is not None else "?"
+        if policy.on_sending == "resend":
+            log.warning("outbox %d to %s was interrupted while sending: resending it "
+                        "(policy resend; the recipient may get it twice)", row_id, who)
+        else:
+            log.error("outbox %d to %s was interrupted while sending: marked failed "
+                      "(policy fail; it may or may not have gone out)", row_id, who)
+    return ids
+
+
+def backoff_delay(policy: OutboxPolicy, attempts: int) -> timedelta:
+    """The wait before attempt `attempts + 1`: doubling from `backoff`, capped, ±10 %."""
+    base = policy.backoff.total_seconds() * (2 ** max(0, attempts - 1))
+    seconds = min(base, policy.backoff_max.total_seconds())
+    return timedelta(seconds=seconds * random.uniform(0.9, 1.1))
+
+
+def route_queued(routing: Routing) -> int:
+    """Give queued rows queued without a preference (alerts, top-up outcomes) the modem
+    of their recipient's operator, so they leave on-net too. Only with several modems."""
+    if len(routing) < 2:
+        return 0
+    by_modem: dict[str, list[int]] = {}
+    for row_id, to in outbox.unrouted_outbox():
+        name = routing.route(to)
+        if name is not None:
+            by_modem.setdefault(name, []).append(row_id)
+    routed = 0
+    for name, ids in by_modem.items():
+        routed += outbox.set_preferred_modem(name, ids)
+    return routed
+
+
+@dataclass
+class SendCounts:
+    """What one modem's sending did (the status line, the bench)."""
+
+    sent: int = 0
+    failed: int = 0
+    busy_seconds: float = 0.0  # time spent inside AT+CMGS (bench: send-slot usage)
+
+
+class Outbound:
+    """Sends the queue through the modems, and matches their delivery reports."""
+
+    def __init__(self, policy: OutboxPolicy, clock: Clock, routing: Routing) -> None:
+        self.policy = policy
+        self.clock = clock
+        self.routing = routing
+        self._reports: queue.Queue[tuple[str, int, bool]] = queue.Queue()
+
+    # -- claim, send, mark -------------------------------------------------------------
+    def send_next(self, modem: ModemSender, counts: SendCounts) -> bool:
+        """Claim and send one message through `modem`; False when there was nothing to do."""
+        if not modem.healthy:
+            return False
+        # Let the inbox read a just-notified message first (bounded: a stuck inbox must not
+        # stop the outbox), so that its reply is queued before the next alert is taken.
+        modem.wait_for_inbox(self.policy.inbox_first)
+        now = self.clock()
+        row = outbox.claim_next_outbox(self.routing.excluded_for(modem.name), now, modem.name)
+        if row is None:
+            return False
+        self._send(modem, row, counts)
+        return True
+
+    def _send(self, modem: ModemSender, row: ClaimedOutbox, counts: SendCounts) -> None:
+        crash_point("after_sending")
+        started = self.clock()
+        who = mask_phone(row.to)
+        try:
+            refs = modem.send_text(row.to, row.text)
+        except ModemDown as exc:
+            # The modem stopped answering: out of service; the message may have gone out
+            # (at least once, I5), and goes on through another modem or this one later.
+            modem.mark_unhealthy(str(exc))
+            self._retry_or_fail(modem, row, str(exc), counts, permanent=False, soon=True)
+            return
+        except SendFailed as exc:
+            self._retry_or_fail(modem, row, str(exc), counts, permanent=exc.permanent)
+            return
+        finally:
+            counts.busy_seconds += (self.clock() - started).total_seconds()
+        crash_point("after_submit")
+        outbox.mark_sent(row.id, refs, self.clock())
+        counts.sent += 1
+        log.info("outbox %d (%s) sent to %s via %s in %d part(s)", row.id, row.kind, who,
+                 modem.name, len(refs))
+
+    def _retry_or_fail(self, modem: ModemSender, row: ClaimedOutbox, error: str,
+                       counts: SendCounts, *, permanent: bool, soon: bool = False) -> None:
+        now = self.clock()
+        who = mask_phone(row.to)
+        attempts = int(row.attempts)
+        if permanent or attempts >= self.policy.max_attempts:
+            outbox.mark_failed(row.id, error, now)  # under the write lock
+            counts.failed += 1
+            log.error("outbox %d (%s) to %s FAILED after %d attempt(s) via %s: %s", row.id,
+                      row.kind, who, attempts, modem.name, error)
+            return
+        delay = timedelta(0) if soon else backoff_delay(self.policy, attempts)
+        outbox.requeue(row.id, now + delay, error)  # under the write lock
+        log.warning("outbox %d (%s) to %s: attempt %d via %s failed (%s); retry in %ds",
+                    row.id, row.kind, who, attempts, modem.name, error,
+                    int(delay.total_seconds()))
+
+    # -- delivery reports ------------------------------------------------------------------
+    def on_status_report(self, modem: str, ref: int, delivered: bool) -> None:
+        """A +CDS report (on the modem's notice thread): queued, applied in batches."""
+        self._reports.put((modem, ref, delivered))
+
+    def apply_status_reports(self, timeout: float) -> int:
+        """Match queued reports to outbox rows (waits up to `timeout` for the first one).
+
+        A burst of reports costs one transaction; returns how many were applied.
+        """
+        try:
+            items = [self._reports.get(timeout=timeout)]
+        except queue.Empty:
+            return 0
+        while len(items) < REPORT_BATCH:
+            try:
+                items.append(self._reports.get_nowait())
+            except queue.Empty:
+                break
+        now = self.clock()
+        by_modem: dict[str, list[int]] = {}
+        for modem, ref, delivered in items:
+            if delivered:
+                by_modem.setdefault(modem, []).append(ref)
+            else:
+                log.warning("modem %s: status report says reference %d was not delivered",
+                            modem, ref)
+        for modem, ref in outbox.mark_delivered_reports(by_modem, now):
+            log.info("modem %s: status report for unknown reference %s", modem, ref)
+        return len(items)

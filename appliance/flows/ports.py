@@ -1,0 +1,247 @@
+"""The ports: what the use cases need from the world, as typed Protocols (DESIGN §8).
+
+The flows talk to a modem, the pool of modems, the bank and a clock only through these.
+The adapters (`modem/`, `bank/`) know nothing of them; the daemon's wiring
+(`appliance.daemon.adapters`) fits each adapter to its port and turns the adapter's
+errors into the few failures below that the flows act on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Protocol
+
+
+class Clock(Protocol):
+    """The time now (aware, UTC)."""
+
+    def __call__(self) -> datetime: ...
+
+
+# --- modems ----------------------------------------------------------------------------
+
+
+class StoredMessage(Protocol):
+    """A message as the modem keeps it: where, and its raw PDU (hex, SMSC included)."""
+
+    @property
+    def storage(self) -> str: ...
+    @property
+    def index(self) -> int: ...
+    @property
+    def pdu(self) -> str: ...
+    @property
+    def received(self) -> bool: ...  # False for an outgoing message stored on the SIM
+
+
+class ConcatHeader(Protocol):
+    """A concatenated message's header: all parts share `ref`; `seq` runs 1..`total`."""
+
+    @property
+    def ref(self) -> int: ...
+    @property
+    def total(self) -> int: ...
+    @property
+    def seq(self) -> int: ...
+
+
+class DeliverMessage(Protocol):
+    """A decoded SMS-DELIVER: sender as the network gives it, service-centre time (UTC)."""
+
+    @property
+    def sender(self) -> str: ...
+    @property
+    def smsc_time(self) -> datetime | None: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def concat(self) -> ConcatHeader | None: ...
+
+
+class ModemStorage(Protocol):
+    """A modem as the inbound flow reads it: list, decode (raises when it cannot), delete."""
+
+    @property
+    def name(self) -> str: ...
+
+    def list_stored(self) -> Sequence[StoredMessage]: ...
+
+    def decode(self, pdu: str) -> DeliverMessage: ...
+
+    def delete_stored(self, storage: str, index: int) -> None: ...
+
+
+class ModemSender(Protocol):
+    """A modem as the outbound flow sends through it.
+
+    `send_text` returns the modem's references (one per part) or raises `SendFailed`
+    (`ModemDown` when the modem stopped answering).
+    """
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def healthy(self) -> bool: ...
+
+    def send_text(self, to: str, text: str) -> list[int]: ...
+
+    def mark_unhealthy(self, reason: str) -> None: ...
+
+    def wait_for_inbox(self, timeout: float) -> bool: ...
+
+
+class Routing(Protocol):
+    """Which modem a message should leave through (DESIGN §3: on-net when healthy)."""
+
+    def route(self, phone: str) -> str | None: ...
+
+    def excluded_for(self, name: str) -> set[str]: ...
+
+    def __len__(self) -> int: ...
+
+
+class SendFailed(Exception):
+    """The modem did not take a message; `permanent`: sending it again cannot help."""
+
+    def __init__(self, reason: str, *, permanent: bool) -> None:
+        super().__init__(reason)
+        self.permanent = permanent
+
+
+class ModemDown(SendFailed):
+    """The modem stopped answering: the message may have gone out (I5)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason, permanent=False)
+
+
+# --- the bank --------------------------------------------------------------------------
+
+
+class BankCustomer(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+
+
+class BankAgreement(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def customer_id(self) -> str: ...
+    @property
+    def phone(self) -> str: ...
+    @property
+    def services(self) -> Sequence[str]: ...
+    @property
+    def alert_limit(self) -> Decimal | None: ...
+    @property
+    def language(self) -> str: ...
+    @property
+    def active(self) -> bool: ...
+
+
+class BankAccount(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def customer_id(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def number(self) -> str: ...
+    @property
+    def currency(self) -> str: ...
+    @property
+    def balance(self) -> Decimal: ...
+    @property
+    def as_of(self) -> datetime: ...
+
+
+class BankMovement(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def account_id(self) -> str: ...
+    @property
+    def amount(self) -> Decimal: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def booked_at(self) -> datetime: ...
+    @property
+    def balance_after(self) -> Decimal: ...
+
+
+class ChangesPage(Protocol):
+    """One page of the bank's change feed (docs/bank-api.md), parents before children."""
+
+    @property
+    def cursor(self) -> str: ...
+    @property
+    def more(self) -> bool: ...
+    @property
+    def customers(self) -> Sequence[BankCustomer]: ...
+    @property
+    def agreements(self) -> Sequence[BankAgreement]: ...
+    @property
+    def accounts(self) -> Sequence[BankAccount]: ...
+    @property
+    def movements(self) -> Sequence[BankMovement]: ...
+
+
+class ChangeFeed(Protocol):
+    """The bank as the sync reads it; its errors end the run (the next one goes on)."""
+
+    def changes(self, after: str | None, limit: int) -> ChangesPage: ...
+
+
+class TopupAnswer(Protocol):
+    """The bank's answer to a top-up: `done` or not, why not, the balance after."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def done(self) -> bool: ...
+    @property
+    def reason(self) -> str | None: ...
+    @property
+    def balance_after(self) -> Decimal | None: ...
+
+
+class TopupBank(Protocol):
+    """The bank as the top-up flow calls it: the same key always gets the same answer.
+
+    Raises `BankRefused` (the request itself is wrong: sending it again fails alike) or
+    `BankDown` (unreachable, 5xx, a broken answer, a token problem: it may have debited).
+    """
+
+    def topup(self, idempotency_key: str, target: str | None, operator: str,  # noqa: PLR0917
+              amount: Decimal, product: str | None = None, subscriber_id: str | None = None,
+              *, agreement_id: str) -> TopupAnswer: ...
+
+    def resolve_topup(self, idempotency_key: str) -> TopupAnswer: ...
+
+
+class BankDown(Exception):
+    """The bank could not be asked, or its answer is unknown; `auth`: the token failed."""
+
+    def __init__(self, reason: str, *, auth: bool = False) -> None:
+        super().__init__(reason)
+        self.auth = auth
+
+
+class BankRefused(Exception):
+    """The bank refused the request (4xx) with `status` and its error `code`."""
+
+    def __init__(self, status: int, code: str) -> None:
+        super().__init__(f"{status} {code}")
+        self.status = status
+        self.code = code
+
+
+class PageRejected(Exception):
+    """A change-feed page breaks the store's constraints: the bank's protocol error."""
