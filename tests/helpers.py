@@ -37,3 +37,16 @@ def corpus_dir() -> Path:
         if (candidate / "decodes").is_dir():
             return candidate
     raise AssertionError("../shared/corpus/real-pdus is missing beside the checkout")
+
+
+def submit_pending(client: object, rules: object, now: object, **kw: object) -> int:
+    """flows.topups.submit_pending with the schema's retry defaults (the daemon passes the
+    configured ones; the flow has none of its own)."""
+    from appliance.config import BankSettings
+    from appliance.flows import topups
+
+    b = BankSettings(url="https://bank.example")
+    policy: dict[str, object] = {"max_attempts": b.topup_max_attempts,
+                                 "retry_after": b.topup_backoff_initial,
+                                 "retry_max": b.topup_backoff_max}
+    return topups.submit_pending(client, rules, now, **{**policy, **kw})  # type: ignore[arg-type]

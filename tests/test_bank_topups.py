@@ -18,9 +18,10 @@ from appliance.core.rules import Rules
 from appliance.daemon.adapters import BankPort
 from appliance.fakebank.server import FakeBankServer
 from appliance.flows.sync import sync_once
-from appliance.flows.topups import reply_key, submit_pending
+from appliance.flows.topups import reply_key
 from appliance.store.db import open_database
 from appliance.store.models import OutboxMessage, TopupOrder
+from tests.helpers import submit_pending
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES = Rules()
@@ -193,7 +194,7 @@ _KILLED_RUN = textwrap.dedent("""
 
     open_database(Path(db_path))
     topups.submit_pending(BankPort(DyingClient(url, Path(token_file))), Rules(),
-                          datetime.now(UTC))
+                          datetime.now(UTC), max_attempts=5, retry_after=15.0, retry_max=300.0)
 """)
 
 

@@ -25,11 +25,11 @@ from appliance.daemon.adapters import BankPort
 from appliance.fakebank.server import FakeBankServer
 from appliance.flows.inbound import Inbox, InboxPolicy
 from appliance.flows.sync import sync_once
-from appliance.flows.topups import submit_pending
 from appliance.store import queries
 from appliance.store.db import open_database
 from appliance.store.models import InboundMessage, OutboxMessage, TopupOrder, UnknownSenderReply
 from tests.conftest import Fakes, _stop_box, assert_logs_masked, start_box
+from tests.helpers import submit_pending
 
 RULES = Rules()
 T0 = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)

@@ -173,7 +173,7 @@ def test_no_phone_or_account_number_anywhere(seeded: Seeded) -> None:
     page = httpx.get(seeded.server.status_url, timeout=10).text
     for rx in (_PHONE_RE, _ACCOUNT_RE):
         assert rx.search(page) is None, rx.search(page)
-    assert "+383 44 *** *22" in page  # the top-up's number, masked but for its last digits
+    assert "+383 49 *** *22" in page  # the top-up's number, masked but for its last digits
     assert "+CMS ERROR: 500 sending to +383 49 *** *67" in page
 
 
