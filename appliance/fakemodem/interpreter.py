@@ -87,6 +87,8 @@ class Settings:
     cnmi: tuple[int, int, int, int, int] = (2, 1, 0, 0, 0)
     csmp: tuple[int, int, int, int] = (17, 167, 0, 0)
     creg: int = 0
+    cgreg: int = 0
+    cusd: int = 0
     cops_format: int = 0
     csdh: int = 0
 
@@ -126,6 +128,7 @@ class Interpreter:
         self.cpms = ["SM", "SM", "SM"]
         self.pin_ok = self.config.pin is None
         self.cfun = 1
+        self.cgatt = 1  # packet service attached (follows registration)
         self.smsc = self.config.smsc
         self._line = bytearray()
         self._line_overflow = False
@@ -423,6 +426,10 @@ class Interpreter:
             "+CSQ": self._csq,
             "+CREG": self._creg,
             "+CGREG": self._cgreg,
+            "+CGATT": self._cgatt,
+            "+CPAS": self._cpas,
+            "+CBC": self._cbc,
+            "+CUSD": self._cusd,
             "+COPS": self._cops,
             "+CFUN": self._cfun,
             "+CMGF": self._cmgf,
@@ -530,7 +537,60 @@ class Interpreter:
         if form == "test":
             return ["+CGREG: (0-2)"]
         if form == "read":
-            return [self._creg_line("+CGREG", 0)]
+            return [self._cgreg_line(self.settings.cgreg)]
+        self.settings.cgreg = _int(args, 0, range(3)) if form == "set" else 0
+        return []
+
+    def _cgreg_line(self, n: int, unsolicited: bool = False) -> str:
+        """+CGREG: the packet domain is registered while attached (+CGATT) and the
+        circuit domain is, in the same cell."""
+        if self.cgatt:
+            return self._creg_line("+CGREG", n, unsolicited)
+        stat = 0  # detached: not registered, not searching
+        return f"+CGREG: {stat}" if unsolicited else f"+CGREG: {n},{stat}"
+
+    def _cgatt(self, form: str, args: list[str], now: datetime) -> list[str | bytes]:
+        if form == "test":
+            return ["+CGATT: (0,1)"]
+        if form == "read":
+            return [f"+CGATT: {1 if self.cgatt and self.attached else 0}"]
+        if form != "set":
+            raise PlainError()
+        state = _int(args, 0, range(2))
+        if state and not self.attached:
+            raise CmeError(30)  # no network service
+        self.cgatt = state
+        return []
+
+    def _cpas(self, form: str, args: list[str], now: datetime) -> list[str | bytes]:
+        if form == "test":
+            return ["+CPAS: (0-5)"]
+        if form != "exec":
+            raise PlainError()
+        return ["+CPAS: 0"]  # ready: no call in progress, ever
+
+    def _cbc(self, form: str, args: list[str], now: datetime) -> list[str | bytes]:
+        if form == "test":
+            return ["+CBC: (0-3),(0-100)"]
+        if form != "exec":
+            raise PlainError()
+        # powered from the USB bus (27.007 <bcs> 1; gammu shows <bcs> 2, "no battery",
+        # as "being charged")
+        return ["+CBC: 1,100"]
+
+    def _cusd(self, form: str, args: list[str], now: datetime) -> list[str | bytes]:
+        if form == "test":
+            return ["+CUSD: (0-2)"]
+        if form == "read":
+            return [f"+CUSD: {self.settings.cusd}"]
+        if form == "exec":
+            self.settings.cusd = 0
+            return []
+        n = _int(args, 0, range(3))
+        if len(args) > 1 and args[1]:
+            raise CmeError(4)  # no USSD service behind the fake network
+        if n != 2:
+            self.settings.cusd = n
         return []
 
     def _te_string(self, text: str) -> bytes:
@@ -545,7 +605,10 @@ class Interpreter:
             if not self.attached:
                 return ["+COPS: 0"]
             fmt = self.settings.cops_format
-            name = {0: c.operator_long, 1: c.operator_short, 2: c.operator_numeric}[fmt]
+            if fmt == 2:  # MCC+MNC digits, not text: +CSCS does not apply (gammu
+                # reads them raw into a 10-byte field)
+                return [f'+COPS: 0,2,"{c.operator_numeric}",2']
+            name = c.operator_long if fmt == 0 else c.operator_short
             return [f"+COPS: 0,{fmt},\"".encode() + self._te_string(name) + b'",2']
         if form == "set":
             mode = _int(args, 0, range(5))
@@ -1050,6 +1113,9 @@ class Interpreter:
             self.registered = kind == "registration-restored"
             if self.settings.creg:
                 self._notify(f"\r\n{self._creg_line('+CREG', self.settings.creg, True)}\r\n"
+                             .encode(), out)
+            if self.settings.cgreg:
+                self._notify(f"\r\n{self._cgreg_line(self.settings.cgreg, True)}\r\n"
                              .encode(), out)
             out.extend(self.retry_pending(now))
             return out
