@@ -16,7 +16,7 @@ import click
 
 from appliance.clitexts import t
 from appliance.fakemodem.control import ControlClient, ControlError, FakeModemNotRunning
-from appliance.fakemodem.interpreter import FAULT_KINDS
+from appliance.fakemodem.faults import FAULT_KINDS
 from appliance.fakemodem.model import ModemConfig
 from appliance.fakemodem.server import SOCKET_NAME, FakeModemServer
 
