@@ -1,97 +1,154 @@
-"""Command lines: splitting `AT...` into commands and arguments, final result codes."""
+"""Line handling: bytes from the client become echo, command lines and a message after
+the `> ` prompt; each line is run command by command and answered with one final result."""
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 
-from appliance.fakemodem.errors import PlainError
-
-_EXT_NAME = re.compile(r"[+^$%*#][A-Za-z0-9_]*")
-
-
-def split_commands(body: str) -> list[tuple[str, str]] | None:
-    """Split what follows 'AT' into (name, rest) pairs: 'E0+CMGF=0;+CNMI?' ->
-    [('E','0'), ('+CMGF','=0'), ('+CNMI','?')]. None when it cannot be parsed."""
-    out: list[tuple[str, str]] = []
-    i = 0
-    while i < len(body):
-        c = body[i]
-        if c in " ;":
-            i += 1
-            continue
-        m = _EXT_NAME.match(body, i)
-        if m:
-            name = m.group(0).upper()
-            j = m.end()
-            in_quote = False
-            while j < len(body) and (in_quote or body[j] != ";"):
-                if body[j] == '"':
-                    in_quote = not in_quote
-                j += 1
-            out.append((name, body[m.end():j].strip()))
-            i = j
-            continue
-        if c == "&" and i + 1 < len(body):
-            name, i = "&" + body[i + 1].upper(), i + 2
-        elif c.isascii() and c.isalpha():
-            name, i = c.upper(), i + 1
-        else:
-            return None
-        j = i
-        if name == "S":  # S-register: Sn=v or Sn?
-            while j < len(body) and (body[j].isdigit() or body[j] in "=?"):
-                j += 1
-        else:
-            while j < len(body) and body[j].isdigit():
-                j += 1
-        out.append((name, body[i:j]))
-        i = j
-    return out
+from appliance.fakemodem.errors import CmeError, CmsError, PlainError, _fault_error
+from appliance.fakemodem.faults import Faults
+from appliance.fakemodem.model import Output
+from appliance.fakemodem.state import (
+    BS,
+    CR,
+    CTRL_Z,
+    ESC,
+    LF,
+    MAX_LINE,
+    MAX_PROMPT,
+    STORAGES,
+    Prompt,
+)
+from appliance.fakemodem.syntax import _PIN_ARG, _final_of, split_commands
 
 
-def split_args(text: str) -> list[str]:
-    """Comma-separated arguments, quotes removed; an omitted one is ''."""
-    args: list[str] = []
-    cur: list[str] = []
-    in_quote = False
-    for ch in text:
-        if ch == '"':
-            in_quote = not in_quote
-        elif ch == "," and not in_quote:
-            args.append("".join(cur).strip())
-            cur = []
-        else:
-            cur.append(ch)
-    args.append("".join(cur).strip())
-    return args
+class LineHandling(Faults):
+    """Bytes in, answers out."""
 
+    def feed(self, data: bytes, now: datetime) -> Output:
+        """Consume bytes from the client; return echo, answers and timers."""
+        out = Output()
+        for b in data:
+            if self._prompt is not None:
+                self._prompt_byte(b, now, out)
+            else:
+                self._command_byte(b, now, out)
+        return out
 
-def _int(args: list[str], i: int, allowed: range | tuple[int, ...]) -> int:
-    try:
-        v = int(args[i])
-    except (ValueError, IndexError) as exc:
-        raise PlainError() from exc
-    if v not in allowed:
-        raise PlainError()
-    return v
+    def _command_byte(self, b: int, now: datetime, out: Output) -> None:
+        if b in (CR, LF):
+            if self.settings.echo:
+                out.write(bytes([b]))
+            line, overflow = bytes(self._line), self._line_overflow
+            self._line.clear()
+            self._line_overflow = False
+            if overflow:
+                out.extend(self._final_error(PlainError()))
+            elif line.strip():
+                out.extend(self._execute_line(line, now))
+            return
+        if b == ESC:  # cancels the line typed so far (gammu opens with ESC CR)
+            self._line.clear()
+            self._line_overflow = False
+            return
+        if self.settings.echo:
+            out.write(bytes([b]))
+        if b in (BS, 0x7F):
+            if self._line:
+                self._line.pop()
+            return
+        if b in (CTRL_Z, 0):
+            return
+        if len(self._line) >= MAX_LINE:
+            self._line_overflow = True
+            return
+        self._line.append(b)
 
+    def _prompt_byte(self, b: int, now: datetime, out: Output) -> None:
+        prompt = self._prompt
+        assert prompt is not None
+        if b == CTRL_Z:
+            if self.settings.echo:
+                out.write(bytes([b]))
+            self._prompt = None
+            answer = self._submit(prompt, now)
+            self.history.append((f"<{prompt.mode} message>", _final_of(answer.data)))
+            out.extend(answer)
+            self._flush_deferred(out)
+            return
+        if b == ESC:
+            self._prompt = None
+            out.write(b"\r\nOK\r\n")
+            self._flush_deferred(out)
+            return
+        if self.settings.echo:
+            out.write(bytes([b]))
+        if b in (BS, 0x7F):
+            if prompt.buffer:
+                prompt.buffer.pop()
+            return
+        if b in (CR, LF):
+            if prompt.mode == "text" and b == CR:
+                prompt.buffer.append(LF)
+                out.write(b"\r\n> ")
+            return
+        if len(prompt.buffer) >= MAX_PROMPT:
+            prompt.overflow = True
+            return
+        prompt.buffer.append(b)
 
-_PIN_ARG = re.compile(r'(?i)(\+CPIN=)"?[^";]*"?')
-_FINAL = re.compile(rb"(OK|ERROR|\+CM[ES] ERROR: [^\r\n]*)\r\n|\r\n> $")
+    def _execute_line(self, raw: bytes, now: datetime) -> Output:
+        out = self._run_line(raw, now)
+        line = _PIN_ARG.sub(r'\1"****"', raw.decode("latin-1").strip())
+        self.history.append((line, _final_of(out.data)))
+        return out
 
+    def _run_line(self, raw: bytes, now: datetime) -> Output:
+        text = raw.decode("latin-1").strip(" \t\x00")
+        if len(text) < 2 or text[:2].upper() != "AT":
+            return self._final_error(PlainError())
+        commands = split_commands(text[2:])
+        if commands is None:
+            return self._final_error(PlainError())
+        names = [name for name, _ in commands]
+        fault = self._take_fault(names, at_submit=False)
+        if fault is not None and fault.kind == "no-answer":
+            return Output()
+        if fault is not None and fault.kind in ("error", "cms-error", "cme-error"):
+            return self._final_error(_fault_error(fault))
+        info: list[list[str | bytes]] = []
+        delay = 0.0
+        prompt: Prompt | None = None
+        try:
+            for name, rest in commands:
+                if prompt is not None:  # nothing may follow +CMGS on its line
+                    raise PlainError()
+                result = self._dispatch(name, rest, now)
+                delay += self.delays.command(name, sum(self.used(s) for s in STORAGES))
+                if isinstance(result, Prompt):
+                    prompt = result
+                else:
+                    info.append(result)
+        except (CmeError, CmsError, PlainError) as exc:
+            out = self._lines(info, delay)
+            out.extend(self._final_error(exc))
+            return out
+        if fault is not None and fault.kind == "late":
+            delay += fault.delay
+        if prompt is not None:
+            self._prompt = prompt
+            out = self._lines(info, delay)
+            out.write(b"\r\n> ")
+            return out
+        out = self._lines(info, delay, final=b"\r\nOK\r\n", fault=fault, names=names)
+        if names and names[0] == "+CNMI" and self.settings.cnmi[0] != 0 and self._buffered:
+            for notice in self._buffered:
+                out.write(notice)
+            self._buffered.clear()
+        if self.network_pending and self.attached:
+            # space freed, PIN entered or radio back on: the SMSC's retry gets through
+            out.extend(self.retry_pending(now))
+        return out
 
-def _final_of(data: bytes) -> str:
-    """The final result code in an answer ('> ' for a prompt, '' for none)."""
-    found = list(_FINAL.finditer(data))
-    if not found:
-        return ""
-    last = found[-1]
-    return last.group(1).decode("latin-1") if last.group(1) else "> "
-
-
-def _text_stamp(moment: datetime) -> str:
-    """A text-mode time stamp: yy/MM/dd,hh:mm:ss±zz (zone in quarter hours)."""
-    off = moment.utcoffset()
-    quarters = int(off.total_seconds() // 900) if off is not None else 0
-    return moment.strftime("%y/%m/%d,%H:%M:%S") + f"{quarters:+03d}"
+    def _dispatch(self, name: str, rest: str, now: datetime) -> list[str | bytes] | Prompt:
+        raise NotImplementedError

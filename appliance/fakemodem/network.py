@@ -6,8 +6,8 @@ from datetime import datetime
 
 from appliance.fakemodem.charset import CHARSETS, from_te
 from appliance.fakemodem.errors import CmeError, PlainError
-from appliance.fakemodem.lines import _int
 from appliance.fakemodem.state import ModemState, Settings
+from appliance.fakemodem.syntax import _int
 
 
 class NetworkCommands(ModemState):

@@ -7,10 +7,10 @@ from datetime import datetime
 from appliance.fakemodem import pdu as codec
 from appliance.fakemodem.charset import from_te
 from appliance.fakemodem.errors import CmsError, PlainError, _fault_error
-from appliance.fakemodem.lines import _int, _text_stamp
 from appliance.fakemodem.model import STAT_CODES, STAT_NAMES, Output, SentPart, Stored, Timer
 from appliance.fakemodem.network import NetworkCommands
 from appliance.fakemodem.state import STORAGES, Prompt
+from appliance.fakemodem.syntax import _int, _text_stamp
 
 
 class SmsCommands(NetworkCommands):
