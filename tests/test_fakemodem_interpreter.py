@@ -826,3 +826,29 @@ def test_cpas_cbc_cusd() -> None:
     assert at(m, 'AT+CUSD=1,"*100#",15') == b"\r\n+CME ERROR: 4\r\n"
     at(m, "ATZE0")
     assert info(at(m, "AT+CUSD?")) == ["+CUSD: 0"]
+
+
+def test_command_table_is_built_once_for_the_class() -> None:
+    a, b = modem(), modem()
+    assert a.HANDLERS is b.HANDLERS is Interpreter.HANDLERS
+    assert "+CLAC" in Interpreter.HANDLERS
+    at(a, "AT+CMGF=1")
+    assert a.HANDLERS is Interpreter.HANDLERS
+
+
+def test_switches_keep_their_value_until_atz() -> None:
+    m = modem()
+    assert info(at(m, "AT+CLIP?")) == ["+CLIP: 0,1"]
+    at(m, "AT+CLIP=1;+CRC=1")
+    assert info(at(m, "AT+CLIP?;+CRC?")) == ["+CLIP: 1,1", "+CRC: 1"]
+    at(m, "ATZE0")
+    assert info(at(m, "AT+CLIP?")) == ["+CLIP: 0,1"]
+
+
+def test_faults_are_kinds_not_strings() -> None:
+    from appliance.fakemodem.model import FaultKind
+    m = modem()
+    m.fault("cms_error", NOW, code=331)
+    assert m.faults[0].kind is FaultKind.CMS_ERROR
+    with pytest.raises(ValueError, match="unknown fault 'nope'; known: no-answer"):
+        m.fault("nope", NOW)

@@ -1,4 +1,5 @@
-"""The network side: messages arriving, notices, the SMSC's retries, status reports."""
+"""The network side: messages arriving, notices, the SMSC's retries, status reports,
+and the faults a tester arms on the modem and its network."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ from dataclasses import replace
 from datetime import datetime
 
 from appliance.fakemodem import pdu as codec
-from appliance.fakemodem.model import Output, Stored, Timer
+from appliance.fakemodem.faults import armed, parse_kind
+from appliance.fakemodem.model import Fault, FaultKind, Output, Stored, Timer
 from appliance.fakemodem.sms import SmsCommands
-from appliance.fakemodem.state import STORAGES
+from appliance.fakemodem.storage import storage_name
 
 
 class Arrivals(SmsCommands):
@@ -53,9 +55,7 @@ class Arrivals(SmsCommands):
         pdu = pdu.strip()
         if not pdu or any(ord(c) < 0x21 or ord(c) > 0x7E for c in pdu):
             raise ValueError("a PDU is one line of printable ASCII (hex digits)")
-        if storage is not None and storage.upper() not in STORAGES:
-            raise ValueError(f"storage must be SM or ME, got {storage!r}")
-        target = storage.upper() if storage else None
+        target = storage_name(storage) if storage is not None else None
         if not self.attached:
             self.network_pending.append((pdu, target))
             return Output()
@@ -78,42 +78,31 @@ class Arrivals(SmsCommands):
             self._notify(notice, out)
             return out
         where = storage or self.cpms[2]
-        slot = self._free_slot(where)
+        slot = self.storages.free_slot(where)
         if slot is None:
             self.network_pending.append((pdu, storage))  # SIM full: no +CMTI, SMSC retries
             return out
-        self.store[where][slot] = Stored(where, slot, stat, pdu, now)
+        self.storages.put(Stored(where, slot, stat, pdu, now))
         if mt in (1, 2, 3):
             self._notify(f'\r\n+CMTI: "{where}",{slot}\r\n'.encode(), out)
         return out
-
-    def _free_slot(self, storage: str) -> int | None:
-        if storage in self.full_storages:
-            return None
-        first = self.first_index[storage]
-        for i in range(first, first + self.capacity[storage]):
-            if i not in self.store[storage]:
-                return i
-        return None
 
     def _notify(self, notice: bytes, out: Output) -> None:
         """Emit an unsolicited notice now, or hold it (prompt open, CNMI mode 0, faults)."""
         if self.settings.cnmi[0] == 0:
             self._buffered.append(notice)
             return
-        for f in self.faults:
-            if f.kind == "cmti-inside-answer":
-                self._inject.append(notice)
+        if armed(self.faults, FaultKind.CMTI_INSIDE_ANSWER):
+            self._inject.append(notice)
+            return
+        burst = armed(self.faults, FaultKind.CMTI_BURST)
+        if burst is not None:
+            self._burst.append(notice)
+            if len(self._burst) < max(burst.count, 2):
                 return
-        for f in self.faults:
-            if f.kind == "cmti-burst":
-                self._burst.append(notice)
-                if len(self._burst) >= max(f.count, 2):
-                    self.faults.remove(f)
-                    notice = b"".join(self._burst)
-                    self._burst = []
-                    break
-                return
+            self.faults.remove(burst)
+            notice = b"".join(self._burst)
+            self._burst = []
         if self._prompt is not None:
             self._deferred.write(notice)
         else:
@@ -162,8 +151,57 @@ class Arrivals(SmsCommands):
                              out)
             elif ds == 2:
                 where = self.cpms[2]
-                slot = self._free_slot(where)
+                slot = self.storages.free_slot(where)
                 if slot is not None:
-                    self.store[where][slot] = Stored(where, slot, 0, report, now)
+                    self.storages.put(Stored(where, slot, 0, report, now))
                     self._notify(f'\r\n+CDSI: "{where}",{slot}\r\n'.encode(), out)
+        return out
+
+    def fault(self, kind: str | FaultKind, now: datetime, *, count: int = 1,
+              match: str | None = None, code: int | None = None, delay: float = 0.0,
+              storage: str = "SM", value: int | None = None) -> Output:
+        """Arm a fault (see docs/fake-modem.md); instant ones act at once."""
+        kind = parse_kind(kind)
+        out = Output()
+        if kind == FaultKind.GARBAGE:
+            noise = bytes(self._rng.randrange(256) for _ in range(max(count, 1)))
+            out.write(noise.replace(b"\r", b"\x8d").replace(b"\n", b"\x8a"))
+            return out
+        if kind in (FaultKind.REGISTRATION_LOST, FaultKind.REGISTRATION_RESTORED):
+            self.registered = kind == FaultKind.REGISTRATION_RESTORED
+            if self.settings.creg:
+                self._notify(f"\r\n{self._creg_line('+CREG', self.settings.creg, True)}\r\n"
+                             .encode(), out)
+            if self.settings.cgreg:
+                self._notify(f"\r\n{self._cgreg_line(self.settings.cgreg, True)}\r\n"
+                             .encode(), out)
+            out.extend(self.retry_pending(now))
+            return out
+        if kind == FaultKind.SIM_FULL:
+            self.storages.full.add(storage_name(storage))
+            return out
+        if kind == FaultKind.SIGNAL:
+            self.signal = 99 if value is None else value
+            return out
+        if kind == FaultKind.CMS_ERROR and code is None:
+            code = 500
+        if kind == FaultKind.CME_ERROR and code is None:
+            code = 100
+        self.faults.append(Fault(kind, count=count, match=match, code=code, delay=delay))
+        return out
+
+    def reset_faults(self, now: datetime) -> Output:
+        """Clear every fault; the network and storages work again."""
+        self.faults.clear()
+        self.storages.full.clear()
+        self.signal = self.config.signal
+        out = Output()
+        released = self._inject + self._burst
+        self._inject, self._burst = [], []
+        for notice in released:
+            out.write(notice)
+        if not self.registered:
+            out.extend(self.fault(FaultKind.REGISTRATION_RESTORED, now))
+        else:
+            out.extend(self.retry_pending(now))
         return out

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from appliance.fakemodem.model import Fault
-
 
 class CmeError(Exception):
     """A final `+CME ERROR: <code>`."""
@@ -24,10 +22,3 @@ class CmsError(Exception):
 class PlainError(Exception):
     """A final `ERROR` (syntax)."""
 
-
-def _fault_error(fault: Fault) -> Exception:
-    if fault.kind == "cms-error":
-        return CmsError(fault.code or 500)
-    if fault.kind == "cme-error":
-        return CmeError(fault.code or 100)
-    return PlainError()

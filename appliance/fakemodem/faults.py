@@ -1,71 +1,66 @@
-"""Faults a tester arms: wrong answers, a lost network, a full SIM."""
+"""Faults a tester arms, as data: which armed fault applies to a command line, and the
+final result an error fault gives. Arming them (with their instant effects on the
+network) is `Arrivals.fault`."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from appliance.fakemodem.errors import CmeError, CmsError, PlainError
+from appliance.fakemodem.model import Fault, FaultKind
 
-from appliance.fakemodem.arrivals import Arrivals
-from appliance.fakemodem.model import Fault, Output
-from appliance.fakemodem.state import STORAGES
-
-FAULT_KINDS = ("no-answer", "error", "cms-error", "cme-error", "late", "non-utf8",
-               "garbage", "registration-lost", "registration-restored", "sim-full",
-               "cmti-inside-answer", "cmti-burst", "signal")
+FAULT_KINDS = tuple(k.value for k in FaultKind)
+# Faults that change the answer of the next matching command line.
+PER_COMMAND = frozenset({FaultKind.NO_ANSWER, FaultKind.ERROR, FaultKind.CMS_ERROR,
+                         FaultKind.CME_ERROR, FaultKind.LATE, FaultKind.NON_UTF8})
+ERRORS = frozenset({FaultKind.ERROR, FaultKind.CMS_ERROR, FaultKind.CME_ERROR})
 
 
-class Faults(Arrivals):
-    """Arming and clearing faults."""
+def parse_kind(kind: str) -> FaultKind:
+    """`cms_error`, `CMS-ERROR`... -> FaultKind; ValueError naming the known kinds."""
+    try:
+        return FaultKind(kind.replace("_", "-").lower())
+    except ValueError:
+        raise ValueError(f"unknown fault {kind!r}; known: {', '.join(FAULT_KINDS)}") from None
 
-    def fault(self, kind: str, now: datetime, *, count: int = 1, match: str | None = None,
-              code: int | None = None, delay: float = 0.0, storage: str = "SM",
-              value: int | None = None) -> Output:
-        """Arm a fault (see docs/fake-modem.md); instant ones act at once."""
-        kind = kind.replace("_", "-").lower()
-        if kind not in FAULT_KINDS:
-            raise ValueError(f"unknown fault {kind!r}; known: {', '.join(FAULT_KINDS)}")
-        out = Output()
-        if kind == "garbage":
-            noise = bytes(self._rng.randrange(256) for _ in range(max(count, 1)))
-            out.write(noise.replace(b"\r", b"\x8d").replace(b"\n", b"\x8a"))
-            return out
-        if kind in ("registration-lost", "registration-restored"):
-            self.registered = kind == "registration-restored"
-            if self.settings.creg:
-                self._notify(f"\r\n{self._creg_line('+CREG', self.settings.creg, True)}\r\n"
-                             .encode(), out)
-            if self.settings.cgreg:
-                self._notify(f"\r\n{self._cgreg_line(self.settings.cgreg, True)}\r\n"
-                             .encode(), out)
-            out.extend(self.retry_pending(now))
-            return out
-        if kind == "sim-full":
-            where = storage.upper()
-            if where not in STORAGES:
-                raise ValueError(f"storage must be SM or ME, got {storage!r}")
-            self.full_storages.add(where)
-            return out
-        if kind == "signal":
-            self.signal = 99 if value is None else value
-            return out
-        if kind == "cms-error" and code is None:
-            code = 500
-        if kind == "cme-error" and code is None:
-            code = 100
-        self.faults.append(Fault(kind, count=count, match=match, code=code, delay=delay))
-        return out
 
-    def reset_faults(self, now: datetime) -> Output:
-        """Clear every fault; the network and storages work again."""
-        self.faults.clear()
-        self.full_storages.clear()
-        self.signal = self.config.signal
-        out = Output()
-        released = self._inject + self._burst
-        self._inject, self._burst = [], []
-        for notice in released:
-            out.write(notice)
-        if not self.registered:
-            out.extend(self.fault("registration-restored", now))
-        else:
-            out.extend(self.retry_pending(now))
-        return out
+def _use(faults: list[Fault], fault: Fault) -> Fault:
+    """Count one use of an armed fault down (disarming it at zero)."""
+    fault.count -= 1
+    if fault.count <= 0:
+        faults.remove(fault)
+    return fault
+
+
+def take_fault(faults: list[Fault], names: list[str], *, at_submit: bool) -> Fault | None:
+    """The first armed per-command fault for this line (counted down), if any. A fault
+    matching `+CMGS` acts on the message after the prompt (`at_submit`), not the line."""
+    for f in faults:
+        if f.kind not in PER_COMMAND:
+            continue
+        submit_fault = f.match is not None and f.match.upper().removeprefix(
+            "AT").startswith("+CMGS")
+        if submit_fault == at_submit and f.matches(names):
+            return _use(faults, f)
+    return None
+
+
+def take_inject(faults: list[Fault], names: list[str]) -> bool:
+    """Whether a cmti-inside-answer fault takes this answer (counted down)."""
+    for f in faults:
+        if f.kind == FaultKind.CMTI_INSIDE_ANSWER and f.matches(names):
+            _use(faults, f)
+            return True
+    return False
+
+
+def armed(faults: list[Fault], kind: FaultKind) -> Fault | None:
+    """The first armed fault of this kind."""
+    return next((f for f in faults if f.kind == kind), None)
+
+
+def fault_error(fault: Fault) -> Exception:
+    """The final result an error fault answers with."""
+    if fault.kind == FaultKind.CMS_ERROR:
+        return CmsError(fault.code or 500)
+    if fault.kind == FaultKind.CME_ERROR:
+        return CmeError(fault.code or 100)
+    return PlainError()

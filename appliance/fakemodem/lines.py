@@ -3,11 +3,14 @@ the `> ` prompt; each line is run command by command and answered with one final
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from datetime import datetime
+from typing import ClassVar
 
-from appliance.fakemodem.errors import CmeError, CmsError, PlainError, _fault_error
-from appliance.fakemodem.faults import Faults
-from appliance.fakemodem.model import Output
+from appliance.fakemodem.arrivals import Arrivals
+from appliance.fakemodem.errors import CmeError, CmsError, PlainError
+from appliance.fakemodem.faults import ERRORS, fault_error, take_fault
+from appliance.fakemodem.model import FaultKind, Output
 from appliance.fakemodem.state import (
     BS,
     CR,
@@ -16,14 +19,17 @@ from appliance.fakemodem.state import (
     LF,
     MAX_LINE,
     MAX_PROMPT,
-    STORAGES,
     Prompt,
+    Result,
 )
-from appliance.fakemodem.syntax import _PIN_ARG, _final_of, split_commands
+from appliance.fakemodem.syntax import PIN_ARG, final_of, split_args, split_commands
 
 
-class LineHandling(Faults):
-    """Bytes in, answers out."""
+class LineHandling(Arrivals):
+    """Bytes in, answers out; each extended command goes to its entry in HANDLERS."""
+
+    # name ("+CMGS") -> handler; the Interpreter fills it once, for the class.
+    HANDLERS: ClassVar[Mapping[str, LineHandler]] = {}
 
     def feed(self, data: bytes, now: datetime) -> Output:
         """Consume bytes from the client; return echo, answers and timers."""
@@ -72,7 +78,7 @@ class LineHandling(Faults):
                 out.write(bytes([b]))
             self._prompt = None
             answer = self._submit(prompt, now)
-            self.history.append((f"<{prompt.mode} message>", _final_of(answer.data)))
+            self.history.append((f"<{prompt.mode} message>", final_of(answer.data)))
             out.extend(answer)
             self._flush_deferred(out)
             return
@@ -99,8 +105,8 @@ class LineHandling(Faults):
 
     def _execute_line(self, raw: bytes, now: datetime) -> Output:
         out = self._run_line(raw, now)
-        line = _PIN_ARG.sub(r'\1"****"', raw.decode("latin-1").strip())
-        self.history.append((line, _final_of(out.data)))
+        line = PIN_ARG.sub(r'\1"****"', raw.decode("latin-1").strip())
+        self.history.append((line, final_of(out.data)))
         return out
 
     def _run_line(self, raw: bytes, now: datetime) -> Output:
@@ -111,11 +117,11 @@ class LineHandling(Faults):
         if commands is None:
             return self._final_error(PlainError())
         names = [name for name, _ in commands]
-        fault = self._take_fault(names, at_submit=False)
-        if fault is not None and fault.kind == "no-answer":
+        fault = take_fault(self.faults, names, at_submit=False)
+        if fault is not None and fault.kind == FaultKind.NO_ANSWER:
             return Output()
-        if fault is not None and fault.kind in ("error", "cms-error", "cme-error"):
-            return self._final_error(_fault_error(fault))
+        if fault is not None and fault.kind in ERRORS:
+            return self._final_error(fault_error(fault))
         info: list[list[str | bytes]] = []
         delay = 0.0
         prompt: Prompt | None = None
@@ -124,7 +130,7 @@ class LineHandling(Faults):
                 if prompt is not None:  # nothing may follow +CMGS on its line
                     raise PlainError()
                 result = self._dispatch(name, rest, now)
-                delay += self.delays.command(name, sum(self.used(s) for s in STORAGES))
+                delay += self.delays.command(name, self.storages.total())
                 if isinstance(result, Prompt):
                     prompt = result
                 else:
@@ -133,7 +139,7 @@ class LineHandling(Faults):
             out = self._lines(info, delay)
             out.extend(self._final_error(exc))
             return out
-        if fault is not None and fault.kind == "late":
+        if fault is not None and fault.kind == FaultKind.LATE:
             delay += fault.delay
         if prompt is not None:
             self._prompt = prompt
@@ -150,5 +156,26 @@ class LineHandling(Faults):
             out.extend(self.retry_pending(now))
         return out
 
-    def _dispatch(self, name: str, rest: str, now: datetime) -> list[str | bytes] | Prompt:
-        raise NotImplementedError
+    def _dispatch(self, name: str, rest: str, now: datetime) -> Result:
+        if not name.startswith(("+", "^", "$", "%", "*", "#")):
+            return self._basic(name, rest)
+        handler = self.HANDLERS.get(name)
+        if handler is None:
+            if self.settings.cmee:
+                raise CmeError(4)
+            raise PlainError()
+        args: list[str] = []
+        if rest == "=?":
+            form = "test"
+        elif rest == "?":
+            form = "read"
+        elif rest.startswith("="):
+            form, args = "set", split_args(rest[1:])
+        elif rest == "":
+            form = "exec"
+        else:
+            raise PlainError()
+        return handler(self, form, args, now)
+
+
+LineHandler = Callable[[LineHandling, str, list[str], datetime], Result]

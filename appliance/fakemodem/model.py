@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from appliance.fakemodem.pdu import PduError, decode_deliver, message_type
@@ -189,11 +190,29 @@ def join_sent(parts: list[SentPart], include_incomplete: bool = False) -> list[S
     return out
 
 
+class FaultKind(StrEnum):
+    """What a tester can break (docs/fake-modem.md says what each does)."""
+
+    NO_ANSWER = "no-answer"
+    ERROR = "error"
+    CMS_ERROR = "cms-error"
+    CME_ERROR = "cme-error"
+    LATE = "late"
+    NON_UTF8 = "non-utf8"
+    GARBAGE = "garbage"
+    REGISTRATION_LOST = "registration-lost"
+    REGISTRATION_RESTORED = "registration-restored"
+    SIM_FULL = "sim-full"
+    CMTI_INSIDE_ANSWER = "cmti-inside-answer"
+    CMTI_BURST = "cmti-burst"
+    SIGNAL = "signal"
+
+
 @dataclass
 class Fault:
     """An armed fault: applies to the next `count` commands matching `match`."""
 
-    kind: str
+    kind: FaultKind
     count: int = 1
     match: str | None = None
     code: int | None = None

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from appliance.fakemodem.charset import CHARSETS, from_te
 from appliance.fakemodem.errors import CmeError, PlainError
-from appliance.fakemodem.state import ModemState, Settings
-from appliance.fakemodem.syntax import _int
+from appliance.fakemodem.state import ModemState, Settings, accept, flag, ident, setting
+from appliance.fakemodem.syntax import int_arg
 
 
 class NetworkCommands(ModemState):
-    """The 27.007 command handlers."""
+    """The 27.007 command handlers (NETWORK_HANDLERS below names them)."""
 
     def _basic(self, name: str, value: str) -> list[str | bytes]:
         if name == "E":
@@ -39,14 +40,6 @@ class NetworkCommands(ModemState):
             return []
         self._need_sim(sms=False)
         return [self.config.imsi]
-
-    def _cmee(self, form: str, args: list[str], now: datetime) -> list[str | bytes]:
-        if form == "test":
-            return ["+CMEE: (0-2)"]
-        if form == "read":
-            return [f"+CMEE: {self.settings.cmee}"]
-        self.settings.cmee = _int(args, 0, range(3)) if form == "set" else 0
-        return []
 
     def _cpin(self, form: str, args: list[str], now: datetime) -> list[str | bytes]:
         if form == "test":
@@ -80,7 +73,7 @@ class NetworkCommands(ModemState):
             return ["+CREG: (0-2)"]
         if form == "read":
             return [self._creg_line("+CREG", self.settings.creg)]
-        self.settings.creg = _int(args, 0, range(3)) if form == "set" else 0
+        self.settings.creg = int_arg(args, 0, range(3)) if form == "set" else 0
         return []
 
     def _cgreg(self, form: str, args: list[str], now: datetime) -> list[str | bytes]:
@@ -88,7 +81,7 @@ class NetworkCommands(ModemState):
             return ["+CGREG: (0-2)"]
         if form == "read":
             return [self._cgreg_line(self.settings.cgreg)]
-        self.settings.cgreg = _int(args, 0, range(3)) if form == "set" else 0
+        self.settings.cgreg = int_arg(args, 0, range(3)) if form == "set" else 0
         return []
 
     def _cgreg_line(self, n: int, unsolicited: bool = False) -> str:
@@ -106,7 +99,7 @@ class NetworkCommands(ModemState):
             return [f"+CGATT: {1 if self.cgatt and self.attached else 0}"]
         if form != "set":
             raise PlainError()
-        state = _int(args, 0, range(2))
+        state = int_arg(args, 0, range(2))
         if state and not self.attached:
             raise CmeError(30)  # no network service
         self.cgatt = state
@@ -136,7 +129,7 @@ class NetworkCommands(ModemState):
         if form == "exec":
             self.settings.cusd = 0
             return []
-        n = _int(args, 0, range(3))
+        n = int_arg(args, 0, range(3))
         if len(args) > 1 and args[1]:
             raise CmeError(4)  # no USSD service behind the fake network
         if n != 2:
@@ -158,9 +151,9 @@ class NetworkCommands(ModemState):
             name = c.operator_long if fmt == 0 else c.operator_short
             return [f"+COPS: 0,{fmt},\"".encode() + self._te_string(name) + b'",2']
         if form == "set":
-            mode = _int(args, 0, range(5))
+            mode = int_arg(args, 0, range(5))
             if mode == 3 and len(args) > 1:
-                self.settings.cops_format = _int(args, 1, range(3))
+                self.settings.cops_format = int_arg(args, 1, range(3))
         return []
 
     def _cfun(self, form: str, args: list[str], now: datetime) -> list[str | bytes]:
@@ -170,7 +163,7 @@ class NetworkCommands(ModemState):
             return [f"+CFUN: {self.cfun}"]
         if form != "set":
             raise PlainError()
-        fun = _int(args, 0, (0, 1, 4))
+        fun = int_arg(args, 0, (0, 1, 4))
         self.cfun = 1 if fun == 1 else 0
         return []
 
@@ -186,3 +179,46 @@ class NetworkCommands(ModemState):
             raise CmeError(4)
         self.settings.cscs = want
         return []
+
+
+def _gcap(m: ModemState, form: str, args: list[str], now: datetime) -> list[str | bytes]:
+    return ["+GCAP: +CGSM"] if form in ("exec", "test") else []
+
+
+def _cnum(m: ModemState, form: str, args: list[str], now: datetime) -> list[str | bytes]:
+    return [f'+CNUM: ,"{m.config.own_number}",145'] if form == "exec" else []
+
+
+NetworkHandler = Callable[[NetworkCommands, str, list[str], datetime], list[str | bytes]]
+NETWORK_HANDLERS: dict[str, NetworkHandler] = {
+    "+CGMI": ident(lambda c: c.manufacturer),
+    "+GMI": ident(lambda c: c.manufacturer),
+    "+CGMM": ident(lambda c: c.model),
+    "+GMM": ident(lambda c: c.model),
+    "+CGMR": ident(lambda c: c.revision),
+    "+GMR": ident(lambda c: c.revision),
+    "+CGSN": ident(lambda c: c.imei),
+    "+GSN": ident(lambda c: c.imei),
+    "+CIMI": NetworkCommands._cimi,
+    "+GCAP": _gcap,
+    "+CMEE": setting("+CMEE", "cmee", range(3), "(0-2)"),
+    "+CPIN": NetworkCommands._cpin,
+    "+CSQ": NetworkCommands._csq,
+    "+CREG": NetworkCommands._creg,
+    "+CGREG": NetworkCommands._cgreg,
+    "+CGATT": NetworkCommands._cgatt,
+    "+CPAS": NetworkCommands._cpas,
+    "+CBC": NetworkCommands._cbc,
+    "+CUSD": NetworkCommands._cusd,
+    "+COPS": NetworkCommands._cops,
+    "+CFUN": NetworkCommands._cfun,
+    "+CSCS": NetworkCommands._cscs,
+    "+CNUM": _cnum,
+    "+CHUP": accept,
+    "+CLIP": flag("+CLIP", extra=",1"),
+    "+CRC": flag("+CRC"),
+    "+CVHU": flag("+CVHU"),
+    "+CMER": accept,
+    "+CSAS": accept,
+    "+CRES": accept,
+}

@@ -343,12 +343,12 @@ class FakeModemServer:
                 "cmee": m.settings.cmee, "cmgf": m.settings.cmgf, "cscs": m.settings.cscs,
                 "cnmi": list(m.settings.cnmi), "cpms": list(m.cpms),
                 "registered": m.registered, "pin_ok": m.pin_ok, "cfun": m.cfun,
-                "used": {s: m.used(s) for s in ("SM", "ME")}, "capacity": dict(m.capacity),
+                "used": {s: m.used(s) for s in ("SM", "ME")}, "capacity": dict(m.storages.capacity),
                 "held_by_network": len(m.network_pending), "sent_parts": len(m.sent_parts),
                 "prompt_open": m.prompt_open,
                 "faults": [{"kind": f.kind, "count": f.count, "match": f.match,
                             "code": f.code, "delay": f.delay} for f in m.faults],
-                "full_storages": sorted(m.full_storages),
+                "full_storages": sorted(m.storages.full),
             }
 
     def history(self) -> list[tuple[str, str]]:

@@ -2,27 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from appliance.fakemodem import pdu as codec
 from appliance.fakemodem.charset import from_te
-from appliance.fakemodem.errors import CmsError, PlainError, _fault_error
-from appliance.fakemodem.model import STAT_CODES, STAT_NAMES, Output, SentPart, Stored, Timer
+from appliance.fakemodem.errors import CmsError, PlainError
+from appliance.fakemodem.faults import ERRORS, fault_error, take_fault
+from appliance.fakemodem.model import (
+    STAT_CODES,
+    STAT_NAMES,
+    FaultKind,
+    Output,
+    SentPart,
+    Stored,
+    Timer,
+)
 from appliance.fakemodem.network import NetworkCommands
-from appliance.fakemodem.state import STORAGES, Prompt
-from appliance.fakemodem.syntax import _int, _text_stamp
+from appliance.fakemodem.state import Prompt, Result, accept, setting
+from appliance.fakemodem.storage import STORAGES
+from appliance.fakemodem.syntax import int_arg, text_stamp
 
 
 class SmsCommands(NetworkCommands):
-    """The 27.005 command handlers."""
-
-    def _cmgf(self, form: str, args: list[str], now: datetime) -> list[str | bytes]:
-        if form == "test":
-            return ["+CMGF: (0,1)"]
-        if form == "read":
-            return [f"+CMGF: {self.settings.cmgf}"]
-        self.settings.cmgf = _int(args, 0, range(2)) if form == "set" else 0
-        return []
+    """The 27.005 command handlers (SMS_HANDLERS below names them)."""
 
     def _csca(self, form: str, args: list[str], now: datetime) -> list[str | bytes]:
         if form == "test":
@@ -40,7 +43,7 @@ class SmsCommands(NetworkCommands):
             return ["+CSMS: (0,1)"]
         if form == "read":
             return ["+CSMS: 0,1,1,1"]
-        _int(args, 0, range(2))
+        int_arg(args, 0, range(2))
         return ["+CSMS: 1,1,1"]
 
     def _cpms(self, form: str, args: list[str], now: datetime) -> list[str | bytes]:
@@ -49,7 +52,7 @@ class SmsCommands(NetworkCommands):
             return [f"+CPMS: ({mems}),({mems}),({mems})"]
         self._need_sim()
         if form == "read":
-            return ["+CPMS: " + ",".join(f'"{s}",{self.used(s)},{self.capacity[s]}'
+            return ["+CPMS: " + ",".join(f'"{s}",{self.used(s)},{self.storages.capacity[s]}'
                                          for s in self.cpms)]
         if form != "set" or not args or len(args) > 3:
             raise PlainError()
@@ -61,7 +64,7 @@ class SmsCommands(NetworkCommands):
                 raise CmsError(302)
             new[i] = a.upper()
         self.cpms = new
-        return ["+CPMS: " + ",".join(f"{self.used(s)},{self.capacity[s]}" for s in new)]
+        return ["+CPMS: " + ",".join(f"{self.used(s)},{self.storages.capacity[s]}" for s in new)]
 
     def _cnmi(self, form: str, args: list[str], now: datetime) -> list[str | bytes]:
         if form == "test":
@@ -104,16 +107,8 @@ class SmsCommands(NetworkCommands):
         values = list(self.settings.csmp)
         for i, a in enumerate(args[:4]):
             if a:
-                values[i] = _int([a], 0, range(256))
+                values[i] = int_arg([a], 0, range(256))
         self.settings.csmp = (values[0], values[1], values[2], values[3])
-        return []
-
-    def _csdh(self, form: str, args: list[str], now: datetime) -> list[str | bytes]:
-        if form == "test":
-            return ["+CSDH: (0,1)"]
-        if form == "read":
-            return [f"+CSDH: {self.settings.csdh}"]
-        self.settings.csdh = _int(args, 0, range(2)) if form == "set" else 0
         return []
 
     def _stat_filter(self, args: list[str], default: str) -> int:
@@ -148,7 +143,7 @@ class SmsCommands(NetworkCommands):
         except (codec.PduError, ValueError, IndexError):
             return [f'{head}{stat},"",,""', m.pdu]
         line = (f"{head}{stat},".encode() + self._quoted(d.sender)
-                + f',,"{_text_stamp(d.scts)}"'.encode())
+                + f',,"{text_stamp(d.scts)}"'.encode())
         return [line, self._text_body(d.text, d.dcs)]
 
     def _text_body(self, text: str, dcs: int) -> bytes:
@@ -164,7 +159,7 @@ class SmsCommands(NetworkCommands):
         r = codec.decode_status_report(pdu)
         tora = 145 if r.recipient.startswith("+") else 129
         return (f"6,{r.mr},".encode() + self._quoted(r.recipient)
-                + f',{tora},"{_text_stamp(r.scts)}","{_text_stamp(r.discharge)}",{r.status}'
+                + f',{tora},"{text_stamp(r.scts)}","{text_stamp(r.discharge)}",{r.status}'
                 .encode())
 
     def _cmgl(self, form: str, args: list[str], now: datetime) -> list[str | bytes]:
@@ -174,7 +169,7 @@ class SmsCommands(NetworkCommands):
             return ["+CMGL: (0-4)"]
         self._need_sim()
         want = self._stat_filter(args, "REC UNREAD" if self.settings.cmgf else "0")
-        storage = self.store[self.cpms[0]]
+        storage = self.storages.slots[self.cpms[0]]
         lines: list[str | bytes] = []
         for index in sorted(storage):
             m = storage[index]
@@ -190,8 +185,7 @@ class SmsCommands(NetworkCommands):
             index = int(args[0])
         except (ValueError, IndexError) as exc:
             raise CmsError(321) from exc
-        first = self.first_index[storage]
-        if not first <= index < first + self.capacity[storage]:
+        if not self.storages.in_range(storage, index):
             raise CmsError(321)
         return index
 
@@ -203,7 +197,7 @@ class SmsCommands(NetworkCommands):
         self._need_sim()
         storage = self.cpms[0]
         index = self._index(args, storage)
-        m = self.store[storage].get(index)
+        m = self.storages.slots[storage].get(index)
         if m is None:
             raise CmsError(321)
         lines = self._message_lines(m, "+CMGR: ")
@@ -214,13 +208,13 @@ class SmsCommands(NetworkCommands):
     def _cmgd(self, form: str, args: list[str], now: datetime) -> list[str | bytes]:
         storage = self.cpms[0]
         if form == "test":
-            used = ",".join(str(i) for i in sorted(self.store[storage]))
+            used = ",".join(str(i) for i in sorted(self.storages.slots[storage]))
             return [f"+CMGD: ({used}),(0-4)"]
         if form != "set" or not args:
             raise PlainError()
         self._need_sim()
-        flag = _int(args, 1, range(5)) if len(args) > 1 and args[1] != "" else 0
-        slots = self.store[storage]
+        flag = int_arg(args, 1, range(5)) if len(args) > 1 and args[1] != "" else 0
+        slots = self.storages.slots[storage]
         if flag == 0:
             slots.pop(self._index(args, storage), None)
         else:
@@ -250,20 +244,21 @@ class SmsCommands(NetworkCommands):
 
     def _submit(self, prompt: Prompt, now: datetime) -> Output:
         """Ctrl-Z after the prompt: check, record, answer +CMGS: <mr>."""
-        fault = self._take_fault(["+CMGS"], at_submit=True)
+        fault = take_fault(self.faults, ["+CMGS"], at_submit=True)
         try:
             part = self._parse_submission(prompt, now)
         except (CmsError, PlainError) as exc:
             return self._final_error(exc)
-        if fault is not None and fault.kind in ("error", "cms-error", "cme-error"):
-            return self._final_error(_fault_error(fault))
+        if fault is not None and fault.kind in ERRORS:
+            return self._final_error(fault_error(fault))
         if not self.attached:
             return self._final_error(CmsError(331))
         self.sent_parts.append(part)
         self.mr = (self.mr + 1) % 256
-        if fault is not None and fault.kind == "no-answer":
+        if fault is not None and fault.kind == FaultKind.NO_ANSWER:
             return Output()  # it went out all the same: the client never learns
-        delay = self.delays.submit() + (fault.delay if fault and fault.kind == "late" else 0)
+        late = fault.delay if fault is not None and fault.kind == FaultKind.LATE else 0.0
+        delay = self.delays.submit() + late
         out = self._lines([[f"+CMGS: {part.mr}"]], delay, final=b"\r\nOK\r\n", fault=fault,
                           names=["+CMGS"])
         ds = self.settings.cnmi[3]
@@ -301,3 +296,21 @@ class SmsCommands(NetworkCommands):
                                   srr=bool(fo & 0x20), vp=vp)
         return SentPart(to=prompt.to, text=text, mr=self.mr, alphabet=alphabet, at=now,
                         pdu=pdu, srr=bool(fo & 0x20))
+
+
+SmsHandler = Callable[[SmsCommands, str, list[str], datetime], Result]
+SMS_HANDLERS: dict[str, SmsHandler] = {
+    "+CMGF": setting("+CMGF", "cmgf", range(2), "(0,1)"),
+    "+CSCA": SmsCommands._csca,
+    "+CSMS": SmsCommands._csms,
+    "+CPMS": SmsCommands._cpms,
+    "+CNMI": SmsCommands._cnmi,
+    "+CMGL": SmsCommands._cmgl,
+    "+CMGR": SmsCommands._cmgr,
+    "+CMGD": SmsCommands._cmgd,
+    "+CMGS": SmsCommands._cmgs,
+    "+CSMP": SmsCommands._csmp,
+    "+CSDH": setting("+CSDH", "csdh", range(2), "(0,1)"),
+    "+CNMA": accept,
+    "+CMMS": SmsCommands._cmms,
+}

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import random
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from appliance.fakemodem.charset import to_te
-from appliance.fakemodem.errors import CmeError, CmsError
+from appliance.fakemodem.errors import CmeError, CmsError, PlainError
+from appliance.fakemodem.faults import take_inject
 from appliance.fakemodem.model import (
     CME_TEXT,
     CMS_TEXT,
     DelayModel,
     Fault,
+    FaultKind,
     ModemConfig,
     Output,
     SentMessage,
@@ -22,11 +25,12 @@ from appliance.fakemodem.model import (
     Stored,
     join_sent,
 )
+from appliance.fakemodem.storage import Storages
+from appliance.fakemodem.syntax import int_arg
 
 CR, LF, BS, ESC, CTRL_Z = 0x0D, 0x0A, 0x08, 0x1B, 0x1A
 MAX_LINE = 560  # longer command lines are refused (real modems have ~500-byte buffers)
 MAX_PROMPT = 1024  # hex digits (or text characters) accepted after "> "
-STORAGES = ("SM", "ME")
 
 
 @dataclass
@@ -55,6 +59,12 @@ class Settings:
     cusd: int = 0
     cops_format: int = 0
     csdh: int = 0
+    flags: dict[str, int] = field(default_factory=dict)  # +CLIP, +CRC, +CVHU: 0 or 1
+
+
+Result = list[str | bytes] | Prompt  # a command's info lines, or the `> ` prompt
+# A command handler: (modem, form: "test" | "read" | "set" | "exec", arguments, now).
+Handler = Callable[["ModemState", str, list[str], datetime], "list[str | bytes]"]
 
 
 class ModemState:
@@ -66,16 +76,13 @@ class ModemState:
         self.delays = delays or DelayModel()
         self._rng = random.Random(rng_seed)
         self._zone = ZoneInfo(self.config.local_zone)
-        self.capacity = {"SM": self.config.sm_capacity, "ME": self.config.me_capacity}
-        self.first_index = {"SM": self.config.sm_first_index, "ME": self.config.me_first_index}
-        self.store: dict[str, dict[int, Stored]] = {"SM": {}, "ME": {}}
+        self.storages = Storages(self.config)
         self.sent_parts: list[SentPart] = []
         self.faults: list[Fault] = []
         self.mr = 0  # message reference counter, mod 256
         self.concat_ref = self._rng.randrange(256)  # what the "network" numbers its parts by
         self.network_pending: list[tuple[str, str | None]] = []  # (pdu, storage) held back
         self.registered = True
-        self.full_storages: set[str] = set()  # sim-full fault: refuse new messages
         self.signal = self.config.signal
         # (command line, final result) of the last lines, for testers ("what did it ask?")
         self.history: deque[tuple[str, str]] = deque(maxlen=2000)
@@ -113,11 +120,11 @@ class ModemState:
 
     def stored(self) -> list[Stored]:
         """Every stored message, SM first, by index."""
-        return [m for s in STORAGES for _, m in sorted(self.store[s].items())]
+        return self.storages.stored()
 
     def used(self, storage: str) -> int:
         """Messages stored in `storage`."""
-        return len(self.store[storage])
+        return self.storages.used(storage)
 
     def local(self, now: datetime) -> datetime:
         """`now` in the network's local zone (time stamps carry its offset)."""
@@ -130,7 +137,7 @@ class ModemState:
         chunk after `delay`."""
         groups = [[x if isinstance(x, bytes) else x.encode("utf-8") for x in g]
                   for g in info if g]
-        if fault is not None and fault.kind == "non-utf8":
+        if fault is not None and fault.kind == FaultKind.NON_UTF8:
             if groups:
                 first = groups[0][0]
                 mid = max(len(first) // 2, 1)
@@ -138,7 +145,7 @@ class ModemState:
             else:
                 groups.insert(0, [b"\xff\xfe"])
         segments = [b"\r\n" + b"\r\n".join(g) + b"\r\n" for g in groups]
-        if self._inject and names is not None and self._inject_fault_matches(names):
+        if self._inject and names is not None and take_inject(self.faults, names):
             notices = b"".join(self._inject)
             self._inject = []
             long_group = next((i for i, g in enumerate(groups) if len(g) > 1), None)
@@ -155,15 +162,6 @@ class ModemState:
             out.write(body, delay)
         return out
 
-    def _inject_fault_matches(self, names: list[str]) -> bool:
-        for f in self.faults:
-            if f.kind == "cmti-inside-answer" and f.matches(names):
-                f.count -= 1
-                if f.count <= 0:
-                    self.faults.remove(f)
-                return True
-        return False
-
     def _final_error(self, exc: Exception) -> Output:
         out = Output()
         cmee = self.settings.cmee
@@ -177,22 +175,6 @@ class ModemState:
             out.write(b"\r\nERROR\r\n")
         return out
 
-    def _take_fault(self, names: list[str], *, at_submit: bool) -> Fault | None:
-        """The first armed per-command fault for this line (counted down), if any."""
-        for f in self.faults:
-            if f.kind not in ("no-answer", "error", "cms-error", "cme-error", "late",
-                              "non-utf8"):
-                continue
-            submit_fault = f.match is not None and f.match.upper().removeprefix(
-                "AT").startswith("+CMGS")
-            if submit_fault != at_submit or not f.matches(names):
-                continue
-            f.count -= 1
-            if f.count <= 0:
-                self.faults.remove(f)
-            return f
-        return None
-
     def _need_sim(self, sms: bool = True) -> None:
         if not self.pin_ok:
             raise CmsError(311) if sms else CmeError(11)
@@ -202,3 +184,47 @@ class ModemState:
 
     def _quoted(self, text: str) -> bytes:
         return b'"' + self._te_string(text) + b'"'
+
+
+# ---------------------------------------------------------------------- handler makers
+
+def setting(name: str, attr: str, values: range, shown: str) -> Handler:
+    """A command that is one number of the profile: `=?` lists `shown`, `?` reads it,
+    `=n` sets it, the bare command resets it to 0."""
+    def handler(m: ModemState, form: str, args: list[str], now: datetime) -> list[str | bytes]:
+        if form == "test":
+            return [f"{name}: {shown}"]
+        if form == "read":
+            return [f"{name}: {getattr(m.settings, attr)}"]
+        setattr(m.settings, attr, int_arg(args, 0, values) if form == "set" else 0)
+        return []
+    return handler
+
+
+def flag(name: str, extra: str = "") -> Handler:
+    """An on/off switch of the profile that changes nothing else here (+CLIP, +CRC)."""
+    def handler(m: ModemState, form: str, args: list[str], now: datetime) -> list[str | bytes]:
+        if form == "test":
+            return [f"{name}: (0,1)"]
+        if form == "read":
+            return [f"{name}: {m.settings.flags.get(name, 0)}{extra}"]
+        if form == "set":
+            m.settings.flags[name] = int_arg(args, 0, range(0, 2))
+        return []
+    return handler
+
+
+def ident(value: Callable[[ModemConfig], str]) -> Handler:
+    """An identity query (+CGMI...): one line from the configuration."""
+    def handler(m: ModemState, form: str, args: list[str], now: datetime) -> list[str | bytes]:
+        if form == "test":
+            return []
+        if form != "exec":
+            raise PlainError()
+        return [value(m.config)]
+    return handler
+
+
+def accept(m: ModemState, form: str, args: list[str], now: datetime) -> list[str | bytes]:
+    """A command a plain modem takes with OK and nothing to show (+CNMA, +CHUP...)."""
+    return []

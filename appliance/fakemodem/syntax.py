@@ -67,7 +67,7 @@ def split_args(text: str) -> list[str]:
     return args
 
 
-def _int(args: list[str], i: int, allowed: range | tuple[int, ...]) -> int:
+def int_arg(args: list[str], i: int, allowed: range | tuple[int, ...]) -> int:
     try:
         v = int(args[i])
     except (ValueError, IndexError) as exc:
@@ -77,11 +77,11 @@ def _int(args: list[str], i: int, allowed: range | tuple[int, ...]) -> int:
     return v
 
 
-_PIN_ARG = re.compile(r'(?i)(\+CPIN=)"?[^";]*"?')
+PIN_ARG = re.compile(r'(?i)(\+CPIN=)"?[^";]*"?')
 _FINAL = re.compile(rb"(OK|ERROR|\+CM[ES] ERROR: [^\r\n]*)\r\n|\r\n> $")
 
 
-def _final_of(data: bytes) -> str:
+def final_of(data: bytes) -> str:
     """The final result code in an answer ('> ' for a prompt, '' for none)."""
     found = list(_FINAL.finditer(data))
     if not found:
@@ -90,7 +90,7 @@ def _final_of(data: bytes) -> str:
     return last.group(1).decode("latin-1") if last.group(1) else "> "
 
 
-def _text_stamp(moment: datetime) -> str:
+def text_stamp(moment: datetime) -> str:
     """A text-mode time stamp: yy/MM/dd,hh:mm:ss±zz (zone in quarter hours)."""
     off = moment.utcoffset()
     quarters = int(off.total_seconds() // 900) if off is not None else 0
