@@ -126,6 +126,22 @@ class ModemState:
         """Messages stored in `storage`."""
         return self.storages.used(storage)
 
+    def snapshot(self) -> dict[str, object]:
+        """Settings, storages and faults for testers (JSON-able)."""
+        m = self
+        return {
+            "echo": m.settings.echo,
+            "cmee": m.settings.cmee, "cmgf": m.settings.cmgf, "cscs": m.settings.cscs,
+            "cnmi": list(m.settings.cnmi), "cpms": list(m.cpms),
+            "registered": m.registered, "pin_ok": m.pin_ok, "cfun": m.cfun,
+            "used": {s: m.used(s) for s in ("SM", "ME")}, "capacity": dict(m.storages.capacity),
+            "held_by_network": len(m.network_pending), "sent_parts": len(m.sent_parts),
+            "prompt_open": m.prompt_open,
+            "faults": [{"kind": f.kind, "count": f.count, "match": f.match,
+                        "code": f.code, "delay": f.delay} for f in m.faults],
+            "full_storages": sorted(m.storages.full),
+        }
+
     def local(self, now: datetime) -> datetime:
         """`now` in the network's local zone (time stamps carry its offset)."""
         return now.astimezone(self._zone).replace(microsecond=0)
