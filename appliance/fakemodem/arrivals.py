@@ -18,14 +18,16 @@ class Arrivals(SmsCommands):
 
     def deliver(self, sender: str, text: str, now: datetime, *, ucs2: bool = False,
                 storage: str | None = None, parts_order: list[int] | None = None,
-                drop_part: int | None = None, ref_bits: int = 8) -> tuple[Output, list[str]]:
+                drop_part: int | None = None, ref_bits: int = 8,
+                smsc: str | None = None) -> tuple[Output, list[str]]:
         """The network delivers `text` from `sender` (split into parts as needed).
 
         `parts_order` lists 1-based part numbers in arrival order; `drop_part` never
-        arrives. Returns the notices and the PDUs that were handed over.
+        arrives; `smsc` is the service centre the PDUs carry (default: this modem's
+        +CSCA). Returns the notices and the PDUs that were handed over.
         """
         self.concat_ref = (self.concat_ref + 1) % (65536 if ref_bits == 16 else 256)
-        pdus = codec.deliver_pdus(sender, text, self.local(now), smsc=self.config.smsc,
+        pdus = codec.deliver_pdus(sender, text, self.local(now), smsc=smsc or self.smsc,
                                   ucs2=ucs2, ref=self.concat_ref, ref_bits=ref_bits)
         order = parts_order or list(range(1, len(pdus) + 1))
         if sorted(order) != list(range(1, len(pdus) + 1)):

@@ -46,18 +46,19 @@ class FakeModemServer:
     """A fake GSM modem on a pty (see docs/fake-modem.md).
 
     `link` becomes a symlink to the pty; `state_dir` holds the control socket.
-    `delay` is "none" or "realistic" (seeded by `seed` for repeatable runs).
+    `delay` is "none" or "realistic" (seeded by `seed` for repeatable runs);
+    `time_scale` multiplies every delay (0.01: a 3 s send takes 30 ms; must be > 0).
     """
 
     def __init__(self, link: Path, state_dir: Path, delay: str = "none", *,
                  name: str = "modem", seed: int | None = None,
                  config: ModemConfig | None = None,
-                 clock: Callable[[], datetime] = _utcnow) -> None:
+                 clock: Callable[[], datetime] = _utcnow, time_scale: float = 1.0) -> None:
         self.link = Path(link)
         self.state_dir = Path(state_dir)
         self.name = name
         self._clock = clock
-        self.interpreter = Interpreter(config, DelayModel(delay, seed), rng_seed=seed)
+        self.interpreter = Interpreter(config, DelayModel(delay, seed, time_scale), rng_seed=seed)
         self._lock = threading.RLock()
         self._fd_lock = threading.Lock()
         self._master: int | None = None
@@ -277,7 +278,8 @@ class FakeModemServer:
 
     def deliver(self, sender: str, text: str, *, ucs2: bool = False,
                 storage: str | None = None, parts_order: list[int] | None = None,
-                drop_part: int | None = None, ref_bits: int = 8) -> list[str]:
+                drop_part: int | None = None, ref_bits: int = 8,
+                smsc: str | None = None) -> list[str]:
         """The network delivers `text` from `sender`; returns the PDUs handed over.
 
         `storage` None means where `AT+CPMS` says new messages go (SM by default);
@@ -286,7 +288,7 @@ class FakeModemServer:
         with self._lock:
             out, pdus = self.interpreter.deliver(
                 sender, text, self._clock(), ucs2=ucs2, storage=storage,
-                parts_order=parts_order, drop_part=drop_part, ref_bits=ref_bits)
+                parts_order=parts_order, drop_part=drop_part, ref_bits=ref_bits, smsc=smsc)
             self._emit(out)
         return pdus
 
@@ -369,7 +371,8 @@ class FakeModemServer:
             return {"pdus": self.deliver(
                 str(args["sender"]), str(args["text"]), ucs2=bool(args.get("ucs2", False)),
                 storage=args.get("storage"), parts_order=args.get("parts_order"),
-                drop_part=args.get("drop_part"), ref_bits=int(args.get("ref_bits", 8)))}
+                drop_part=args.get("drop_part"), ref_bits=int(args.get("ref_bits", 8)),
+                smsc=args.get("smsc"))}
         if op == "deliver_pdu":
             self.deliver_pdu(str(args["pdu"]), storage=args.get("storage"),
                              stat=int(args.get("stat", 0)))
