@@ -103,3 +103,57 @@ def test_deleteallsms_empties_the_storage(served: tuple[FakeModemServer, Path],
     _, listing = gammu(rc, tmp_path, "deleteallsms 1", "getallsms")
     assert modem.stored() == []
     assert "0 SMS parts in 0 SMS sequences" in listing
+
+
+def run_gammu(rc: Path, *command: str) -> tuple[int, str]:
+    """One gammu command in its own session: (exit code, stdout)."""
+    proc = subprocess.run(["gammu", "-c", str(rc), *command], capture_output=True,
+                          timeout=90, check=False)
+    return proc.returncode, proc.stdout.decode("utf-8", errors="replace")
+
+
+NETWORK = [
+    r"Network state\s+: home network",
+    r"Network\s+: 221 01 \(Vala, Kosovo\), LAC 00A1, CID 1B2C",
+    r'Name in phone\s+: "Vala"',
+    r"Packet network state\s+: home network",
+    r"Packet network\s+: 221 01 \(Vala, Kosovo\), LAC 00A1, CID 1B2C",
+    r"GPRS\s+: attached",
+]
+
+
+def test_networkinfo(served: tuple[FakeModemServer, Path]) -> None:
+    modem, rc = served
+    code, out = run_gammu(rc, "networkinfo")
+    assert code == 0, out
+    for pattern in NETWORK:
+        assert re.search(pattern, out), (pattern, out)
+    asked = [line for line, final in modem.history() if final == "OK"]
+    for line in ("AT+CREG=2", "AT+CGREG=2", "AT+CGATT?", "AT+CREG?", "AT+CGREG?",
+                 "AT+COPS=3,2", "AT+COPS?", "AT+COPS=3,0"):
+        assert line in asked, (line, asked)
+
+
+def test_monitor_one_round(served: tuple[FakeModemServer, Path]) -> None:
+    modem, rc = served
+    modem.deliver("+38344123456", "one")
+    code, out = run_gammu(rc, "monitor", "1")
+    assert code == 0, out
+    assert "not supported" not in out, out
+    assert "Leaving monitor mode" in out
+    for pattern in [r"Enabling info about incoming SMS\s+: No error",
+                    r"Enabling info about USSD\s+: No error",
+                    r"Battery level\s+: 100 percent",
+                    r"Signal strength\s+: -73 dBm",
+                    r"SIM SMS status\s+: 1 used, \d+ unread, 30 locations", *NETWORK]:
+        assert re.search(pattern, out), (pattern, out)
+
+
+def test_networkinfo_without_packet_service(served: tuple[FakeModemServer, Path]) -> None:
+    modem, rc = served
+    modem.interpreter.cgatt = 0  # as after AT+CGATT=0 from another client
+    code, out = run_gammu(rc, "networkinfo")
+    assert code == 0, out
+    assert re.search(r"Network state\s+: home network", out), out
+    assert re.search(r"Packet network state\s+: not logged into network", out), out
+    assert re.search(r"GPRS\s+: detached", out), out

@@ -771,3 +771,84 @@ def test_text_mode_escape_cancels_and_refused_texts() -> None:
     assert m.feed(b"x" * 161 + b"\x1a", NOW).data == b"\r\n+CMS ERROR: 305\r\n"  # too long
     assert at(m, 'AT+CMGS=""') == b"\r\n+CMS ERROR: 305\r\n"
     assert m.sent(include_incomplete=True) == []
+
+
+# ---------------------------------------------------------------- packet domain, status
+
+def test_cgatt_and_cgreg_follow_registration() -> None:
+    m = modem()
+    assert info(at(m, "AT+CGATT?")) == ["+CGATT: 1"]
+    assert info(at(m, "AT+CGATT=?")) == ["+CGATT: (0,1)"]
+    assert info(at(m, "AT+CGREG?")) == ["+CGREG: 0,1"]
+    assert at(m, "AT+CGREG=2") == OK
+    assert info(at(m, "AT+CGREG?")) == ['+CGREG: 2,1,"00A1","1B2C"']
+    assert at(m, "AT+CGATT=0") == OK
+    assert info(at(m, "AT+CGATT?")) == ["+CGATT: 0"]
+    assert info(at(m, "AT+CGREG?")) == ["+CGREG: 2,0"]
+    assert info(at(m, "AT+CREG?")) == ["+CREG: 0,1"]  # circuit domain untouched
+    assert at(m, "AT+CGATT=1") == OK
+    at(m, "AT+CFUN=0")
+    assert info(at(m, "AT+CGATT?")) == ["+CGATT: 0"]
+    at(m, "AT+CMEE=1")
+    assert at(m, "AT+CGATT=1") == b"\r\n+CME ERROR: 30\r\n"
+    assert at(m, "AT+CGATT=2") == b"\r\nERROR\r\n"
+
+
+def test_cgreg_notices_on_registration_changes() -> None:
+    m = modem()
+    at(m, "AT+CGREG=1")
+    assert m.fault("registration-lost", NOW).data == b"\r\n+CGREG: 2\r\n"
+    assert m.fault("registration-restored", NOW).data == b"\r\n+CGREG: 1\r\n"
+    at(m, "AT+CREG=2;+CGREG=2")
+    assert m.fault("registration-lost", NOW).data == b"\r\n+CREG: 2\r\n\r\n+CGREG: 2\r\n"
+
+
+def test_cops_numeric_is_digits_whatever_the_charset() -> None:
+    m = modem()
+    at(m, 'AT+CSCS="HEX"')
+    at(m, "AT+COPS=3,2")
+    assert info(at(m, "AT+COPS?")) == ['+COPS: 0,2,"22101",2']
+    at(m, "AT+COPS=3,0")
+    assert info(at(m, "AT+COPS?")) == ['+COPS: 0,0,"56616C61",2']
+
+
+def test_cpas_cbc_cusd() -> None:
+    m = modem()
+    assert info(at(m, "AT+CPAS")) == ["+CPAS: 0"]
+    assert info(at(m, "AT+CPAS=?")) == ["+CPAS: (0-5)"]
+    assert info(at(m, "AT+CBC")) == ["+CBC: 1,100"]
+    assert info(at(m, "AT+CUSD?")) == ["+CUSD: 0"]
+    assert at(m, "AT+CUSD=1") == OK
+    assert info(at(m, "AT+CUSD?")) == ["+CUSD: 1"]
+    assert at(m, "AT+CUSD=2") == OK  # cancels a session; the setting stays
+    assert info(at(m, "AT+CUSD?")) == ["+CUSD: 1"]
+    at(m, "AT+CMEE=1")
+    assert at(m, 'AT+CUSD=1,"*100#",15') == b"\r\n+CME ERROR: 4\r\n"
+    at(m, "ATZE0")
+    assert info(at(m, "AT+CUSD?")) == ["+CUSD: 0"]
+
+
+def test_command_table_is_built_once_for_the_class() -> None:
+    a, b = modem(), modem()
+    assert a.HANDLERS is b.HANDLERS is Interpreter.HANDLERS
+    assert "+CLAC" in Interpreter.HANDLERS
+    at(a, "AT+CMGF=1")
+    assert a.HANDLERS is Interpreter.HANDLERS
+
+
+def test_switches_keep_their_value_until_atz() -> None:
+    m = modem()
+    assert info(at(m, "AT+CLIP?")) == ["+CLIP: 0,1"]
+    at(m, "AT+CLIP=1;+CRC=1")
+    assert info(at(m, "AT+CLIP?;+CRC?")) == ["+CLIP: 1,1", "+CRC: 1"]
+    at(m, "ATZE0")
+    assert info(at(m, "AT+CLIP?")) == ["+CLIP: 0,1"]
+
+
+def test_faults_are_kinds_not_strings() -> None:
+    from appliance.fakemodem.model import FaultKind
+    m = modem()
+    m.fault("cms_error", NOW, code=331)
+    assert m.faults[0].kind is FaultKind.CMS_ERROR
+    with pytest.raises(ValueError, match="unknown fault 'nope'; known: no-answer"):
+        m.fault("nope", NOW)

@@ -303,3 +303,86 @@ def test_a_flood_of_random_bytes_leaves_a_working_modem(served: FakeModemServer,
     assert port.command("AT").endswith(OK)
     assert served.deliver("+38344123456", "still here")
     assert served.alive
+
+
+# ---------------------------------------------------------------- --time-scale, --smsc
+
+def _cmgl_pdus(p: AtPort) -> list[str]:
+    p.command("AT+CMGF=0")
+    lines = p.command("AT+CMGL=4").decode("latin-1").split("\r\n")
+    return [lines[i + 1] for i, x in enumerate(lines) if x.startswith("+CMGL:")]
+
+
+def test_serve_time_scale_runs_the_realistic_delays_faster(tmp_path: Path) -> None:
+    link, state = tmp_path / "modem", tmp_path / "state"
+    cli = [sys.executable, "-c", "from appliance.cli import main; main()", "fake-modem"]
+    proc = subprocess.Popen([*cli, "serve", "--link", str(link), "--state-dir", str(state),
+                             "--modem-delay", "realistic", "--seed", "22",
+                             "--time-scale", "0.01"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        wait_for(lambda: link.is_symlink() and (state / "fakemodem.sock").exists(),
+                 what="fake modem to start")
+        with AtPort(link) as p:
+            p.command("ATE0")
+            for _ in range(3):  # realistic: 1-4 s a part; scaled: 10-40 ms
+                pdu = codec.encode_submit("+38344123456", "fast")
+                p.command(f"AT+CMGS={codec.tpdu_length(pdu)}")
+                started = datetime.now(UTC)
+                p.write(pdu.encode() + b"\x1a")
+                answer = p.read_until(lambda b: b.endswith(OK), timeout=5)
+                took = (datetime.now(UTC) - started).total_seconds()
+                assert answer.startswith(b"\r\n+CMGS: "), answer
+                assert took < 0.5, took
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+
+
+def test_time_scale_in_process_for_the_demo(tmp_path: Path) -> None:
+    with (FakeModemServer(tmp_path / "modem", tmp_path / "state", "realistic", seed=22,
+                          time_scale=0.01) as m, AtPort(m.link) as p):
+        p.command("ATE0")
+        pdu = codec.encode_submit("+38344123456", "fast")
+        p.command(f"AT+CMGS={codec.tpdu_length(pdu)}")
+        p.write(pdu.encode() + b"\x1a")
+        assert p.read_until(lambda b: b.endswith(OK), timeout=0.5).startswith(b"\r\n+CMGS: 0")
+    with pytest.raises(ValueError, match="time_scale"):
+        FakeModemServer(tmp_path / "m2", tmp_path / "s2", time_scale=0)
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "abc", "nan", "inf", ""])
+def test_bad_time_scale_exits_2_naming_the_option(tmp_path: Path, value: str) -> None:
+    r = CliRunner().invoke(fake_modem, ["serve", "--link", str(tmp_path / "modem"),
+                                        "--state-dir", str(tmp_path / "state"),
+                                        "--time-scale", value])
+    assert r.exit_code == 2, r.output
+    assert r.stderr.count("\n") == 1, r.stderr
+    assert r.stderr.startswith("--time-scale:"), r.stderr
+    assert not (tmp_path / "modem").exists()
+
+
+def test_deliver_smsc_is_the_service_centre_the_pdu_carries(served: FakeModemServer,
+                                                           port: AtPort) -> None:
+    state = ["--state-dir", str(served.state_dir)]
+    runner = CliRunner()
+    r = runner.invoke(fake_modem, ["deliver", *state, "--from", "+38344123456",
+                                   "--smsc", "+383 44 000 200", "B"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(fake_modem, ["deliver", *state, "--from", "+38344123456", "C"])
+    assert r.exit_code == 0, r.output
+    port.command('AT+CSCA="+38349000300",145')  # the modem's own +CSCA is the default
+    r = runner.invoke(fake_modem, ["deliver", *state, "--from", "+38344123456", "D"])
+    assert r.exit_code == 0, r.output
+    wait_for(lambda: len(served.stored()) == 3, what="three messages stored")
+    decoded = [codec.decode_deliver(p) for p in _cmgl_pdus(port)]
+    assert [(d.smsc, d.text) for d in decoded] == [
+        ("+38344000200", "B"), ("+38344000100", "C"), ("+38349000300", "D")]
+    r = runner.invoke(fake_modem, ["deliver", *state, "--from", "+38344123456",
+                                   "--smsc", "Vala", "E"])
+    assert r.exit_code == 2
+    assert r.stderr.startswith("--smsc:"), r.stderr
+    r = runner.invoke(fake_modem, ["deliver", *state, "--pdu", "0011", "--smsc", "+3834"])
+    assert r.exit_code == 2
+    assert len(served.stored()) == 3

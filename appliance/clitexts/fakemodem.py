@@ -45,6 +45,16 @@ TEXTS: dict[str, tuple[str, str]] = {
         "fault: parametri {param!r} duhet të jetë EMËR=VLERË.",
         "fault: parameter {param!r} must be NAME=VALUE.",
     ),
+    "fakemodem.bad_time_scale": (
+        "--time-scale: pritej një numër më i madh se 0 (0.01 = 100 herë më shpejt), "
+        "u dha {value!r}",
+        "--time-scale: expected a number greater than 0 (0.01 = 100 times faster), "
+        "got {value!r}",
+    ),
+    "fakemodem.bad_smsc": (
+        "--smsc: pritej një numër (+38344000100), u dha {value!r}",
+        "--smsc: expected a number (+38344000100), got {value!r}",
+    ),
     "fakemodem.port_busy": (
         "Nuk mund të nisë modemi i rremë: {error}",
         "Cannot start the fake modem: {error}",

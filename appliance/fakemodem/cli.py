@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import signal
 import sys
 import threading
@@ -16,7 +17,7 @@ import click
 
 from appliance.clitexts import t
 from appliance.fakemodem.control import ControlClient, ControlError, FakeModemNotRunning
-from appliance.fakemodem.interpreter import FAULT_KINDS
+from appliance.fakemodem.faults import FAULT_KINDS
 from appliance.fakemodem.model import ModemConfig
 from appliance.fakemodem.server import SOCKET_NAME, FakeModemServer
 
@@ -53,11 +54,13 @@ def fake_modem() -> None:
 @click.option("--pin", default=None, help="The SIM asks for this PIN (AT+CPIN) first.")
 @click.option("--seed", type=int, default=None, help="Seed of the realistic delays.")
 @click.option("--name", default="modem", show_default=True, help="Name in logs.")
+@click.option("--time-scale", "time_scale", default="1", show_default=True,
+              help="Run the delay model this many times faster/slower (0.01: 100x faster).")
 def serve(link: Path, state_dir: Path, modem_delay: str, pin: str | None,  # noqa: PLR0917
-          seed: int | None, name: str) -> None:
+          seed: int | None, name: str, time_scale: str) -> None:
     """Run a fake modem until SIGINT/SIGTERM."""
     server = FakeModemServer(link, state_dir, modem_delay, name=name, seed=seed,
-                             config=ModemConfig(pin=pin))
+                             config=ModemConfig(pin=pin), time_scale=_time_scale(time_scale))
     try:
         server.start()
     except OSError as exc:
@@ -81,6 +84,28 @@ def serve(link: Path, state_dir: Path, modem_delay: str, pin: str | None,  # noq
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     click.echo(t("fakemodem.stopped"))
+
+
+def _time_scale(value: str) -> float:
+    """--time-scale as a number > 0 (one line naming the option and exit 2 otherwise)."""
+    try:
+        scale = float(value)
+    except ValueError:
+        scale = float("nan")
+    if not (scale > 0 and math.isfinite(scale)):
+        click.echo(t("fakemodem.bad_time_scale", value=value), err=True)
+        sys.exit(2)
+    return scale
+
+
+def _smsc(value: str) -> str:
+    """--smsc as a number (blanks dropped); anything else is bad usage."""
+    compact = "".join(value.split())
+    digits = compact.removeprefix("+")
+    if not (digits.isdigit() and digits.isascii() and len(digits) <= 20):
+        click.echo(t("fakemodem.bad_smsc", value=value), err=True)
+        sys.exit(2)
+    return compact
 
 
 def _int_list(text: str | None) -> list[int] | None:
@@ -118,18 +143,22 @@ def _sender(value: str) -> str:
               default=None, help="Storage to put it in (default: as AT+CPMS says).")
 @click.option("--parts-order", default=None, help="Arrival order of parts, e.g. 2,1,3.")
 @click.option("--drop-part", type=int, default=None, help="This part never arrives.")
+@click.option("--smsc", default=None,
+              help="Service centre the PDU carries (default: the modem's own +CSCA).")
 @click.argument("text", required=False)
 def deliver(state_dir: Path, sender: str | None, ucs2: bool, pdu: str | None,  # noqa: PLR0917
             storage: str | None, parts_order: str | None, drop_part: int | None,
-            text: str | None) -> None:
+            smsc: str | None, text: str | None) -> None:
     """The modem receives TEXT from --from as the network delivers it, or a raw --pdu."""
-    as_pdu = pdu is not None and sender is None and text is None
+    as_pdu = pdu is not None and sender is None and text is None and smsc is None
     as_text = pdu is None and sender is not None and text is not None
     if not (as_pdu or as_text):
         click.echo(t("fakemodem.usage_deliver"), err=True)
         sys.exit(2)
     if sender is not None:
         sender = _sender(sender)
+    if smsc is not None:
+        smsc = _smsc(smsc)
     with _client(state_dir) as client:
         if pdu is not None:
             client.deliver_pdu(pdu, storage=storage)
@@ -137,7 +166,8 @@ def deliver(state_dir: Path, sender: str | None, ucs2: bool, pdu: str | None,  #
             return
         sender, text = str(sender), str(text)
         pdus = client.deliver(sender, text, ucs2=ucs2, storage=storage,
-                              parts_order=_int_list(parts_order), drop_part=drop_part)
+                              parts_order=_int_list(parts_order), drop_part=drop_part,
+                              smsc=smsc)
         click.echo(t("fakemodem.delivered", parts=len(pdus), sender=sender))
 
 

@@ -157,10 +157,12 @@ class ControlClient:
 
     def deliver(self, sender: str, text: str, *, ucs2: bool = False,
                 storage: str | None = None, parts_order: list[int] | None = None,
-                drop_part: int | None = None, ref_bits: int = 8) -> list[str]:
+                drop_part: int | None = None, ref_bits: int = 8,
+                smsc: str | None = None) -> list[str]:
         """As `FakeModemServer.deliver`."""
         result = self.call("deliver", sender=sender, text=text, ucs2=ucs2, storage=storage,
-                           parts_order=parts_order, drop_part=drop_part, ref_bits=ref_bits)
+                           parts_order=parts_order, drop_part=drop_part, ref_bits=ref_bits,
+                           smsc=smsc)
         return list(result["pdus"])
 
     def deliver_pdu(self, hex_pdu: str, *, storage: str | None = None, stat: int = 0) -> None:

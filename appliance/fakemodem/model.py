@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from appliance.fakemodem.pdu import PduError, decode_deliver, message_type
@@ -189,11 +190,29 @@ def join_sent(parts: list[SentPart], include_incomplete: bool = False) -> list[S
     return out
 
 
+class FaultKind(StrEnum):
+    """What a tester can break (docs/fake-modem.md says what each does)."""
+
+    NO_ANSWER = "no-answer"
+    ERROR = "error"
+    CMS_ERROR = "cms-error"
+    CME_ERROR = "cme-error"
+    LATE = "late"
+    NON_UTF8 = "non-utf8"
+    GARBAGE = "garbage"
+    REGISTRATION_LOST = "registration-lost"
+    REGISTRATION_RESTORED = "registration-restored"
+    SIM_FULL = "sim-full"
+    CMTI_INSIDE_ANSWER = "cmti-inside-answer"
+    CMTI_BURST = "cmti-burst"
+    SIGNAL = "signal"
+
+
 @dataclass
 class Fault:
     """An armed fault: applies to the next `count` commands matching `match`."""
 
-    kind: str
+    kind: FaultKind
     count: int = 1
     match: str | None = None
     code: int | None = None
@@ -210,10 +229,14 @@ class Fault:
 class DelayModel:
     """How long a modem takes to answer: nothing (`none`) or a seeded `realistic` model."""
 
-    def __init__(self, mode: str = "none", seed: int | None = None) -> None:
+    def __init__(self, mode: str = "none", seed: int | None = None,
+                 time_scale: float = 1.0) -> None:
         if mode not in ("none", "realistic"):
             raise ValueError(f"modem delay must be none or realistic, got {mode!r}")
+        if not time_scale > 0:  # also refuses NaN
+            raise ValueError(f"time_scale must be greater than 0, got {time_scale!r}")
         self.mode = mode
+        self.time_scale = time_scale  # every delay is multiplied by it (0.01: 100x faster)
         self._rng = random.Random(seed)
 
     def command(self, name: str, stored_count: int) -> float:
@@ -221,21 +244,23 @@ class DelayModel:
         if self.mode == "none":
             return 0.0
         if name == "+CMGL":
-            return 0.05 + 0.02 * stored_count + self._rng.uniform(0, 0.05)
-        if name in ("+CMGR", "+CMGD"):
-            return self._rng.uniform(0.03, 0.15)
-        if name in ("+COPS", "+CPIN", "+CFUN"):
-            return self._rng.uniform(0.05, 0.3)
-        return self._rng.uniform(0.005, 0.03)
+            base = 0.05 + 0.02 * stored_count + self._rng.uniform(0, 0.05)
+        elif name in ("+CMGR", "+CMGD"):
+            base = self._rng.uniform(0.03, 0.15)
+        elif name in ("+COPS", "+CPIN", "+CFUN"):
+            base = self._rng.uniform(0.05, 0.3)
+        else:
+            base = self._rng.uniform(0.005, 0.03)
+        return base * self.time_scale
 
     def submit(self) -> float:
         """Delay of one +CMGS part on a working network."""
-        return 0.0 if self.mode == "none" else self._rng.uniform(1.0, 4.0)
+        return 0.0 if self.mode == "none" else self._rng.uniform(1.0, 4.0) * self.time_scale
 
     def part_gap(self) -> float:
         """Time between the arrivals of two parts of one concatenated message."""
-        return 0.3 if self.mode == "none" else self._rng.uniform(1.0, 3.0)
+        return (0.3 if self.mode == "none" else self._rng.uniform(1.0, 3.0)) * self.time_scale
 
     def status_report(self) -> float:
         """Delay between a submit and its status report."""
-        return 0.2 if self.mode == "none" else self._rng.uniform(10.0, 12.0)
+        return (0.2 if self.mode == "none" else self._rng.uniform(10.0, 12.0)) * self.time_scale

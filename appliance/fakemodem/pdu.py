@@ -11,21 +11,29 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
-# 3GPP 23.038 default alphabet; position 0x09 is capital Ç (Unicode's mapping says ç).
-GSM7_BASIC = (
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞ\x1bÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+from appliance.fakemodem.fields import (
+    Concat,
+    decode_address,
+    decode_scts,
+    decode_smsc,
+    decode_udh,
+    encode_address,
+    encode_scts,
+    encode_smsc,
+    encode_udh,
 )
-# The extension table, reached through ESC (0x1B).
-GSM7_EXTENSION = {
-    0x0A: "\x0c", 0x14: "^", 0x28: "{", 0x29: "}", 0x2F: "\\",
-    0x3C: "[", 0x3D: "~", 0x3E: "]", 0x40: "|", 0x65: "€",
-}
-_BASIC_INDEX = {ch: i for i, ch in enumerate(GSM7_BASIC) if i != 0x1B}
-_EXT_INDEX = {ch: code for code, ch in GSM7_EXTENSION.items()}
-ESC = 0x1B
+from appliance.fakemodem.septets import (
+    GSM7_BASIC,
+    GSM7_EXTENSION,
+    PduError,
+    gsm7_septets,
+    gsm7_text,
+    pack_septets,
+    septet_cost,
+    unpack_septets,
+)
 
 DCS_GSM7 = 0x00
 DCS_8BIT = 0x04
@@ -35,184 +43,6 @@ DCS_UCS2 = 0x08
 # (an 8-bit-reference UDH takes 6 octets).
 GSM7_SINGLE, GSM7_PART = 160, 153
 UCS2_SINGLE, UCS2_PART = 70, 67
-
-
-class PduError(ValueError):
-    """A PDU that cannot be decoded (truncated, bad hex, wrong type)."""
-
-
-# --------------------------------------------------------------------------- GSM-7
-
-
-def gsm7_septets(text: str) -> list[int] | None:
-    """The septets of `text` in GSM-7 (extension characters take two), or None."""
-    out: list[int] = []
-    for ch in text:
-        code = _BASIC_INDEX.get(ch)
-        if code is not None:
-            out.append(code)
-            continue
-        ext = _EXT_INDEX.get(ch)
-        if ext is None:
-            return None
-        out.extend((ESC, ext))
-    return out
-
-
-def gsm7_text(septets: list[int]) -> str:
-    """Text of a list of septets; an unknown escape shows the basic character."""
-    chars: list[str] = []
-    escaped = False
-    for s in septets:
-        if escaped:
-            chars.append(GSM7_EXTENSION.get(s, GSM7_BASIC[s] if s != ESC else " "))
-            escaped = False
-        elif s == ESC:
-            escaped = True
-        else:
-            chars.append(GSM7_BASIC[s])
-    return "".join(chars)
-
-
-def pack_septets(septets: list[int], fill_bits: int = 0) -> bytes:
-    """Pack septets LSB first, after `fill_bits` zero bits (UDH alignment)."""
-    acc = 0
-    nbits = fill_bits
-    out = bytearray()
-    for s in septets:
-        acc |= (s & 0x7F) << nbits
-        nbits += 7
-        while nbits >= 8:
-            out.append(acc & 0xFF)
-            acc >>= 8
-            nbits -= 8
-    if nbits > 0:
-        out.append(acc & 0xFF)
-    return bytes(out)
-
-
-def unpack_septets(data: bytes, count: int, fill_bits: int = 0) -> list[int]:
-    """Unpack `count` septets from `data`, skipping `fill_bits` leading bits."""
-    needed = math.ceil((count * 7 + fill_bits) / 8)
-    if needed > len(data):
-        raise PduError(f"user data too short: {count} septets need {needed} octets")
-    value = int.from_bytes(data[:needed], "little")
-    value >>= fill_bits
-    return [(value >> (7 * i)) & 0x7F for i in range(count)]
-
-
-# --------------------------------------------------------------------------- fields
-
-
-_BCD = {**{str(d): d for d in range(10)}, "*": 0xA, "#": 0xB, "F": 0xF}
-
-
-def _swap_bcd(digits: str) -> bytes:
-    if len(digits) % 2:
-        digits += "F"
-    return bytes(_BCD[digits[i]] | (_BCD[digits[i + 1]] << 4) for i in range(0, len(digits), 2))
-
-
-def _unswap_bcd(data: bytes) -> str:
-    out = []
-    for b in data:
-        out.append("0123456789*#abc"[b & 0x0F] if (b & 0x0F) != 0x0F else "")
-        out.append("0123456789*#abc"[b >> 4] if (b >> 4) != 0x0F else "")
-    return "".join(out)
-
-
-def encode_address(number: str) -> bytes:
-    """TP address: length in semi-octets, type, value. '+' means international,
-    anything with a letter is alphanumeric (GSM-7 packed)."""
-    digits = number[1:] if number.startswith("+") else number
-    if digits and all(c in "0123456789*#" for c in digits):
-        toa = 0x91 if number.startswith("+") else 0x81
-        return bytes([len(digits), toa]) + _swap_bcd(digits)
-    septets = gsm7_septets(number)
-    if septets is None:
-        raise ValueError(f"address {number!r} is not GSM-7")
-    packed = pack_septets(septets)
-    semi = math.ceil(len(septets) * 7 / 4)
-    return bytes([semi, 0xD0]) + packed
-
-
-def decode_address(data: bytes, pos: int) -> tuple[str, int]:
-    """Decode a TP address at `pos`; returns (address, next position)."""
-    if pos + 2 > len(data):
-        raise PduError("address truncated")
-    semi, toa = data[pos], data[pos + 1]
-    octets = (semi + 1) // 2
-    body = data[pos + 2 : pos + 2 + octets]
-    if len(body) < octets:
-        raise PduError("address truncated")
-    if (toa & 0x70) == 0x50:  # alphanumeric
-        text = gsm7_text(unpack_septets(body, semi * 4 // 7))
-        return text, pos + 2 + octets
-    digits = _unswap_bcd(body)[:semi]
-    if (toa & 0x70) == 0x10 and digits:
-        digits = "+" + digits
-    return digits, pos + 2 + octets
-
-
-def encode_smsc(number: str | None) -> bytes:
-    """SMSC field as a modem shows it (length in octets, type, BCD); 00 if none."""
-    if not number:
-        return b"\x00"
-    digits = number.lstrip("+")
-    body = bytes([0x91 if number.startswith("+") else 0x81]) + _swap_bcd(digits)
-    return bytes([len(body)]) + body
-
-
-def decode_smsc(data: bytes) -> tuple[str | None, int]:
-    """Decode the SMSC field at the start; returns (number or None, TPDU start)."""
-    if not data:
-        raise PduError("empty PDU")
-    n = data[0]
-    if n == 0:
-        return None, 1
-    if n > 11 or 1 + n > len(data):
-        raise PduError(f"SMSC length {n} invalid")
-    toa = data[1]
-    digits = _unswap_bcd(data[2 : 1 + n])
-    if (toa & 0x70) == 0x10 and digits:
-        digits = "+" + digits
-    return digits, 1 + n
-
-
-def encode_scts(moment: datetime) -> bytes:
-    """Service-centre time stamp: swapped BCD with the zone in quarter hours."""
-    if moment.tzinfo is None:
-        raise ValueError("time stamp needs a time zone")
-    offset = moment.utcoffset() or timedelta(0)
-    quarters = int(offset.total_seconds() // 900)
-    fields = [moment.year % 100, moment.month, moment.day,
-              moment.hour, moment.minute, moment.second]
-    out = bytearray(((v % 10) << 4) | (v // 10) for v in fields)
-    q = abs(quarters)
-    tz = ((q % 10) << 4) | (q // 10)
-    if quarters < 0:
-        tz |= 0x08
-    out.append(tz)
-    return bytes(out)
-
-
-def decode_scts(data: bytes) -> datetime:
-    """Inverse of `encode_scts`."""
-    if len(data) != 7:
-        raise PduError("time stamp truncated")
-
-    def bcd(b: int) -> int:
-        return (b & 0x0F) * 10 + (b >> 4)
-
-    try:
-        quarters = (data[6] & 0x07) * 10 + (data[6] >> 4)
-        if data[6] & 0x08:
-            quarters = -quarters
-        zone = timezone(timedelta(minutes=15 * quarters))
-        return datetime(2000 + bcd(data[0]), bcd(data[1]), bcd(data[2]),
-                        bcd(data[3]), bcd(data[4]), bcd(data[5]), tzinfo=zone)
-    except ValueError as exc:
-        raise PduError(f"bad time stamp: {exc}") from exc
 
 
 def alphabet_of(dcs: int) -> str:
@@ -229,47 +59,6 @@ def alphabet_of(dcs: int) -> str:
     if group == 0x0F:
         return "8bit" if dcs & 0x04 else "gsm7"
     return "gsm7"  # reserved groups: assume the default alphabet
-
-
-# --------------------------------------------------------------------------- UDH
-
-
-@dataclass(frozen=True)
-class Concat:
-    """A concatenation header: reference, total parts, this part (1-based), ref size."""
-
-    ref: int
-    total: int
-    seq: int
-    bits: int = 8
-
-
-def encode_udh(concat: Concat | None) -> bytes:
-    """User data header (with its length octet) for a concatenated part; b'' if none."""
-    if concat is None:
-        return b""
-    if concat.bits == 16:
-        ie = bytes([0x08, 4, (concat.ref >> 8) & 0xFF, concat.ref & 0xFF,
-                    concat.total, concat.seq])
-    else:
-        ie = bytes([0x00, 3, concat.ref & 0xFF, concat.total, concat.seq])
-    return bytes([len(ie)]) + ie
-
-
-def decode_udh(udh: bytes) -> Concat | None:
-    """The concatenation element of a UDH (without its length octet), if any."""
-    pos = 0
-    while pos + 2 <= len(udh):
-        iei, ln = udh[pos], udh[pos + 1]
-        val = udh[pos + 2 : pos + 2 + ln]
-        if len(val) < ln:
-            raise PduError("UDH truncated")
-        if iei == 0x00 and ln == 3:
-            return Concat(val[0], val[1], val[2], 8)
-        if iei == 0x08 and ln == 4:
-            return Concat((val[0] << 8) | val[1], val[2], val[3], 16)
-        pos += 2 + ln
-    return None
 
 
 def _encode_ud(text: str, alphabet: str, concat: Concat | None) -> tuple[int, bytes]:
@@ -530,7 +319,7 @@ def split_text(text: str, alphabet: str, ref_bits: int = 8) -> list[str]:
         assert septets is not None
         if len(septets) <= GSM7_SINGLE:
             return [text]
-        return _pack(text, GSM7_PART - short, lambda ch: 2 if ch in _EXT_INDEX else 1)
+        return _pack(text, GSM7_PART - short, septet_cost)
     units = len(text.encode("utf-16-be")) // 2
     if units <= UCS2_SINGLE:
         return [text]
@@ -567,3 +356,14 @@ def deliver_pdus(sender: str, text: str, scts: datetime, *, smsc: str | None,
     return [encode_deliver(sender, chunk, scts, smsc=smsc, alphabet=alphabet,
                            concat=Concat(ref & mask, len(chunks), i + 1, ref_bits))
             for i, chunk in enumerate(chunks)]
+
+
+__all__ = [  # the codec as one module; fields.py and septets.py hold its parts
+    "DCS_8BIT", "DCS_GSM7", "DCS_UCS2", "GSM7_BASIC", "GSM7_EXTENSION", "GSM7_SINGLE",
+    "UCS2_SINGLE", "Concat", "Deliver", "PduError", "StatusReport", "Submit", "alphabet_of",
+    "choose_alphabet", "decode_address", "decode_deliver", "decode_scts", "decode_smsc",
+    "decode_status_report", "decode_submit", "decode_udh", "deliver_pdus", "encode_address",
+    "encode_deliver", "encode_scts", "encode_smsc", "encode_status_report", "encode_submit",
+    "encode_udh", "gsm7_septets", "gsm7_text", "message_type", "pack_septets", "split_text",
+    "tpdu_length", "unpack_septets",
+]

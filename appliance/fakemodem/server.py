@@ -7,8 +7,6 @@ import contextlib
 import errno
 import fcntl
 import functools
-import heapq
-import itertools
 import json
 import os
 import queue
@@ -33,6 +31,7 @@ from appliance.fakemodem.model import (
     Stored,
     Timer,
 )
+from appliance.fakemodem.timers import Scheduler
 
 SOCKET_NAME = "fakemodem.sock"
 INFO_NAME = "fakemodem.json"
@@ -47,18 +46,19 @@ class FakeModemServer:
     """A fake GSM modem on a pty (see docs/fake-modem.md).
 
     `link` becomes a symlink to the pty; `state_dir` holds the control socket.
-    `delay` is "none" or "realistic" (seeded by `seed` for repeatable runs).
+    `delay` is "none" or "realistic" (seeded by `seed` for repeatable runs);
+    `time_scale` multiplies every delay (0.01: a 3 s send takes 30 ms; must be > 0).
     """
 
     def __init__(self, link: Path, state_dir: Path, delay: str = "none", *,
                  name: str = "modem", seed: int | None = None,
                  config: ModemConfig | None = None,
-                 clock: Callable[[], datetime] = _utcnow) -> None:
+                 clock: Callable[[], datetime] = _utcnow, time_scale: float = 1.0) -> None:
         self.link = Path(link)
         self.state_dir = Path(state_dir)
         self.name = name
         self._clock = clock
-        self.interpreter = Interpreter(config, DelayModel(delay, seed), rng_seed=seed)
+        self.interpreter = Interpreter(config, DelayModel(delay, seed, time_scale), rng_seed=seed)
         self._lock = threading.RLock()
         self._fd_lock = threading.Lock()
         self._master: int | None = None
@@ -66,9 +66,7 @@ class FakeModemServer:
         self._generation = 0
         self._stop = threading.Event()
         self._writes: queue.Queue[tuple[int, Chunk] | None] = queue.Queue()
-        self._timers: list[tuple[float, int, Callable[[], None]]] = []
-        self._timer_seq = itertools.count()
-        self._timer_cv = threading.Condition()
+        self._timers = Scheduler(self._stop)
         self._threads: list[threading.Thread] = []
         self._idle = threading.Condition()
         self._queued = 0
@@ -89,7 +87,7 @@ class FakeModemServer:
         except OSError:
             self._control.close()
             raise
-        for target, label in ((self._write_loop, "writer"), (self._timer_loop, "timers")):
+        for target, label in ((self._write_loop, "writer"), (self._timers.run, "timers")):
             t = threading.Thread(target=target, name=f"fakemodem-{self.name}-{label}",
                                  daemon=True)
             t.start()
@@ -105,8 +103,7 @@ class FakeModemServer:
         if self._control is not None:
             self._control.close()
         self._writes.put(None)
-        with self._timer_cv:
-            self._timer_cv.notify_all()
+        self._timers.wake()
         self._close_pty()
         for t in self._threads:
             t.join(timeout=5)
@@ -271,39 +268,18 @@ class FakeModemServer:
                 self._queued += 1
             self._writes.put((generation, chunk))
         for timer in out.timers:
-            self._schedule(timer.delay, functools.partial(self._fire, timer))
+            self._timers.schedule(timer.delay, functools.partial(self._fire, timer))
 
     def _fire(self, timer: Timer) -> None:
         with self._lock:
             self._emit(self.interpreter.fire(timer, self._clock()))
 
-    # ------------------------------------------------------------------ timers
-
-    def _schedule(self, delay: float, action: Callable[[], None]) -> None:
-        with self._timer_cv:
-            heapq.heappush(self._timers, (time.monotonic() + delay, next(self._timer_seq),
-                                          action))
-            self._timer_cv.notify()
-
-    def _timer_loop(self) -> None:
-        while not self._stop.is_set():
-            with self._timer_cv:
-                while not self._stop.is_set():
-                    now = time.monotonic()
-                    if self._timers and self._timers[0][0] <= now:
-                        _, _, action = heapq.heappop(self._timers)
-                        break
-                    wait = self._timers[0][0] - now if self._timers else None
-                    self._timer_cv.wait(wait)
-                else:
-                    return
-            action()
-
     # ------------------------------------------------------------------ in-process API
 
     def deliver(self, sender: str, text: str, *, ucs2: bool = False,
                 storage: str | None = None, parts_order: list[int] | None = None,
-                drop_part: int | None = None, ref_bits: int = 8) -> list[str]:
+                drop_part: int | None = None, ref_bits: int = 8,
+                smsc: str | None = None) -> list[str]:
         """The network delivers `text` from `sender`; returns the PDUs handed over.
 
         `storage` None means where `AT+CPMS` says new messages go (SM by default);
@@ -312,7 +288,7 @@ class FakeModemServer:
         with self._lock:
             out, pdus = self.interpreter.deliver(
                 sender, text, self._clock(), ucs2=ucs2, storage=storage,
-                parts_order=parts_order, drop_part=drop_part, ref_bits=ref_bits)
+                parts_order=parts_order, drop_part=drop_part, ref_bits=ref_bits, smsc=smsc)
             self._emit(out)
         return pdus
 
@@ -336,20 +312,8 @@ class FakeModemServer:
     def status(self) -> dict[str, Any]:
         """A snapshot of the modem's state for testers (JSON-able)."""
         with self._lock:
-            m = self.interpreter
-            return {
-                "pty": self.pty_path, "link": str(self.link), "name": self.name,
-                "gone_for_good": self.gone_for_good, "echo": m.settings.echo,
-                "cmee": m.settings.cmee, "cmgf": m.settings.cmgf, "cscs": m.settings.cscs,
-                "cnmi": list(m.settings.cnmi), "cpms": list(m.cpms),
-                "registered": m.registered, "pin_ok": m.pin_ok, "cfun": m.cfun,
-                "used": {s: m.used(s) for s in ("SM", "ME")}, "capacity": dict(m.capacity),
-                "held_by_network": len(m.network_pending), "sent_parts": len(m.sent_parts),
-                "prompt_open": m.prompt_open,
-                "faults": [{"kind": f.kind, "count": f.count, "match": f.match,
-                            "code": f.code, "delay": f.delay} for f in m.faults],
-                "full_storages": sorted(m.full_storages),
-            }
+            return {"pty": self.pty_path, "link": str(self.link), "name": self.name,
+                    "gone_for_good": self.gone_for_good, **self.interpreter.snapshot()}
 
     def history(self) -> list[tuple[str, str]]:
         """The last command lines the modem got, each with its final result code."""
@@ -385,7 +349,7 @@ class FakeModemServer:
             if reappear_after is None:
                 self.gone_for_good = True
                 return
-        self._schedule(float(reappear_after), functools.partial(self._reappear, old_path))
+        self._timers.schedule(float(reappear_after), functools.partial(self._reappear, old_path))
 
     def _reappear(self, old_path: str | None) -> None:
         if self._stop.is_set():
@@ -407,7 +371,8 @@ class FakeModemServer:
             return {"pdus": self.deliver(
                 str(args["sender"]), str(args["text"]), ucs2=bool(args.get("ucs2", False)),
                 storage=args.get("storage"), parts_order=args.get("parts_order"),
-                drop_part=args.get("drop_part"), ref_bits=int(args.get("ref_bits", 8)))}
+                drop_part=args.get("drop_part"), ref_bits=int(args.get("ref_bits", 8)),
+                smsc=args.get("smsc"))}
         if op == "deliver_pdu":
             self.deliver_pdu(str(args["pdu"]), storage=args.get("storage"),
                              stat=int(args.get("stat", 0)))
