@@ -88,11 +88,22 @@ def test_no_account_of_that_kind() -> None:
 
 def test_stale_balance_shows_as_of_in_local_time() -> None:
     old = NOW - timedelta(hours=2)
-    stale = sender(accounts=(AccountView("a1", "current", "1110001234", D(5), "EUR", old),))
+    # The box has not completed a sync for two hours (the bank answers again only now).
+    stale = sender(accounts=(AccountView("a1", "current", "1110001234", D(5), "EUR", old),),
+                   last_sync_at=old)
     d = run("B", stale)
     assert "Gjendja me 11:00." in d.replies[-1]  # 10:00 UTC is 11:00 in Belgrade (CET)
     fresh = run("B", sender())
     assert "Gjendja" not in "\n".join(fresh.replies)
+
+
+def test_an_account_untouched_for_a_month_is_current_after_a_fresh_sync() -> None:
+    """Its `as_of` is its last movement; the sync a minute ago confirmed the balance."""
+    month = NOW - timedelta(days=30)
+    quiet = sender(accounts=(AccountView("a3", "savings", "2220009999", D(5), "EUR", month),),
+                   last_sync_at=NOW - timedelta(minutes=1))
+    d = run("BK", quiet)
+    assert "Gjendja" not in "\n".join(d.replies)
 
 
 def test_bank_down_balance_answers_from_last_sync() -> None:

@@ -144,3 +144,11 @@ def test_unknown_sender_policy_silent(make_box: Callable[..., Box]) -> None:
     wait_for(lambda: InboundMessage.select().where(
         InboundMessage.sender == UNKNOWN_PHONE).first().state == "handled", timeout=10)
     assert b.sent_to(UNKNOWN_PHONE) == []
+
+
+def test_a_quiet_savings_account_is_not_shown_as_stale_after_a_fresh_sync(box: Box) -> None:
+    """Arben's savings last moved weeks ago; the sync at start-up confirmed the balance, so
+    the reply carries no "as of" line (it said "Gjendja me 01.11.2026 01:00")."""
+    (reply,) = ask(box, ARBEN, "BK")
+    assert "***4321" in reply
+    assert "Gjendja" not in reply

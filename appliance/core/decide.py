@@ -7,6 +7,7 @@ already prepared for sending (`gsm7.prepare`), one segment each whenever possibl
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -38,7 +39,7 @@ from appliance.core.requests import (
 )
 from appliance.core.rules import SERVED_OPERATORS, Language, Operator, Product, Rules
 from appliance.core.statement import statement_text
-from appliance.core.views import OrderIntent, SenderView
+from appliance.core.views import AccountView, OrderIntent, SenderView
 
 __all__ = ["BANK_REASONS", "Decision", "decide", "rejection_text", "topup_outcome_text"]
 
@@ -136,8 +137,7 @@ def _balance(query: BalanceQuery, sender: SenderView, now: datetime, rules: Rule
                 balance=format_money(account.balance, account.currency),
             )
         )
-    known = [a.as_of for a in accounts if a.as_of is not None]
-    as_of = min(known) if known else sender.last_sync_at
+    as_of = known_as_of(accounts, sender.last_sync_at)
     stale_after = timedelta(seconds=rules.stale_after_seconds)
     if as_of is not None:
         when = texts.local_time(as_of, rules, now)
@@ -147,6 +147,20 @@ def _balance(query: BalanceQuery, sender: SenderView, now: datetime, rules: Rule
             lines.append(texts.render("balance_as_of", lang, time=when))
     outcome = f"balance:{query.kind}" + ("" if sender.bank_reachable else ":offline")
     return Decision(_pack(lines, rules), None, outcome)
+
+
+def known_as_of(accounts: Sequence[AccountView], last_sync_at: datetime | None
+                ) -> datetime | None:
+    """Until when the box knows these balances are right: the oldest account's.
+
+    An account's `as_of` is when the bank last changed its balance; a later complete sync
+    that brought no change for it confirms that balance up to the sync. So a savings
+    account untouched for a month is not "as of a month ago" on a box that synced a
+    minute ago.
+    """
+    known = [a.as_of if last_sync_at is None else max(a.as_of, last_sync_at)
+             for a in accounts if a.as_of is not None]
+    return min(known) if known else last_sync_at
 
 
 def _refuse(key: str, lang: Language, rules: Rules, outcome: str, **values: object) -> Decision:
@@ -289,8 +303,7 @@ def _service(
                            service=texts.service_name("balance", lang))
         if sender.movements is None:
             return _refuse("not_available_yet", lang, rules, "not_available:statement")
-        as_of = min((a.as_of for a in sender.accounts if a.as_of is not None),
-                    default=sender.last_sync_at)
+        as_of = known_as_of(sender.accounts, sender.last_sync_at)
         lines = statement_text(sender.accounts, sender.movements, now, rules, lang,
                                  as_of=as_of, bank_reachable=sender.bank_reachable)
         return Decision(lines, None, "statement")
