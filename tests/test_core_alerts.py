@@ -112,3 +112,29 @@ def test_the_readme_books_a_movement_with_a_real_type_code() -> None:
     codes = re.findall(r"--type (\S+)", readme)
     assert codes
     assert all(code in texts.MOVEMENT_TYPES for code in codes), codes
+
+
+# --- rules.alert_limits: the limits the bank offers -------------------------------------
+
+from decimal import Decimal as _D  # noqa: E402
+
+from appliance.core.alerts import effective_limit  # noqa: E402
+from appliance.core.rules import Rules as _Rules  # noqa: E402
+
+
+def test_an_offered_limit_is_applied_as_it_is() -> None:
+    rules = _Rules()
+    for tier in rules.alert_limits:
+        assert effective_limit(tier, rules) == tier
+
+
+def test_an_off_list_limit_is_taken_down_to_the_offered_one_below() -> None:
+    rules = _Rules(alert_limits=(_D(500), _D(1000), _D(2000), _D(5000)))
+    assert effective_limit(_D(1500), rules) == _D(1000)
+    assert effective_limit(_D(9000), rules) == _D(5000)
+    assert effective_limit(_D(100), rules) == _D(100)  # below every tier: the bank's own
+    # So a 1,200 EUR movement alerts an agreement whose feed says 1,500 ...
+    assert wants_alert(movement("-1200"), agreement("1500"), rules)
+    # ... and the list really is read: with 1,500 offered, it does not.
+    offered = _Rules(alert_limits=(_D(500), _D(1500)))
+    assert not wants_alert(movement("-1200"), agreement("1500"), offered)
