@@ -379,7 +379,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"--modem-delay {a.modem_delay} --time-scale {a.time_scale} --span {span}",
                   file=sys.stderr, flush=True)
     if not a.json:
-        Console().print(table(outcomes))
+        Console(width=max(150, Console().width)).print(table(outcomes))
     return 0 if all(o.ok for o in outcomes) else 1
 
 
