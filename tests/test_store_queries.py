@@ -15,7 +15,7 @@ import pytest
 
 from appliance.core.rules import Language
 from appliance.core.views import SenderView
-from appliance.store import queries, write_transaction, writing
+from appliance.store import queries, sendsteps, write_transaction, writing
 from appliance.store.models import (
     Account,
     Agreement,
@@ -360,14 +360,21 @@ def test_mark_delivered_takes_the_write_lock_before_reading(
 def test_recover_sending_after_crash(db: peewee.SqliteDatabase,
                                      policy: queries.SendingPolicy,
                                      state: str) -> None:
+    """A row whose PDU was written follows the policy (no grace); one not yet written is
+    resent whatever the policy (it cannot have gone out)."""
     queries.enqueue_outbox(PHONE, "in flight", "reply", NOW)
+    queries.enqueue_outbox(PHONE, "claimed", "reply", NOW)
     queries.enqueue_outbox(PHONE, "waiting", "alert", NOW)
     row = _claim()
-    assert row is not None
-    assert queries.recover_sending(policy, NOW) == [row.id]
+    unsent = _claim()
+    assert row is not None and unsent is not None
+    sendsteps.mark_pdu_step(row.id)
+    done = queries.recover_sending(policy, NOW)
+    assert (done.by_policy, done.unsent, done.waiting) == ([row.id], [unsent.id], [])
     recovered = OutboxMessage.get_by_id(row.id)
     assert recovered.state == state
     assert "interrupted" in recovered.last_error
+    assert OutboxMessage.get_by_id(unsent.id).state == "queued"
     assert OutboxMessage.get(OutboxMessage.text == "waiting").state == "queued"
 
 
