@@ -100,7 +100,7 @@ class OutboxSettings(Section):
     # long for a status report (a delivered one settles it, not resent) before
     # sending_policy applies. Reports come 10-20 s after a send on a working network;
     # 0 applies the policy at once (the behaviour before).
-    sending_grace: Seconds = 60.0
+    sending_grace: SecondsOrZero = 60.0
 
     @model_validator(mode="after")
     def _backoff(self) -> Self:
