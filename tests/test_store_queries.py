@@ -378,6 +378,32 @@ def test_recover_sending_after_crash(db: peewee.SqliteDatabase,
     assert OutboxMessage.get(OutboxMessage.text == "waiting").state == "queued"
 
 
+def test_unconfirmed_row_settled_by_a_late_report_or_expired(
+        db: peewee.SqliteDatabase) -> None:
+    """A crash after the PDU: the row waits its grace; a delivered report to its recipient
+    through its modem, stamped after the claim, settles it; an older report or another
+    recipient does not; with none, the grace ends in the policy."""
+    queries.enqueue_outbox(PHONE, "settled", "reply", NOW)
+    queries.enqueue_outbox(PHONE, "expires", "reply", NOW)
+    first, second = _claim(), _claim()
+    assert first is not None and second is not None
+    for row in (first, second):
+        sendsteps.mark_pdu_step(row.id)
+    done = sendsteps.recover_sending("resend", NOW, timedelta(seconds=60))
+    assert done.waiting == [first.id, second.id]
+    assert sendsteps.settle_unconfirmed("vala", "+38344999999", 9, NOW, NOW) is None
+    assert sendsteps.settle_unconfirmed("other", PHONE, 9, NOW, NOW) is None
+    assert sendsteps.settle_unconfirmed("vala", PHONE, 9, NOW - timedelta(hours=1),
+                                        NOW) is None
+    assert sendsteps.settle_unconfirmed("vala", PHONE, 9, NOW, NOW) == first.id
+    settled = OutboxMessage.get_by_id(first.id)
+    assert (settled.state, settled.send_step, settled.modem_refs) == ("delivered", None, "9")
+    assert sendsteps.expire_unconfirmed("resend", NOW + timedelta(seconds=59)) == []
+    assert sendsteps.expire_unconfirmed("resend", NOW + timedelta(seconds=61)) == [second.id]
+    expired = OutboxMessage.get_by_id(second.id)
+    assert (expired.state, expired.send_step) == ("queued", None)
+
+
 def test_counts_for_status(db: peewee.SqliteDatabase) -> None:
     queries.enqueue_outbox(PHONE, "a", "reply", NOW - timedelta(seconds=90))
     queries.enqueue_outbox(PHONE, "b", "alert", NOW, not_before=NOW + timedelta(hours=1))
