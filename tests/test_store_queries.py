@@ -367,7 +367,8 @@ def test_recover_sending_after_crash(db: peewee.SqliteDatabase,
     queries.enqueue_outbox(PHONE, "waiting", "alert", NOW)
     row = _claim()
     unsent = _claim()
-    assert row is not None and unsent is not None
+    assert row is not None
+    assert unsent is not None
     sendsteps.mark_pdu_step(row.id)
     done = queries.recover_sending(policy, NOW)
     assert (done.by_policy, done.unsent, done.waiting) == ([row.id], [unsent.id], [])
@@ -383,14 +384,17 @@ def test_unconfirmed_row_settled_by_a_late_report_or_expired(
     """A crash after the PDU: the row waits its grace; a delivered report to its recipient
     through its modem, stamped after the claim, settles it; an older report or another
     recipient does not; with none, the grace ends in the policy."""
+    queries.enqueue_outbox(PHONE, "Pagesa " * 40, "reply", NOW)  # two parts
     queries.enqueue_outbox(PHONE, "settled", "reply", NOW)
     queries.enqueue_outbox(PHONE, "expires", "reply", NOW)
-    first, second = _claim(), _claim()
-    assert first is not None and second is not None
-    for row in (first, second):
+    long, first, second = _claim(), _claim(), _claim()
+    assert long is not None
+    assert first is not None
+    assert second is not None
+    for row in (long, first, second):
         sendsteps.mark_pdu_step(row.id)
     done = sendsteps.recover_sending("resend", NOW, timedelta(seconds=60))
-    assert done.waiting == [first.id, second.id]
+    assert done.waiting == [long.id, first.id, second.id]
     assert sendsteps.settle_unconfirmed("vala", "+38344999999", 9, NOW, NOW) is None
     assert sendsteps.settle_unconfirmed("other", PHONE, 9, NOW, NOW) is None
     assert sendsteps.settle_unconfirmed("vala", PHONE, 9, NOW - timedelta(hours=1),
@@ -399,7 +403,9 @@ def test_unconfirmed_row_settled_by_a_late_report_or_expired(
     settled = OutboxMessage.get_by_id(first.id)
     assert (settled.state, settled.send_step, settled.modem_refs) == ("delivered", None, "9")
     assert sendsteps.expire_unconfirmed("resend", NOW + timedelta(seconds=59)) == []
-    assert sendsteps.expire_unconfirmed("resend", NOW + timedelta(seconds=61)) == [second.id]
+    assert OutboxMessage.get_by_id(long.id).send_step == "unconfirmed"  # never by one part
+    assert sendsteps.expire_unconfirmed("resend", NOW + timedelta(seconds=61)) == [long.id,
+                                                                                  second.id]
     expired = OutboxMessage.get_by_id(second.id)
     assert (expired.state, expired.send_step) == ("queued", None)
 

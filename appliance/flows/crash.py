@@ -2,7 +2,8 @@
 
 Inbound: `after_read`, `after_store`, `after_delete`, `after_decide`; outbound:
 `after_sending` (claimed, nothing written), `after_pdu_written` (the first
-PDU and Ctrl-Z written, the answer not read), `after_submit` (answered, not yet marked). tests/test_e2e_crash.py kills the daemon at each.
+PDU and Ctrl-Z written, the answer not read), `after_submit` (answered, not yet
+marked). tests/test_e2e_crash.py kills the daemon at each.
 """
 
 from __future__ import annotations

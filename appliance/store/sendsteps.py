@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
+from appliance.core.gsm7 import segment_count
 from appliance.store.db import writing
 from appliance.store.fields import parse_utc_text, utc_text
 from appliance.store.models import OutboxMessage, database
@@ -29,7 +30,7 @@ _PDU_STEP_SQL = (
     "UPDATE outbox_message SET send_step = 'pdu' WHERE id = ? AND state = 'sending'"
 )
 _UNCONFIRMED_SQL = (
-    "SELECT id, sending_at FROM outbox_message WHERE state = 'sending' "
+    "SELECT id, sending_at, text FROM outbox_message WHERE state = 'sending' "
     "AND send_step = 'unconfirmed' AND modem = ? AND \"to\" = ? ORDER BY id"
 )
 _SETTLE_SQL = (
@@ -117,9 +118,14 @@ def settle_unconfirmed(modem: str, recipient: str, ref: int, smsc_time: datetime
                        now: datetime) -> int | None:
     """A delivered report whose reference matched no sent row: mark the oldest
     unconfirmed row to `recipient` through `modem`, claimed no later than the report's
-    service-centre time (with `CLOCK_SLACK`), as delivered. Returns its id, or None."""
+    service-centre time (with `CLOCK_SLACK`), as delivered. Returns its id, or None.
+    Multi-part rows are never settled this way: the crash may have come between parts,
+    so they wait for the policy."""
     with writing():
-        for row_id, sending_at in database.execute_sql(_UNCONFIRMED_SQL, [modem, recipient]):
+        for row_id, sending_at, text in database.execute_sql(_UNCONFIRMED_SQL,
+                                                             [modem, recipient]):
+            if segment_count(str(text)) > 1:
+                continue  # one part's report does not say the others went (or will go)
             claimed = parse_utc_text(str(sending_at)) if sending_at is not None else None
             if smsc_time is not None and claimed is not None \
                     and smsc_time + CLOCK_SLACK < claimed:
