@@ -404,8 +404,8 @@ def test_unconfirmed_row_settled_by_a_late_report_or_expired(
     assert (settled.state, settled.send_step, settled.modem_refs) == ("delivered", None, "9")
     assert sendsteps.expire_unconfirmed("resend", NOW + timedelta(seconds=59)) == []
     assert OutboxMessage.get_by_id(long.id).send_step == "unconfirmed"  # never by one part
-    assert sendsteps.expire_unconfirmed("resend", NOW + timedelta(seconds=61)) == [long.id,
-                                                                                  second.id]
+    assert sendsteps.expire_unconfirmed("resend", NOW + timedelta(seconds=61)) == [
+        (long.id, PHONE), (second.id, PHONE)]
     expired = OutboxMessage.get_by_id(second.id)
     assert (expired.state, expired.send_step) == ("queued", None)
 

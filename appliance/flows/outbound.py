@@ -253,11 +253,11 @@ class Outbound:
         if tick < self._next_expiry:
             return []
         self._next_expiry = tick + 1.0
-        ids = sendsteps.expire_unconfirmed(self.policy.on_sending, self.clock())
-        for row_id in ids:
-            _log_policy(self.policy, row_id, f"#{row_id}",
+        rows = sendsteps.expire_unconfirmed(self.policy.on_sending, self.clock())
+        for row_id, to in rows:
+            _log_policy(self.policy, row_id, mask_phone(to),
                         " (no status report within the grace period)")
-        return ids
+        return [row_id for row_id, _ in rows]
 
 
 @dataclass(frozen=True)

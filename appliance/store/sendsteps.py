@@ -40,7 +40,8 @@ _SETTLE_SQL = (
     "WHERE id = ? AND state = 'sending' AND send_step = 'unconfirmed'"
 )
 _DUE_SQL = (
-    "SELECT id FROM outbox_message WHERE state = 'sending' AND send_step = 'unconfirmed' "
+    "SELECT id, \"to\" FROM outbox_message WHERE state = 'sending' "
+    "AND send_step = 'unconfirmed' "
     "AND next_attempt_at <= ?"
 )
 
@@ -102,16 +103,18 @@ def recover_sending(policy: SendingPolicy, now: datetime,
     return out
 
 
-def expire_unconfirmed(policy: SendingPolicy, now: datetime) -> list[int]:
-    """Apply the policy to unconfirmed rows whose grace ran out with no report."""
+def expire_unconfirmed(policy: SendingPolicy, now: datetime) -> list[tuple[int, str]]:
+    """Apply the policy to unconfirmed rows whose grace ran out with no report; returns
+    their (id, recipient)."""
     stamp = utc_text(now)
     if not database.execute_sql(_DUE_SQL, [stamp]).fetchone():
         return []  # the common case: one read, no write lock
     with writing():
-        ids = [int(r[0]) for r in database.execute_sql(_DUE_SQL, [stamp])]
-        _apply_policy(ids, policy, now, "interrupted after its PDU was written, "
-                      "no status report within the grace period")
-    return ids
+        rows = [(int(r[0]), str(r[1])) for r in database.execute_sql(_DUE_SQL, [stamp])]
+        _apply_policy([row_id for row_id, _ in rows], policy, now,
+                      "interrupted after its PDU was written, no status report within "
+                      "the grace period")
+    return rows
 
 
 def settle_unconfirmed(modem: str, recipient: str, ref: int, smsc_time: datetime | None,
