@@ -47,9 +47,12 @@ _DUE_SQL = (
 
 
 def mark_pdu_step(message_id: int) -> None:
-    """The row's first PDU is about to be written: from now on it may reach the network."""
-    with writing():
-        database.execute_sql(_PDU_STEP_SQL, [message_id])
+    """The row's first PDU is about to be written: from now on it may reach the network.
+
+    One statement in SQLite's autocommit mode, outside `writing()`: the hot path (one per
+    message); it neither reads first nor joins a transaction, so it needs no lock of ours.
+    """
+    database.execute_sql(_PDU_STEP_SQL, [message_id])
 
 
 @dataclass
