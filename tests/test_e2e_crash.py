@@ -76,13 +76,17 @@ def test_kill_between_sending_and_modem_resends_by_policy(
     for phone, _ in ASKS:
         assert len(fakes.sent_to(phone)) == 1
     log = daemon_proc.log_file.read_text(encoding="utf-8")
-    assert "was interrupted while sending: resending it" in log
+    assert "was interrupted before its PDU was written: resending it" in log
+    db = fakes.tmp / "appliance.sqlite"
+    states = [_gone_out(r[0]) for r in _db_rows(db, "SELECT state FROM outbox_message")]
+    assert states == ["sent"] * len(ASKS)
 
 
 @pytest.mark.parametrize("policy", ["resend", "fail"])
 def test_kill_after_modem_took_it_follows_the_sending_policy(
         fakes: Fakes, daemon_proc: DaemonProc, policy: str) -> None:
-    fakes.config(outbox={"sending_policy": policy})
+    # No grace: the policy applies at once (a grace period is tested below).
+    fakes.config(outbox={"sending_policy": policy, "sending_grace": 0})
     _crash_once(fakes, daemon_proc, "after_submit")
     first = fakes.sent()
     assert len(first) == 1  # the modem took exactly one message before the kill
@@ -108,3 +112,63 @@ def test_kill_after_modem_took_it_follows_the_sending_policy(
     for phone, _ in ASKS:
         if phone != victim:
             assert len(fakes.sent_to(phone)) == 1
+
+
+def _replace_modem(fakes: Fakes, *, reports: bool, time_scale: float = 1.0) -> None:
+    """The fixture's fake modem, swapped for one with realistic (scaled) delays, so that a
+    status report comes after the daemon is back, or with no status reports at all."""
+    from appliance.fakemodem.model import ModemConfig
+    from appliance.fakemodem.server import FakeModemServer
+
+    fakes.modem.stop()
+    delay = "realistic" if reports else "none"
+    fakes.modem = FakeModemServer(fakes.modem_link, fakes.tmp / "fm2", delay, seed=3,
+                                  config=ModemConfig(status_reports=reports),
+                                  time_scale=time_scale).start()
+
+
+def _one_ask(fakes: Fakes, dp: DaemonProc, point: str) -> str:
+    phone, text = ASKS[0]
+    fakes.deliver(phone, text)
+    dp.start(crash_at=point)
+    assert dp.wait_exit(timeout=60) == -signal.SIGKILL, f"daemon did not die at {point}"
+    return phone
+
+
+def test_kill_right_after_the_pdu_is_settled_by_its_status_report(
+        fakes: Fakes, daemon_proc: DaemonProc) -> None:
+    """Killed with the PDU written: the late status report (matched by modem, recipient
+    and time: the +CMGS reference was never read) marks the row delivered; not resent."""
+    _replace_modem(fakes, reports=True, time_scale=0.5)  # report 5-8 s after the submit
+    fakes.config(outbox={"sending_policy": "resend", "sending_grace": 60})
+    phone = _one_ask(fakes, daemon_proc, "after_pdu_written")
+    wait_for(lambda: len(fakes.sent_to(phone)) == 1, timeout=20, what="the PDU submitted")
+    daemon_proc.start()
+    db = fakes.tmp / "appliance.sqlite"
+    wait_for(lambda: _db_rows(db, "SELECT state FROM outbox_message") == [("delivered",)],
+             timeout=40, what="the interrupted row settled by its report")
+    assert daemon_proc.stop() == 0
+    assert len(fakes.sent_to(phone)) == 1, "resent although its report said delivered"
+    log = daemon_proc.log_file.read_text(encoding="utf-8")
+    assert "interrupted after its PDU was written: waiting up to 60s" in log
+    assert "was delivered (status report" in log
+
+
+def test_kill_right_after_the_pdu_with_no_report_resends_after_the_grace(
+        fakes: Fakes, daemon_proc: DaemonProc) -> None:
+    """No status report comes: after `sending_grace` the policy (resend) applies."""
+    _replace_modem(fakes, reports=False)
+    fakes.config(outbox={"sending_policy": "resend", "sending_grace": 3})
+    phone = _one_ask(fakes, daemon_proc, "after_pdu_written")
+    assert len(fakes.sent_to(phone)) == 1
+    daemon_proc.start()
+    db = fakes.tmp / "appliance.sqlite"
+    wait_for(lambda: _db_rows(db, "SELECT send_step FROM outbox_message")
+             == [("unconfirmed",)], timeout=20, what="the row waiting for a report")
+    assert len(fakes.sent_to(phone)) == 1  # not resent before the grace ran out
+    wait_for(lambda: len(fakes.sent_to(phone)) == 2, timeout=30, what="the resend")
+    wait_for(lambda: _db_rows(db, "SELECT state FROM outbox_message") == [("sent",)],
+             timeout=10, what="the resent row sent")
+    assert daemon_proc.stop() == 0
+    log = daemon_proc.log_file.read_text(encoding="utf-8")
+    assert "(no status report within the grace period): resending it" in log

@@ -453,14 +453,27 @@ def test_send_long_message_in_parts(modem: Modem, scripted: ScriptedModem) -> No
     assert cmgs == [f"AT+CMGS={len(h) // 2 - 1}" for h in scripted.submitted]
 
 
+def test_send_reports_each_parts_steps(modem: Modem, scripted: ScriptedModem) -> None:
+    """"prompt" comes before the PDU is on the wire (nothing submitted yet), "written"
+    after, "answered" once +CMGS is read: the outbox records the first as its risk point."""
+    steps: list[tuple[str, int]] = []
+    modem.send("+38349234567", "Pagesa " * 40,
+               progress=lambda step: steps.append((step, len(scripted.submitted))))
+    assert [s for s, _ in steps] == ["prompt", "written", "answered"] * 2
+    assert steps[0] == ("prompt", 0)
+    assert steps[2] == ("answered", 1)
+
+
 def test_12_missing_prompt_sends_esc_and_times_out(scripted: ScriptedModem) -> None:
     scripted.on("AT+CMGS", lambda sm, c: None)
     m = make_modem(scripted.path, prompt_timeout=0.5)
     m.open()
     try:
         started = time.monotonic()
+        steps: list[str] = []
         with pytest.raises(ModemTimeout):
-            m.send("+38344123456", "B")
+            m.send("+38344123456", "B", progress=steps.append)
+        assert steps == []  # no prompt: the PDU was never written
         assert time.monotonic() - started < 3
         wait_for(lambda: b"\x1b" in scripted.raw[scripted.raw.rfind(b"AT+CMGS"):],
                  timeout=5, what="ESC after the unanswered AT+CMGS")

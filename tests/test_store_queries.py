@@ -15,7 +15,7 @@ import pytest
 
 from appliance.core.rules import Language
 from appliance.core.views import SenderView
-from appliance.store import queries, write_transaction, writing
+from appliance.store import queries, sendsteps, write_transaction, writing
 from appliance.store.models import (
     Account,
     Agreement,
@@ -360,15 +360,54 @@ def test_mark_delivered_takes_the_write_lock_before_reading(
 def test_recover_sending_after_crash(db: peewee.SqliteDatabase,
                                      policy: queries.SendingPolicy,
                                      state: str) -> None:
+    """A row whose PDU was written follows the policy (no grace); one not yet written is
+    resent whatever the policy (it cannot have gone out)."""
     queries.enqueue_outbox(PHONE, "in flight", "reply", NOW)
+    queries.enqueue_outbox(PHONE, "claimed", "reply", NOW)
     queries.enqueue_outbox(PHONE, "waiting", "alert", NOW)
     row = _claim()
+    unsent = _claim()
     assert row is not None
-    assert queries.recover_sending(policy, NOW) == [row.id]
+    assert unsent is not None
+    sendsteps.mark_pdu_step(row.id)
+    done = queries.recover_sending(policy, NOW)
+    assert (done.by_policy, done.unsent, done.waiting) == ([row.id], [unsent.id], [])
     recovered = OutboxMessage.get_by_id(row.id)
     assert recovered.state == state
     assert "interrupted" in recovered.last_error
+    assert OutboxMessage.get_by_id(unsent.id).state == "queued"
     assert OutboxMessage.get(OutboxMessage.text == "waiting").state == "queued"
+
+
+def test_unconfirmed_row_settled_by_a_late_report_or_expired(
+        db: peewee.SqliteDatabase) -> None:
+    """A crash after the PDU: the row waits its grace; a delivered report to its recipient
+    through its modem, stamped after the claim, settles it; an older report or another
+    recipient does not; with none, the grace ends in the policy."""
+    queries.enqueue_outbox(PHONE, "Pagesa " * 40, "reply", NOW)  # two parts
+    queries.enqueue_outbox(PHONE, "settled", "reply", NOW)
+    queries.enqueue_outbox(PHONE, "expires", "reply", NOW)
+    long, first, second = _claim(), _claim(), _claim()
+    assert long is not None
+    assert first is not None
+    assert second is not None
+    for row in (long, first, second):
+        sendsteps.mark_pdu_step(row.id)
+    done = sendsteps.recover_sending("resend", NOW, timedelta(seconds=60))
+    assert done.waiting == [long.id, first.id, second.id]
+    assert sendsteps.settle_unconfirmed("vala", "+38344999999", 9, NOW, NOW) is None
+    assert sendsteps.settle_unconfirmed("other", PHONE, 9, NOW, NOW) is None
+    assert sendsteps.settle_unconfirmed("vala", PHONE, 9, NOW - timedelta(hours=1),
+                                        NOW) is None
+    assert sendsteps.settle_unconfirmed("vala", PHONE, 9, NOW, NOW) == first.id
+    settled = OutboxMessage.get_by_id(first.id)
+    assert (settled.state, settled.send_step, settled.modem_refs) == ("delivered", None, "9")
+    assert sendsteps.expire_unconfirmed("resend", NOW + timedelta(seconds=59)) == []
+    assert OutboxMessage.get_by_id(long.id).send_step == "unconfirmed"  # never by one part
+    assert sendsteps.expire_unconfirmed("resend", NOW + timedelta(seconds=61)) == [
+        (long.id, PHONE), (second.id, PHONE)]
+    expired = OutboxMessage.get_by_id(second.id)
+    assert (expired.state, expired.send_step) == ("queued", None)
 
 
 def test_counts_for_status(db: peewee.SqliteDatabase) -> None:

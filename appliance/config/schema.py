@@ -96,6 +96,11 @@ class OutboxSettings(Section):
     # 'resend' risks a duplicate SMS; 'fail' risks a customer never getting the answer.
     # A duplicate balance or alert is harmless, a lost one is not: default 'resend'.
     sending_policy: Annotated[SendingPolicy, one_of(SendingPolicy)] = "resend"
+    # sendprogress (issue 16): a row a crash left after its PDU was written waits this
+    # long for a status report (a delivered one settles it, not resent) before
+    # sending_policy applies. Reports come 10-20 s after a send on a working network;
+    # 0 applies the policy at once (the behaviour before).
+    sending_grace: SecondsOrZero = 60.0
 
     @model_validator(mode="after")
     def _backoff(self) -> Self:

@@ -74,9 +74,10 @@ class SendingModem:
     def wait_for_inbox(self, timeout: float) -> bool:
         return self.handle.wait_for_inbox(timeout)
 
-    def send_text(self, to: str, text: str) -> list[int]:
+    def send_text(self, to: str, text: str,
+                  progress: Callable[[str], None] | None = None) -> list[int]:
         try:
-            return self.handle.send_text(to, text)
+            return self.handle.send_text(to, text, progress)
         except CmsError as exc:
             raise SendFailed(str(exc), permanent=not exc.transient) from exc
         except (ModemTimeout, ModemGone) as exc:

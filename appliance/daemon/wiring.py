@@ -71,6 +71,7 @@ class Daemon:
             backoff=timedelta(seconds=float(out_cfg.backoff_initial)),
             backoff_max=timedelta(seconds=float(out_cfg.backoff_max)),
             on_sending=out_cfg.sending_policy,
+            sending_grace=timedelta(seconds=float(out_cfg.sending_grace)),
         )
         self.outbound = Outbound(self.outbox_policy, clock, self.pool)
         self.facts = ModemFactsKeeper(settings, self.pool, clock)
@@ -134,7 +135,9 @@ class Daemon:
                            on_status_report=self._status_report)
 
     def _status_report(self, modem: str, report: StatusReport) -> None:
-        self.outbound.on_status_report(modem, int(report.ref), bool(report.delivered))
+        self.outbound.on_status_report(modem, int(report.ref), bool(report.delivered),
+                                       recipient=report.recipient,
+                                       smsc_time=report.smsc_time)
 
     # -- wakes -------------------------------------------------------------------------
     def wake_inbox(self) -> None:

@@ -1,7 +1,9 @@
 """Named crash points: `APPLIANCE_CRASH_AT=<point>` SIGKILLs the process there (tests).
 
 Inbound: `after_read`, `after_store`, `after_delete`, `after_decide`; outbound:
-`after_sending`, `after_submit`. tests/test_e2e_crash.py kills the daemon at each.
+`after_sending` (claimed, nothing written), `after_pdu_written` (the first
+PDU and Ctrl-Z written, the answer not read), `after_submit` (answered, not yet
+marked). tests/test_e2e_crash.py kills the daemon at each.
 """
 
 from __future__ import annotations

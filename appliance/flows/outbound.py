@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import queue
 import random
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
@@ -23,7 +24,7 @@ from typing import Literal
 from appliance.core.phones import mask as mask_phone
 from appliance.flows.crash import crash_point
 from appliance.flows.ports import Clock, ModemDown, ModemSender, Routing, SendFailed
-from appliance.store import outbox
+from appliance.store import outbox, sendsteps
 from appliance.store.outbox import ClaimedOutbox
 
 log = logging.getLogger(__name__)
@@ -39,25 +40,46 @@ class OutboxPolicy:
     max_attempts: int
     backoff: timedelta  # first retry after this, doubling
     backoff_max: timedelta
-    on_sending: Literal["resend", "fail"]  # rows found in `sending` at start
+    on_sending: Literal["resend", "fail"]  # rows a crash left after their PDU was written
+    # How long such a row waits for a status report before `on_sending` applies (0: at once).
+    sending_grace: timedelta = timedelta(0)
     idle_poll: float = 1.0  # seconds between looks at the queue when nobody wakes us
     inbox_first: float = 5.0  # at most this long the outbox waits for the inbox to read
 
 
 def recover_interrupted(policy: OutboxPolicy, now: datetime) -> list[int]:
-    """Apply the configured policy to rows a crash left in `sending` (I5); logs each."""
+    """Sort the rows a crash left in `sending` by how far they got (I5); logs each.
+
+    No PDU written yet: resent, with no risk of a duplicate. PDU written: it may have gone
+    out; it waits `sending_grace` for a status report (`apply_status_reports` settles it
+    as delivered), then `on_sending` applies. Returns every id it touched.
+    """
     recipients = outbox.sending_recipients()
-    ids = outbox.recover_sending(policy.on_sending, now)  # under the write lock
-    for row_id in ids:
+    done = sendsteps.recover_sending(policy.on_sending, now, policy.sending_grace)
+
+    def who(row_id: int) -> str:
         to = recipients.get(row_id)
-        who = mask_phone(to) if to is not None else "?"
-        if policy.on_sending == "resend":
-            log.warning("outbox %d to %s was interrupted while sending: resending it "
-                        "(policy resend; the recipient may get it twice)", row_id, who)
-        else:
-            log.error("outbox %d to %s was interrupted while sending: marked failed "
-                      "(policy fail; it may or may not have gone out)", row_id, who)
-    return ids
+        return mask_phone(to) if to is not None else "?"
+
+    for row_id in done.unsent:
+        log.warning("outbox %d to %s was interrupted before its PDU was written: resending "
+                    "it (it cannot have gone out)", row_id, who(row_id))
+    for row_id in done.waiting:
+        log.warning("outbox %d to %s was interrupted after its PDU was written: waiting up "
+                    "to %ds for a status report before policy %s", row_id, who(row_id),
+                    int(policy.sending_grace.total_seconds()), policy.on_sending)
+    for row_id in done.by_policy:
+        _log_policy(policy, row_id, who(row_id), "")
+    return [*done.unsent, *done.waiting, *done.by_policy]
+
+
+def _log_policy(policy: OutboxPolicy, row_id: int, who: str, why: str) -> None:
+    if policy.on_sending == "resend":
+        log.warning("outbox %d to %s was interrupted while sending%s: resending it "
+                    "(policy resend; the recipient may get it twice)", row_id, who, why)
+    else:
+        log.error("outbox %d to %s was interrupted while sending%s: marked failed "
+                  "(policy fail; it may or may not have gone out)", row_id, who, why)
 
 
 def backoff_delay(policy: OutboxPolicy, attempts: int) -> timedelta:
@@ -83,6 +105,22 @@ def route_queued(routing: Routing) -> int:
     return routed
 
 
+class _Steps:
+    """A send's progress callback: persists the first `"prompt"` (one cheap UPDATE, before
+    the PDU is written, so a crash after it is never taken for one before it)."""
+
+    def __init__(self, row_id: int) -> None:
+        self.row_id = row_id
+        self.written = False
+
+    def __call__(self, step: str) -> None:
+        if step == "prompt" and not self.written:
+            sendsteps.mark_pdu_step(self.row_id)
+            self.written = True
+        elif step == "written":
+            crash_point("after_pdu_written")
+
+
 @dataclass
 class SendCounts:
     """What one modem's sending did (the status line, the bench)."""
@@ -99,7 +137,8 @@ class Outbound:
         self.policy = policy
         self.clock = clock
         self.routing = routing
-        self._reports: queue.Queue[tuple[str, int, bool]] = queue.Queue()
+        self._reports: queue.Queue[_Report] = queue.Queue()
+        self._next_expiry = 0.0  # monotonic time of the next grace check
 
     # -- claim, send, mark -------------------------------------------------------------
     def send_next(self, modem: ModemSender, counts: SendCounts) -> bool:
@@ -120,8 +159,9 @@ class Outbound:
         crash_point("after_sending")
         started = self.clock()
         who = mask_phone(row.to)
+        steps = _Steps(row.id)
         try:
-            refs = modem.send_text(row.to, row.text)
+            refs = modem.send_text(row.to, row.text, steps)
         except ModemDown as exc:
             # The modem stopped answering: out of service; the message may have gone out
             # (at least once, I5), and goes on through another modem or this one later.
@@ -157,15 +197,22 @@ class Outbound:
                     int(delay.total_seconds()))
 
     # -- delivery reports ------------------------------------------------------------------
-    def on_status_report(self, modem: str, ref: int, delivered: bool) -> None:
-        """A +CDS report (on the modem's notice thread): queued, applied in batches."""
-        self._reports.put((modem, ref, delivered))
+    def on_status_report(self, modem: str, ref: int, delivered: bool, *,
+                         recipient: str | None = None,
+                         smsc_time: datetime | None = None) -> None:
+        """A +CDS report (on the modem's notice thread): queued, applied in batches.
+        `recipient` and `smsc_time` let a report settle a row a crash left unconfirmed."""
+        self._reports.put(_Report(modem, ref, delivered, recipient, smsc_time))
 
     def apply_status_reports(self, timeout: float) -> int:
         """Match queued reports to outbox rows (waits up to `timeout` for the first one).
 
-        A burst of reports costs one transaction; returns how many were applied.
+        A burst of reports costs one transaction; returns how many were applied. A
+        delivered report whose reference matches no sent row may settle a row a crash
+        left unconfirmed (same modem and recipient). Unconfirmed rows whose grace ran out
+        get the policy here too (checked about once a second).
         """
+        self.expire_unconfirmed()
         try:
             items = [self._reports.get(timeout=timeout)]
         except queue.Empty:
@@ -177,12 +224,46 @@ class Outbound:
                 break
         now = self.clock()
         by_modem: dict[str, list[int]] = {}
-        for modem, ref, delivered in items:
-            if delivered:
-                by_modem.setdefault(modem, []).append(ref)
+        for r in items:
+            if r.delivered:
+                by_modem.setdefault(r.modem, []).append(r.ref)
             else:
                 log.warning("modem %s: status report says reference %d was not delivered",
-                            modem, ref)
-        for modem, ref in outbox.mark_delivered_reports(by_modem, now):
-            log.info("modem %s: status report for unknown reference %s", modem, ref)
+                            r.modem, r.ref)
+        unknown = set(outbox.mark_delivered_reports(by_modem, now))
+        for r in items:
+            if not r.delivered or (r.modem, r.ref) not in unknown:
+                continue
+            unknown.discard((r.modem, r.ref))
+            row_id = None
+            if r.recipient is not None:
+                row_id = sendsteps.settle_unconfirmed(r.modem, r.recipient, r.ref,
+                                                      r.smsc_time, now)
+            if row_id is None:
+                log.info("modem %s: status report for unknown reference %s", r.modem, r.ref)
+            else:
+                log.warning("outbox %d to %s, interrupted after its PDU was written, was "
+                            "delivered (status report, reference %d): not resent", row_id,
+                            mask_phone(r.recipient or ""), r.ref)
         return len(items)
+
+    def expire_unconfirmed(self) -> list[int]:
+        """Apply the policy to unconfirmed rows past their grace (at most once a second)."""
+        tick = time.monotonic()
+        if tick < self._next_expiry:
+            return []
+        self._next_expiry = tick + 1.0
+        rows = sendsteps.expire_unconfirmed(self.policy.on_sending, self.clock())
+        for row_id, to in rows:
+            _log_policy(self.policy, row_id, mask_phone(to),
+                        " (no status report within the grace period)")
+        return [row_id for row_id, _ in rows]
+
+
+@dataclass(frozen=True)
+class _Report:
+    modem: str
+    ref: int
+    delivered: bool
+    recipient: str | None
+    smsc_time: datetime | None

@@ -8,7 +8,7 @@ errors into the few failures below that the flows act on.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
@@ -77,7 +77,8 @@ class ModemSender(Protocol):
     """A modem as the outbound flow sends through it.
 
     `send_text` returns the modem's references (one per part) or raises `SendFailed`
-    (`ModemDown` when the modem stopped answering).
+    (`ModemDown` when the modem stopped answering). `progress` hears how far each part
+    got: `"prompt"` (its PDU is about to be written), `"written"`, `"answered"`.
     """
 
     @property
@@ -85,7 +86,8 @@ class ModemSender(Protocol):
     @property
     def healthy(self) -> bool: ...
 
-    def send_text(self, to: str, text: str) -> list[int]: ...
+    def send_text(self, to: str, text: str,
+                  progress: Callable[[str], None] | None = None) -> list[int]: ...
 
     def mark_unhealthy(self, reason: str) -> None: ...
 

@@ -144,10 +144,13 @@ class ModemHandle:
         with self._lock:
             self._require().delete(storage, index)
 
-    def send_text(self, to: str, text: str) -> list[int]:
-        """Send `text` (encoded, split as needed); the modem's references, one per part."""
+    def send_text(self, to: str, text: str,
+                  progress: Callable[[str], None] | None = None) -> list[int]:
+        """Send `text` (encoded, split as needed); the modem's references, one per part.
+        `progress` hears how far each part got (`Modem.send`)."""
         with self._lock:
-            return list(self._require().send(to, text, request_report=True).refs)
+            modem = self._require()
+            return list(modem.send(to, text, request_report=True, progress=progress).refs)
 
     def call(self, fn: Callable[[Modem], T]) -> T:
         """Run `fn(modem)` with the wrapper `Modem` under this handle's port lock."""

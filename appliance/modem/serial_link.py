@@ -193,21 +193,25 @@ class SerialLink:
         timeout: float,
         payload: str | None = None,
         prompt_timeout: float = 5.0,
+        on_step: Callable[[str], None] | None = None,
     ) -> list[str]:
         """Send `command`, return the answer lines (echo and notices removed) on `OK`.
 
         With `payload`, wait for the `> ` prompt (ESC and `ModemTimeout` when it doesn't
         come), then send `payload` + Ctrl-Z. Raises `CmsError`, `CmeError`,
-        `CommandError` for error finals, `ModemTimeout`, `ModemGone`.
+        `CommandError` for error finals, `ModemTimeout`, `ModemGone`. `on_step` hears
+        `"prompt"` just before the payload is written and `"written"` just after (a
+        sender records how far it got: before `"prompt"` nothing can have gone out).
         """
         with self._cmd_lock:
             self._check_alive()
             if self._dirty:
                 self._resync()
-            return self._run(command, timeout, payload, prompt_timeout)
+            return self._run(command, timeout, payload, prompt_timeout, on_step)
 
     def _run(
-        self, command: str, timeout: float, payload: str | None, prompt_timeout: float
+        self, command: str, timeout: float, payload: str | None, prompt_timeout: float,
+        on_step: Callable[[str], None] | None = None,
     ) -> list[str]:
         pending = _Pending(command=command)
         with self._state:
@@ -224,7 +228,11 @@ class SerialLink:
                         self._write(ESC)
                         self._dirty = True
                         raise ModemTimeout(f"{self.name}: no '> ' prompt for {command}")
+                    if on_step is not None:
+                        on_step("prompt")
                     self._write(payload.encode("ascii") + CTRL_Z)
+                    if on_step is not None:
+                        on_step("written")
             self._wait(pending.done, pending, timeout)
             if pending.final is None:
                 self._dirty = True

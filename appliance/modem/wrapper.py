@@ -240,14 +240,17 @@ class Modem:
                 log.debug("%s: %s/%d already empty", self.name, storage, index)
 
     def send(
-        self, to: str, text: str, *, ucs2: bool | None = None, request_report: bool = True
+        self, to: str, text: str, *, ucs2: bool | None = None, request_report: bool = True,
+        progress: Callable[[str], None] | None = None,
     ) -> SendResult:
         """Send `text` to `to` (E.164), one `AT+CMGS` per part; return each part's TP-MR.
 
         GSM-7 when possible, else UCS-2 (`ucs2` forces either way), concatenated when long.
         Raises `PduError` for a text/number that can't be encoded, `CmsError` (see
         `.transient`), `ModemTimeout`, `ModemGone`. If a later part fails, the error
-        carries the refs of the parts already accepted in `.sent_refs`.
+        carries the refs of the parts already accepted in `.sent_refs`. `progress` hears
+        each part's steps: `"prompt"` (its PDU is about to be written: from here on it may
+        go out), `"written"` (PDU and Ctrl-Z written), `"answered"` (`+CMGS: <mr>` read).
         """
         with self._session() as link:
             ref = self._concat_ref
@@ -259,11 +262,14 @@ class Modem:
                     lines = link.command(
                         f"AT+CMGS={part.tpdu_length}", payload=part.hex,
                         timeout=self.send_timeout, prompt_timeout=self.prompt_timeout,
+                        on_step=progress,
                     )
                 except ModemError as exc:
                     exc.sent_refs = tuple(refs)
                     raise
                 refs.append(parse_cmgs(lines))
+                if progress is not None:
+                    progress("answered")
             log.info("%s: sent %d part(s) to %s", self.name, len(refs), mask_phone(to))
             return SendResult(refs=tuple(refs))
 

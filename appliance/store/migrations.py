@@ -156,6 +156,15 @@ def _v2_work_queue_indexes(db: peewee.SqliteDatabase) -> None:
     db.execute_sql('CREATE INDEX "movement_booked_at" ON "movement" ("booked_at")')
 
 
+def _v3_outbox_send_step(db: peewee.SqliteDatabase) -> None:
+    """How far a send got (issue 16): NULL = nothing written yet, 'pdu' = its PDU is
+    being or was written, 'unconfirmed' = a crash left it there; waiting for a report."""
+    db.execute_sql(
+        'ALTER TABLE "outbox_message" ADD COLUMN "send_step" TEXT '
+        + _in("send_step", ("pdu", "unconfirmed"))
+    )
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int
@@ -166,6 +175,7 @@ class Migration:
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _v1_initial),
     Migration(2, "indexes for the work queues and the daily top-up cap", _v2_work_queue_indexes),
+    Migration(3, "outbox: how far a send got", _v3_outbox_send_step),
 )
 LATEST_VERSION: int = MIGRATIONS[-1].version
 

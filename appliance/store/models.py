@@ -143,6 +143,9 @@ class OutboxMessage(BaseModel):
     sending_at = UTCDateTimeField(null=True)
     sent_at = UTCDateTimeField(null=True)
     delivered_at = UTCDateTimeField(null=True)
+    # None: no PDU written yet (a crash here is safe to resend); 'pdu': about to be or
+    # written; 'unconfirmed': a crash left it after 'pdu', a report may still settle it.
+    send_step = peewee.CharField(null=True)
 
     def refs(self) -> list[int]:
         """The +CMGS references as integers."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from appliance.store.db import writing
 from appliance.store.fields import utc_text
@@ -28,6 +28,7 @@ from appliance.store.models import (
     OutboxMessage,
     database,
 )
+from appliance.store.sendsteps import SendingPolicy, recover_sending
 
 __all__ = [
     "ClaimedOutbox",
@@ -51,7 +52,8 @@ __all__ = [
 
 _CLAIM_SQL = """
 UPDATE outbox_message
-   SET state = 'sending', modem = ?, sending_at = ?, attempts = attempts + 1
+   SET state = 'sending', modem = ?, sending_at = ?, attempts = attempts + 1,
+       send_step = NULL
  WHERE state = 'queued' AND id = (
         SELECT id FROM outbox_message
          WHERE state = 'queued'
@@ -219,7 +221,6 @@ def set_preferred_modem(modem: str, ids: Sequence[int]) -> int:
 
 # --- queueing, failures, retries and recovery -------------------------------------
 
-SendingPolicy = Literal["resend", "fail"]
 
 
 _KIND_PRIORITY: dict[str, int] = {
@@ -342,34 +343,6 @@ def sending_recipients() -> dict[int, str]:
             OutboxMessage.state == "sending"
         )
     }
-
-
-def recover_sending(policy: SendingPolicy, now: datetime) -> list[int]:
-    """After a crash: rows left in `sending` are requeued ('resend') or failed ('fail').
-
-    Returns their ids, for the caller to log (I5: resending is an explicit policy).
-    """
-    with writing():  # read-then-write: take the write lock first
-        ids = [
-            int(r.id)
-            for r in OutboxMessage.select(OutboxMessage.id).where(
-                OutboxMessage.state == "sending"
-            )
-        ]
-        if ids:
-            if policy == "resend":
-                OutboxMessage.update(
-                    state="queued",
-                    next_attempt_at=now,
-                    last_error="interrupted while sending; resent by policy",
-                ).where(OutboxMessage.id.in_(ids)).execute()
-            elif policy == "fail":
-                OutboxMessage.update(
-                    state="failed", last_error="interrupted while sending; failed by policy"
-                ).where(OutboxMessage.id.in_(ids)).execute()
-            else:
-                raise ValueError(f"unknown sending policy {policy!r}")
-    return ids
 
 
 def queue_topup_reply(to: str, text: str, inbound_id: int | None, key: str,
