@@ -29,6 +29,10 @@ TEXTS: dict[str, tuple[str, str]] = {
         "B = balance, BK = savings, NUMBER AMOUNT = top-up, AMOUNT = top up your own "
         "number, Internet/TV/DuoTV/DuoFIX ID AMOUNT = IPKO product",
     ),
+    "demo.how_to_block": (
+        "Blloko një kartë të humbur (dhe shih kartat në bankën e rreme):",
+        "Block a lost card (and see the cards at the fake bank):",
+    ),
     "demo.how_to_text": (
         "Dërgo një SMS nga një terminal tjetër:",
         "Send an SMS from a second terminal:",

@@ -156,6 +156,64 @@ def _v2_work_queue_indexes(db: peewee.SqliteDatabase) -> None:
     db.execute_sql('CREATE INDEX "movement_booked_at" ON "movement" ("booked_at")')
 
 
+def _v3_commands(db: peewee.SqliteDatabase) -> None:
+    # Issue 12: Serbian agreements, alerts on/off, cards, bank requests. SQLite cannot
+    # change a CHECK constraint, so the agreement table is rebuilt (SQLite's documented
+    # recipe); deferring the foreign keys lets top-up orders keep pointing at it.
+    langs = "'sq', 'en', 'sr'"
+    db.execute_sql("PRAGMA defer_foreign_keys = ON")
+    db.execute_sql(
+        'CREATE TABLE "agreement_v3" ('
+        '"id" TEXT NOT NULL PRIMARY KEY, '
+        '"customer_id" TEXT NOT NULL REFERENCES "customer" ("id"), '
+        '"phone" TEXT NOT NULL UNIQUE, '
+        f'"language" TEXT NOT NULL DEFAULT \'sq\' CHECK ("language" IN ({langs})), '
+        '"alert_limit" TEXT, '
+        '"services" TEXT NOT NULL DEFAULT \'balance,topup,alerts\', '
+        '"active" INTEGER NOT NULL DEFAULT 1 CHECK ("active" IN (0, 1)), '
+        '"updated_at" TEXT, '
+        '"alerts_enabled" INTEGER NOT NULL DEFAULT 1 CHECK ("alerts_enabled" IN (0, 1)), '
+        '"alerts_since" TEXT)'
+    )
+    db.execute_sql(
+        'INSERT INTO "agreement_v3" ("id", "customer_id", "phone", "language", "alert_limit", '
+        '"services", "active", "updated_at") SELECT "id", "customer_id", "phone", "language", '
+        '"alert_limit", "services", "active", "updated_at" FROM "agreement"'
+    )
+    db.execute_sql('DROP TABLE "agreement"')
+    db.execute_sql('ALTER TABLE "agreement_v3" RENAME TO "agreement"')
+    db.execute_sql('CREATE INDEX "agreement_customer_id" ON "agreement" ("customer_id")')
+    db.execute_sql(
+        'CREATE TABLE "card" ('
+        '"id" TEXT NOT NULL PRIMARY KEY, '
+        '"customer_id" TEXT NOT NULL REFERENCES "customer" ("id"), '
+        '"last4" TEXT NOT NULL, '
+        '"status" TEXT NOT NULL DEFAULT \'active\' CHECK ("status" IN (\'active\', '
+        '\'blocked\')), '
+        '"updated_at" TEXT)'
+    )
+    db.execute_sql('CREATE INDEX "card_customer_id" ON "card" ("customer_id")')
+    db.execute_sql(
+        'CREATE TABLE "bank_request" ('
+        '"id" INTEGER NOT NULL PRIMARY KEY, '
+        '"idempotency_key" TEXT NOT NULL UNIQUE, '
+        '"agreement_id" TEXT NOT NULL REFERENCES "agreement" ("id"), '
+        '"inbound_id" INTEGER REFERENCES "inbound_message" ("id"), '
+        '"kind" TEXT NOT NULL CHECK ("kind" IN (\'alerts\', \'language\', \'card_block\')), '
+        '"params" TEXT NOT NULL, '
+        '"state" TEXT NOT NULL DEFAULT \'pending\' CHECK ("state" IN (\'pending\', '
+        '\'submitted\', \'done\', \'failed\')), '
+        '"outcome" TEXT, '
+        '"attempts" INTEGER NOT NULL DEFAULT 0, '
+        '"next_attempt_at" TEXT, '
+        '"created_at" TEXT NOT NULL, '
+        '"updated_at" TEXT NOT NULL)'
+    )
+    db.execute_sql('CREATE INDEX "bank_request_agreement_id" ON "bank_request" ("agreement_id")')
+    db.execute_sql('CREATE INDEX "bank_request_inbound_id" ON "bank_request" ("inbound_id")')
+    db.execute_sql('CREATE INDEX "bank_request_state" ON "bank_request" ("state")')
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int
@@ -166,6 +224,7 @@ class Migration:
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _v1_initial),
     Migration(2, "indexes for the work queues and the daily top-up cap", _v2_work_queue_indexes),
+    Migration(3, "Serbian, alerts on/off, cards and bank requests (issue 12)", _v3_commands),
 )
 LATEST_VERSION: int = MIGRATIONS[-1].version
 
