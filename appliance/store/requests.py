@@ -74,11 +74,12 @@ def finish_request(request_id: int, state: str, outcome: str, now: datetime) -> 
 
 def apply_alerts(agreement_id: str, enabled: bool, now: datetime) -> int:
     """The bank turned the agreement's alerts on or off: so does the box, at once (the
-    next sync brings the same). Turned on: from `now` only (nothing booked while off)."""
+    next sync brings the same). Turned on: from `now` only (nothing booked while off), in
+    whole seconds as the bank books (a movement in the second of the START alerts)."""
     values: dict[str, object] = {"alerts_enabled": enabled}
     which = Agreement.id == agreement_id
     if enabled:
-        values["alerts_since"] = now
+        values["alerts_since"] = now.replace(microsecond=0)
         which &= Agreement.alerts_enabled == 0
     return int(Agreement.update(**values).where(which).execute())
 

@@ -154,14 +154,16 @@ def upsert_agreements(agreements: Sequence[AgreementRow], now: datetime) -> None
               Agreement.alerts_enabled, Agreement.alerts_since)
     # Alerts turned on again (off here, on in the page): from now on only. A movement
     # booked before this sync, while they were off, is never alerted (DESIGN §4).
-    enabled, since = Agreement.alerts_enabled.column_name, Agreement.alerts_since.column_name
+    enabled, since_col = (Agreement.alerts_enabled.column_name,
+                          Agreement.alerts_since.column_name)
     table = _table(Agreement)
+    since = now.replace(microsecond=0)  # whole seconds, as the bank books
     sql = _insert_sql(Agreement, fields, upsert=fields[1:-1]) + (
-        f', "{since}" = CASE WHEN excluded."{enabled}" = 1 AND {table}."{enabled}" = 0 '
-        f'THEN excluded."{since}" ELSE {table}."{since}" END')
+        f', "{since_col}" = CASE WHEN excluded."{enabled}" = 1 AND {table}."{enabled}" = 0 '
+        f'THEN excluded."{since_col}" ELSE {table}."{since_col}" END')
     _executemany(sql, _to_db(fields, (
         (aid, customer, phone, str(language_from(language)),
-         limit, ",".join(s for s in SERVICES if s in services), active, now, alerts, now)
+         limit, ",".join(s for s in SERVICES if s in services), active, now, alerts, since)
         for aid, customer, phone, language, limit, services, active, alerts in agreements
     )))
 
