@@ -158,31 +158,28 @@ def _v2_work_queue_indexes(db: peewee.SqliteDatabase) -> None:
 
 def _v3_commands(db: peewee.SqliteDatabase) -> None:
     # Issue 12: Serbian agreements, alerts on/off, cards, bank requests. SQLite cannot
-    # change a CHECK constraint, so the agreement table is rebuilt (SQLite's documented
-    # recipe); deferring the foreign keys lets top-up orders keep pointing at it.
-    langs = "'sq', 'en', 'sr'"
-    db.execute_sql("PRAGMA defer_foreign_keys = ON")
+    # ALTER a CHECK constraint, and rebuilding the agreement table would need the foreign
+    # keys off (impossible inside this transaction: top-up orders point at it). Widening a
+    # CHECK changes no stored row, so it is one of the schema edits SQLite documents as
+    # safe through `writable_schema` (https://sqlite.org/lang_altertable.html, "otherwise").
+    old = _in("language", ("sq", "en"))
+    new = _in("language", ("sq", "en", "sr"))
+    cookie = int(db.execute_sql("PRAGMA schema_version").fetchone()[0])
+    db.execute_sql("PRAGMA writable_schema = ON")
+    try:
+        changed = db.execute_sql(
+            "UPDATE sqlite_master SET sql = replace(sql, ?, ?) "
+            "WHERE type = 'table' AND name = 'agreement' AND instr(sql, ?) > 0",
+            (old, new, old)).rowcount
+        db.execute_sql(f"PRAGMA schema_version = {cookie + 1}")
+    finally:
+        db.execute_sql("PRAGMA writable_schema = OFF")
+    if changed != 1:
+        raise RuntimeError("agreement.language: the version-1 CHECK constraint was not found")
     db.execute_sql(
-        'CREATE TABLE "agreement_v3" ('
-        '"id" TEXT NOT NULL PRIMARY KEY, '
-        '"customer_id" TEXT NOT NULL REFERENCES "customer" ("id"), '
-        '"phone" TEXT NOT NULL UNIQUE, '
-        f'"language" TEXT NOT NULL DEFAULT \'sq\' CHECK ("language" IN ({langs})), '
-        '"alert_limit" TEXT, '
-        '"services" TEXT NOT NULL DEFAULT \'balance,topup,alerts\', '
-        '"active" INTEGER NOT NULL DEFAULT 1 CHECK ("active" IN (0, 1)), '
-        '"updated_at" TEXT, '
-        '"alerts_enabled" INTEGER NOT NULL DEFAULT 1 CHECK ("alerts_enabled" IN (0, 1)), '
-        '"alerts_since" TEXT)'
-    )
-    db.execute_sql(
-        'INSERT INTO "agreement_v3" ("id", "customer_id", "phone", "language", "alert_limit", '
-        '"services", "active", "updated_at") SELECT "id", "customer_id", "phone", "language", '
-        '"alert_limit", "services", "active", "updated_at" FROM "agreement"'
-    )
-    db.execute_sql('DROP TABLE "agreement"')
-    db.execute_sql('ALTER TABLE "agreement_v3" RENAME TO "agreement"')
-    db.execute_sql('CREATE INDEX "agreement_customer_id" ON "agreement" ("customer_id")')
+        'ALTER TABLE "agreement" ADD COLUMN "alerts_enabled" INTEGER NOT NULL DEFAULT 1 '
+        'CHECK ("alerts_enabled" IN (0, 1))')
+    db.execute_sql('ALTER TABLE "agreement" ADD COLUMN "alerts_since" TEXT')
     db.execute_sql(
         'CREATE TABLE "card" ('
         '"id" TEXT NOT NULL PRIMARY KEY, '
