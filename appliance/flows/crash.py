@@ -1,7 +1,8 @@
 """Named crash points: `APPLIANCE_CRASH_AT=<point>` SIGKILLs the process there (tests).
 
 Inbound: `after_read`, `after_store`, `after_delete`, `after_decide`; outbound:
-`after_sending`, `after_submit`. tests/test_e2e_crash.py kills the daemon at each.
+`after_sending`, `after_submit`; bank requests: `request_before_bank`, `request_after_bank`.
+tests/test_e2e_crash.py and tests/test_e2e_requests.py kill the daemon at each.
 """
 
 from __future__ import annotations
