@@ -143,11 +143,8 @@ def banner(pty: str, bank_url: str, state_dir: Path, config: Path) -> None:
     console.print(t("demo.how_to_text"))
     console.print(f"  {cmd} fake-modem deliver {sd} --from {DEMO_PHONES[0].phone} B",
                   markup=False)
-    console.print(t("demo.how_to_block"))
-    console.print(f"  {cmd} fake-modem deliver {sd} --from {DEMO_PHONES[0].phone} "
-                  f"'{DEMO_CARD_BLOCK}'", markup=False)
-    console.print(f"  {cmd} fake-bank cards --state-dir "
-                  f"{shlex.quote(str(state_dir.resolve()))}", markup=False)
+    console.print(t("demo.how_to_block", text=DEMO_CARD_BLOCK, phone=DEMO_PHONES[0].phone,
+                    cards=f"{cmd} fake-bank cards {sd}"), markup=False)
     console.print(t("demo.how_to_read"))
     console.print(f"  {cmd} fake-modem sent {sd}", markup=False)
     console.print(t("demo.how_to_status"))

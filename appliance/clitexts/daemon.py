@@ -30,8 +30,8 @@ TEXTS: dict[str, tuple[str, str]] = {
         "number, Internet/TV/DuoTV/DuoFIX ID AMOUNT = IPKO product",
     ),
     "demo.how_to_block": (
-        "Blloko një kartë të humbur (dhe shih kartat në bankën e rreme):",
-        "Block a lost card (and see the cards at the fake bank):",
+        "Kartë e humbur? Dërgo '{text}' nga {phone} (kartat e bankës: {cards}).",
+        "Lost card? Text '{text}' from {phone} (the bank's cards: {cards}).",
     ),
     "demo.how_to_text": (
         "Dërgo një SMS nga një terminal tjetër:",

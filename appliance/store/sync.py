@@ -151,19 +151,21 @@ def upsert_agreements(agreements: Sequence[AgreementRow], now: datetime) -> None
             ).execute()
     fields = (Agreement.id, Agreement.customer, Agreement.phone, Agreement.language,
               Agreement.alert_limit, Agreement.services, Agreement.active, Agreement.updated_at,
-              Agreement.alerts_enabled, Agreement.alerts_since)
-    # Alerts turned on again (off here, on in the page): from now on only. A movement
-    # booked before this sync, while they were off, is never alerted (DESIGN §4).
-    enabled, since_col = (Agreement.alerts_enabled.column_name,
-                          Agreement.alerts_since.column_name)
+              Agreement.alerts_enabled)
+    # Alerts turned on again (off here, on in the page): from this sync on only, in whole
+    # seconds as the bank books. A movement booked before, while they were off, is never
+    # alerted (DESIGN §4). A new agreement has no such bound (its history is the
+    # baseline's or the backlog's to alert).
+    enabled = Agreement.alerts_enabled.column_name
+    since_col = Agreement.alerts_since.column_name
     table = _table(Agreement)
-    since = now.replace(microsecond=0)  # whole seconds, as the bank books
-    sql = _insert_sql(Agreement, fields, upsert=fields[1:-1]) + (
+    since = stored_time(now.replace(microsecond=0))  # our own clock's text: no data in SQL
+    sql = _insert_sql(Agreement, fields, upsert=fields[1:]) + (
         f', "{since_col}" = CASE WHEN excluded."{enabled}" = 1 AND {table}."{enabled}" = 0 '
-        f'THEN excluded."{since_col}" ELSE {table}."{since_col}" END')
+        f"THEN '{since}' ELSE {table}.\"{since_col}\" END")
     _executemany(sql, _to_db(fields, (
         (aid, customer, phone, str(language_from(language)),
-         limit, ",".join(s for s in SERVICES if s in services), active, now, alerts, since)
+         limit, ",".join(s for s in SERVICES if s in services), active, now, alerts)
         for aid, customer, phone, language, limit, services, active, alerts in agreements
     )))
 
