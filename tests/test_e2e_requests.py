@@ -7,12 +7,13 @@ from __future__ import annotations
 import json
 import signal
 import sqlite3
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from appliance.store.models import BankRequest, OutboxMessage
+from appliance.store.models import Agreement, BankRequest, OutboxMessage
 from tests.conftest import Box, DaemonProc, Fakes
 from tests.helpers import wait_for
 from tests.test_e2e_commands import ARBEN, ask
@@ -118,3 +119,23 @@ def test_bank_down_then_up_the_request_is_made_and_the_customer_told(make_box: o
     assert b.bank.db.card_status(CARD) == "blocked"
     assert b.bank.db.card_changes(CARD) == 2
     assert len(b.sent_to(ARBEN)) == 2
+
+
+def test_alerts_turned_on_at_the_bank_itself_alert_nothing_booked_while_off(box: Box) -> None:
+    """A STOP/START made elsewhere (the bank's branch) reaches the box by the sync only:
+    the movement booked while off is not alerted after the sync that sees alerts on."""
+    bank = box.bank.db
+    bank.set_alerts(AGREEMENT, False)
+    box.daemon.sync_bank()
+    while_off = box.bank.book_movement("A1001", OVER_LIMIT, "card_payment")
+    bank.set_alerts(AGREEMENT, True)
+    box.daemon.sync_bank()  # one page: alerts on again, and the movement booked while off
+    assert box.daemon.last_sync_error is None
+    assert _alerts_for(while_off) == []
+    since = Agreement.get_by_id(AGREEMENT).alerts_since
+    assert since is not None
+    # Alerts count from the next whole second after the sync that saw them on.
+    wait_for(lambda: datetime.now(UTC) >= since, timeout=3, what="the bound passed")
+    after = box.bank.book_movement("A1001", OVER_LIMIT, "card_payment")
+    box.daemon.sync_bank()
+    wait_for(lambda: _alerts_for(after), what="the alert of a movement booked after")

@@ -152,14 +152,16 @@ def upsert_agreements(agreements: Sequence[AgreementRow], now: datetime) -> None
     fields = (Agreement.id, Agreement.customer, Agreement.phone, Agreement.language,
               Agreement.alert_limit, Agreement.services, Agreement.active, Agreement.updated_at,
               Agreement.alerts_enabled)
-    # Alerts turned on again (off here, on in the page): from this sync on only, in whole
-    # seconds as the bank books. A movement booked before, while they were off, is never
-    # alerted (DESIGN §4). A new agreement has no such bound (its history is the
-    # baseline's or the backlog's to alert).
+    # Alerts turned on again (off here, on in the page): from this sync on only. A
+    # movement booked before, while they were off, is never alerted (DESIGN §4). A new
+    # agreement has no such bound (its history is the baseline's or the backlog's).
     enabled = Agreement.alerts_enabled.column_name
     since_col = Agreement.alerts_since.column_name
     table = _table(Agreement)
-    since = stored_time(now.replace(microsecond=0))  # our own clock's text: no data in SQL
+    # Rounded up to the whole second: this sync read movements booked up to about `now`,
+    # and one booked in the same second may have been booked while off.
+    up = now.replace(microsecond=0) + (timedelta(seconds=1) if now.microsecond else _ZERO)
+    since = stored_time(up)  # our own clock's text, no data, in the SQL
     sql = _insert_sql(Agreement, fields, upsert=fields[1:]) + (
         f', "{since_col}" = CASE WHEN excluded."{enabled}" = 1 AND {table}."{enabled}" = 0 '
         f"THEN '{since}' ELSE {table}.\"{since_col}\" END")
