@@ -63,10 +63,12 @@ class DemoPhone:
 
 # From the fake bank's seed (config/demo-bank.yaml).
 DEMO_PHONES: tuple[DemoPhone, ...] = (
-    DemoPhone("+38344123456", "Arben (Vala, shqip)", ("B", "BK", "5")),
-    DemoPhone("+38349234567", "Drita (IPKO, English)", ("B", "044123456 5")),
+    DemoPhone("+38344123456", "Arben (Vala, shqip)", ("B", "BK", "5", "MINI", "BLLOKO 4821")),
+    DemoPhone("+38349234567", "Drita (IPKO, English)", ("B", "044123456 5", "STOP", "SR")),
     DemoPhone("+38345345678", "Besnik (Vala, business)", ("B", "Internet besnik.k 15")),
 )
+# A card of the first demo phone's customer (the fake bank's seed: Arben's ***4821).
+DEMO_CARD_BLOCK = "BLLOKO 4821"
 
 
 def config_text(state_dir: Path, bank_url: str, token_file: Path) -> str:
@@ -141,6 +143,8 @@ def banner(pty: str, bank_url: str, state_dir: Path, config: Path) -> None:
     console.print(t("demo.how_to_text"))
     console.print(f"  {cmd} fake-modem deliver {sd} --from {DEMO_PHONES[0].phone} B",
                   markup=False)
+    console.print(t("demo.how_to_block", text=DEMO_CARD_BLOCK, phone=DEMO_PHONES[0].phone,
+                    cards=f"{cmd} fake-bank cards {sd}"), markup=False)
     console.print(t("demo.how_to_read"))
     console.print(f"  {cmd} fake-modem sent {sd}", markup=False)
     console.print(t("demo.how_to_status"))

@@ -29,6 +29,10 @@ TEXTS: dict[str, tuple[str, str]] = {
         "B = balance, BK = savings, NUMBER AMOUNT = top-up, AMOUNT = top up your own "
         "number, Internet/TV/DuoTV/DuoFIX ID AMOUNT = IPKO product",
     ),
+    "demo.how_to_block": (
+        "Kartë e humbur? Dërgo '{text}' nga {phone} (kartat e bankës: {cards}).",
+        "Lost card? Text '{text}' from {phone} (the bank's cards: {cards}).",
+    ),
     "demo.how_to_text": (
         "Dërgo një SMS nga një terminal tjetër:",
         "Send an SMS from a second terminal:",

@@ -270,6 +270,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "ops.status.inbox": ("Hyrëse", "Inbox"),
     "ops.status.outbox": ("Dalëse", "Outbox"),
     "ops.status.orders": ("Porositë (mbushje)", "Orders (top-ups)"),
+    "ops.status.requests": ("Kërkesat te banka (NDAL, SQ, BLLOKO)",
+                            "Bank requests (STOP, SQ, BLOCK)"),
     "ops.status.oldest": ("më e vjetra në pritje: {age}", "oldest waiting: {age}"),
     "ops.status.sync": ("Sinkronizimi i fundit me bankën: {when} ({age} më parë)",
                         "Last bank sync: {when} ({age} ago)"),

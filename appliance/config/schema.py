@@ -130,6 +130,10 @@ class BankSettings(Section):
     topup_max_attempts: PositiveInt = DEFAULT_TOPUP_MAX_ATTEMPTS
     topup_backoff_initial: Seconds = DEFAULT_TOPUP_BACKOFF_INITIAL
     topup_backoff_max: Seconds = DEFAULT_TOPUP_BACKOFF_MAX
+    # Bank requests (STOP/START, SQ/EN/SR, BLLOKO) are retried while the bank is down, with
+    # the top-ups' backoff, for this long after the customer asked; then they fail and the
+    # customer is told.
+    request_retry_for: Seconds = 3600.0
 
     @model_validator(mode="after")
     def _backoff(self) -> Self:

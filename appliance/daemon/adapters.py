@@ -89,7 +89,8 @@ class SendingModem:
 
 
 class BankPort:
-    """The bank client as the sync's `ChangeFeed` and the top-up flow's `TopupBank`.
+    """The bank client as the sync's `ChangeFeed`, the top-up flow's `TopupBank` and the
+    request flow's `RequestBank`.
 
     The feed's errors pass through (they end a sync run, whatever they are); a top-up's
     become `BankRefused` (4xx) or `BankDown` (anything else the client raises).
@@ -115,6 +116,27 @@ class BankPort:
     def resolve_topup(self, idempotency_key: str) -> TopupResult:
         try:
             return self.client.resolve_topup(idempotency_key)
+        except BankError as exc:
+            raise BankDown(str(exc), auth=isinstance(exc, BankAuthError)) from exc
+
+    def set_alerts(self, agreement_id: str, enabled: bool) -> object:
+        return self._request(lambda: self.client.set_alerts(agreement_id, enabled))
+
+    def set_language(self, agreement_id: str, language: str) -> object:
+        return self._request(lambda: self.client.set_language(agreement_id, language))
+
+    def block_card(self, idempotency_key: str, agreement_id: str, last4: str) -> object:
+        return self._request(lambda: self.client.block_card(idempotency_key, agreement_id,
+                                                            last4))
+
+    @staticmethod
+    def _request(call: Callable[[], object]) -> object:
+        """A request flow's call, its errors as the `RequestBank` port's (a
+        `BankCardUnknown` is a 404 `unknown_card` refusal)."""
+        try:
+            return call()
+        except BankRejected as exc:
+            raise BankRefused(exc.status, exc.code) from exc
         except BankError as exc:
             raise BankDown(str(exc), auth=isinstance(exc, BankAuthError)) from exc
 

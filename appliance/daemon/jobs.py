@@ -1,5 +1,6 @@
 """The daemon's scheduled jobs (APScheduler): the bank sync and the daily
-housekeeping that deletes finished traffic older than `retention_days`; top-up passes."""
+housekeeping that deletes finished traffic older than `retention_days`; top-up and bank
+request passes."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from appliance.flows.outbound import route_queued
+from appliance.flows.requests import perform_pending
 from appliance.flows.sync import sync_once
 from appliance.flows.topups import submit_pending
 from appliance.store.db import writing
@@ -46,6 +48,17 @@ def submit_topups(d: Daemon) -> None:
                        hold_seconds=b.topup_hold_seconds, max_attempts=b.topup_max_attempts,
                        retry_after=b.topup_backoff_initial, retry_max=b.topup_backoff_max,
                        clock=d.clock)
+    if n:
+        route_queued(d.pool)
+        d.wake_outbox()
+
+
+def perform_requests(d: Daemon) -> None:
+    """Make the due bank requests (STOP/START, SQ/EN/SR, BLLOKO); their replies leave at
+    once."""
+    b = d.settings.bank
+    n = perform_pending(d.bank, d.settings.rules, d.clock(), retry_for=b.request_retry_for,
+                        retry_after=b.topup_backoff_initial, retry_max=b.topup_backoff_max)
     if n:
         route_queued(d.pool)
         d.wake_outbox()

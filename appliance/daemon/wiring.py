@@ -178,6 +178,9 @@ class Daemon:
     def submit_topups(self) -> None:
         jobs.submit_topups(self)
 
+    def perform_requests(self) -> None:
+        jobs.perform_requests(self)
+
     def sync_bank(self) -> None:
         """One bank sync (scheduled); alerts it queues are sent at once."""
         jobs.sync_bank(self)

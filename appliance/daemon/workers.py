@@ -108,7 +108,7 @@ class InboxWorker(LoopThread):
         result = d.inbox.process(bank_reachable=d.bank_reachable())
         if result.replies:
             d.wake_outbox()
-        if result.orders:
+        if result.orders or result.requests:
             d.wake_topups()
         wait = poll
         if result.waiting_until is not None:
@@ -128,8 +128,9 @@ class InboxWorker(LoopThread):
 
 
 class TopupWorker(LoopThread):
-    """Submits due top-up orders, woken right after a decision creates one and otherwise
-    every `bank.topup_interval` (the one timer for top-up passes: no scheduler job)."""
+    """Submits due top-up orders, then makes the due bank requests (STOP, SQ, BLLOKO, ...),
+    woken right after a decision creates one and otherwise every `bank.topup_interval`
+    (the one timer for both passes: no scheduler job)."""
 
     def __init__(self, d: Daemon) -> None:
         super().__init__("topups")
@@ -146,6 +147,10 @@ class TopupWorker(LoopThread):
                 d.submit_topups()
             except Exception:
                 log.exception("top-ups: unexpected error")
+            try:
+                d.perform_requests()
+            except Exception:
+                log.exception("bank requests: unexpected error")
 
 
 class ReportsWorker(LoopThread):

@@ -4,7 +4,8 @@
 its dedupe key, and only then deletes it from the modem (I1): reading a message twice is a
 no-op. `Inbox.process()` takes every stored, undecided message (reassembling multi-part
 ones), decides it with the pure core, and commits the decision, its replies and any top-up
-order in one transaction (I2). Both run on the inbox worker thread only.
+order or bank request (`flows.requests`) in one transaction (I2). Both run on the inbox
+worker thread only.
 
 The modem is a port (`ports.ModemStorage`: list, delete, decode), the modems' routing
 another (`ports.Routing`: the preferred modem of a reply). Named crash points
@@ -31,10 +32,12 @@ from appliance.core.rules import Rules
 from appliance.core.views import OrderIntent, SenderView
 from appliance.flows.crash import crash_point
 from appliance.flows.ports import Clock, DeliverMessage, ModemStorage, Routing
+from appliance.flows.requests import stored_kind
 from appliance.store import inbound as queries
 from appliance.store.db import writing
 from appliance.store.models import InboundMessage, database
 from appliance.store.outbox import queue_replies
+from appliance.store.requests import create_bank_request
 from appliance.store.state import local_day
 from appliance.store.topups import create_topup_order
 from appliance.store.views import sender_view
@@ -95,7 +98,8 @@ def dedupe_key(sender: str | None, smsc_time: datetime | None, pdu_hex: str) -> 
 
 
 def idempotency_key(inbound_dedupe: str) -> str:
-    """The bank's Idempotency-Key for the top-up an inbound message asks for (I3).
+    """The bank's Idempotency-Key for the top-up or card block an inbound message asks
+    for (I3).
 
     A digest, so that no phone number travels in an HTTP header.
     """
@@ -108,6 +112,7 @@ class ProcessResult:
     waiting_until: datetime | None = None  # when the earliest incomplete group expires
     orders: int = 0
     replies: int = 0
+    requests: int = 0  # bank requests (STOP/START, SQ/EN/SR, BLLOKO) created
 
 
 class _SingleModem:
@@ -229,7 +234,7 @@ class Inbox:
         # still commit together (I2) while a burst costs few commits.
         for start in range(0, len(work), DECIDE_BATCH):
             batch = work[start:start + DECIDE_BATCH]
-            done: list[tuple[list[int], str, str, int, int]] = []
+            done: list[tuple[list[int], str, str, int, int, int]] = []
             with writing():
                 for _at, rows, text, incomplete in batch:
                     try:
@@ -249,18 +254,20 @@ class Inbox:
                                       ",".join(map(str, ids)))
                         queries.mark_inbound(ids, "ignored", now, outcome="error",
                                              only_undecided=True)
-            for ids, sender, outcome, replies, order in done:
+            for ids, sender, outcome, replies, order, request in done:
                 log.info("inbound %s from %s decided: %s, %d reply(ies)%s",
                          ",".join(map(str, ids)), mask_phone(sender), outcome, replies,
-                         ", top-up order" if order else "")
+                         ", top-up order" if order else ", bank request" if request else "")
                 result.decided += 1
                 result.replies += replies
                 result.orders += order
+                result.requests += request
             crash_point("after_decide")
         return result
 
     def _decide(self, rows: Sequence[InboundMessage], text: str, incomplete: bool,
-                now: datetime, bank_reachable: bool) -> tuple[list[int], str, str, int, int]:
+                now: datetime, bank_reachable: bool
+                ) -> tuple[list[int], str, str, int, int, int]:
         """Decide one message and write its effects (inside the caller's transaction)."""
         first = rows[0]
         sender: str = first.sender
@@ -270,12 +277,14 @@ class Inbox:
                                                          "multi-part incomplete")
         else:
             parsed = commands.parse(text, rules)
-        view = sender_view(sender, now, tz=rules.timezone, bank_reachable=bank_reachable)
+        view = sender_view(sender, now, tz=rules.timezone, bank_reachable=bank_reachable,
+                           with_movements=isinstance(parsed, commands.StatementQuery))
         refused_today = False
         if view is None:
             refused_today = not self._may_refuse_stranger(sender, now)
         decision = core_decide.decide(parsed, view, now, rules,
-                                      stranger_refused_today=refused_today)
+                                      stranger_refused_today=refused_today,
+                                      bank_requests=True)
         replies = list(decision.replies)
         kind = "reply" if view is not None else "refusal"
         outcome = decision.outcome
@@ -290,7 +299,14 @@ class Inbox:
         if decision.order is not None and view is not None:
             self._create_order(decision.order, view, first, now)
             orders = 1
-        return ids, sender, outcome, len(replies), orders
+        requests = 0
+        if decision.request is not None and view is not None:
+            kind, params = stored_kind(decision.request)
+            create_bank_request(idempotency_key=idempotency_key(first.dedupe_key),
+                                agreement_id=view.agreement.id, inbound_id=first.id,
+                                kind=kind, params=params, now=now)
+            requests = 1
+        return ids, sender, outcome, len(replies), orders, requests
 
     def _may_refuse_stranger(self, sender: str, now: datetime) -> bool:
         """Whether a number without an agreement gets the refusal now (once a day at most)."""

@@ -144,6 +144,8 @@ class BankAgreement(Protocol):
     def language(self) -> str: ...
     @property
     def active(self) -> bool: ...
+    @property
+    def alerts_enabled(self) -> bool: ...
 
 
 class BankAccount(Protocol):
@@ -178,6 +180,17 @@ class BankMovement(Protocol):
     def balance_after(self) -> Decimal: ...
 
 
+class BankCard(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def customer_id(self) -> str: ...
+    @property
+    def last4(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+
+
 class ChangesPage(Protocol):
     """One page of the bank's change feed (docs/bank-api.md), parents before children."""
 
@@ -193,6 +206,8 @@ class ChangesPage(Protocol):
     def accounts(self) -> Sequence[BankAccount]: ...
     @property
     def movements(self) -> Sequence[BankMovement]: ...
+    @property
+    def cards(self) -> Sequence[BankCard]: ...
 
 
 class ChangeFeed(Protocol):
@@ -226,6 +241,21 @@ class TopupBank(Protocol):
               *, agreement_id: str) -> TopupAnswer: ...
 
     def resolve_topup(self, idempotency_key: str) -> TopupAnswer: ...
+
+
+class RequestBank(Protocol):
+    """The bank as the request flow calls it (STOP/START, SQ/EN/SR, BLLOKO); the answers'
+    contents are not needed, only that the change was made.
+
+    Raises `BankRefused` (code `unknown_card` for a card that is not this customer's) or
+    `BankDown` (unreachable, 5xx, ...: the same call is made again later).
+    """
+
+    def set_alerts(self, agreement_id: str, enabled: bool) -> object: ...
+
+    def set_language(self, agreement_id: str, language: str) -> object: ...
+
+    def block_card(self, idempotency_key: str, agreement_id: str, last4: str) -> object: ...
 
 
 class BankDown(Exception):

@@ -154,7 +154,9 @@ def _apply_page(
     rows.upsert_accounts((a.id, a.customer_id, a.kind, a.number, a.currency, a.balance,
                           a.as_of) for a in page.accounts)
     rows.upsert_agreements([(a.id, a.customer_id, a.phone, a.language, a.alert_limit,
-                             a.services, a.active) for a in page.agreements], now)
+                             a.services, a.active, a.alerts_enabled)
+                            for a in page.agreements], now)
+    rows.upsert_cards([(c.id, c.customer_id, c.last4, c.status) for c in page.cards], now)
     movements = page.movements
     new_ids = rows.insert_new_movements(
         [(m.id, m.account_id, m.amount, m.type, m.booked_at, m.balance_after)
@@ -171,7 +173,8 @@ class _Views:
     accounts drops those; a page that changes any agreement drops all agreements."""
 
     accounts: dict[str, tuple[str, AccountView]] = field(default_factory=dict)
-    subscribers: dict[str, list[AgreementView]] = field(default_factory=dict)
+    subscribers: dict[str, list[tuple[AgreementView, datetime | None]]] = field(
+        default_factory=dict)
 
     def forget(self, page: ChangesPage) -> None:
         for account in page.accounts:
@@ -193,10 +196,10 @@ def _queue_alerts(
     )
     for customer in missing:
         by_customer[customer] = []
-    for customer, agreement in rows.subscribed_agreements(missing):
-        by_customer[customer].append(agreement)
+    for customer, agreement, since in rows.subscribed_agreements(missing):
+        by_customer[customer].append((agreement, since))
     for customer in missing:
-        by_customer[customer].sort(key=lambda v: v.id)
+        by_customer[customer].sort(key=lambda v: v[0].id)
     alerts: list[rows.AlertRow] = []
     for m in new:
         owner = accounts.get(m.account_id)
@@ -209,7 +212,9 @@ def _queue_alerts(
         movement = MovementView(id=m.id, account_id=m.account_id, amount=m.amount,
                                 type=m.type, booked_at=m.booked_at,
                                 balance_after=m.balance_after)
-        for agreement in subscribers:
+        for agreement, since in subscribers:
+            if since is not None and m.booked_at < since:
+                continue  # booked while alerts were off (STOP), synced after START
             text = alert_text(movement, agreement, account, rules, now)
             if text is not None:
                 alerts.append((agreement.phone, text, f"alert:{m.id}:{agreement.phone}"))

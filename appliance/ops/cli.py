@@ -106,7 +106,7 @@ def render_status(data: dict[str, Any], console: Console) -> None:
     queues.add_column(t("ops.status.col.state"))
     queues.add_column(t("ops.status.col.count"), justify="right")
     for key, title in (("inbox", "ops.status.inbox"), ("outbox", "ops.status.outbox"),
-                       ("orders", "ops.status.orders")):
+                       ("orders", "ops.status.orders"), ("requests", "ops.status.requests")):
         first = True
         for state, n in data[key]["by_state"].items():
             style = "red" if state == "failed" and n else ("yellow" if n and state in (

@@ -14,7 +14,7 @@ from appliance.config import Settings
 from appliance.ops.backup import fix_sidecar_ownership
 from appliance.ops.snapshot import pid_alive, read_snapshot, snapshot_path
 from appliance.store.db import open_database
-from appliance.store.models import INBOUND_STATES, OUTBOX_STATES, TOPUP_STATES
+from appliance.store.models import INBOUND_STATES, OUTBOX_STATES, REQUEST_STATES, TOPUP_STATES
 from appliance.store.queries import (
     counts_for_status,
     last_sync_at,
@@ -76,6 +76,7 @@ def gather_status(settings: Settings, now: datetime) -> dict[str, Any]:
         return {s: int(counts.get(f"{prefix}.{s}", 0)) for s in states}
 
     orders = by_state("topups", TOPUP_STATES)
+    requests = by_state("requests", REQUEST_STATES)
     return {
         "now": now.isoformat(),
         "database": str(path),
@@ -93,6 +94,11 @@ def gather_status(settings: Settings, now: datetime) -> dict[str, Any]:
         "orders": {
             "by_state": orders,
             "pending": sum(orders.get(s, 0) for s in ORDERS_PENDING),
+        },
+        # STOP/START, SQ/EN/SR, BLLOKO: counted like top-ups (pending: not yet final).
+        "requests": {
+            "by_state": requests,
+            "pending": sum(requests.get(s, 0) for s in ("pending", "submitted")),
         },
         "last_sync": {
             "at": None if synced is None else synced.isoformat(),

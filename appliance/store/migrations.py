@@ -165,6 +165,61 @@ def _v3_outbox_send_step(db: peewee.SqliteDatabase) -> None:
     )
 
 
+def _v4_commands(db: peewee.SqliteDatabase) -> None:
+    # Issue 12: Serbian agreements, alerts on/off, cards, bank requests. SQLite cannot
+    # ALTER a CHECK constraint, and rebuilding the agreement table would need the foreign
+    # keys off (impossible inside this transaction: top-up orders point at it). Widening a
+    # CHECK changes no stored row, so it is one of the schema edits SQLite documents as
+    # safe through `writable_schema` (https://sqlite.org/lang_altertable.html, "otherwise").
+    old = _in("language", ("sq", "en"))
+    new = _in("language", ("sq", "en", "sr"))
+    cookie = int(db.execute_sql("PRAGMA schema_version").fetchone()[0])
+    db.execute_sql("PRAGMA writable_schema = ON")
+    try:
+        changed = db.execute_sql(
+            "UPDATE sqlite_master SET sql = replace(sql, ?, ?) "
+            "WHERE type = 'table' AND name = 'agreement' AND instr(sql, ?) > 0",
+            (old, new, old)).rowcount
+        db.execute_sql(f"PRAGMA schema_version = {cookie + 1}")
+    finally:
+        db.execute_sql("PRAGMA writable_schema = OFF")
+    if changed != 1:
+        raise RuntimeError("agreement.language: the version-1 CHECK constraint was not found")
+    db.execute_sql(
+        'ALTER TABLE "agreement" ADD COLUMN "alerts_enabled" INTEGER NOT NULL DEFAULT 1 '
+        'CHECK ("alerts_enabled" IN (0, 1))')
+    db.execute_sql('ALTER TABLE "agreement" ADD COLUMN "alerts_since" TEXT')
+    db.execute_sql(
+        'CREATE TABLE "card" ('
+        '"id" TEXT NOT NULL PRIMARY KEY, '
+        '"customer_id" TEXT NOT NULL REFERENCES "customer" ("id"), '
+        '"last4" TEXT NOT NULL, '
+        '"status" TEXT NOT NULL DEFAULT \'active\' CHECK ("status" IN (\'active\', '
+        '\'blocked\')), '
+        '"updated_at" TEXT)'
+    )
+    db.execute_sql('CREATE INDEX "card_customer_id" ON "card" ("customer_id")')
+    db.execute_sql(
+        'CREATE TABLE "bank_request" ('
+        '"id" INTEGER NOT NULL PRIMARY KEY, '
+        '"idempotency_key" TEXT NOT NULL UNIQUE, '
+        '"agreement_id" TEXT NOT NULL REFERENCES "agreement" ("id"), '
+        '"inbound_id" INTEGER REFERENCES "inbound_message" ("id"), '
+        '"kind" TEXT NOT NULL CHECK ("kind" IN (\'alerts\', \'language\', \'card_block\')), '
+        '"params" TEXT NOT NULL, '
+        '"state" TEXT NOT NULL DEFAULT \'pending\' CHECK ("state" IN (\'pending\', '
+        '\'submitted\', \'done\', \'failed\')), '
+        '"outcome" TEXT, '
+        '"attempts" INTEGER NOT NULL DEFAULT 0, '
+        '"next_attempt_at" TEXT, '
+        '"created_at" TEXT NOT NULL, '
+        '"updated_at" TEXT NOT NULL)'
+    )
+    db.execute_sql('CREATE INDEX "bank_request_agreement_id" ON "bank_request" ("agreement_id")')
+    db.execute_sql('CREATE INDEX "bank_request_inbound_id" ON "bank_request" ("inbound_id")')
+    db.execute_sql('CREATE INDEX "bank_request_state" ON "bank_request" ("state")')
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int
@@ -176,6 +231,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _v1_initial),
     Migration(2, "indexes for the work queues and the daily top-up cap", _v2_work_queue_indexes),
     Migration(3, "outbox: how far a send got", _v3_outbox_send_step),
+    Migration(4, "Serbian, alerts on/off, cards and bank requests (issue 12)", _v4_commands),
 )
 LATEST_VERSION: int = MIGRATIONS[-1].version
 

@@ -18,13 +18,17 @@ from appliance.store.fields import MoneyField, UTCDateTimeField
 database: Final = peewee.DatabaseProxy()
 
 # Enumerations, kept here as data so the migrations' CHECK constraints and the code agree.
-LANGUAGES: Final = ("sq", "en")
+LANGUAGES: Final = ("sq", "en", "sr")
 SERVICES: Final = ("balance", "topup", "alerts")
 ACCOUNT_KINDS: Final = ("current", "business", "savings")
 INBOUND_STATES: Final = ("stored", "waiting_parts", "handled", "ignored", "undecodable")
 OUTBOX_KINDS: Final = ("reply", "topup_result", "alert", "refusal")
 OUTBOX_STATES: Final = ("queued", "sending", "sent", "delivered", "failed")
 TOPUP_STATES: Final = ("pending", "submitted", "done", "rejected", "failed")
+CARD_STATES: Final = ("active", "blocked")
+# A bank request (STOP/START, SQ/EN/SR, BLLOKO): its kinds and states (flows/requests.py).
+REQUEST_KINDS: Final = ("alerts", "language", "card_block")
+REQUEST_STATES: Final = ("pending", "submitted", "done", "failed")
 
 # Outbox priorities: lower goes first (internals.md).
 PRIORITY_REPLY: Final = 0
@@ -52,11 +56,14 @@ class Agreement(BaseModel):
     id = peewee.CharField(primary_key=True)
     customer = peewee.ForeignKeyField(Customer, backref="agreements", column_name="customer_id")
     phone = peewee.CharField(unique=True)  # E.164, e.g. +38344123456
-    language = peewee.CharField(default="sq")  # 'sq' | 'en'
+    language = peewee.CharField(default="sq")  # LANGUAGES
     alert_limit = MoneyField(null=True)  # None: no alert limit set
     services = peewee.CharField(default="balance,topup,alerts")  # comma list of SERVICES
     active = peewee.BooleanField(default=True)
     updated_at = UTCDateTimeField(null=True)
+    alerts_enabled = peewee.BooleanField(default=True)  # False after the customer's STOP
+    # When alerts were last turned on again: movements booked before are never alerted.
+    alerts_since = UTCDateTimeField(null=True)
 
     def service_set(self) -> frozenset[str]:
         """The services as a set (`services` is stored as a comma list)."""
@@ -176,6 +183,40 @@ class TopupOrder(BaseModel):
     updated_at = UTCDateTimeField()
 
 
+class Card(BaseModel):
+    """A customer's card as the bank's feed last showed it (only its last 4 digits)."""
+
+    id = peewee.CharField(primary_key=True)
+    customer = peewee.ForeignKeyField(Customer, backref="cards", column_name="customer_id")
+    last4 = peewee.CharField()
+    status = peewee.CharField(default="active")  # CARD_STATES
+    updated_at = UTCDateTimeField(null=True)
+
+
+class BankRequest(BaseModel):
+    """A change a customer's SMS asks the bank to make (alerts, language, card block).
+
+    Created with the inbound decision (I2); `idempotency_key` is derived from the inbound
+    message, so a crash or a retry makes the change once and answers once.
+    """
+
+    id = peewee.AutoField()
+    idempotency_key = peewee.CharField(unique=True)
+    agreement = peewee.ForeignKeyField(Agreement, backref="requests",
+                                       column_name="agreement_id")
+    inbound = peewee.ForeignKeyField(
+        InboundMessage, backref="requests", null=True, column_name="inbound_id"
+    )
+    kind = peewee.CharField()  # REQUEST_KINDS
+    params = peewee.TextField()  # JSON: {"enabled": true} | {"language": "sr"} | {"last4": ..}
+    state = peewee.CharField(default="pending")  # REQUEST_STATES
+    outcome = peewee.CharField(null=True)  # core.requests.RequestOutcome value, once final
+    attempts = peewee.IntegerField(default=0)
+    next_attempt_at = UTCDateTimeField(null=True)
+    created_at = UTCDateTimeField()
+    updated_at = UTCDateTimeField()
+
+
 class SyncState(BaseModel):
     """Small key/value state: the bank cursor, the last sync time, ..."""
 
@@ -214,5 +255,7 @@ ALL_MODELS: Final[tuple[type[BaseModel], ...]] = (
     TopupOrder,
     SyncState,
     UnknownSenderReply,
+    Card,
+    BankRequest,
     ModemRecord,
 )

@@ -11,7 +11,9 @@ from appliance.store.db import write_transaction
 from appliance.store.models import (
     INBOUND_STATES,
     OUTBOX_STATES,
+    REQUEST_STATES,
     TOPUP_STATES,
+    BankRequest,
     InboundMessage,
     ModemRecord,
     OutboxMessage,
@@ -49,6 +51,7 @@ def counts_for_status(now: datetime) -> dict[str, int]:
         ("outbox", OutboxMessage, OUTBOX_STATES),
         ("inbound", InboundMessage, INBOUND_STATES),
         ("topups", TopupOrder, TOPUP_STATES),
+        ("requests", BankRequest, REQUEST_STATES),
     ):
         for state in states:
             counts[f"{prefix}.{state}"] = 0
@@ -129,6 +132,8 @@ def prune(before: datetime) -> dict[str, int]:
                 & (InboundMessage.received_at < before)
                 & InboundMessage.id.not_in(referenced_by_outbox)
                 & InboundMessage.id.not_in(referenced_by_orders)
+                & InboundMessage.id.not_in(BankRequest.select(BankRequest.inbound).where(
+                    BankRequest.inbound.is_null(False)))
             )
             .execute()
         )

@@ -27,6 +27,7 @@ from appliance.store.models import (
     SERVICES,
     Account,
     Agreement,
+    Card,
     Customer,
     Movement,
     OutboxMessage,
@@ -39,8 +40,10 @@ _ZERO = timedelta(0)
 CustomerRow = tuple[str, str]
 # (id, customer id, kind, number, currency, balance, as of)
 AccountRow = tuple[str, str, str, str, str, Decimal, datetime]
-# (id, customer id, phone, language, alert limit, services, active)
-AgreementRow = tuple[str, str, str, str, Decimal | None, Sequence[str], bool]
+# (id, customer id, phone, language, alert limit, services, active, alerts enabled)
+AgreementRow = tuple[str, str, str, str, Decimal | None, Sequence[str], bool, bool]
+# (id, customer id, last 4 digits, status)
+CardRow = tuple[str, str, str, str]
 # (id, account id, amount, type, booked at, balance after)
 MovementRow = tuple[str, str, Decimal, str, datetime, Decimal]
 # (phone, text, dedupe key)
@@ -147,13 +150,33 @@ def upsert_agreements(agreements: Sequence[AgreementRow], now: datetime) -> None
                 Agreement.id == holder_id
             ).execute()
     fields = (Agreement.id, Agreement.customer, Agreement.phone, Agreement.language,
-              Agreement.alert_limit, Agreement.services, Agreement.active, Agreement.updated_at)
-    sql = _insert_sql(Agreement, fields, upsert=fields[1:])
+              Agreement.alert_limit, Agreement.services, Agreement.active, Agreement.updated_at,
+              Agreement.alerts_enabled)
+    # Alerts turned on again (off here, on in the page): from this sync on only. A
+    # movement booked before, while they were off, is never alerted (DESIGN §4). A new
+    # agreement has no such bound (its history is the baseline's or the backlog's).
+    enabled = Agreement.alerts_enabled.column_name
+    since_col = Agreement.alerts_since.column_name
+    table = _table(Agreement)
+    # Rounded up to the whole second: this sync read movements booked up to about `now`,
+    # and one booked in the same second may have been booked while off.
+    up = now.replace(microsecond=0) + (timedelta(seconds=1) if now.microsecond else _ZERO)
+    since = stored_time(up)  # our own clock's text, no data, in the SQL
+    sql = _insert_sql(Agreement, fields, upsert=fields[1:]) + (
+        f', "{since_col}" = CASE WHEN excluded."{enabled}" = 1 AND {table}."{enabled}" = 0 '
+        f"THEN '{since}' ELSE {table}.\"{since_col}\" END")
     _executemany(sql, _to_db(fields, (
-        (aid, customer, phone, "en" if language.lower().startswith("en") else "sq",
-         limit, ",".join(s for s in SERVICES if s in services), active, now)
-        for aid, customer, phone, language, limit, services, active in agreements
+        (aid, customer, phone, str(language_from(language)),
+         limit, ",".join(s for s in SERVICES if s in services), active, now, alerts)
+        for aid, customer, phone, language, limit, services, active, alerts in agreements
     )))
+
+
+def upsert_cards(cards: Sequence[CardRow], now: datetime) -> None:
+    """Insert or update cards as the bank shows them (the bank alone blocks or unblocks)."""
+    fields = (Card.id, Card.customer, Card.last4, Card.status, Card.updated_at)
+    _executemany(_insert_sql(Card, fields, upsert=fields[1:]),
+                 _to_db(fields, ((*c, now) for c in cards)))
 
 
 def insert_new_movements(movements: Sequence[MovementRow], now: datetime) -> set[str]:
@@ -190,17 +213,22 @@ def account_views(ids: Sequence[str]) -> dict[str, tuple[str, AccountView]]:
     }
 
 
-def subscribed_agreements(customers: Sequence[str]) -> list[tuple[str, AgreementView]]:
-    """(customer id, view) of the active agreements of `customers` that may get alerts."""
+def subscribed_agreements(
+    customers: Sequence[str],
+) -> list[tuple[str, AgreementView, datetime | None]]:
+    """(customer id, view, alerts since) of the active agreements of `customers` that may
+    get alerts: alerts on (no STOP in force). `alerts since`: movements booked before it
+    are not alerted (None: no such bound)."""
     g = Agreement
-    out: list[tuple[str, AgreementView]] = []
+    out: list[tuple[str, AgreementView, datetime | None]] = []
     for row in _select_in(
-        g, (g.id, g.customer, g.phone, g.language, g.alert_limit, g.services), g.customer,
-        customers, where=f'"{g.active.column_name}" = 1',
+        g, (g.id, g.customer, g.phone, g.language, g.alert_limit, g.services, g.alerts_since),
+        g.customer, customers,
+        where=f'"{g.active.column_name}" = 1 AND "{g.alerts_enabled.column_name}" = 1',
     ):
-        agreement = _agreement_view(row)
+        agreement = _agreement_view(row[:6])
         if agreement is not None:
-            out.append((str(row[1]), agreement))
+            out.append((str(row[1]), agreement, g.alerts_since.python_value(row[6])))
     return out
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from appliance.core.rules import language_from
+from appliance.core.statement import STATEMENT_SIZE
 from appliance.core.views import AccountView, AgreementView, MovementView, SenderView
 from appliance.store.models import (
     Account,
@@ -61,13 +63,15 @@ def movement_view(row: Movement) -> MovementView:
 
 
 def sender_view(
-    phone: str, now: datetime, *, tz: str = DEFAULT_TIMEZONE, bank_reachable: bool = True
+    phone: str, now: datetime, *, tz: str = DEFAULT_TIMEZONE, bank_reachable: bool = True,
+    with_movements: bool = False,
 ) -> SenderView | None:
     """What the core may know about `phone` (E.164), or None without an active agreement.
 
     An inactive agreement is treated as none at all: such a number never gets account
     data (I7). Today's top-ups count the orders created since local midnight in `tz`
-    that were not refused or failed.
+    that were not refused or failed. `with_movements`: the newest movements of its
+    accounts (only those) for the statement; otherwise `movements` stays None.
     """
     agreement = Agreement.get_or_none((Agreement.phone == phone) & (Agreement.active == 1))
     if agreement is None:
@@ -78,14 +82,29 @@ def sender_view(
         .order_by(Account.kind, Account.id)
     )
     count, amount = topups_since(str(agreement.id), local_day_start(now, tz))
+    account_rows = tuple(account_view(a) for a in accounts)
     return SenderView(
         agreement=agreement_view(agreement),
-        accounts=tuple(account_view(a) for a in accounts),
+        accounts=account_rows,
         last_sync_at=last_sync_at(),
         topups_today_count=count,
         topups_today_amount=amount,
         bank_reachable=bank_reachable,
+        movements=latest_movements([a.id for a in account_rows]) if with_movements else None,
     )
+
+
+def latest_movements(account_ids: Sequence[str], n: int = STATEMENT_SIZE
+                     ) -> tuple[MovementView, ...]:
+    """The `n` newest movements of these accounts, newest first (ties: the bank's id, as
+    `core.statement.last_movements` orders them)."""
+    if not account_ids:
+        return ()
+    rows = (Movement.select()
+            .where(Movement.account.in_(list(account_ids)))
+            .order_by(Movement.booked_at.desc(), Movement.id.desc())
+            .limit(n))
+    return tuple(movement_view(r) for r in rows)
 
 
 def agreements_for_account(account_id: str) -> list[AgreementView]:
