@@ -22,13 +22,14 @@ from datetime import datetime, timedelta
 
 import peewee
 
-from appliance.core import commands, concat
+from appliance.core import commands, concat, guards
 from appliance.core import decide as core_decide
 from appliance.core.masking import mask_text
 from appliance.core.phones import mask as mask_phone
 from appliance.core.phones import sender_e164
 from appliance.core.rules import Rules
 from appliance.core.views import OrderIntent, SenderView
+from appliance.flows import confirm
 from appliance.flows.crash import crash_point
 from appliance.flows.ports import Clock, DeliverMessage, ModemStorage, Routing
 from appliance.store import inbound as queries
@@ -280,13 +281,25 @@ class Inbox:
         kind = "reply" if view is not None else "refusal"
         outcome = decision.outcome
         ids = [m.id for m in rows]
+        # Guards (DESIGN §4): a code for a waiting top-up, or a top-up that needs one.
+        code = confirm.answer_code(text, view, now, rules) if view is not None else None
+        if code is not None:
+            replies, outcome = list(code[0]), code[1]
+            decision = core_decide.Decision(tuple(replies), None, outcome)
+        elif (decision.order is not None and view is not None
+              and guards.needs_code(decision.order.amount, rules)):
+            replies = [confirm.ask_for_code(
+                decision.order, view, inbound_id=first.id,
+                idempotency_key=idempotency_key(first.dedupe_key), now=now, rules=rules)]
+            outcome = "code:asked"
+            decision = core_decide.Decision(tuple(replies), None, outcome)
         # Guard against deciding twice: only rows still undecided are taken.
         taken = queries.mark_handled(ids, outcome, now)
         if taken != len(ids):
             raise AlreadyDecided(f"inbound {','.join(map(str, ids))}: decided by someone else")
         queue_replies(sender, replies, kind, first.id,
                       preferred_modem=self.routing.route(sender), now=now)
-        orders = 0
+        orders = code[2] if code is not None else 0
         if decision.order is not None and view is not None:
             self._create_order(decision.order, view, first, now)
             orders = 1

@@ -156,6 +156,28 @@ def _v2_work_queue_indexes(db: peewee.SqliteDatabase) -> None:
     db.execute_sql('CREATE INDEX "movement_booked_at" ON "movement" ("booked_at")')
 
 
+def _v3_topup_confirmation(db: peewee.SqliteDatabase) -> None:
+    # A top-up waiting for its one-time code (DESIGN §4): the order it will become, the
+    # code's salted digest (never the code), its expiry and the wrong tries so far. It
+    # becomes a topup_order row only when confirmed, so the submitter never sees it before.
+    db.execute_sql(
+        'CREATE TABLE "topup_confirmation" ('
+        '"id" INTEGER NOT NULL PRIMARY KEY, '
+        '"agreement_id" TEXT NOT NULL REFERENCES "agreement" ("id"), '
+        '"inbound_id" INTEGER NOT NULL REFERENCES "inbound_message" ("id"), '
+        '"idempotency_key" TEXT NOT NULL UNIQUE, '
+        '"target" TEXT NOT NULL, "operator" TEXT NOT NULL, "product" TEXT, '
+        '"subscriber_id" TEXT, "amount" TEXT NOT NULL, '
+        '"code_digest" TEXT NOT NULL, "code_salt" TEXT NOT NULL, '
+        '"expires_at" TEXT NOT NULL, "tries" INTEGER NOT NULL DEFAULT 0, '
+        '"state" TEXT NOT NULL DEFAULT \'awaiting_code\' '
+        + _in("state", ("awaiting_code", "confirmed", "cancelled", "expired", "replaced"))
+        + ', "created_at" TEXT NOT NULL, "updated_at" TEXT NOT NULL)'
+    )
+    db.execute_sql('CREATE INDEX "topup_confirmation_agreement_state" '
+                   'ON "topup_confirmation" ("agreement_id", "state")')
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int
@@ -166,6 +188,7 @@ class Migration:
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _v1_initial),
     Migration(2, "indexes for the work queues and the daily top-up cap", _v2_work_queue_indexes),
+    Migration(3, "top-ups waiting for a confirmation code", _v3_topup_confirmation),
 )
 LATEST_VERSION: int = MIGRATIONS[-1].version
 

@@ -173,6 +173,27 @@ class TopupOrder(BaseModel):
     updated_at = UTCDateTimeField()
 
 
+class TopupConfirmation(BaseModel):
+    """A top-up waiting for its one-time code (DESIGN §4); becomes a TopupOrder when confirmed."""
+
+    id = peewee.AutoField()
+    agreement = peewee.ForeignKeyField(Agreement, column_name="agreement_id")
+    inbound = peewee.ForeignKeyField(InboundMessage, column_name="inbound_id")
+    idempotency_key = peewee.CharField(unique=True)
+    target = peewee.CharField()
+    operator = peewee.CharField()
+    product = peewee.CharField(null=True)
+    subscriber_id = peewee.CharField(null=True)
+    amount = MoneyField()
+    code_digest = peewee.CharField()
+    code_salt = peewee.CharField()
+    expires_at = UTCDateTimeField()
+    tries = peewee.IntegerField(default=0)
+    state = peewee.CharField(default="awaiting_code")
+    created_at = UTCDateTimeField()
+    updated_at = UTCDateTimeField()
+
+
 class SyncState(BaseModel):
     """Small key/value state: the bank cursor, the last sync time, ..."""
 
@@ -209,6 +230,7 @@ ALL_MODELS: Final[tuple[type[BaseModel], ...]] = (
     InboundMessage,
     OutboxMessage,
     TopupOrder,
+    TopupConfirmation,
     SyncState,
     UnknownSenderReply,
     ModemRecord,

@@ -1,0 +1,147 @@
+"""Money that a forged SMS cannot move (DESIGN §2 I9, §4), through the real parts: the fake
+modem on a pty, the fake bank over HTTP, the daemon's SQLite file."""
+
+from __future__ import annotations
+
+import re
+import signal
+import sqlite3
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from appliance.store.models import TopupConfirmation, TopupOrder
+from tests.conftest import Box, DaemonProc, Fakes
+from tests.helpers import wait_for
+
+ARBEN = "+38344123456"  # Vala, Albanian
+CODES = {"rules": {"confirm_from": 25}}
+ASK = "044 111 222 40"  # 40 EUR to a Vala number: needs a code
+
+
+def _code_in(reply: str) -> str:
+    m = re.search(r"kodin (\d{4})", reply)
+    assert m, reply
+    return m.group(1)
+
+
+def _replies(fakes: Fakes, phone: str, n: int) -> list[str]:
+    return fakes.wait_replies(phone, n, timeout=20)
+
+
+def test_a_large_topup_without_the_code_moves_nothing(make_box: Callable[..., Box]) -> None:
+    box = make_box(**CODES)
+    debits = box.bank.db.debit_count()
+    box.deliver(ARBEN, ASK)
+    (reply,) = _replies(box.fakes, ARBEN, 1)
+    code = _code_in(reply)
+    assert 1000 <= int(code) <= 9999
+    assert "40,00 EUR" in reply
+    assert "044" in reply
+    row = wait_for(TopupConfirmation.get_or_none, timeout=5, what="the pending one")
+    assert row.state == "awaiting_code"
+    assert code not in (row.code_digest + row.code_salt)
+    assert TopupOrder.select().count() == 0
+    box.deliver(ARBEN, "B")  # a later message is answered; the top-up still waits
+    _replies(box.fakes, ARBEN, 2)
+    assert box.bank.db.debit_count() == debits
+    assert code not in box.log_file.read_text(encoding="utf-8")  # never logged
+
+
+def test_the_right_code_places_the_order_once(make_box: Callable[..., Box]) -> None:
+    box = make_box(**CODES)
+    debits = box.bank.db.debit_count()
+    box.deliver(ARBEN, ASK)
+    code = _code_in(_replies(box.fakes, ARBEN, 1)[0])
+    box.deliver(ARBEN, code)
+    done = _replies(box.fakes, ARBEN, 2)[1]
+    assert "40,00 EUR" in done, done
+    assert box.bank.db.debit_count() == debits + 1
+    box.deliver(ARBEN, f" {code}")  # single use: the same code again is just an amount
+    _replies(box.fakes, ARBEN, 3)
+    assert box.bank.db.debit_count() == debits + 1
+    assert TopupOrder.select().count() == 1
+
+
+def test_three_wrong_codes_cancel(make_box: Callable[..., Box]) -> None:
+    box = make_box(**CODES)
+    debits = box.bank.db.debit_count()
+    box.deliver(ARBEN, ASK)
+    code = _code_in(_replies(box.fakes, ARBEN, 1)[0])
+    wrong = [c for c in ("1000", "1001", "1002", "1003") if c != code][:3]
+    for n, attempt in zip((2, 3, 4), wrong, strict=True):
+        box.deliver(ARBEN, attempt)
+        _replies(box.fakes, ARBEN, n)
+    replies = box.sent_to(ARBEN)
+    assert "nuk eshte i sakte" in replies[1]
+    assert "nuk eshte i sakte" in replies[2]
+    assert "anulua" in replies[3], replies[3]
+    box.deliver(ARBEN, f" {code}")  # the right code after the cancel places nothing
+    _replies(box.fakes, ARBEN, 5)
+    assert box.bank.db.debit_count() == debits
+    assert TopupOrder.select().count() == 0
+    assert TopupConfirmation.get().state == "cancelled"
+
+
+def test_an_expired_code_moves_nothing(make_box: Callable[..., Box]) -> None:
+    box = make_box(rules={"confirm_from": 25, "confirm_seconds": 1})
+    debits = box.bank.db.debit_count()
+    box.deliver(ARBEN, ASK)
+    code = _code_in(_replies(box.fakes, ARBEN, 1)[0])
+    expires = TopupConfirmation.get().expires_at
+    wait_for(lambda: datetime.now(UTC) > expires + timedelta(milliseconds=100), timeout=5,
+             what="the code to expire")
+    box.deliver(ARBEN, code)
+    late = _replies(box.fakes, ARBEN, 2)[1]
+    assert "kaluar" in late, late
+    assert box.bank.db.debit_count() == debits
+    assert TopupOrder.select().count() == 0
+    assert TopupConfirmation.get().state == "expired"
+
+
+def test_a_new_request_replaces_the_pending_one(make_box: Callable[..., Box]) -> None:
+    box = make_box(**CODES)
+    box.deliver(ARBEN, ASK)
+    first = _code_in(_replies(box.fakes, ARBEN, 1)[0])
+    box.deliver(ARBEN, "049 111 222 30")
+    second = _code_in(_replies(box.fakes, ARBEN, 2)[1])
+    if first != second:
+        box.deliver(ARBEN, first)  # the replaced request's code places nothing
+        _replies(box.fakes, ARBEN, 3)
+        assert TopupOrder.select().count() == 0
+    box.deliver(ARBEN, second)
+    wait_for(lambda: TopupOrder.get_or_none(TopupOrder.state == "done"), timeout=20,
+             what="the replacing top-up done")
+    (order,) = TopupOrder.select()
+    assert order.amount == 30
+
+
+def _rows(db: Path, sql: str) -> list[tuple[object, ...]]:
+    con = sqlite3.connect(db, timeout=5)
+    try:
+        return list(con.execute(sql))
+    finally:
+        con.close()
+
+
+def test_the_right_code_debits_once_across_a_kill(fakes: Fakes,
+                                                   daemon_proc: DaemonProc) -> None:
+    fakes.config(**CODES)
+    debits = fakes.bank.db.debit_count()
+    daemon_proc.start()
+    fakes.deliver(ARBEN, ASK)
+    code = _code_in(_replies(fakes, ARBEN, 1)[0])
+    assert daemon_proc.stop() == 0
+    fakes.deliver(ARBEN, code)
+    # Killed right after the code's decision committed: the order is pending, not sent.
+    daemon_proc.start(crash_at="after_decide")
+    assert daemon_proc.wait_exit(timeout=30) == -signal.SIGKILL
+    db = fakes.tmp / "appliance.sqlite"
+    assert _rows(db, "SELECT state FROM topup_confirmation") == [("confirmed",)]
+    daemon_proc.start()
+    wait_for(lambda: _rows(db, "SELECT state FROM topup_order") == [("done",)], timeout=30,
+             what="the confirmed order done")
+    _replies(fakes, ARBEN, 2)
+    assert daemon_proc.stop() == 0
+    assert fakes.bank.db.debit_count() == debits + 1
+    assert len(fakes.sent_to(ARBEN)) == 2
