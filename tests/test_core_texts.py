@@ -50,6 +50,7 @@ def _worst(lang: Language) -> dict[str, object]:
         "code": "9999",
         "minutes": 99,
         "tries": 9,
+        "hours": 999,
     }
 
 

@@ -145,3 +145,75 @@ def test_the_right_code_debits_once_across_a_kill(fakes: Fakes,
     assert daemon_proc.stop() == 0
     assert fakes.bank.db.debit_count() == debits + 1
     assert len(fakes.sent_to(ARBEN)) == 2
+
+
+# --- trusted service centres (smsc_allow) ------------------------------------------------
+HOME_SMSC = "+38344000100"  # the fake modem's own service centre
+FOREIGN_SMSC = "+447700900123"
+
+
+def _via(box: Box, smsc: str, text: str, when: datetime) -> None:
+    from appliance.fakemodem.pdu import encode_deliver
+
+    box.modem.deliver_pdu(encode_deliver(ARBEN, text, when, smsc=smsc))
+
+
+def test_an_untrusted_service_centre_moves_no_money_but_balances_work(
+        make_box: Callable[..., Box]) -> None:
+    box = make_box(modem={"smsc_allow": [HOME_SMSC]})
+    debits = box.bank.db.debit_count()
+    now = datetime.now(UTC).replace(microsecond=0)
+    _via(box, FOREIGN_SMSC, "044 111 222 5", now)
+    refused = _replies(box.fakes, ARBEN, 1)[0]
+    assert "nuk u be" in refused, refused
+    _via(box, FOREIGN_SMSC, "B", now + timedelta(seconds=1))
+    balance = _replies(box.fakes, ARBEN, 2)[1]
+    assert "***2345" in balance
+    assert box.bank.db.debit_count() == debits
+    assert TopupOrder.select().count() == 0
+    log = box.log_file.read_text(encoding="utf-8")
+    assert "untrusted service centre" in log
+    assert FOREIGN_SMSC not in log  # masked
+    _via(box, HOME_SMSC, "044 111 222 5", now + timedelta(seconds=2))  # the trusted one
+    wait_for(lambda: TopupOrder.get_or_none(TopupOrder.state == "done"), timeout=20,
+             what="the top-up through the home SMSC done")
+    assert box.bank.db.debit_count() == debits + 1
+
+
+def test_a_code_through_an_untrusted_service_centre_places_nothing(
+        make_box: Callable[..., Box]) -> None:
+    box = make_box(modem={"smsc_allow": [HOME_SMSC]}, **CODES)
+    box.deliver(ARBEN, ASK)  # the fake modem's own (trusted) service centre
+    code = _code_in(_replies(box.fakes, ARBEN, 1)[0])
+    _via(box, FOREIGN_SMSC, code, datetime.now(UTC))
+    assert "nuk u be" in _replies(box.fakes, ARBEN, 2)[1]
+    assert TopupOrder.select().count() == 0
+    assert TopupConfirmation.get().state == "awaiting_code"
+
+
+# --- SIM-swap hold -------------------------------------------------------------------------
+def test_a_swapped_sim_moves_no_money_for_the_hold(fakes: Fakes,
+                                                  make_box: Callable[..., Box]) -> None:
+    fakes.bank.sim_swap(ARBEN, at=datetime.now(UTC) - timedelta(hours=71))
+    box = make_box()
+    debits = box.bank.db.debit_count()
+    box.deliver(ARBEN, "044 111 222 5")
+    refused = _replies(box.fakes, ARBEN, 1)[0]
+    assert "deg" in refused, refused  # sends the customer to a branch
+    assert "72" in refused
+    box.deliver(ARBEN, "B")
+    assert "***2345" in _replies(box.fakes, ARBEN, 2)[1]
+    assert box.bank.db.debit_count() == debits
+    assert TopupOrder.select().count() == 0
+    assert "SIM changed recently" in box.log_file.read_text(encoding="utf-8")
+
+
+def test_a_sim_swapped_long_enough_ago_moves_money_again(fakes: Fakes,
+                                                       make_box: Callable[..., Box]) -> None:
+    fakes.bank.sim_swap(ARBEN, at=datetime.now(UTC) - timedelta(hours=73))
+    box = make_box()
+    debits = box.bank.db.debit_count()
+    box.deliver(ARBEN, "044 111 222 5")
+    wait_for(lambda: TopupOrder.get_or_none(TopupOrder.state == "done"), timeout=20,
+             what="the top-up done after the hold")
+    assert box.bank.db.debit_count() == debits + 1

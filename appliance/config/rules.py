@@ -105,6 +105,7 @@ class RulesSection(Section):
     # guards (DESIGN §4): top-ups of confirm_from EUR or more wait for a code (0: off)
     confirm_from: AmountOrZero = _CORE.confirm_from
     confirm_seconds: PositiveInt = _CORE.confirm_seconds
+    sim_hold_hours: Count = _CORE.sim_hold_hours  # 0: no hold
     amounts: dict[ServedOperator, AmountRuleSection] = Field(default_factory=dict)
     products: dict[ProductName, AmountRuleSection] = Field(default_factory=dict)
     # prefix of the national number (after +383) = operator; added to the core's plan
@@ -130,6 +131,7 @@ class RulesSection(Section):
             daily_topup_count=self.daily_topup_count,
             confirm_from=self.confirm_from,
             confirm_seconds=self.confirm_seconds,
+            sim_hold_hours=self.sim_hold_hours,
             alert_limits=tuple(sorted(set(self.alert_limits))),
             default_language=self.default_language,
             transliterate=self.transliterate,

@@ -7,6 +7,7 @@ Code that takes one of these values as a parameter of its own takes its default 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Literal, Self
 
@@ -68,6 +69,18 @@ def _not_below(section: Section, low: str, high: str) -> None:
         fail_at((high,), f"expected at least {low} ({lo:g}), got {hi:g}", hi)
 
 
+def _e164_list(value: object) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(
+            isinstance(v, str) and re.fullmatch(r"\+[1-9]\d{5,14}", v) for v in value):
+        raise Reject
+    return tuple(value)
+
+
+E164List = Annotated[tuple[str, ...],
+                     expecting("an array of E.164 numbers such as \"+38344000100\"",
+                               _e164_list)]
+
+
 class ModemSettings(Section):
     """One USB GSM modem (one SIM, one operator)."""
 
@@ -80,6 +93,9 @@ class ModemSettings(Section):
     rtscts: Flag = False
     pin_file: OptionalPath = None
     command_timeout: Seconds = DEFAULT_COMMAND_TIMEOUT
+    # The service centres this modem's operator delivers through (DESIGN §4): when set, a
+    # money command that came through another one is refused. Empty: off.
+    smsc_allow: E164List = ()
 
 
 class InboxSettings(Section):

@@ -37,6 +37,44 @@ class PendingCode:
     tries: int = 0
 
 
+class Hold(StrEnum):
+    """Why a money command is refused whoever sent it."""
+
+    SMSC = "smsc"  # it came through a service centre the modem does not trust
+    SIM_SWAP = "sim_swap"  # the SIM behind the phone changed lately
+
+
+def smsc_trusted(smsc: str | None, allow: frozenset[str]) -> bool:
+    """Whether a message through `smsc` may move money (`allow` empty: every one may)."""
+    if not allow:
+        return True
+    digits = "".join(c for c in smsc or "" if c.isdigit())
+    return bool(digits) and digits in {"".join(c for c in a if c.isdigit()) for a in allow}
+
+
+def sim_hold_until(sim_changed_at: datetime | None, rules: Rules) -> datetime | None:
+    """Until when a phone whose SIM changed at `sim_changed_at` moves no money."""
+    if sim_changed_at is None or rules.sim_hold_hours <= 0:
+        return None
+    return sim_changed_at + timedelta(hours=rules.sim_hold_hours)
+
+
+def money_hold(*, smsc_ok: bool, sim_changed_at: datetime | None, now: datetime,
+               rules: Rules) -> Hold | None:
+    """Why a money command (top-up, product, code) must be refused now, or None."""
+    if not smsc_ok:
+        return Hold.SMSC
+    until = sim_hold_until(sim_changed_at, rules)
+    if until is not None and now < until:
+        return Hold.SIM_SWAP
+    return None
+
+
+def hold_text(hold: Hold, lang: Language | str, rules: Rules) -> str:
+    """The refusal of a money command under `hold` (no account data)."""
+    return texts.sms(f"hold_{hold}", lang, rules, hours=rules.sim_hold_hours)
+
+
 def needs_code(amount: Decimal, rules: Rules) -> bool:
     """Whether a top-up of `amount` waits for a confirmation code."""
     return rules.confirm_from > 0 and amount >= rules.confirm_from

@@ -145,6 +145,8 @@ class Rules:
     # 0: off); the code is valid `confirm_seconds`.
     confirm_from: Decimal = Decimal(25)
     confirm_seconds: int = 5 * 60
+    # Hours after the bank's last SIM change behind a phone during which it moves no money.
+    sim_hold_hours: int = 72
 
     def amount_rule(self, operator: Operator) -> AmountRule | None:
         """The amount rule for top-ups to `operator`, or None when it is not served."""

@@ -61,6 +61,7 @@ class Daemon:
                 multipart_timeout=timedelta(seconds=float(inbox_cfg.multipart_timeout)),
                 multipart_policy=str(inbox_cfg.multipart_policy),
                 unknown_sender=str(settings.unknown_sender.policy),
+                smsc_allow={m.name: frozenset(m.smsc_allow) for m in settings.modems},
             ),
             clock,
             self.pool,

@@ -44,6 +44,12 @@ def ask_for_code(order: OrderIntent, view: SenderView, *, inbound_id: int,
                            rules)
 
 
+def is_code_for(text: str, view: SenderView) -> bool:
+    """Whether `text` is a code while the agreement has a top-up waiting for one."""
+    return (guards.code_in(text) is not None
+            and store.awaiting_confirmation(view.agreement.id) is not None)
+
+
 def answer_code(text: str, view: SenderView, now: datetime,
                 rules: Rules) -> tuple[tuple[str, ...], str, int] | None:
     """(replies, outcome, orders) when `text` is a code for the agreement's waiting

@@ -16,14 +16,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import peewee
 
 from appliance.core import commands, concat, guards
 from appliance.core import decide as core_decide
+from appliance.core import texts as core_texts
 from appliance.core.masking import mask_text
 from appliance.core.phones import mask as mask_phone
 from appliance.core.phones import sender_e164
@@ -60,6 +61,8 @@ class InboxPolicy:
     multipart_timeout: timedelta
     multipart_policy: str = "answer_partial"  # decide on what arrived, or reply 'help'
     unknown_sender: str = "refuse_once_per_day"  # or 'silent'
+    # modem name → the service centres it trusts for money commands (none: all)
+    smsc_allow: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,7 @@ class Decoded:
     ref: int | None
     part: int | None
     total: int | None
+    smsc: str | None = None
 
 
 def decode(d: DeliverMessage) -> Decoded:
@@ -87,6 +91,7 @@ def decode(d: DeliverMessage) -> Decoded:
         ref=concat_info.ref if concat_info and concat_info.total > 1 else None,
         part=concat_info.seq if concat_info and concat_info.total > 1 else None,
         total=concat_info.total if concat_info and concat_info.total > 1 else None,
+        smsc=d.smsc,
     )
 
 
@@ -177,7 +182,7 @@ class Inbox:
             return row
         row.update(
             dedupe_key=dedupe_key(d.sender or d.raw_sender, d.smsc_time, pdu),
-            sender=d.sender, smsc_time=d.smsc_time, text=d.text,
+            sender=d.sender, smsc_time=d.smsc_time, text=d.text, smsc=d.smsc,
             concat_ref=d.ref, part_no=d.part, parts_total=d.total,
             group_key=queries.concat_group_key(d.sender or d.raw_sender, d.ref, d.total)
             if d.ref is not None and d.total is not None else None,
@@ -281,8 +286,17 @@ class Inbox:
         kind = "reply" if view is not None else "refusal"
         outcome = decision.outcome
         ids = [m.id for m in rows]
-        # Guards (DESIGN §4): a code for a waiting top-up, or a top-up that needs one.
-        code = confirm.answer_code(text, view, now, rules) if view is not None else None
+        # Guards (DESIGN §4): a money command through an untrusted SMSC or from a swapped
+        # SIM is refused; a code for a waiting top-up; a top-up that needs one.
+        hold = self._money_hold(view, first, text, decision, now)
+        code = None
+        if hold is not None and view is not None:
+            replies = [guards.hold_text(hold, core_texts.language_of(
+                view.agreement.language, rules), rules)]
+            outcome = f"held:{hold}"
+            decision = core_decide.Decision(tuple(replies), None, outcome)
+        elif view is not None:
+            code = confirm.answer_code(text, view, now, rules)
         if code is not None:
             replies, outcome = list(code[0]), code[1]
             decision = core_decide.Decision(tuple(replies), None, outcome)
@@ -304,6 +318,24 @@ class Inbox:
             self._create_order(decision.order, view, first, now)
             orders = 1
         return ids, sender, outcome, len(replies), orders
+
+    def _money_hold(self, view: SenderView | None, first: InboundMessage, text: str,
+                    decision: core_decide.Decision, now: datetime) -> guards.Hold | None:
+        """Why this message's money command (top-up, product, code) is refused, or None."""
+        if view is None or (decision.order is None and not confirm.is_code_for(text, view)):
+            return None
+        allow = self.policy.smsc_allow.get(str(first.modem), frozenset())
+        smsc_ok = guards.smsc_trusted(first.smsc, allow)
+        hold = guards.money_hold(smsc_ok=smsc_ok, sim_changed_at=view.agreement.sim_changed_at,
+                                 now=now, rules=self.policy.rules)
+        if hold is guards.Hold.SMSC:
+            log.warning("inbound %d from %s: money command through untrusted service centre "
+                        "%s refused", first.id, mask_phone(first.sender),
+                        mask_phone(first.smsc or "?"))
+        elif hold is not None:
+            log.warning("inbound %d from %s: money command refused, SIM changed recently",
+                        first.id, mask_phone(first.sender))
+        return hold
 
     def _may_refuse_stranger(self, sender: str, now: datetime) -> bool:
         """Whether a number without an agreement gets the refusal now (once a day at most)."""

@@ -155,6 +155,7 @@ def _apply_page(
                           a.as_of) for a in page.accounts)
     rows.upsert_agreements([(a.id, a.customer_id, a.phone, a.language, a.alert_limit,
                              a.services, a.active) for a in page.agreements], now)
+    rows.set_sim_changed([(a.id, a.sim_changed_at) for a in page.agreements])  # SIM hold
     movements = page.movements
     new_ids = rows.insert_new_movements(
         [(m.id, m.account_id, m.amount, m.type, m.booked_at, m.balance_after)

@@ -156,7 +156,7 @@ def _v2_work_queue_indexes(db: peewee.SqliteDatabase) -> None:
     db.execute_sql('CREATE INDEX "movement_booked_at" ON "movement" ("booked_at")')
 
 
-def _v3_topup_confirmation(db: peewee.SqliteDatabase) -> None:
+def _v3_guards(db: peewee.SqliteDatabase) -> None:
     # A top-up waiting for its one-time code (DESIGN §4): the order it will become, the
     # code's salted digest (never the code), its expiry and the wrong tries so far. It
     # becomes a topup_order row only when confirmed, so the submitter never sees it before.
@@ -176,6 +176,10 @@ def _v3_topup_confirmation(db: peewee.SqliteDatabase) -> None:
     )
     db.execute_sql('CREATE INDEX "topup_confirmation_agreement_state" '
                    'ON "topup_confirmation" ("agreement_id", "state")')
+    # The service centre each message came through (smsc_allow) and the bank's last SIM
+    # change behind an agreement's phone (the SIM-swap hold).
+    db.execute_sql('ALTER TABLE "inbound_message" ADD COLUMN "smsc" TEXT')
+    db.execute_sql('ALTER TABLE "agreement" ADD COLUMN "sim_changed_at" TEXT')
 
 
 @dataclass(frozen=True)
@@ -188,7 +192,8 @@ class Migration:
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _v1_initial),
     Migration(2, "indexes for the work queues and the daily top-up cap", _v2_work_queue_indexes),
-    Migration(3, "top-ups waiting for a confirmation code", _v3_topup_confirmation),
+    Migration(3, "guards: top-ups waiting for a code, inbound SMSC, SIM change",
+              _v3_guards),
 )
 LATEST_VERSION: int = MIGRATIONS[-1].version
 

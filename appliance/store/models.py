@@ -57,6 +57,7 @@ class Agreement(BaseModel):
     services = peewee.CharField(default="balance,topup,alerts")  # comma list of SERVICES
     active = peewee.BooleanField(default=True)
     updated_at = UTCDateTimeField(null=True)
+    sim_changed_at = UTCDateTimeField(null=True)  # the bank's last SIM change (SIM-swap hold)
 
     def service_set(self) -> frozenset[str]:
         """The services as a set (`services` is stored as a comma list)."""
@@ -112,6 +113,7 @@ class InboundMessage(BaseModel):
     state = peewee.CharField(default="stored")  # INBOUND_STATES
     handled_at = UTCDateTimeField(null=True)
     outcome = peewee.TextField(null=True)  # what was decided (short, no personal data)
+    smsc = peewee.CharField(null=True)  # the service centre the PDU names (smsc_allow)
 
 
 class OutboxMessage(BaseModel):

@@ -175,6 +175,22 @@ TEXTS: dict[str, tuple[str, str, str]] = {
         "The code has expired; the top-up was cancelled. Please send the request again.",
         "Kod je istekao; dopuna je otkazana. Pošaljite zahtev ponovo.",
     ),
+    "hold_smsc": (
+        "Mbushja nuk u bë: mesazhi erdhi nga një rrjet që banka nuk e njeh. "
+        "Dërgojeni përsëri nga telefoni juaj në rrjetin tuaj.",
+        "The top-up was not made: the message came through a network the bank does not "
+        "trust. Please send it again from your phone on your own network.",
+        "Dopuna nije izvršena: poruka je stigla preko mreže kojoj banka ne veruje. "
+        "Pošaljite je ponovo sa svog telefona u svojoj mreži.",
+    ),
+    "hold_sim_swap": (
+        "Karta SIM e këtij numri u ndërrua së fundmi; për sigurinë tuaj mbushjet janë "
+        "ndalur për {hours} orë. Për ndihmë, vizitoni një degë të bankës.",
+        "The SIM card of this number was changed recently; for your safety top-ups are "
+        "held for {hours} hours. For help, please visit a branch of the bank.",
+        "SIM kartica ovog broja je nedavno promenjena; radi vaše sigurnosti dopune su "
+        "zaustavljene {hours} sati. Za pomoć posetite filijalu banke.",
+    ),
     "bank_down_topup": (
         "Lidhja me bankën nuk është e mundur tani, prandaj mbushja nuk u bë. Provoni më vonë.",
         "The bank cannot be reached now, so the top-up was not made. Please try again later.",
