@@ -3,12 +3,16 @@ modem on a pty, the fake bank over HTTP, the daemon's SQLite file."""
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from appliance.store.models import TopupConfirmation, TopupOrder
 from tests.conftest import Box, DaemonProc, Fakes
@@ -206,6 +210,7 @@ def test_a_swapped_sim_moves_no_money_for_the_hold(fakes: Fakes,
     assert box.bank.db.debit_count() == debits
     assert TopupOrder.select().count() == 0
     assert "SIM changed recently" in box.log_file.read_text(encoding="utf-8")
+    assert _status(box)["guards"]["sim_hold_agreements"] == 1
 
 
 def test_a_sim_swapped_long_enough_ago_moves_money_again(fakes: Fakes,
@@ -217,3 +222,48 @@ def test_a_sim_swapped_long_enough_ago_moves_money_again(fakes: Fakes,
     wait_for(lambda: TopupOrder.get_or_none(TopupOrder.state == "done"), timeout=20,
              what="the top-up done after the hold")
     assert box.bank.db.debit_count() == debits + 1
+
+
+# --- per-sender rate limit -----------------------------------------------------------------
+FLOODER = "+38345345678"  # Besnik
+DRITA = "+38349234567"
+
+
+def test_a_flood_from_one_phone_is_answered_once_and_delays_nobody(box: Box) -> None:
+    from appliance.store.models import InboundMessage
+
+    flood = 200
+    for i in range(flood):
+        box.deliver(FLOODER, f"x{i}")
+        if i == flood // 2:
+            asked = datetime.now(UTC)
+            box.deliver(DRITA, "B")
+    # Another customer's B, sent in the middle of the flood, is answered promptly.
+    (balance,) = box.wait_replies(DRITA, 1, timeout=15)
+    assert "***3456" in balance
+    assert datetime.now(UTC) - asked < timedelta(seconds=15)
+    # Every message is stored and decided, none lost; few are answered.
+    wait_for(lambda: InboundMessage.select().where(
+        (InboundMessage.sender == FLOODER) & (InboundMessage.state == "handled")).count()
+        == flood, timeout=120, what="every flood message decided")
+    rows = list(InboundMessage.select().where(InboundMessage.sender == FLOODER))
+    minutes = {r.received_at.replace(second=0, microsecond=0) for r in rows}
+    noticed = [r for r in rows if r.outcome == "rate_limited:noticed"]
+    assert 1 <= len(noticed) <= len(minutes)
+    answered = [r for r in rows if not str(r.outcome).startswith("rate_limited")]
+    assert len(answered) <= 10 * len(minutes)
+    wait_for(lambda: len(box.sent_to(FLOODER)) >= len(answered) + len(noticed), timeout=30,
+             what="the flood's few replies sent")
+    assert len(box.sent_to(FLOODER)) == len(answered) + len(noticed)
+    assert any("too many" in t or "shume mesazhe" in t for t in box.sent_to(FLOODER))
+    assert _status(box)["guards"]["rate_limited_today"] == flood - len(answered)
+
+
+def _status(box: Box) -> dict[str, Any]:
+    """`appliance status --json` in its own process, as an operator runs it."""
+    done = subprocess.run(
+        [sys.executable, "-c", "from appliance.cli import main; main()", "status", "--config",
+         str(box.tmp / "appliance.toml"), "--json"],
+        capture_output=True, text=True, timeout=60, check=False)  # exit 1: a warning
+    data: dict[str, Any] = json.loads(done.stdout)
+    return data

@@ -41,6 +41,7 @@ from appliance.config.values import (
     quoted,
     show,
 )
+from appliance.core.guards import RateLimit
 from appliance.core.rules import Rules
 
 ModemOperator = Literal["vala", "ipko"]
@@ -102,6 +103,11 @@ class InboxSettings(Section):
     poll_interval: Seconds = 30.0
     multipart_timeout: Seconds = 600.0
     multipart_policy: Annotated[MultipartPolicy, one_of(MultipartPolicy)] = "answer_partial"
+    # Per-sender rate limit (DESIGN §4): a phone sending more is answered once, then its
+    # messages are stored and marked handled unanswered for the rest of the window.
+    # 0: no limit for that window.
+    sender_per_minute: Count = RateLimit().per_minute
+    sender_per_hour: Count = RateLimit().per_hour
 
 
 class OutboxSettings(Section):

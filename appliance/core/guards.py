@@ -75,6 +75,31 @@ def hold_text(hold: Hold, lang: Language | str, rules: Rules) -> str:
     return texts.sms(f"hold_{hold}", lang, rules, hours=rules.sim_hold_hours)
 
 
+@dataclass(frozen=True)
+class RateLimit:
+    """At most `per_minute` messages a minute and `per_hour` an hour from one phone (0: no
+    limit for that window)."""
+
+    per_minute: int = 10
+    per_hour: int = 60
+
+
+def rate_windows(received_at: datetime) -> tuple[tuple[str, datetime], tuple[str, datetime]]:
+    """The minute and hour windows (name, start) a message received at `received_at` is in."""
+    minute = received_at.replace(second=0, microsecond=0)
+    return ("minute", minute), ("hour", minute.replace(minute=0))
+
+
+def rate_exceeded(in_minute: int, in_hour: int, limit: RateLimit) -> str | None:
+    """The window ('minute' or 'hour') whose limit the n-th message of a phone in it goes
+    over (counts include that message), or None."""
+    if limit.per_minute and in_minute > limit.per_minute:
+        return "minute"
+    if limit.per_hour and in_hour > limit.per_hour:
+        return "hour"
+    return None
+
+
 def needs_code(amount: Decimal, rules: Rules) -> bool:
     """Whether a top-up of `amount` waits for a confirmation code."""
     return rules.confirm_from > 0 and amount >= rules.confirm_from

@@ -33,6 +33,7 @@ from appliance.core.views import OrderIntent, SenderView
 from appliance.flows import confirm
 from appliance.flows.crash import crash_point
 from appliance.flows.ports import Clock, DeliverMessage, ModemStorage, Routing
+from appliance.store import guards as guard_store
 from appliance.store import inbound as queries
 from appliance.store.db import writing
 from appliance.store.models import InboundMessage, database
@@ -63,6 +64,7 @@ class InboxPolicy:
     unknown_sender: str = "refuse_once_per_day"  # or 'silent'
     # modem name → the service centres it trusts for money commands (none: all)
     smsc_allow: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    rate_limit: guards.RateLimit = field(default_factory=guards.RateLimit)
 
 
 @dataclass(frozen=True)
@@ -276,6 +278,9 @@ class Inbox:
                                                          "multi-part incomplete")
         else:
             parsed = commands.parse(text, rules)
+        limited = self._rate_limited(rows, now)
+        if limited is not None:
+            return limited
         view = sender_view(sender, now, tz=rules.timezone, bank_reachable=bank_reachable)
         refused_today = False
         if view is None:
@@ -318,6 +323,35 @@ class Inbox:
             self._create_order(decision.order, view, first, now)
             orders = 1
         return ids, sender, outcome, len(replies), orders
+
+    def _rate_limited(self, rows: Sequence[InboundMessage], now: datetime
+                      ) -> tuple[list[int], str, str, int, int] | None:
+        """Decide a message of a phone over its rate limit: the first one over it in a
+        window gets one notice, the rest are marked handled unanswered; None: within it."""
+        first = rows[0]
+        ids = [m.id for m in rows]
+        sender = str(first.sender)
+        counts = [(name, start, guard_store.messages_since(sender, start, int(first.id)))
+                  for name, start in guards.rate_windows(first.received_at)]
+        over = guards.rate_exceeded(counts[0][2], counts[1][2], self.policy.rate_limit)
+        if over is None:
+            return None
+        start = next(s for name, s, _ in counts if name == over)
+        notice = guard_store.claim_rate_notice(sender, f"{over}:{start.isoformat()}", now)
+        outcome = "rate_limited:noticed" if notice else "rate_limited"
+        if queries.mark_handled(ids, outcome, now) != len(ids):
+            raise AlreadyDecided(f"inbound {first.id}: decided by someone else")
+        replies: list[str] = []
+        if notice:
+            view = sender_view(sender, now, tz=self.policy.rules.timezone)
+            lang = core_texts.language_of(view.agreement.language if view else None,
+                                          self.policy.rules)
+            replies = [core_texts.sms("rate_limited", lang, self.policy.rules)]
+            queue_replies(sender, replies, "reply" if view else "refusal", first.id,
+                          preferred_modem=self.routing.route(sender), now=now)
+            log.warning("sender %s over the %s rate limit: answered once, then ignored",
+                        mask_phone(sender), over)
+        return ids, sender, outcome, len(replies), 0
 
     def _money_hold(self, view: SenderView | None, first: InboundMessage, text: str,
                     decision: core_decide.Decision, now: datetime) -> guards.Hold | None:

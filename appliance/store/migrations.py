@@ -180,6 +180,15 @@ def _v3_guards(db: peewee.SqliteDatabase) -> None:
     # change behind an agreement's phone (the SIM-swap hold).
     db.execute_sql('ALTER TABLE "inbound_message" ADD COLUMN "smsc" TEXT')
     db.execute_sql('ALTER TABLE "agreement" ADD COLUMN "sim_changed_at" TEXT')
+    # The per-sender rate limit counts a phone's messages per window, and answers the
+    # first one over the limit once per window.
+    db.execute_sql('CREATE INDEX "inbound_message_sender_received" '
+                   'ON "inbound_message" ("sender", "received_at")')
+    db.execute_sql(
+        'CREATE TABLE "rate_notice" ("id" INTEGER NOT NULL PRIMARY KEY, '
+        '"phone" TEXT NOT NULL, "window" TEXT NOT NULL, "created_at" TEXT NOT NULL)')
+    db.execute_sql('CREATE UNIQUE INDEX "rate_notice_phone_window" '
+                   'ON "rate_notice" ("phone", "window")')
 
 
 @dataclass(frozen=True)

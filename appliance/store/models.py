@@ -196,6 +196,18 @@ class TopupConfirmation(BaseModel):
     updated_at = UTCDateTimeField()
 
 
+class RateNotice(BaseModel):
+    """The one "too many messages" reply a phone got in one rate-limit window."""
+
+    id = peewee.AutoField()
+    phone = peewee.CharField()
+    window = peewee.CharField()  # 'minute:<start>' or 'hour:<start>', UTC ISO
+    created_at = UTCDateTimeField()
+
+    class Meta:
+        indexes = ((("phone", "window"), True),)
+
+
 class SyncState(BaseModel):
     """Small key/value state: the bank cursor, the last sync time, ..."""
 
@@ -233,6 +245,7 @@ ALL_MODELS: Final[tuple[type[BaseModel], ...]] = (
     OutboxMessage,
     TopupOrder,
     TopupConfirmation,
+    RateNotice,
     SyncState,
     UnknownSenderReply,
     ModemRecord,

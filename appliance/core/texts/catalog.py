@@ -191,6 +191,11 @@ TEXTS: dict[str, tuple[str, str, str]] = {
         "SIM kartica ovog broja je nedavno promenjena; radi vaše sigurnosti dopune su "
         "zaustavljene {hours} sati. Za pomoć posetite filijalu banke.",
     ),
+    "rate_limited": (
+        "Keni dërguar shumë mesazhe. Mesazhet e tjera nuk do të marrin përgjigje për një kohë.",
+        "You have sent too many messages. Further messages will get no answer for a while.",
+        "Poslali ste previše poruka. Sledeće poruke neko vreme neće dobiti odgovor.",
+    ),
     "bank_down_topup": (
         "Lidhja me bankën nuk është e mundur tani, prandaj mbushja nuk u bë. Provoni më vonë.",
         "The bank cannot be reached now, so the top-up was not made. Please try again later.",
