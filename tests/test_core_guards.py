@@ -64,3 +64,40 @@ def test_the_ask_names_amount_target_and_code_in_one_segment() -> None:
     for verdict in (guards.CodeVerdict.WRONG, guards.CodeVerdict.CANCELLED,
                     guards.CodeVerdict.EXPIRED):
         assert gsm7.segment_count(guards.verdict_text(verdict, "en", RULES)) == 1
+
+
+def test_smsc_trust() -> None:
+    allow = frozenset({"+38344000100"})
+    assert guards.smsc_trusted("+44770000001", frozenset())  # no list: off
+    assert guards.smsc_trusted("+38344000100", allow)
+    assert guards.smsc_trusted("38344000100", allow)  # national/international TOA alike
+    assert not guards.smsc_trusted("+44770000001", allow)
+    assert not guards.smsc_trusted(None, allow)
+
+
+def test_sim_hold_lasts_sim_hold_hours() -> None:
+    changed = NOW - timedelta(hours=71)
+    hold = guards.money_hold(smsc_ok=True, sim_changed_at=changed, now=NOW, rules=RULES)
+    assert hold is guards.Hold.SIM_SWAP
+    assert guards.money_hold(smsc_ok=True, sim_changed_at=NOW - timedelta(hours=72),
+                             now=NOW, rules=RULES) is None
+    assert guards.money_hold(smsc_ok=True, sim_changed_at=None, now=NOW, rules=RULES) is None
+    assert guards.money_hold(smsc_ok=True, sim_changed_at=changed, now=NOW,
+                             rules=Rules(sim_hold_hours=0)) is None
+    assert guards.money_hold(smsc_ok=False, sim_changed_at=None, now=NOW,
+                             rules=RULES) is guards.Hold.SMSC
+    text = guards.hold_text(guards.Hold.SIM_SWAP, "en", RULES)
+    assert "72 hours" in text
+    assert "branch" in text
+
+
+def test_rate_limit_windows_and_verdicts() -> None:
+    limit = guards.RateLimit(per_minute=10, per_hour=60)
+    (minute, m_start), (hour, h_start) = guards.rate_windows(NOW + timedelta(minutes=7,
+                                                                               seconds=42))
+    assert (minute, m_start) == ("minute", NOW + timedelta(minutes=7))
+    assert (hour, h_start) == ("hour", NOW)
+    assert guards.rate_exceeded(10, 10, limit) is None
+    assert guards.rate_exceeded(11, 11, limit) == "minute"
+    assert guards.rate_exceeded(5, 61, limit) == "hour"
+    assert guards.rate_exceeded(500, 500, guards.RateLimit(0, 0)) is None
