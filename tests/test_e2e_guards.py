@@ -267,3 +267,17 @@ def _status(box: Box) -> dict[str, Any]:
         capture_output=True, text=True, timeout=60, check=False)  # exit 1: a warning
     data: dict[str, Any] = json.loads(done.stdout)
     return data
+
+
+def test_a_strangers_flood_buys_no_more_than_the_daily_refusal(box: Box) -> None:
+    from appliance.store.models import InboundMessage
+    from tests.conftest import UNKNOWN_PHONE
+
+    for i in range(30):
+        box.deliver(UNKNOWN_PHONE, f"B{i}")
+    wait_for(lambda: InboundMessage.select().where(
+        (InboundMessage.sender == UNKNOWN_PHONE) & (InboundMessage.state == "handled")).count()
+        == 30, timeout=60, what="every message decided")
+    box.deliver(ARBEN, "B")  # a later customer's reply: the stranger's are all out by then
+    box.wait_replies(ARBEN, 1)
+    assert len(box.sent_to(UNKNOWN_PHONE)) == 1  # the one refusal a day, no rate notice

@@ -337,17 +337,19 @@ class Inbox:
         if over is None:
             return None
         start = next(s for name, s, _ in counts if name == over)
-        notice = guard_store.claim_rate_notice(sender, f"{over}:{start.isoformat()}", now)
+        view = sender_view(sender, now, tz=self.policy.rules.timezone)
+        # A number without an agreement gets no notice: strangers already get at most one
+        # refusal a day, and a forged flood must not buy more SMS than that.
+        notice = view is not None and guard_store.claim_rate_notice(
+            sender, f"{over}:{start.isoformat()}", now)
         outcome = "rate_limited:noticed" if notice else "rate_limited"
         if queries.mark_handled(ids, outcome, now) != len(ids):
             raise AlreadyDecided(f"inbound {first.id}: decided by someone else")
         replies: list[str] = []
-        if notice:
-            view = sender_view(sender, now, tz=self.policy.rules.timezone)
-            lang = core_texts.language_of(view.agreement.language if view else None,
-                                          self.policy.rules)
+        if notice and view is not None:
+            lang = core_texts.language_of(view.agreement.language, self.policy.rules)
             replies = [core_texts.sms("rate_limited", lang, self.policy.rules)]
-            queue_replies(sender, replies, "reply" if view else "refusal", first.id,
+            queue_replies(sender, replies, "reply", first.id,
                           preferred_modem=self.routing.route(sender), now=now)
             log.warning("sender %s over the %s rate limit: answered once, then ignored",
                         mask_phone(sender), over)
