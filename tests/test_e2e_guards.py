@@ -120,6 +120,19 @@ def test_a_new_request_replaces_the_pending_one(make_box: Callable[..., Box]) ->
     assert order.amount == 30
 
 
+def test_a_small_request_replaces_a_waiting_one_too(make_box: Callable[..., Box]) -> None:
+    box = make_box(**CODES)
+    box.deliver(ARBEN, ASK)
+    code = _code_in(_replies(box.fakes, ARBEN, 1)[0])
+    box.deliver(ARBEN, "044 111 222 5")  # below confirm_from: ordered at once
+    wait_for(lambda: TopupOrder.get_or_none(TopupOrder.state == "done"), timeout=20,
+             what="the small top-up done")
+    assert TopupConfirmation.get().state == "replaced"
+    box.deliver(ARBEN, code)  # the replaced request's code places nothing
+    _replies(box.fakes, ARBEN, 3)
+    assert [o.amount for o in TopupOrder.select()] == [5]
+
+
 def _rows(db: Path, sql: str) -> list[tuple[object, ...]]:
     con = sqlite3.connect(db, timeout=5)
     try:

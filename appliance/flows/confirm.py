@@ -44,6 +44,13 @@ def ask_for_code(order: OrderIntent, view: SenderView, *, inbound_id: int,
                            rules)
 
 
+def replace_waiting(view: SenderView, now: datetime) -> None:
+    """A new top-up without a code replaces the agreement's top-up waiting for one."""
+    row = store.awaiting_confirmation(view.agreement.id)
+    if row is not None:
+        store.close_confirmation(int(row.id), "replaced", now)
+
+
 def is_code_for(text: str, view: SenderView) -> bool:
     """Whether `text` is a code while the agreement has a top-up waiting for one."""
     return (guards.code_in(text) is not None

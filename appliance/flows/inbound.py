@@ -312,6 +312,8 @@ class Inbox:
                 idempotency_key=idempotency_key(first.dedupe_key), now=now, rules=rules)]
             outcome = "code:asked"
             decision = core_decide.Decision(tuple(replies), None, outcome)
+        elif decision.order is not None and view is not None:
+            confirm.replace_waiting(view, now)  # a new request replaces a waiting one
         # Guard against deciding twice: only rows still undecided are taken.
         taken = queries.mark_handled(ids, outcome, now)
         if taken != len(ids):

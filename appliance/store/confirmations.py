@@ -49,7 +49,8 @@ def note_wrong_code(confirmation_id: int, now: datetime) -> int:
 
 
 def close_confirmation(confirmation_id: int, state: str, now: datetime) -> int:
-    """`awaiting_code` → `state` (cancelled, expired); returns rows changed (0: closed)."""
+    """`awaiting_code` → `state` (cancelled, expired, replaced); returns rows changed
+    (0: closed already)."""
     return int(TopupConfirmation.update(state=state, updated_at=now).where(
         (TopupConfirmation.id == confirmation_id)
         & (TopupConfirmation.state == AWAITING)).execute())
