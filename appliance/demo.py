@@ -29,6 +29,7 @@ from appliance.clitexts import t
 from appliance.config import load_or_exit
 from appliance.daemon import Daemon, install_signal_handlers
 from appliance.fakebank.server import FakeBankServer
+from appliance.fakemodem.model import ModemConfig
 from appliance.fakemodem.server import FakeModemServer
 from appliance.logs import setup_logging
 from appliance.ops.privacy import private_start
@@ -71,6 +72,9 @@ DEMO_PHONES: tuple[DemoPhone, ...] = (
 DEMO_CARD_BLOCK = "BLLOKO 4821"
 
 
+DEMO_SMSC = ModemConfig().smsc  # the fake modem's service centre
+
+
 def config_text(state_dir: Path, bank_url: str, token_file: Path) -> str:
     """The TOML the demo runs with (paths absolute, so it works from any directory)."""
     d = state_dir.resolve()
@@ -85,6 +89,8 @@ name = "fake"
 port = "{d / MODEM_LINK}"
 operator = "vala"
 command_timeout = 10
+# Money commands only through the fake modem's own service centre (DESIGN §4).
+smsc_allow = ["{DEMO_SMSC}"]
 
 [inbox]
 # The fake modem sends +CMTI notices; polling is only the safety net.

@@ -57,6 +57,9 @@ def config_toml(tmp: Path, bank_url: str, token_file: Path, modem_link: Path,
         "bank": {"url": bank_url, "token_file": str(token_file), "connect_timeout": 2,
                  "read_timeout": 5, "retries": 1, "sync_interval": 2},
         "unknown_sender": {"policy": "refuse_once_per_day"},
+        # Confirmation codes off unless a test turns them on (tests/test_e2e_guards.py):
+        # the other tests' top-ups of 25 EUR or more are about other things.
+        "rules": {"confirm_from": 0},
     }
     for name, values in sections.items():
         tables.setdefault(name, {}).update(values)
@@ -82,6 +85,8 @@ def _toml(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, int | float):
         return str(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
     return json.dumps(str(value))
 
 

@@ -47,6 +47,10 @@ def _worst(lang: Language) -> dict[str, object]:
         "example_amount": "1.234,56",
         "last4": "1234",
         "date": "27.11.2026",
+        "code": "9999",
+        "minutes": 99,
+        "tries": 9,
+        "hours": 999,
     }
 
 

@@ -278,6 +278,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     "ops.status.sync_never": ("Sinkronizimi me bankën: asnjëherë", "Last bank sync: never"),
     "ops.status.today": ("Sot: {received} të marra, {sent} të dërguara",
                          "Today: {received} received, {sent} sent"),
+    "ops.status.guards": ("Mbrojtjet: {held} marrëveshje me SIM të ndërruar (pa mbushje), "
+                          "{limited} mesazhe sot mbi kufirin e dërguesit",
+                          "Guards: {held} agreement(s) on SIM-swap hold (no money), "
+                          "{limited} message(s) today over the sender rate limit"),
     "ops.status.modems": ("Modemet", "Modems"),
     "ops.status.daemon_running": ("Daemoni: në punë (pid {pid}), të dhëna {age} s më parë",
                                   "Daemon: running (pid {pid}), facts {age} s old"),

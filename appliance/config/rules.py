@@ -6,6 +6,7 @@ and `to_rules()` lays the file's changes over them.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated, Self
 
 from pydantic import Field, model_validator
@@ -18,6 +19,8 @@ from appliance.config.values import (
     Flag,
     PositiveInt,
     TimeZone,
+    amount,
+    expecting,
     fail_at,
     matching,
     member_of,
@@ -80,6 +83,15 @@ class AmountRuleSection(Section):
         )
 
 
+def _amount_or_zero(value: object) -> Decimal:
+    if isinstance(value, int) and not isinstance(value, bool) and value == 0:
+        return Decimal(0)
+    return amount(value)
+
+
+AmountOrZero = Annotated[Decimal, expecting("an amount, or 0 for off", _amount_or_zero)]
+
+
 class RulesSection(Section):
     """`[rules]`; a key left out keeps the core's default."""
 
@@ -90,6 +102,10 @@ class RulesSection(Section):
     alert_limits: Amounts = _CORE.alert_limits
     daily_topup_amount: Amount = _CORE.daily_topup_amount
     daily_topup_count: PositiveInt = _CORE.daily_topup_count
+    # guards (DESIGN §4): top-ups of confirm_from EUR or more wait for a code (0: off)
+    confirm_from: AmountOrZero = _CORE.confirm_from
+    confirm_seconds: PositiveInt = _CORE.confirm_seconds
+    sim_hold_hours: Count = _CORE.sim_hold_hours  # 0: no hold
     amounts: dict[ServedOperator, AmountRuleSection] = Field(default_factory=dict)
     products: dict[ProductName, AmountRuleSection] = Field(default_factory=dict)
     # prefix of the national number (after +383) = operator; added to the core's plan
@@ -113,6 +129,9 @@ class RulesSection(Section):
             products=tuple(products.items()),
             daily_topup_amount=self.daily_topup_amount,
             daily_topup_count=self.daily_topup_count,
+            confirm_from=self.confirm_from,
+            confirm_seconds=self.confirm_seconds,
+            sim_hold_hours=self.sim_hold_hours,
             alert_limits=tuple(sorted(set(self.alert_limits))),
             default_language=self.default_language,
             transliterate=self.transliterate,

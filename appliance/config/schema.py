@@ -7,6 +7,7 @@ Code that takes one of these values as a parameter of its own takes its default 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Literal, Self
 
@@ -40,6 +41,7 @@ from appliance.config.values import (
     quoted,
     show,
 )
+from appliance.core.guards import RateLimit
 from appliance.core.rules import Rules
 
 ModemOperator = Literal["vala", "ipko"]
@@ -68,6 +70,18 @@ def _not_below(section: Section, low: str, high: str) -> None:
         fail_at((high,), f"expected at least {low} ({lo:g}), got {hi:g}", hi)
 
 
+def _e164_list(value: object) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(
+            isinstance(v, str) and re.fullmatch(r"\+[1-9]\d{5,14}", v) for v in value):
+        raise Reject
+    return tuple(value)
+
+
+E164List = Annotated[tuple[str, ...],
+                     expecting("an array of E.164 numbers such as \"+38344000100\"",
+                               _e164_list)]
+
+
 class ModemSettings(Section):
     """One USB GSM modem (one SIM, one operator)."""
 
@@ -80,12 +94,20 @@ class ModemSettings(Section):
     rtscts: Flag = False
     pin_file: OptionalPath = None
     command_timeout: Seconds = DEFAULT_COMMAND_TIMEOUT
+    # The service centres this modem's operator delivers through (DESIGN §4): when set, a
+    # money command that came through another one is refused. Empty: off.
+    smsc_allow: E164List = ()
 
 
 class InboxSettings(Section):
     poll_interval: Seconds = 30.0
     multipart_timeout: Seconds = 600.0
     multipart_policy: Annotated[MultipartPolicy, one_of(MultipartPolicy)] = "answer_partial"
+    # Per-sender rate limit (DESIGN §4): a phone sending more is answered once, then its
+    # messages are stored and marked handled unanswered for the rest of the window.
+    # 0: no limit for that window.
+    sender_per_minute: Count = RateLimit().per_minute
+    sender_per_hour: Count = RateLimit().per_hour
 
 
 class OutboxSettings(Section):

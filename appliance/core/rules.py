@@ -141,6 +141,12 @@ class Rules:
     # Balances older than this many seconds are answered with their "as of" time.
     stale_after_seconds: int = 15 * 60
     timezone: str = "Europe/Belgrade"
+    # A top-up or product of this many euros or more waits for a one-time code (DESIGN §4;
+    # 0: off); the code is valid `confirm_seconds`.
+    confirm_from: Decimal = Decimal(25)
+    confirm_seconds: int = 5 * 60
+    # Hours after the bank's last SIM change behind a phone during which it moves no money.
+    sim_hold_hours: int = 72
 
     def amount_rule(self, operator: Operator) -> AmountRule | None:
         """The amount rule for top-ups to `operator`, or None when it is not served."""

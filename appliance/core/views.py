@@ -38,6 +38,8 @@ class AgreementView:
     # The operator the bank records for this phone (a ported number keeps its prefix);
     # None: take it from the prefix.
     operator: Operator | None = None
+    # When the bank last saw a new SIM behind `phone` (the SIM-swap hold); None: never.
+    sim_changed_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from appliance.bank.client import BankClient
 from appliance.config import ModemSettings, Settings
+from appliance.core.guards import RateLimit
 from appliance.daemon import jobs, service
 from appliance.daemon.adapters import BankPort, build_modem
 from appliance.daemon.facts import ModemFactsKeeper
@@ -61,6 +62,9 @@ class Daemon:
                 multipart_timeout=timedelta(seconds=float(inbox_cfg.multipart_timeout)),
                 multipart_policy=str(inbox_cfg.multipart_policy),
                 unknown_sender=str(settings.unknown_sender.policy),
+                smsc_allow={m.name: frozenset(m.smsc_allow) for m in settings.modems},
+                rate_limit=RateLimit(int(inbox_cfg.sender_per_minute),
+                                     int(inbox_cfg.sender_per_hour)),
             ),
             clock,
             self.pool,

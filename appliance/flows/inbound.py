@@ -17,22 +17,25 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import peewee
 
-from appliance.core import commands, concat
+from appliance.core import commands, concat, guards
 from appliance.core import decide as core_decide
+from appliance.core import texts as core_texts
 from appliance.core.masking import mask_text
 from appliance.core.phones import mask as mask_phone
 from appliance.core.phones import sender_e164
 from appliance.core.rules import Rules
 from appliance.core.views import OrderIntent, SenderView
+from appliance.flows import confirm
 from appliance.flows.crash import crash_point
 from appliance.flows.ports import Clock, DeliverMessage, ModemStorage, Routing
 from appliance.flows.requests import stored_kind
+from appliance.store import guards as guard_store
 from appliance.store import inbound as queries
 from appliance.store.db import writing
 from appliance.store.models import InboundMessage, database
@@ -62,6 +65,9 @@ class InboxPolicy:
     multipart_timeout: timedelta
     multipart_policy: str = "answer_partial"  # decide on what arrived, or reply 'help'
     unknown_sender: str = "refuse_once_per_day"  # or 'silent'
+    # modem name → the service centres it trusts for money commands (none: all)
+    smsc_allow: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    rate_limit: guards.RateLimit = field(default_factory=guards.RateLimit)
 
 
 @dataclass(frozen=True)
@@ -75,6 +81,7 @@ class Decoded:
     ref: int | None
     part: int | None
     total: int | None
+    smsc: str | None = None
 
 
 def decode(d: DeliverMessage) -> Decoded:
@@ -89,6 +96,7 @@ def decode(d: DeliverMessage) -> Decoded:
         ref=concat_info.ref if concat_info and concat_info.total > 1 else None,
         part=concat_info.seq if concat_info and concat_info.total > 1 else None,
         total=concat_info.total if concat_info and concat_info.total > 1 else None,
+        smsc=d.smsc,
     )
 
 
@@ -181,7 +189,7 @@ class Inbox:
             return row
         row.update(
             dedupe_key=dedupe_key(d.sender or d.raw_sender, d.smsc_time, pdu),
-            sender=d.sender, smsc_time=d.smsc_time, text=d.text,
+            sender=d.sender, smsc_time=d.smsc_time, text=d.text, smsc=d.smsc,
             concat_ref=d.ref, part_no=d.part, parts_total=d.total,
             group_key=queries.concat_group_key(d.sender or d.raw_sender, d.ref, d.total)
             if d.ref is not None and d.total is not None else None,
@@ -277,6 +285,9 @@ class Inbox:
                                                          "multi-part incomplete")
         else:
             parsed = commands.parse(text, rules)
+        limited = self._rate_limited(rows, now)
+        if limited is not None:
+            return limited
         view = sender_view(sender, now, tz=rules.timezone, bank_reachable=bank_reachable,
                            with_movements=isinstance(parsed, commands.StatementQuery))
         refused_today = False
@@ -289,13 +300,36 @@ class Inbox:
         kind = "reply" if view is not None else "refusal"
         outcome = decision.outcome
         ids = [m.id for m in rows]
+        # Guards (DESIGN §4): a money command through an untrusted SMSC or from a swapped
+        # SIM is refused; a code for a waiting top-up; a top-up that needs one.
+        hold = self._money_hold(view, first, text, decision, now)
+        code = None
+        if hold is not None and view is not None:
+            replies = [guards.hold_text(hold, core_texts.language_of(
+                view.agreement.language, rules), rules)]
+            outcome = f"held:{hold}"
+            decision = core_decide.Decision(tuple(replies), None, outcome)
+        elif view is not None:
+            code = confirm.answer_code(text, view, now, rules)
+        if code is not None:
+            replies, outcome = list(code[0]), code[1]
+            decision = core_decide.Decision(tuple(replies), None, outcome)
+        elif (decision.order is not None and view is not None
+              and guards.needs_code(decision.order.amount, rules)):
+            replies = [confirm.ask_for_code(
+                decision.order, view, inbound_id=first.id,
+                idempotency_key=idempotency_key(first.dedupe_key), now=now, rules=rules)]
+            outcome = "code:asked"
+            decision = core_decide.Decision(tuple(replies), None, outcome)
+        elif decision.order is not None and view is not None:
+            confirm.replace_waiting(view, now)  # a new request replaces a waiting one
         # Guard against deciding twice: only rows still undecided are taken.
         taken = queries.mark_handled(ids, outcome, now)
         if taken != len(ids):
             raise AlreadyDecided(f"inbound {','.join(map(str, ids))}: decided by someone else")
         queue_replies(sender, replies, kind, first.id,
                       preferred_modem=self.routing.route(sender), now=now)
-        orders = 0
+        orders = code[2] if code is not None else 0
         if decision.order is not None and view is not None:
             self._create_order(decision.order, view, first, now)
             orders = 1
@@ -307,6 +341,55 @@ class Inbox:
                                 kind=kind, params=params, now=now)
             requests = 1
         return ids, sender, outcome, len(replies), orders, requests
+
+    def _rate_limited(self, rows: Sequence[InboundMessage], now: datetime
+                      ) -> tuple[list[int], str, str, int, int, int] | None:
+        """Decide a message of a phone over its rate limit: the first one over it in a
+        window gets one notice, the rest are marked handled unanswered; None: within it."""
+        first = rows[0]
+        ids = [m.id for m in rows]
+        sender = str(first.sender)
+        counts = [(name, start, guard_store.messages_since(sender, start, int(first.id)))
+                  for name, start in guards.rate_windows(first.received_at)]
+        over = guards.rate_exceeded(counts[0][2], counts[1][2], self.policy.rate_limit)
+        if over is None:
+            return None
+        start = next(s for name, s, _ in counts if name == over)
+        view = sender_view(sender, now, tz=self.policy.rules.timezone)
+        # A number without an agreement gets no notice: strangers already get at most one
+        # refusal a day, and a forged flood must not buy more SMS than that.
+        notice = view is not None and guard_store.claim_rate_notice(
+            sender, f"{over}:{start.isoformat()}", now)
+        outcome = "rate_limited:noticed" if notice else "rate_limited"
+        if queries.mark_handled(ids, outcome, now) != len(ids):
+            raise AlreadyDecided(f"inbound {first.id}: decided by someone else")
+        replies: list[str] = []
+        if notice and view is not None:
+            lang = core_texts.language_of(view.agreement.language, self.policy.rules)
+            replies = [core_texts.sms("rate_limited", lang, self.policy.rules)]
+            queue_replies(sender, replies, "reply", first.id,
+                          preferred_modem=self.routing.route(sender), now=now)
+            log.warning("sender %s over the %s rate limit: answered once, then ignored",
+                        mask_phone(sender), over)
+        return ids, sender, outcome, len(replies), 0, 0
+
+    def _money_hold(self, view: SenderView | None, first: InboundMessage, text: str,
+                    decision: core_decide.Decision, now: datetime) -> guards.Hold | None:
+        """Why this message's money command (top-up, product, code) is refused, or None."""
+        if view is None or (decision.order is None and not confirm.is_code_for(text, view)):
+            return None
+        allow = self.policy.smsc_allow.get(str(first.modem), frozenset())
+        smsc_ok = guards.smsc_trusted(first.smsc, allow)
+        hold = guards.money_hold(smsc_ok=smsc_ok, sim_changed_at=view.agreement.sim_changed_at,
+                                 now=now, rules=self.policy.rules)
+        if hold is guards.Hold.SMSC:
+            log.warning("inbound %d from %s: money command through untrusted service centre "
+                        "%s refused", first.id, mask_phone(first.sender),
+                        mask_phone(first.smsc or "?"))
+        elif hold is not None:
+            log.warning("inbound %d from %s: money command refused, SIM changed recently",
+                        first.id, mask_phone(first.sender))
+        return hold
 
     def _may_refuse_stranger(self, sender: str, now: datetime) -> bool:
         """Whether a number without an agreement gets the refusal now (once a day at most)."""

@@ -58,6 +58,8 @@ class DeliverMessage(Protocol):
     def text(self) -> str: ...
     @property
     def concat(self) -> ConcatHeader | None: ...
+    @property
+    def smsc(self) -> str | None: ...  # the service centre the PDU names (smsc_allow)
 
 
 class ModemStorage(Protocol):
@@ -146,6 +148,8 @@ class BankAgreement(Protocol):
     def active(self) -> bool: ...
     @property
     def alerts_enabled(self) -> bool: ...
+    @property
+    def sim_changed_at(self) -> datetime | None: ...  # the SIM-swap hold (DESIGN §4)
 
 
 class BankAccount(Protocol):

@@ -156,6 +156,7 @@ def _apply_page(
     rows.upsert_agreements([(a.id, a.customer_id, a.phone, a.language, a.alert_limit,
                              a.services, a.active, a.alerts_enabled)
                             for a in page.agreements], now)
+    rows.set_sim_changed([(a.id, a.sim_changed_at) for a in page.agreements])  # SIM hold
     rows.upsert_cards([(c.id, c.customer_id, c.last4, c.status) for c in page.cards], now)
     movements = page.movements
     new_ids = rows.insert_new_movements(

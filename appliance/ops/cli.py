@@ -128,6 +128,8 @@ def render_status(data: dict[str, Any], console: Console) -> None:
         console.print(t("ops.status.sync", when=sync["at"], age=human_age(sync["age_seconds"])))
     console.print(t("ops.status.today", received=data["today"]["received"],
                     sent=data["today"]["sent"]))
+    console.print(t("ops.status.guards", held=data["guards"]["sim_hold_agreements"],
+                    limited=data["guards"]["rate_limited_today"]))
 
     modems = Table(title=t("ops.status.modems"), title_justify="left")
     for key in ("modem", "health", "signal", "network", "storage", "seen"):

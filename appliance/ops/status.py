@@ -14,6 +14,7 @@ from appliance.config import Settings
 from appliance.ops.backup import fix_sidecar_ownership
 from appliance.ops.snapshot import pid_alive, read_snapshot, snapshot_path
 from appliance.store.db import open_database
+from appliance.store.guards import agreements_on_hold, rate_limited_since
 from appliance.store.models import INBOUND_STATES, OUTBOX_STATES, REQUEST_STATES, TOPUP_STATES
 from appliance.store.queries import (
     counts_for_status,
@@ -46,6 +47,8 @@ def gather_status(settings: Settings, now: datetime) -> dict[str, Any]:
         received_today, sent_today = traffic_since(day_start)
         synced = last_sync_at()
         records = modem_records()
+        on_hold = agreements_on_hold(now, settings.rules.sim_hold_hours)
+        rate_limited = rate_limited_since(day_start)
     finally:
         db.close()
         fix_sidecar_ownership(path)
@@ -115,6 +118,7 @@ def gather_status(settings: Settings, now: datetime) -> dict[str, Any]:
             "snapshot_age_seconds": int(snap.age(now)) if (snap and running) else None,
         },
         "modems": modems,
+        "guards": {"sim_hold_agreements": on_hold, "rate_limited_today": rate_limited},
     }
 
 

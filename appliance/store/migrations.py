@@ -220,6 +220,41 @@ def _v4_commands(db: peewee.SqliteDatabase) -> None:
     db.execute_sql('CREATE INDEX "bank_request_state" ON "bank_request" ("state")')
 
 
+def _v5_guards(db: peewee.SqliteDatabase) -> None:
+    # A top-up waiting for its one-time code (DESIGN §4): the order it will become, the
+    # code's salted digest (never the code), its expiry and the wrong tries so far. It
+    # becomes a topup_order row only when confirmed, so the submitter never sees it before.
+    db.execute_sql(
+        'CREATE TABLE "topup_confirmation" ('
+        '"id" INTEGER NOT NULL PRIMARY KEY, '
+        '"agreement_id" TEXT NOT NULL REFERENCES "agreement" ("id"), '
+        '"inbound_id" INTEGER NOT NULL REFERENCES "inbound_message" ("id"), '
+        '"idempotency_key" TEXT NOT NULL UNIQUE, '
+        '"target" TEXT NOT NULL, "operator" TEXT NOT NULL, "product" TEXT, '
+        '"subscriber_id" TEXT, "amount" TEXT NOT NULL, '
+        '"code_digest" TEXT NOT NULL, "code_salt" TEXT NOT NULL, '
+        '"expires_at" TEXT NOT NULL, "tries" INTEGER NOT NULL DEFAULT 0, '
+        '"state" TEXT NOT NULL DEFAULT \'awaiting_code\' '
+        + _in("state", ("awaiting_code", "confirmed", "cancelled", "expired", "replaced"))
+        + ', "created_at" TEXT NOT NULL, "updated_at" TEXT NOT NULL)'
+    )
+    db.execute_sql('CREATE INDEX "topup_confirmation_agreement_state" '
+                   'ON "topup_confirmation" ("agreement_id", "state")')
+    # The service centre each message came through (smsc_allow) and the bank's last SIM
+    # change behind an agreement's phone (the SIM-swap hold).
+    db.execute_sql('ALTER TABLE "inbound_message" ADD COLUMN "smsc" TEXT')
+    db.execute_sql('ALTER TABLE "agreement" ADD COLUMN "sim_changed_at" TEXT')
+    # The per-sender rate limit counts a phone's messages per window, and answers the
+    # first one over the limit once per window.
+    db.execute_sql('CREATE INDEX "inbound_message_sender_received" '
+                   'ON "inbound_message" ("sender", "received_at")')
+    db.execute_sql(
+        'CREATE TABLE "rate_notice" ("id" INTEGER NOT NULL PRIMARY KEY, '
+        '"phone" TEXT NOT NULL, "window" TEXT NOT NULL, "created_at" TEXT NOT NULL)')
+    db.execute_sql('CREATE UNIQUE INDEX "rate_notice_phone_window" '
+                   'ON "rate_notice" ("phone", "window")')
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int
@@ -232,6 +267,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(2, "indexes for the work queues and the daily top-up cap", _v2_work_queue_indexes),
     Migration(3, "outbox: how far a send got", _v3_outbox_send_step),
     Migration(4, "Serbian, alerts on/off, cards and bank requests (issue 12)", _v4_commands),
+    Migration(5, "guards: top-ups waiting for a code, inbound SMSC, SIM change", _v5_guards),
 )
 LATEST_VERSION: int = MIGRATIONS[-1].version
 

@@ -64,6 +64,7 @@ class Agreement(BaseModel):
     alerts_enabled = peewee.BooleanField(default=True)  # False after the customer's STOP
     # When alerts were last turned on again: movements booked before are never alerted.
     alerts_since = UTCDateTimeField(null=True)
+    sim_changed_at = UTCDateTimeField(null=True)  # the bank's last SIM change (SIM-swap hold)
 
     def service_set(self) -> frozenset[str]:
         """The services as a set (`services` is stored as a comma list)."""
@@ -119,6 +120,7 @@ class InboundMessage(BaseModel):
     state = peewee.CharField(default="stored")  # INBOUND_STATES
     handled_at = UTCDateTimeField(null=True)
     outcome = peewee.TextField(null=True)  # what was decided (short, no personal data)
+    smsc = peewee.CharField(null=True)  # the service centre the PDU names (smsc_allow)
 
 
 class OutboxMessage(BaseModel):
@@ -217,6 +219,39 @@ class BankRequest(BaseModel):
     updated_at = UTCDateTimeField()
 
 
+class TopupConfirmation(BaseModel):
+    """A top-up waiting for its one-time code (DESIGN §4); becomes a TopupOrder when confirmed."""
+
+    id = peewee.AutoField()
+    agreement = peewee.ForeignKeyField(Agreement, column_name="agreement_id")
+    inbound = peewee.ForeignKeyField(InboundMessage, column_name="inbound_id")
+    idempotency_key = peewee.CharField(unique=True)
+    target = peewee.CharField()
+    operator = peewee.CharField()
+    product = peewee.CharField(null=True)
+    subscriber_id = peewee.CharField(null=True)
+    amount = MoneyField()
+    code_digest = peewee.CharField()
+    code_salt = peewee.CharField()
+    expires_at = UTCDateTimeField()
+    tries = peewee.IntegerField(default=0)
+    state = peewee.CharField(default="awaiting_code")
+    created_at = UTCDateTimeField()
+    updated_at = UTCDateTimeField()
+
+
+class RateNotice(BaseModel):
+    """The one "too many messages" reply a phone got in one rate-limit window."""
+
+    id = peewee.AutoField()
+    phone = peewee.CharField()
+    window = peewee.CharField()  # 'minute:<start>' or 'hour:<start>', UTC ISO
+    created_at = UTCDateTimeField()
+
+    class Meta:
+        indexes = ((("phone", "window"), True),)
+
+
 class SyncState(BaseModel):
     """Small key/value state: the bank cursor, the last sync time, ..."""
 
@@ -253,6 +288,8 @@ ALL_MODELS: Final[tuple[type[BaseModel], ...]] = (
     InboundMessage,
     OutboxMessage,
     TopupOrder,
+    TopupConfirmation,
+    RateNotice,
     SyncState,
     UnknownSenderReply,
     Card,

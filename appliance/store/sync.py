@@ -257,3 +257,11 @@ def insert_alerts(alerts: Sequence[AlertRow], now: datetime) -> int:
         (phone, text, "alert", PRIORITY_ALERT, "queued", key, 0, created)
         for phone, text, key in alerts
     ])
+
+
+def set_sim_changed(changes: Sequence[tuple[str, datetime | None]]) -> None:
+    """Record the bank's last SIM change behind each agreement's phone (the SIM-swap hold,
+    DESIGN §4); None clears it. Inside the caller's page transaction."""
+    for agreement_id, changed_at in changes:
+        Agreement.update(sim_changed_at=changed_at).where(
+            Agreement.id == agreement_id).execute()

@@ -35,6 +35,7 @@ def agreement_view(row: Agreement) -> AgreementView:
         language=language,
         alert_limit=limit if limit is not None else AgreementView.alert_limit,
         services=frozenset(services),
+        sim_changed_at=row.sim_changed_at,
     )
 
 

@@ -151,6 +151,51 @@ TEXTS: dict[str, tuple[str, str, str]] = {
         "Dostigli ste dnevno ograničenje dopuna ({count} dopuna ili {amount}). "
         "Pokušajte ponovo sutra.",
     ),
+    # --- confirmation codes for larger top-ups (core.guards) ---
+    "confirm_ask": (
+        "Mbushje {amount} për {target}: për ta kryer, dërgoni kodin {code} brenda "
+        "{minutes} minutave. Nëse nuk e kërkuat, mos e dërgoni.",
+        "Top-up {amount} for {target}: to make it, send the code {code} within "
+        "{minutes} minutes. If you did not ask for it, do not send it.",
+        "Dopuna {amount} za {target}: da je izvršite, pošaljite kod {code} u roku od "
+        "{minutes} minuta. Ako je niste tražili, ne šaljite ga.",
+    ),
+    "confirm_wrong": (
+        "Kodi nuk është i saktë. Dërgoni kodin që morët me SMS.",
+        "The code is not correct. Send the code you received by SMS.",
+        "Kod nije tačan. Pošaljite kod koji ste dobili SMS-om.",
+    ),
+    "confirm_cancelled": (
+        "Kodi nuk është i saktë {tries} herë; mbushja u anulua. Nuk u tërhoq asnjë shumë.",
+        "The code was wrong {tries} times; the top-up was cancelled. No money was taken.",
+        "Kod je pogrešan {tries} puta; dopuna je otkazana. Novac nije skinut.",
+    ),
+    "confirm_expired": (
+        "Koha e kodit ka kaluar; mbushja u anulua. Dërgoni kërkesën përsëri.",
+        "The code has expired; the top-up was cancelled. Please send the request again.",
+        "Kod je istekao; dopuna je otkazana. Pošaljite zahtev ponovo.",
+    ),
+    "hold_smsc": (
+        "Mbushja nuk u bë: mesazhi erdhi nga një rrjet që banka nuk e njeh. "
+        "Dërgojeni përsëri nga telefoni juaj në rrjetin tuaj.",
+        "The top-up was not made: the message came through a network the bank does not "
+        "trust. Please send it again from your phone on your own network.",
+        "Dopuna nije izvršena: poruka je stigla preko mreže kojoj banka ne veruje. "
+        "Pošaljite je ponovo sa svog telefona u svojoj mreži.",
+    ),
+    "hold_sim_swap": (
+        "Karta SIM e këtij numri u ndërrua së fundmi; për sigurinë tuaj mbushjet janë "
+        "ndalur për {hours} orë. Për ndihmë, vizitoni një degë të bankës.",
+        "The SIM card of this number was changed recently; for your safety top-ups are "
+        "held for {hours} hours. For help, please visit a branch of the bank.",
+        "SIM kartica ovog broja je nedavno promenjena; radi vaše sigurnosti dopune su "
+        "zaustavljene {hours} sati. Za pomoć posetite filijalu banke.",
+    ),
+    "rate_limited": (
+        "Keni dërguar shumë mesazhe. Mesazhet e tjera nuk do të marrin përgjigje për një kohë.",
+        "You have sent too many messages. Further messages will get no answer for a while.",
+        "Poslali ste previše poruka. Sledeće poruke neko vreme neće dobiti odgovor.",
+    ),
     "bank_down_topup": (
         "Lidhja me bankën nuk është e mundur tani, prandaj mbushja nuk u bë. Provoni më vonë.",
         "The bank cannot be reached now, so the top-up was not made. Please try again later.",
