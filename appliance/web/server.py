@@ -23,6 +23,7 @@ from prometheus_client.process_collector import ProcessCollector
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
+from appliance.config.schema import DEFAULT_HTTP_LISTEN
 from appliance.ops.snapshot import read_snapshot, snapshot_path
 from appliance.store.db import open_database
 from appliance.store.models import database as bound
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DEFAULT_LISTEN = "127.0.0.1:9333"
+DEFAULT_LISTEN = DEFAULT_HTTP_LISTEN  # the config schema holds it
 SAMPLE_SECONDS = 60.0
 _SECURITY_HEADERS = {
     # Nothing loads from anywhere; the page needs only its own inline CSS.
