@@ -57,6 +57,8 @@ def config_toml(tmp: Path, bank_url: str, token_file: Path, modem_link: Path,
         "bank": {"url": bank_url, "token_file": str(token_file), "connect_timeout": 2,
                  "read_timeout": 5, "retries": 1, "sync_interval": 2},
         "unknown_sender": {"policy": "refuse_once_per_day"},
+        # A free port: tests run side by side, each daemon with its own web listener.
+        "http": {"listen": "127.0.0.1:0"},
     }
     for name, values in sections.items():
         tables.setdefault(name, {}).update(values)

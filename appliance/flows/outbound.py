@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from appliance.core.phones import mask as mask_phone
+from appliance.flows import tally
 from appliance.flows.crash import crash_point
 from appliance.flows.ports import Clock, ModemDown, ModemSender, Routing, SendFailed
 from appliance.store import outbox
@@ -48,6 +49,7 @@ def recover_interrupted(policy: OutboxPolicy, now: datetime) -> list[int]:
     """Apply the configured policy to rows a crash left in `sending` (I5); logs each."""
     recipients = outbox.sending_recipients()
     ids = outbox.recover_sending(policy.on_sending, now)  # under the write lock
+    tally.recovered(policy.on_sending, ids)
     for row_id in ids:
         to = recipients.get(row_id)
         who = mask_phone(to) if to is not None else "?"
@@ -123,18 +125,21 @@ class Outbound:
         try:
             refs = modem.send_text(row.to, row.text)
         except ModemDown as exc:
+            tally.failed(exc)
             # The modem stopped answering: out of service; the message may have gone out
             # (at least once, I5), and goes on through another modem or this one later.
             modem.mark_unhealthy(str(exc))
             self._retry_or_fail(modem, row, str(exc), counts, permanent=False, soon=True)
             return
         except SendFailed as exc:
+            tally.failed(exc)
             self._retry_or_fail(modem, row, str(exc), counts, permanent=exc.permanent)
             return
         finally:
             counts.busy_seconds += (self.clock() - started).total_seconds()
         crash_point("after_submit")
         outbox.mark_sent(row.id, refs, self.clock())
+        tally.sent(row, self.clock())
         counts.sent += 1
         log.info("outbox %d (%s) sent to %s via %s in %d part(s)", row.id, row.kind, who,
                  modem.name, len(refs))
@@ -152,6 +157,7 @@ class Outbound:
             return
         delay = timedelta(0) if soon else backoff_delay(self.policy, attempts)
         outbox.requeue(row.id, now + delay, error)  # under the write lock
+        tally.retried()
         log.warning("outbox %d (%s) to %s: attempt %d via %s failed (%s); retry in %ds",
                     row.id, row.kind, who, attempts, modem.name, error,
                     int(delay.total_seconds()))
