@@ -8,6 +8,7 @@ has bound (the daemon's own) when that is the same file, else opens it without m
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -173,7 +174,15 @@ def serve(listen: str, source: Settings | Path | str, *, history: SignalHistory 
         tz = ZoneInfo(source.rules.timezone)
     site = _Site(db_path, names, tz, HISTORY if history is None else history)
     host, port = parse_listen(listen)
-    httpd = make_server(host, port, site, threaded=True, request_handler=_QuietHandler)
+    # Bound here, not by werkzeug: it prints and exits the process when the address is in
+    # use; an OSError lets the daemon say which key to change.
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(128)
+        httpd = make_server(host, port, site, threaded=True, request_handler=_QuietHandler,
+                            fd=sock.fileno())  # werkzeug takes a duplicate of it
     stop = threading.Event()
 
     def sample_loop() -> None:
