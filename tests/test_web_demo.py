@@ -26,7 +26,7 @@ __all__ = ["browser"]  # the fixture, imported for use here
 
 
 def _get(url: str) -> str:
-    with urllib.request.urlopen(url, timeout=10) as answer:  # noqa: S310 (loopback)
+    with urllib.request.urlopen(url, timeout=10) as answer:
         return str(answer.read().decode("utf-8"))
 
 
