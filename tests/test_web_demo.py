@@ -82,7 +82,12 @@ def test_demo_serves_metrics_and_the_status_page(tmp_path: Path,
         browser.refresh()
         wait_for(lambda: browser.find_element(By.ID, "received").text != before, timeout=10,
                  what="the new SMS on the page")
-        assert "fake" in browser.find_element(By.ID, "modems").text
+        # The page shows a modem's state from the daemon's health snapshot (health.json).
+        wait_for((state / "health.json").exists, timeout=20, what="health.json")
+        browser.refresh()
+        modems = browser.find_element(By.ID, "modems").text
+        assert "fake" in modems
+        assert "up" in modems, modems
         errors = [e for e in browser.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
         assert errors == [], errors
         shot = tmp_path / "demo-status-page.png"
