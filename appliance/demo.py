@@ -33,6 +33,7 @@ from appliance.fakemodem.model import ModemConfig
 from appliance.fakemodem.server import FakeModemServer
 from appliance.logs import setup_logging
 from appliance.ops.privacy import private_start
+from appliance.web import WebServer
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +111,10 @@ sync_interval = 5
 
 [unknown_sender]
 policy = "refuse_once_per_day"
+
+[http]
+# Metrics and the status page on a free loopback port (demo.json has the URLs).
+listen = "127.0.0.1:0"
 """
 
 
@@ -127,7 +132,8 @@ def fresh_state(state_dir: Path) -> None:
                 path.unlink()
 
 
-def banner(pty: str, bank_url: str, state_dir: Path, config: Path) -> None:
+def banner(pty: str, bank_url: str, state_dir: Path, config: Path, *,
+           web: WebServer | None = None) -> None:
     """Print the short banner: pty, bank URL, demo phones and what to text, how to stop."""
     # soft_wrap: long paths stay on one line (copy-pasteable), whatever the width.
     console = Console(stderr=False, highlight=False, soft_wrap=True)
@@ -135,6 +141,9 @@ def banner(pty: str, bank_url: str, state_dir: Path, config: Path) -> None:
     console.print(f"  {t('demo.pty')} {pty}  (link {state_dir / MODEM_LINK})")
     console.print(f"  {t('demo.bank')} {bank_url}")
     console.print(f"  {t('demo.config')} {config}")
+    if web is not None:
+        console.print(f"  {t('demo.status_page')} {web.status_url}", markup=False)
+        console.print(f"  {t('demo.metrics')} {web.metrics_url}", markup=False)
     table = Table(title=t("demo.phones"), title_justify="left")
     table.add_column(t("demo.col_phone"))
     table.add_column(t("demo.col_who"))
@@ -171,7 +180,8 @@ def cli_command() -> str:
     return shlex.quote(str(Path(found).absolute())) if found else "appliance"
 
 
-def write_info(state_dir: Path, pty: str, bank_url: str, token_file: Path) -> Path:
+def write_info(state_dir: Path, pty: str, bank_url: str, token_file: Path, *,
+               web: WebServer | None = None) -> Path:
     """`DIR/demo.json`: the banner's facts for scripts."""
     info: dict[str, Any] = {
         "pty": pty,
@@ -185,6 +195,8 @@ def write_info(state_dir: Path, pty: str, bank_url: str, token_file: Path) -> Pa
         "pid": os.getpid(),
         "examples": {p.phone: list(p.examples) for p in DEMO_PHONES},
     }
+    if web is not None:
+        info.update(metrics_url=web.metrics_url, status_url=web.status_url)
     path = state_dir / INFO_NAME
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
@@ -223,8 +235,8 @@ def demo_command(state_dir: Path, modem_delay: str) -> None:
         if daemon.last_sync_error:
             click.echo(t("demo.first_sync_failed", error=daemon.last_sync_error), err=True)
         pty = str(modem.pty_path)
-        write_info(state_dir, pty, bank.url, bank.token_file)
-        banner(pty, bank.url, state_dir, config_path.resolve())
+        write_info(state_dir, pty, bank.url, bank.token_file, web=daemon.web)
+        banner(pty, bank.url, state_dir, config_path.resolve(), web=daemon.web)
         daemon.run()
     finally:
         if daemon is not None:

@@ -117,6 +117,8 @@ url = "{bank.url}"
 token_file = "{bank.token_file}"
 sync_interval = 300
 page_size = 1000
+[http]
+listen = "127.0.0.1:0"
 """, encoding="utf-8")
     log = (tmp / f"{name}.log").open("ab")
     env = {k: v for k, v in os.environ.items() if k not in ("NOTIFY_SOCKET", "APPLIANCE_CRASH_AT")}

@@ -181,6 +181,8 @@ sync_interval = 1
 read_timeout = 3
 [unknown_sender]
 policy = "refuse_once_per_day"
+[http]
+listen = "127.0.0.1:0"
 """, encoding="utf-8")
         self.proc: subprocess.Popen[bytes] | None = None
 

@@ -60,6 +60,8 @@ def config_toml(tmp: Path, bank_url: str, token_file: Path, modem_link: Path,
         # Confirmation codes off unless a test turns them on (tests/test_e2e_guards.py):
         # the other tests' top-ups of 25 EUR or more are about other things.
         "rules": {"confirm_from": 0},
+        # A free port: tests run side by side, each daemon with its own web listener.
+        "http": {"listen": "127.0.0.1:0"},
     }
     for name, values in sections.items():
         tables.setdefault(name, {}).update(values)

@@ -84,6 +84,14 @@ BAD: list[tuple[str, str]] = [
     (GOOD + "[rules.numbering_plan]\n\"04x\" = \"vala\"\n",
      "rules.numbering_plan.04x: expected a prefix of the national number after +383 "
      "(digits, e.g. 44)"),
+    (GOOD + "[http]\nlisten = \"9333\"\n",
+     'http.listen: expected HOST:PORT such as "127.0.0.1:9333" (port 0 to 65535), '
+     'got "9333"'),
+    (GOOD + "[http]\nlisten = \"127.0.0.1:70000\"\n",
+     'http.listen: expected HOST:PORT such as "127.0.0.1:9333" (port 0 to 65535), '
+     'got "127.0.0.1:70000"'),
+    (GOOD + "[http]\nlisten = 9333\n",
+     'http.listen: expected HOST:PORT such as "127.0.0.1:9333" (port 0 to 65535), got 9333'),
     (GOOD + "inbox = 5\n", "bank.inbox: unknown key"),
     ("inbox = 5\n" + GOOD, "inbox: expected a table, got 5"),
 ]

@@ -19,6 +19,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "demo.bank": ("Banka (fake):", "Bank (fake):"),
     "demo.state": ("Gjendja:", "State:"),
     "demo.config": ("Konfigurimi:", "Config:"),
+    "demo.status_page": ("Faqja e gjendjes:", "Status page:"),
+    "demo.metrics": ("Metrikat (Prometheus):", "Metrics (Prometheus):"),
     "demo.phones": ("Telefonat demo", "Demo phones"),
     "demo.col_phone": ("Telefoni", "Phone"),
     "demo.col_who": ("Kush", "Who"),

@@ -27,6 +27,7 @@ from appliance.config.values import (
     ConfigPath,
     Count,
     Flag,
+    Listen,
     ModemName,
     OptionalPath,
     Port,
@@ -60,6 +61,8 @@ DEFAULT_TOPUP_MAX_ATTEMPTS = 5
 DEFAULT_TOPUP_BACKOFF_INITIAL = 15.0
 DEFAULT_TOPUP_BACKOFF_MAX = 300.0
 MAX_PAGE_SIZE = 5000
+# Metrics and the status page: loopback only by default (no login on the page).
+DEFAULT_HTTP_LISTEN = "127.0.0.1:9333"
 
 
 def _not_below(section: Section, low: str, high: str) -> None:
@@ -167,6 +170,12 @@ class UnknownSenderSettings(Section):
     policy: Annotated[UnknownSenderPolicy, one_of(UnknownSenderPolicy)] = "refuse_once_per_day"
 
 
+class HttpSettings(Section):
+    """The loopback listener of /metrics (Prometheus) and / (the status page)."""
+
+    listen: Listen = DEFAULT_HTTP_LISTEN
+
+
 def _log_level(value: object) -> LogLevel:
     for level in LOG_LEVELS:
         if isinstance(value, str) and value.upper() == level:
@@ -208,6 +217,7 @@ class Settings(Section):
     inbox: InboxSettings = InboxSettings()
     outbox: OutboxSettings = OutboxSettings()
     unknown_sender: UnknownSenderSettings = UnknownSenderSettings()
+    http: HttpSettings = HttpSettings()
     rules: Annotated[Rules, PlainValidator(rules_from_toml)] = Field(default_factory=Rules)
     log_level: Annotated[
         LogLevel, expecting("one of " + quoted(tuple(lv.lower() for lv in LOG_LEVELS)),

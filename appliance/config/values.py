@@ -275,6 +275,17 @@ def matching(pattern: str, message: str) -> PlainValidator:
     return expecting("", check)
 
 
+_LISTEN = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})")
+
+
+def _listen(value: object) -> str:
+    # HOST:PORT as the web listener binds it; port 0 asks the system for a free one.
+    match = _LISTEN.fullmatch(value) if isinstance(value, str) else None
+    if match is None or int(match.group(2)) > 65535:
+        raise Reject
+    return str(value)
+
+
 Flag = Annotated[bool, expecting("true or false", _flag)]
 PositiveInt = Annotated[int, expecting("a positive integer", _positive_int)]
 Count = Annotated[int, expecting("an integer of 0 or more", _count)]
@@ -289,4 +300,6 @@ ModemName = Annotated[
     str, expecting("a short name (letters, digits, '.', '-' or '_'; at most 32)", _modem_name)
 ]
 BankUrl = Annotated[str, expecting("an https:// URL (http:// only to a loopback host)", _bank_url)]
+Listen = Annotated[
+    str, expecting('HOST:PORT such as "127.0.0.1:9333" (port 0 to 65535)', _listen)]
 TimeZone = Annotated[str, expecting('an IANA time zone such as "Europe/Belgrade"', _timezone)]

@@ -20,12 +20,18 @@ from appliance.bank.client import (
     ChangesPage,
     TopupResult,
 )
+from appliance.bank.results import (
+    BankProtocolError,
+    BankTLSError,
+    BankUnavailable,
+)
 from appliance.config import ModemSettings
 from appliance.flows.ports import BankDown, BankRefused, ModemDown, SendFailed
 from appliance.modem.errors import CmsError, ModemError, ModemGone, ModemTimeout, PduError
 from appliance.modem.pool import ModemHandle
 from appliance.modem.types import StatusReport
 from appliance.modem.wrapper import Modem
+from appliance.web import events
 
 
 def build_modem(modem_settings: ModemSettings, handle: ModemHandle, *,
@@ -79,13 +85,27 @@ class SendingModem:
         try:
             return self.handle.send_text(to, text, progress)
         except CmsError as exc:
-            raise SendFailed(str(exc), permanent=not exc.transient) from exc
-        except (ModemTimeout, ModemGone) as exc:
-            raise ModemDown(str(exc)) from exc
+            raise SendFailed(str(exc), permanent=not exc.transient,
+                             code=f"cms_{exc.code}") from exc
+        except ModemTimeout as exc:
+            raise ModemDown(str(exc), code="timeout") from exc
+        except ModemGone as exc:
+            raise ModemDown(str(exc), code="modem_gone") from exc
         except PduError as exc:
-            raise SendFailed(f"cannot encode: {exc}", permanent=True) from exc
+            raise SendFailed(f"cannot encode: {exc}", permanent=True, code="encode") from exc
         except ModemError as exc:
-            raise SendFailed(str(exc), permanent=False) from exc
+            raise SendFailed(str(exc), permanent=False, code="modem_error") from exc
+
+
+def bank_error_kind(exc: BankError) -> str:
+    """The short kind a failed bank request is counted under (`appliance_bank_errors_total`)."""
+    if isinstance(exc, BankRejected):
+        return f"http_{exc.status}"
+    for kind, cls in (("tls", BankTLSError), ("unavailable", BankUnavailable),
+                      ("auth", BankAuthError), ("bad_answer", BankProtocolError)):
+        if isinstance(exc, cls):
+            return kind
+    return "error"
 
 
 class BankPort:
@@ -100,7 +120,11 @@ class BankPort:
         self.client = client
 
     def changes(self, after: str | None, limit: int) -> ChangesPage:
-        return self.client.changes(after, limit)
+        try:
+            return self.client.changes(after, limit)
+        except BankError as exc:
+            events.bank_error(bank_error_kind(exc))
+            raise
 
     def topup(self, idempotency_key: str, target: str | None, operator: str,  # noqa: PLR0917
               amount: Decimal, product: str | None = None, subscriber_id: str | None = None,
@@ -109,14 +133,17 @@ class BankPort:
             return self.client.topup(idempotency_key, target, operator, amount, product,
                                      subscriber_id, agreement_id=agreement_id)
         except BankRejected as exc:
+            events.bank_error(bank_error_kind(exc))
             raise BankRefused(exc.status, exc.code) from exc
         except BankError as exc:
+            events.bank_error(bank_error_kind(exc))
             raise BankDown(str(exc), auth=isinstance(exc, BankAuthError)) from exc
 
     def resolve_topup(self, idempotency_key: str) -> TopupResult:
         try:
             return self.client.resolve_topup(idempotency_key)
         except BankError as exc:
+            events.bank_error(bank_error_kind(exc))
             raise BankDown(str(exc), auth=isinstance(exc, BankAuthError)) from exc
 
     def set_alerts(self, agreement_id: str, enabled: bool) -> object:

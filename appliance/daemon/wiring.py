@@ -29,17 +29,40 @@ from appliance.daemon.facts import ModemFactsKeeper
 from appliance.daemon.workers import InboxWorker, OutboxWorker, ReportsWorker, TopupWorker
 from appliance.flows.inbound import Inbox, InboxPolicy
 from appliance.flows.outbound import Outbound, OutboxPolicy, recover_interrupted, route_queued
+from appliance.flows.ports import use_metrics
 from appliance.modem.health import Health, HealthPolicy
 from appliance.modem.pool import ModemHandle, Pool
 from appliance.modem.types import StatusReport
 from appliance.modem.wrapper import Modem
 from appliance.store import open_database
+from appliance.web import WebServer, events, serve
 
 log = logging.getLogger(__name__)
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class WebListenError(RuntimeError):
+    """`[http] listen` cannot be bound (in use, no such address): start-up fails (exit 1).
+
+    A box whose metrics are silent would look down to its monitoring, or not be watched
+    at all: better to refuse to start with a line that names the key.
+    """
+
+
+def start_web(settings: Settings) -> WebServer:
+    """Start /metrics and the status page on `http.listen`; the flows count into it."""
+    listen = settings.http.listen
+    try:
+        web = serve(listen, settings)
+    except OSError as exc:
+        raise WebListenError(f"http.listen: cannot listen on {listen}: "
+                             f"{exc.strerror or exc}") from exc
+    use_metrics(events)
+    log.info("metrics on %s, status page on %s", web.metrics_url, web.status_url)
+    return web
 
 
 class Daemon:
@@ -89,6 +112,8 @@ class Daemon:
         self.main_heartbeat = service.monotonic()
         self.last_sync: datetime | None = None
         self.last_sync_error: str | None = None
+        self.web: WebServer | None = None
+        self._opened: set[str] = set()  # modems opened once (reopening them is a reconnect)
         self.started = False
         self._stopped = False
         self._stop_lock = threading.Lock()
@@ -103,6 +128,7 @@ class Daemon:
         """
         s = self.settings
         self.db = open_database(Path(s.database))
+        self.web = start_web(s)
         recover_interrupted(self.outbox_policy, self.clock())
         for m in s.modems:
             handle = ModemHandle(m.name, m.operator, functools.partial(self._build_modem, m),
@@ -167,6 +193,9 @@ class Daemon:
             self.facts.modem_left(handle)
 
     def _modem_recovered(self, handle: ModemHandle) -> None:
+        if handle.name in self._opened:  # not its first opening: a reconnect
+            events.modem_reconnected(handle.name)
+        self._opened.add(handle.name)
         self.wake_inbox()
         self.wake_outbox()
         self.facts.refresh(handle, record_identity=True)
@@ -249,6 +278,9 @@ class Daemon:
         if self.bank_port is not None:
             self.bank_port.close()
             self.bank_port = None
+        if self.web is not None:
+            self.web.close()
+            self.web = None
         if self.db is not None:
             self.db.close()
             self.db = None

@@ -31,7 +31,7 @@ from appliance.core.phones import mask as mask_phone
 from appliance.core.phones import sender_e164
 from appliance.core.rules import Rules
 from appliance.core.views import OrderIntent, SenderView
-from appliance.flows import confirm
+from appliance.flows import confirm, tally
 from appliance.flows.crash import crash_point
 from appliance.flows.ports import Clock, DeliverMessage, ModemStorage, Routing
 from appliance.flows.requests import stored_kind
@@ -161,6 +161,7 @@ class Inbox:
         # INSERT OR IGNORE on the dedupe key, in one write transaction: a copy read twice
         # is a no-op.
         new = queries.store_raw_inbound(rows)
+        tally.stored(new)
         crash_point("after_store")
         for item in stored:
             # Committed above, so deleting now can lose nothing. A failed delete leaves a copy

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from appliance.core.phones import mask as mask_phone
+from appliance.flows import tally
 from appliance.flows.crash import crash_point
 from appliance.flows.ports import Clock, ModemDown, ModemSender, Routing, SendFailed
 from appliance.store import outbox, sendsteps
@@ -56,6 +57,8 @@ def recover_interrupted(policy: OutboxPolicy, now: datetime) -> list[int]:
     """
     recipients = outbox.sending_recipients()
     done = sendsteps.recover_sending(policy.on_sending, now, policy.sending_grace)
+    # Only what may reach a recipient twice counts as a duplicate resent after a crash.
+    tally.recovered(policy.on_sending, done.by_policy)
 
     def who(row_id: int) -> str:
         to = recipients.get(row_id)
@@ -163,18 +166,21 @@ class Outbound:
         try:
             refs = modem.send_text(row.to, row.text, steps)
         except ModemDown as exc:
+            tally.failed(exc)
             # The modem stopped answering: out of service; the message may have gone out
             # (at least once, I5), and goes on through another modem or this one later.
             modem.mark_unhealthy(str(exc))
             self._retry_or_fail(modem, row, str(exc), counts, permanent=False, soon=True)
             return
         except SendFailed as exc:
+            tally.failed(exc)
             self._retry_or_fail(modem, row, str(exc), counts, permanent=exc.permanent)
             return
         finally:
             counts.busy_seconds += (self.clock() - started).total_seconds()
         crash_point("after_submit")
         outbox.mark_sent(row.id, refs, self.clock())
+        tally.sent(row, self.clock())
         counts.sent += 1
         log.info("outbox %d (%s) sent to %s via %s in %d part(s)", row.id, row.kind, who,
                  modem.name, len(refs))
@@ -192,6 +198,7 @@ class Outbound:
             return
         delay = timedelta(0) if soon else backoff_delay(self.policy, attempts)
         outbox.requeue(row.id, now + delay, error)  # under the write lock
+        tally.retried()
         log.warning("outbox %d (%s) to %s: attempt %d via %s failed (%s); retry in %ds",
                     row.id, row.kind, who, attempts, modem.name, error,
                     int(delay.total_seconds()))
@@ -257,6 +264,7 @@ class Outbound:
         for row_id, to in rows:
             _log_policy(self.policy, row_id, mask_phone(to),
                         " (no status report within the grace period)")
+        tally.recovered(self.policy.on_sending, [row_id for row_id, _ in rows])
         return [row_id for row_id, _ in rows]
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Protocol
+from typing import Final, Protocol
 
 
 class Clock(Protocol):
@@ -107,18 +107,23 @@ class Routing(Protocol):
 
 
 class SendFailed(Exception):
-    """The modem did not take a message; `permanent`: sending it again cannot help."""
+    """The modem did not take a message; `permanent`: sending it again cannot help.
 
-    def __init__(self, reason: str, *, permanent: bool) -> None:
+    `code` is a short reason for the metrics (`cms_500`, `timeout`, `encode`): no number
+    of a customer's ever goes in it.
+    """
+
+    def __init__(self, reason: str, *, permanent: bool, code: str = "send_error") -> None:
         super().__init__(reason)
         self.permanent = permanent
+        self.code = code
 
 
 class ModemDown(SendFailed):
     """The modem stopped answering: the message may have gone out (I5)."""
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason, permanent=False)
+    def __init__(self, reason: str, *, code: str = "modem_down") -> None:
+        super().__init__(reason, permanent=False, code=code)
 
 
 # --- the bank --------------------------------------------------------------------------
@@ -281,3 +286,68 @@ class BankRefused(Exception):
 
 class PageRejected(Exception):
     """A change-feed page breaks the store's constraints: the bank's protocol error."""
+
+
+# --- metrics ---------------------------------------------------------------------------
+
+
+class Metrics(Protocol):
+    """What the flows count as it happens (docs/metrics.md). Arguments are short codes
+    and counts, never a phone or an account number. The daemon plugs in
+    `appliance.web.events`; until then (tests, tools) nothing is counted."""
+
+    def inbound_stored(self, parts: int = 1) -> None: ...
+    def sms_sent(self, kind: str) -> None: ...
+    def reply_submitted(self, stored_at: datetime, submitted_at: datetime) -> None: ...
+    def send_failed(self, reason: str) -> None: ...
+    def send_retried(self) -> None: ...
+    def resent_after_crash(self, count: int = 1) -> None: ...
+    def bank_error(self, kind: str) -> None: ...
+    def topup_finished(self, status: str) -> None: ...
+    def card_block(self, status: str) -> None: ...
+
+
+class NoMetrics:
+    """Counts nothing: the port's default."""
+
+    def inbound_stored(self, parts: int = 1) -> None:
+        """Nothing."""
+
+    def sms_sent(self, kind: str) -> None:
+        """Nothing."""
+
+    def reply_submitted(self, stored_at: datetime, submitted_at: datetime) -> None:
+        """Nothing."""
+
+    def send_failed(self, reason: str) -> None:
+        """Nothing."""
+
+    def send_retried(self) -> None:
+        """Nothing."""
+
+    def resent_after_crash(self, count: int = 1) -> None:
+        """Nothing."""
+
+    def bank_error(self, kind: str) -> None:
+        """Nothing."""
+
+    def topup_finished(self, status: str) -> None:
+        """Nothing."""
+
+    def card_block(self, status: str) -> None:
+        """Nothing."""
+
+
+# One per process, like the Prometheus registry it feeds: a flow's call stays one line
+# (`metrics().sms_sent(kind)`) instead of a parameter threaded through every use case.
+_METRICS: Final[list[Metrics]] = [NoMetrics()]
+
+
+def metrics() -> Metrics:
+    """The process's metrics sink (a no-op until `use_metrics`)."""
+    return _METRICS[0]
+
+
+def use_metrics(sink: Metrics) -> None:
+    """Count the flows' events into `sink` from now on (the daemon, at start)."""
+    _METRICS[0] = sink

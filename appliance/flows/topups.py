@@ -25,6 +25,7 @@ from decimal import Decimal
 
 from appliance.core.decide import topup_outcome_text
 from appliance.core.rules import Rules
+from appliance.flows import tally
 from appliance.flows.ports import BankDown, BankRefused, Clock, TopupAnswer, TopupBank
 from appliance.store import topups as queries
 from appliance.store.db import write_transaction
@@ -216,6 +217,7 @@ def _finish(
         _queue_reply(order, state, reason, balance_after, rules=rules, now=now,
                      key=reply_key(int(order.id)))
     log.info("top-up order %d: %s%s", order.id, state, f" ({reason})" if reason else "")
+    tally.topup(state)
     return True
 
 

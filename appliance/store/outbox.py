@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from appliance.store.db import writing
-from appliance.store.fields import utc_text
+from appliance.store.fields import parse_utc_text, utc_text
 from appliance.store.models import (
     PRIORITY_ALERT,
     PRIORITY_REPLY,
@@ -60,7 +60,8 @@ UPDATE outbox_message
            AND (next_attempt_at IS NULL OR next_attempt_at <= ?)
            AND (preferred_modem IS NULL OR preferred_modem NOT IN ({excluded}))
          ORDER BY priority, id LIMIT 1)
-RETURNING id, "to", text, kind, attempts
+RETURNING id, "to", text, kind, attempts,
+          (SELECT received_at FROM inbound_message WHERE id = outbox_message.inbound_id)
 """
 _SENT_SQL = """
 UPDATE outbox_message SET state = 'sent', modem_refs = ?, sent_at = ?, last_error = NULL
@@ -77,6 +78,8 @@ class ClaimedOutbox:
     text: str
     kind: str
     attempts: int  # including the attempt just claimed
+    # When the inbound SMS this answers was stored (replies only): reply latency metric.
+    inbound_at: datetime | None = None
 
 
 def claim_next_outbox(excluded: Collection[str], now: datetime,
@@ -97,7 +100,8 @@ def claim_next_outbox(excluded: Collection[str], now: datetime,
         row = database.execute_sql(sql, [claimer, stamp, stamp, *names]).fetchone()
     if row is None:
         return None
-    return ClaimedOutbox(int(row[0]), str(row[1]), str(row[2]), str(row[3]), int(row[4]))
+    return ClaimedOutbox(int(row[0]), str(row[1]), str(row[2]), str(row[3]), int(row[4]),
+                         None if row[5] is None else parse_utc_text(str(row[5])))
 
 
 def mark_sent(message_id: int, refs: Sequence[int], now: datetime) -> bool:

@@ -8,6 +8,7 @@ has bound (the daemon's own) when that is the same file, else opens it without m
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -23,6 +24,7 @@ from prometheus_client.process_collector import ProcessCollector
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
+from appliance.config.schema import DEFAULT_HTTP_LISTEN
 from appliance.ops.snapshot import read_snapshot, snapshot_path
 from appliance.store.db import open_database
 from appliance.store.models import database as bound
@@ -39,7 +41,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DEFAULT_LISTEN = "127.0.0.1:9333"
+DEFAULT_LISTEN = DEFAULT_HTTP_LISTEN  # the config schema holds it
 SAMPLE_SECONDS = 60.0
 _SECURITY_HEADERS = {
     # Nothing loads from anywhere; the page needs only its own inline CSS.
@@ -172,7 +174,15 @@ def serve(listen: str, source: Settings | Path | str, *, history: SignalHistory 
         tz = ZoneInfo(source.rules.timezone)
     site = _Site(db_path, names, tz, HISTORY if history is None else history)
     host, port = parse_listen(listen)
-    httpd = make_server(host, port, site, threaded=True, request_handler=_QuietHandler)
+    # Bound here, not by werkzeug: it prints and exits the process when the address is in
+    # use; an OSError lets the daemon say which key to change.
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(128)
+        httpd = make_server(host, port, site, threaded=True, request_handler=_QuietHandler,
+                            fd=sock.fileno())  # werkzeug takes a duplicate of it
     stop = threading.Event()
 
     def sample_loop() -> None:
