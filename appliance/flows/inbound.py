@@ -31,11 +31,10 @@ from appliance.core.phones import mask as mask_phone
 from appliance.core.phones import sender_e164
 from appliance.core.rules import Rules
 from appliance.core.views import OrderIntent, SenderView
-from appliance.flows import confirm, tally
+from appliance.flows import confirm, guarding, tally
 from appliance.flows.crash import crash_point
 from appliance.flows.ports import Clock, DeliverMessage, ModemStorage, Routing
 from appliance.flows.requests import stored_kind
-from appliance.store import guards as guard_store
 from appliance.store import inbound as queries
 from appliance.store.db import writing
 from appliance.store.models import InboundMessage, database
@@ -303,7 +302,9 @@ class Inbox:
         ids = [m.id for m in rows]
         # Guards (DESIGN §4): a money command through an untrusted SMSC or from a swapped
         # SIM is refused; a code for a waiting top-up; a top-up that needs one.
-        hold = self._money_hold(view, first, text, decision, now)
+        hold = guarding.money_hold(view, first, text, decision, now,
+                                   smsc_allow=self.policy.smsc_allow,
+                                   rules=self.policy.rules)
         code = None
         if hold is not None and view is not None:
             replies = [guards.hold_text(hold, core_texts.language_of(
@@ -345,52 +346,21 @@ class Inbox:
 
     def _rate_limited(self, rows: Sequence[InboundMessage], now: datetime
                       ) -> tuple[list[int], str, str, int, int, int] | None:
-        """Decide a message of a phone over its rate limit: the first one over it in a
-        window gets one notice, the rest are marked handled unanswered; None: within it."""
+        """A message of a phone over its rate limit is marked handled; the first one over
+        it in a window gets one notice (`guarding.rate_limit`); None: within the limit."""
         first = rows[0]
+        limited = guarding.rate_limit(first, now, self.policy.rate_limit, self.policy.rules)
+        if limited is None:
+            return None
+        outcome, replies = limited
         ids = [m.id for m in rows]
         sender = str(first.sender)
-        counts = [(name, start, guard_store.messages_since(sender, start, int(first.id)))
-                  for name, start in guards.rate_windows(first.received_at)]
-        over = guards.rate_exceeded(counts[0][2], counts[1][2], self.policy.rate_limit)
-        if over is None:
-            return None
-        start = next(s for name, s, _ in counts if name == over)
-        view = sender_view(sender, now, tz=self.policy.rules.timezone)
-        # A number without an agreement gets no notice: strangers already get at most one
-        # refusal a day, and a forged flood must not buy more SMS than that.
-        notice = view is not None and guard_store.claim_rate_notice(
-            sender, f"{over}:{start.isoformat()}", now)
-        outcome = "rate_limited:noticed" if notice else "rate_limited"
         if queries.mark_handled(ids, outcome, now) != len(ids):
             raise AlreadyDecided(f"inbound {first.id}: decided by someone else")
-        replies: list[str] = []
-        if notice and view is not None:
-            lang = core_texts.language_of(view.agreement.language, self.policy.rules)
-            replies = [core_texts.sms("rate_limited", lang, self.policy.rules)]
-            queue_replies(sender, replies, "reply", first.id,
+        if replies:
+            queue_replies(sender, list(replies), "reply", first.id,
                           preferred_modem=self.routing.route(sender), now=now)
-            log.warning("sender %s over the %s rate limit: answered once, then ignored",
-                        mask_phone(sender), over)
         return ids, sender, outcome, len(replies), 0, 0
-
-    def _money_hold(self, view: SenderView | None, first: InboundMessage, text: str,
-                    decision: core_decide.Decision, now: datetime) -> guards.Hold | None:
-        """Why this message's money command (top-up, product, code) is refused, or None."""
-        if view is None or (decision.order is None and not confirm.is_code_for(text, view)):
-            return None
-        allow = self.policy.smsc_allow.get(str(first.modem), frozenset())
-        smsc_ok = guards.smsc_trusted(first.smsc, allow)
-        hold = guards.money_hold(smsc_ok=smsc_ok, sim_changed_at=view.agreement.sim_changed_at,
-                                 now=now, rules=self.policy.rules)
-        if hold is guards.Hold.SMSC:
-            log.warning("inbound %d from %s: money command through untrusted service centre "
-                        "%s refused", first.id, mask_phone(first.sender),
-                        mask_phone(first.smsc or "?"))
-        elif hold is not None:
-            log.warning("inbound %d from %s: money command refused, SIM changed recently",
-                        first.id, mask_phone(first.sender))
-        return hold
 
     def _may_refuse_stranger(self, sender: str, now: datetime) -> bool:
         """Whether a number without an agreement gets the refusal now (once a day at most)."""
