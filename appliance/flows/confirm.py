@@ -6,28 +6,20 @@ waits in `topup_confirmation`, committed with the request's inbound mark and bef
 reply can be sent (one transaction, I2). The same phone's exact code, in time, turns it
 into a `pending` order with the request's idempotency key, committed with the code
 message's mark, so a crash neither loses it nor lets a code place two orders.
-
-`money_hold` applies the other two guards on money to a message: an untrusted service
-centre (`smsc_allow`) and a recent SIM swap.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import logging
 import secrets
 from datetime import datetime
 
 from appliance.core import guards
 from appliance.core import texts as core_texts
-from appliance.core.phones import mask as mask_phone
 from appliance.core.rules import Rules
 from appliance.core.views import OrderIntent, SenderView
 from appliance.store import confirmations as store
-from appliance.store.models import InboundMessage
-
-log = logging.getLogger(__name__)
 
 
 def code_digest(code: str, salt: str) -> str:
@@ -87,21 +79,3 @@ def answer_code(text: str, view: SenderView, now: datetime,
     else:
         store.close_confirmation(int(row.id), str(verdict), now)
     return (guards.verdict_text(verdict, lang, rules),), f"code:{verdict}", 0
-
-
-def money_hold(view: SenderView | None, first: InboundMessage, text: str, *, money: bool,
-               allow: frozenset[str], rules: Rules, now: datetime) -> guards.Hold | None:
-    """Why this message's money command (`money`: a top-up or product; or a code) is
-    refused, or None; logs the refusal with masked numbers."""
-    if view is None or not (money or is_code_for(text, view)):
-        return None
-    hold = guards.money_hold(smsc_ok=guards.smsc_trusted(first.smsc, allow),
-                             sim_changed_at=view.agreement.sim_changed_at, now=now, rules=rules)
-    if hold is guards.Hold.SMSC:
-        log.warning("inbound %d from %s: money command through untrusted service centre "
-                    "%s refused", first.id, mask_phone(first.sender), mask_phone(first.smsc or "?"))
-    elif hold is not None:
-        log.warning("inbound %d from %s: money command refused, SIM changed recently",
-                    first.id, mask_phone(first.sender))
-    return hold
-

@@ -293,9 +293,7 @@ class Inbox:
         ids = [m.id for m in rows]
         # Guards (DESIGN §4): a money command through an untrusted SMSC or from a swapped
         # SIM is refused; a code for a waiting top-up; a top-up that needs one.
-        hold = confirm.money_hold(
-            view, first, text, money=decision.order is not None, rules=rules, now=now,
-            allow=self.policy.smsc_allow.get(str(first.modem), frozenset()))
+        hold = self._money_hold(view, first, text, decision, now)
         code = None
         if hold is not None and view is not None:
             replies = [guards.hold_text(hold, core_texts.language_of(
@@ -358,6 +356,24 @@ class Inbox:
             log.warning("sender %s over the %s rate limit: answered once, then ignored",
                         mask_phone(sender), over)
         return ids, sender, outcome, len(replies), 0
+
+    def _money_hold(self, view: SenderView | None, first: InboundMessage, text: str,
+                    decision: core_decide.Decision, now: datetime) -> guards.Hold | None:
+        """Why this message's money command (top-up, product, code) is refused, or None."""
+        if view is None or (decision.order is None and not confirm.is_code_for(text, view)):
+            return None
+        allow = self.policy.smsc_allow.get(str(first.modem), frozenset())
+        smsc_ok = guards.smsc_trusted(first.smsc, allow)
+        hold = guards.money_hold(smsc_ok=smsc_ok, sim_changed_at=view.agreement.sim_changed_at,
+                                 now=now, rules=self.policy.rules)
+        if hold is guards.Hold.SMSC:
+            log.warning("inbound %d from %s: money command through untrusted service centre "
+                        "%s refused", first.id, mask_phone(first.sender),
+                        mask_phone(first.smsc or "?"))
+        elif hold is not None:
+            log.warning("inbound %d from %s: money command refused, SIM changed recently",
+                        first.id, mask_phone(first.sender))
+        return hold
 
     def _may_refuse_stranger(self, sender: str, now: datetime) -> bool:
         """Whether a number without an agreement gets the refusal now (once a day at most)."""
