@@ -7,7 +7,7 @@ module cannot take the whole command line down with it.
 from __future__ import annotations
 
 import importlib
-from typing import IO, Any
+from typing import IO
 
 import click
 
@@ -36,7 +36,7 @@ class _OneLineUsageError(click.UsageError):
         super().__init__(message, ctx)
         self.where = where
 
-    def show(self, file: IO[Any] | None = None) -> None:
+    def show(self, file: IO[str] | None = None) -> None:
         click.echo(t("cli.usage_error", where=self.where, message=self.format_message()),
                    file=file, err=file is None)
 
@@ -56,7 +56,7 @@ def _one_line(error: click.UsageError, ctx: click.Context | None) -> _OneLineUsa
 
 class _LazyGroup(click.Group):
     def make_context(self, info_name: str | None, args: list[str],
-                     parent: click.Context | None = None, **extra: Any) -> click.Context:
+                     parent: click.Context | None = None, **extra: object) -> click.Context:
         try:
             return super().make_context(info_name, args, parent, **extra)
         except click.exceptions.NoArgsIsHelpError:
@@ -66,7 +66,7 @@ class _LazyGroup(click.Group):
                 raise
             raise _one_line(error, parent) from error
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
         except click.exceptions.NoArgsIsHelpError:
@@ -91,7 +91,7 @@ class _LazyGroup(click.Group):
         if target is None:
             return None
         module_name, _, attr = target.partition(":")
-        command: Any = getattr(importlib.import_module(module_name), attr)
+        command: object = getattr(importlib.import_module(module_name), attr)
         if not isinstance(command, click.Command):
             raise TypeError(f"{target} is not a click command")
         return command

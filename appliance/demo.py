@@ -19,7 +19,7 @@ import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import click
 from rich.console import Console
@@ -183,7 +183,7 @@ def cli_command() -> str:
 def write_info(state_dir: Path, pty: str, bank_url: str, token_file: Path, *,
                web: WebServer | None = None) -> Path:
     """`DIR/demo.json`: the banner's facts for scripts."""
-    info: dict[str, Any] = {
+    info: dict[str, object] = {
         "pty": pty,
         "bank_url": bank_url,
         "bank_token_file": str(token_file.resolve()),

@@ -130,3 +130,25 @@ def test_the_checks_see_imports() -> None:
     assert "appliance.core.rules" in imports_of(PACKAGE / "config" / "rules.py")
     assert "gsmmodem" in imports_of(PACKAGE / "modem" / "gsmlib.py")
     assert "appliance.core.rules" in imports_of(PACKAGE / "core" / "commands.py")
+
+
+# Modules still allowed explicit `Any` (issue 11): the store's peewee boundary, and the fake
+# modem until its rework lands. The list in pyproject.toml may only shrink.
+ANY_ALLOWED_PREFIXES = ("appliance.store", "appliance.fakemodem")
+
+
+def test_explicit_any_is_exempted_only_for_store_and_fakemodem() -> None:
+    import tomllib
+
+    config = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text(encoding="utf-8"))
+    mypy = config["tool"]["mypy"]
+    assert mypy["disallow_any_explicit"] is True
+    exempted: list[str] = []
+    for override in mypy.get("overrides", []):
+        if override.get("disallow_any_explicit") is False:
+            modules = override["module"]
+            exempted.extend([modules] if isinstance(modules, str) else modules)
+    assert exempted, "the store's boundary should still be listed"
+    outside = [m for m in exempted
+               if not any(m == p or m.startswith(p + ".") for p in ANY_ALLOWED_PREFIXES)]
+    assert outside == [], f"explicit Any exempted outside the store/fakemodem: {outside}"

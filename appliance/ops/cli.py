@@ -12,7 +12,6 @@ import sqlite3
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import click
 import peewee
@@ -26,7 +25,7 @@ from appliance.ops.backup import BACKUP_DIR_NAME, backup_database
 from appliance.ops.checks import Check, Status, exit_code
 from appliance.ops.doctor import run_doctor
 from appliance.ops.privacy import private_start
-from appliance.ops.status import gather_status, human_age
+from appliance.ops.status import StatusReport, gather_status, human_age
 from appliance.store.db import StoreError
 
 _STYLE = {Status.OK: "bold green", Status.WARN: "bold yellow", Status.FAIL: "bold red"}
@@ -91,7 +90,7 @@ def doctor_command(config_path: Path, as_json: bool) -> None:
     sys.exit(code)
 
 
-def render_status(data: dict[str, Any], console: Console) -> None:
+def render_status(data: StatusReport, console: Console) -> None:
     """The status screen: daemon, queues, last sync, today, modems."""
     console.print(Text(t("ops.status.title", now=data["now"]), style="bold"))
     daemon = data["daemon"]
@@ -105,10 +104,12 @@ def render_status(data: dict[str, Any], console: Console) -> None:
     queues.add_column("")
     queues.add_column(t("ops.status.col.state"))
     queues.add_column(t("ops.status.col.count"), justify="right")
-    for key, title in (("inbox", "ops.status.inbox"), ("outbox", "ops.status.outbox"),
-                       ("orders", "ops.status.orders"), ("requests", "ops.status.requests")):
+    for by_state, title in ((data["inbox"]["by_state"], "ops.status.inbox"),
+                            (data["outbox"]["by_state"], "ops.status.outbox"),
+                            (data["orders"]["by_state"], "ops.status.orders"),
+                            (data["requests"]["by_state"], "ops.status.requests")):
         first = True
-        for state, n in data[key]["by_state"].items():
+        for state, n in by_state.items():
             style = "red" if state == "failed" and n else ("yellow" if n and state in (
                 "queued", "sending", "pending", "submitted", "waiting_parts", "stored")
                 else "")

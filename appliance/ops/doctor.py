@@ -15,7 +15,7 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Protocol
 
 from appliance.clitexts import t
 from appliance.config import ModemSettings, Settings
@@ -50,12 +50,18 @@ def _modem_label(name: str, what: str) -> str:
 # --- database and disk -------------------------------------------------------------------
 
 
+class Closable(Protocol):
+    """The open database, as far as doctor needs it."""
+
+    def close(self) -> object: ...
+
+
 @dataclass
 class DatabaseFacts:
     checks: list[Check]
     previous_imsi: dict[str, str | None]
     usable: bool  # the models can be used (ModemRecord reads and writes)
-    handle: Any = None  # the open peewee database, closed by `run_doctor`
+    handle: Closable | None = None  # the open peewee database, closed by `run_doctor`
 
 
 def database_checks(path: Path) -> DatabaseFacts:

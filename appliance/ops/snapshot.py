@@ -28,10 +28,10 @@ import json
 import os
 import tempfile
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Protocol, TypeVar
 
 from appliance.ops.checks import normalize_registration
 
@@ -73,17 +73,46 @@ class ModemFacts:
     smsc: str | None = None
     last_error: str | None = None
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         out = asdict(self)
         out["checked_at"] = self.checked_at.isoformat()
         return out
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> ModemFacts:
-        known = {f.name for f in fields(cls)}
-        values = {k: v for k, v in data.items() if k in known}
-        values["checked_at"] = _time(values["checked_at"])
-        return cls(**values)
+    def from_json(cls, data: dict[str, object]) -> ModemFacts:
+        # Read back from disk, so each field is narrowed to its type (ValueError if not).
+        healthy = data["healthy"]
+        if not isinstance(healthy, bool):
+            raise ValueError("healthy must be a boolean")
+
+        def text(key: str) -> str | None:
+            return _opt(data.get(key), str)
+
+        def number(key: str) -> int | None:
+            return _opt(data.get(key), int)
+
+        return cls(
+            name=_req(data["name"]), port=_req(data["port"]), healthy=healthy,
+            checked_at=_time(data["checked_at"]), manufacturer=text("manufacturer"),
+            model=text("model"), firmware=text("firmware"), imei=text("imei"),
+            imsi=text("imsi"), imsi_previous=text("imsi_previous"),
+            pin_state=text("pin_state"), registration=text("registration"),
+            operator=text("operator"), signal_dbm=number("signal_dbm"),
+            storage_used=number("storage_used"), storage_total=number("storage_total"),
+            smsc=text("smsc"), last_error=text("last_error"),
+        )
+
+
+def _opt(value: object, kind: type[T]) -> T | None:
+    if value is None or isinstance(value, kind):
+        return value
+    raise ValueError(f"expected {kind.__name__} or null, got {value!r}")
+
+
+def _req(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"expected a string, got {value!r}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -229,7 +258,19 @@ def _text(value: object) -> str | None:
     return text or None
 
 
-def collect_facts(name: str, port: str, modem: Any, *, now: datetime,
+class FactSource(Protocol):
+    """What `collect_facts` asks of an open wrapper `Modem` (`pin_state` is optional)."""
+
+    def info(self) -> object: ...
+    def imsi(self) -> object: ...
+    def registration(self) -> object: ...
+    def operator_name(self) -> object: ...
+    def signal_dbm(self) -> object: ...
+    def storage_usage(self) -> object: ...
+    def smsc(self) -> object: ...
+
+
+def collect_facts(name: str, port: str, modem: FactSource, *, now: datetime,
                   previous_imsi: str | None = None, healthy: bool = True) -> ModemFacts:
     """Ask an open wrapper `Modem` everything doctor shows; each question on its own.
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 from appliance.config import Settings
 from appliance.ops.backup import fix_sidecar_ownership
@@ -30,11 +30,73 @@ INBOUND_PENDING = ("stored", "waiting_parts")
 ORDERS_PENDING = ("pending", "submitted")
 
 
+# The shape of `gather_status` (and of `status --json`): a key added there is added here.
+class ModemStatus(TypedDict):
+    name: str
+    port: str
+    operator_config: str | None
+    healthy: bool | None
+    signal_dbm: int | None
+    registration: str | None
+    operator: str | None
+    storage_used: int | None
+    storage_total: int | None
+    checked_at: str | None
+    last_error: str | None
+    last_seen: str | None
+
+
+class InboxStatus(TypedDict):
+    by_state: dict[str, int]
+    pending: int
+    oldest_pending_seconds: int | None
+
+
+class OutboxStatus(TypedDict):
+    by_state: dict[str, int]
+    due: int
+    oldest_queued_seconds: int | None
+
+
+class OrdersStatus(TypedDict):
+    by_state: dict[str, int]
+    pending: int
+
+
+class SyncStatus(TypedDict):
+    at: str | None
+    age_seconds: int | None
+
+
+class TodayStatus(TypedDict):
+    since: str
+    received: int
+    sent: int
+
+
+class DaemonStatus(TypedDict):
+    running: bool
+    pid: int | None
+    snapshot_age_seconds: int | None
+
+
+class StatusReport(TypedDict):
+    now: str
+    database: str
+    inbox: InboxStatus
+    outbox: OutboxStatus
+    orders: OrdersStatus
+    last_sync: SyncStatus
+    today: TodayStatus
+    daemon: DaemonStatus
+    modems: list[ModemStatus]
+
+
 def _age(now: datetime, then: datetime | None) -> int | None:
     return None if then is None else max(0, int((now - then).total_seconds()))
 
 
-def gather_status(settings: Settings, now: datetime) -> dict[str, Any]:
+def gather_status(settings: Settings, now: datetime) -> StatusReport:
     """Everything `status` shows, as plain data. Raises `FileNotFoundError` without a DB."""
     path = Path(settings.database)
     if not path.is_file():
@@ -55,7 +117,7 @@ def gather_status(settings: Settings, now: datetime) -> dict[str, Any]:
 
     snap = read_snapshot(snapshot_path(path))
     running = snap is not None and pid_alive(snap.pid)
-    modems = []
+    modems: list[ModemStatus] = []
     for ms in settings.modems:
         facts = snap.modems.get(ms.name) if (snap is not None and running) else None
         record = records.get(ms.name)
