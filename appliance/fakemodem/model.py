@@ -37,6 +37,16 @@ class Chunk:
 
 
 @dataclass(frozen=True)
+class Busy:
+    """One command line (or a message after `> `) as the modem spent time on it:
+    received `at`, answered after `seconds` of model time (real delay / time_scale)."""
+
+    at: datetime
+    command: str
+    seconds: float
+
+
+@dataclass(frozen=True)
 class Timer:
     """Something the front must hand back to `Interpreter.fire` after `delay` seconds."""
 
