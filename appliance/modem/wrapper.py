@@ -190,6 +190,7 @@ class Modem:
         return self._storages
 
     def _init(self) -> None:
+        self._ch.forget_storage()
         setup = startup.initialise(self._ch, self._pin, probe=self._probe)
         self._sim_state = setup.sim_state
         self.cnmi = setup.cnmi
@@ -204,17 +205,19 @@ class Modem:
         Nothing is decoded, skipped or deleted here. A storage the modem refuses
         (`+CMS ERROR`) is logged and left out; timeouts and a lost port raise.
         """
-        out: list[StoredMessage] = []
+        found: dict[str, list[StoredMessage]] = {}
         with self._session():
-            for storage in self._storages:
+            # the storage selected now first: no switch back and forth per listing
+            current = self._ch.selected_storage
+            for storage in sorted(self._storages, key=lambda s: s != current):
                 try:
                     self._ch.select(storage)
                     lines = self._ch.cmd("AT+CMGL=4", timeout=self.list_timeout)
                 except (CmsError, CmeError, CommandError) as exc:
                     log.warning("%s: cannot list %s: %s", self.name, storage, exc)
                     continue
-                out.extend(parse_cmgl(storage, lines))
-        return out
+                found[storage] = parse_cmgl(storage, lines)
+        return [m for storage in self._storages for m in found.get(storage, [])]
 
     def read(self, storage: str, index: int) -> StoredMessage | None:
         """One stored message (`AT+CMGR`), or None when the slot is empty."""
@@ -325,7 +328,7 @@ class Modem:
         usage: dict[str, tuple[int, int]] = {}
         with self._session():
             for storage in self._storages:
-                values = numbers(self._ch.select(storage))
+                values = numbers(self._ch.select(storage, fresh=True))
                 if len(values) >= 2:
                     usage[storage] = (values[0], values[1])
         return usage
@@ -382,6 +385,7 @@ class Modem:
             return
         if is_restart_notice(notice):
             # The modem rebooted (power glitch, firmware watchdog) without the port going.
+            self._ch.forget_storage()
             self._needs_init = True
             return
         if notice.prefix == "+CMT":
