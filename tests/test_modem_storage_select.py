@@ -11,7 +11,9 @@ import pytest
 
 from appliance.fakemodem.server import FakeModemServer
 from appliance.modem.errors import CmsError
+from appliance.modem.walk import StorageWalk
 from appliance.modem.wrapper import Modem
+from tests.helpers import wait_for
 
 
 @pytest.fixture
@@ -49,13 +51,40 @@ def test_no_storage_switch_per_message(fake: FakeModemServer, modem: Modem) -> N
     assert modem.storages == ("SM", "ME")
     cycle(fake, modem, 2)
     lines = cycle(fake, modem, 5, start=10)
-    # SM is still selected: its list and its five deletes need no +CPMS; ME's list and
-    # the way back to SM are the only switches (was one per list and one per delete: 7)
-    assert cpms(lines) == ['AT+CPMS="ME"', 'AT+CPMS="SM"']
-    assert [line for line in lines if line.startswith("AT+CMGL")] == ["AT+CMGL=4"] * 2
+    # SM is still selected: its list and its five deletes need no +CPMS (was one per
+    # list and storage and one per delete: 7), and ME, empty at the last look and named
+    # by no notice since, is not walked
+    assert cpms(lines) == []
+    assert [line for line in lines if line.startswith("AT+CMGL")] == ["AT+CMGL=4"]
     assert len([line for line in lines if line.startswith("AT+CMGD")]) == 5
     # the listing still gives SM's messages before ME's, in the modem's order
     assert [s.storage for s in modem.list_stored()] == []
+
+
+def test_a_notice_naming_another_storage_has_it_walked(fake: FakeModemServer,
+                                                       modem: Modem) -> None:
+    cycle(fake, modem, 1)
+    fake.deliver("+38344120009", "B", storage="ME")
+    stored = wait_for(modem.list_stored, 5, what="the ME message listed")
+    assert [s.storage for s in stored] == ["ME"]
+    modem.delete("ME", stored[0].index)
+    assert modem.list_stored() == []
+
+
+def test_every_storage_is_walked_after_init_and_periodically() -> None:
+    now = [0.0]
+    walk = StorageWalk(full_every=60.0, clock=lambda: now[0])
+    walk.reset(("SM", "ME"))
+    assert walk.take() == ("SM", "ME")
+    assert walk.take() == ("SM",)
+    walk.found("ME")  # still held messages
+    assert walk.take() == ("SM", "ME")
+    walk.notice("ME")
+    assert walk.take() == ("SM", "ME")
+    assert walk.take() == ("SM",)
+    now[0] = 61.0  # a lost notice (a full storage sends none) is found within a minute
+    assert walk.take() == ("SM", "ME")
+    assert walk.take() == ("SM",)
 
 
 def test_a_failed_command_makes_the_storage_asked_again(fake: FakeModemServer,

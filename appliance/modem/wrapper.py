@@ -67,6 +67,7 @@ from appliance.modem.types import (
     StatusReport,
     StoredMessage,
 )
+from appliance.modem.walk import StorageWalk
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +119,7 @@ class Modem:
         self._lock = threading.RLock()
         self._ch = Channel(name, port, command_timeout)
         self._storages: tuple[str, ...] = ("SM",)
+        self._walk = StorageWalk()
         self._concat_ref = random.randrange(256)
         self._needs_init = False  # set when the modem announces it restarted
         self.cnmi: str | None = None
@@ -196,11 +198,13 @@ class Modem:
         self.cnmi = setup.cnmi
         if setup.sim_state == "READY":
             self._storages = setup.storages
+        self._walk.reset(self._storages)
 
     # ------------------------------------------------------------ messages
 
     def list_stored(self) -> list[StoredMessage]:
-        """Every message in every storage (`AT+CPMS` switch + `AT+CMGL=4`), PDUs raw.
+        """Every message in the storages that may hold one (`modem/walk.py`: the one new
+        messages go to, others named by a notice or due their periodic walk), PDUs raw.
 
         Nothing is decoded, skipped or deleted here. A storage the modem refuses
         (`+CMS ERROR`) is logged and left out; timeouts and a lost port raise.
@@ -209,14 +213,20 @@ class Modem:
         with self._session():
             # the storage selected now first: no switch back and forth per listing
             current = self._ch.selected_storage
-            for storage in sorted(self._storages, key=lambda s: s != current):
+            for storage in sorted(self._walk.take(), key=lambda s: s != current):
                 try:
                     self._ch.select(storage)
                     lines = self._ch.cmd("AT+CMGL=4", timeout=self.list_timeout)
                 except (CmsError, CmeError, CommandError) as exc:
+                    self._walk.found(storage)
                     log.warning("%s: cannot list %s: %s", self.name, storage, exc)
                     continue
+                except BaseException:
+                    self._walk.found(storage)
+                    raise
                 found[storage] = parse_cmgl(storage, lines)
+                if found[storage]:
+                    self._walk.found(storage)
         return [m for storage in self._storages for m in found.get(storage, [])]
 
     def read(self, storage: str, index: int) -> StoredMessage | None:
@@ -371,6 +381,7 @@ class Modem:
         line = notice.line
         slot = new_message_slot(line)
         if slot is not None:
+            self._walk.notice(slot[0])
             if self._on_new_message is not None:
                 self._on_new_message(*slot)
             return
