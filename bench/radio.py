@@ -150,6 +150,11 @@ def table(r: Result) -> Table:
               f"replies / {r.transmit_s:.1f} s of +CMGS transmission")
     t.add_row("modem time in +CMGS", f"{r.cmgs_pct:.1f} %", f"{r.cmgs_s:.1f} s")
     t.add_row("modem busy (any command)", f"{r.busy_pct:.1f} %", f"{r.busy_s:.1f} s")
+    idle = r.elapsed_s - r.busy_s
+    real_ms = idle * r.time_scale * 1000 / r.replies if r.replies else 0.0
+    t.add_row("modem idle", f"{idle:.1f} s",
+              f"{real_ms:.0f} ms real per reply: the daemon's turnaround, magnified "
+              f"{1 / r.time_scale:g}x by the time scale")
     inbound = r.inbound_commands / r.messages if r.messages else 0.0
     t.add_row("AT commands per inbound", f"{inbound:.2f}", "its delete apart")
     deletes = r.commands.get(DELETE, 0) / r.messages if r.messages else 0.0
