@@ -89,3 +89,16 @@ def test_fake_modem_timeline_is_in_model_seconds(tmp_path: Path) -> None:
         assert names[-4:] == ["+CMGF", "+CPMS", "+CMGS", "<message>"]
         send = modem.timeline()[-1]
         assert 1.0 <= send.seconds <= 4.0  # the realistic 1-4 s, not the scaled 10-40 ms
+
+
+def test_realistic_send_times_do_not_depend_on_the_other_commands() -> None:
+    from appliance.fakemodem.model import DelayModel
+
+    quiet, busy = DelayModel("realistic", 17), DelayModel("realistic", 17)
+    a = [quiet.submit() for _ in range(5)]
+    b = []
+    for i in range(5):
+        for _ in range(i):
+            busy.command("+CPMS", 3)
+        b.append(busy.submit())
+    assert a == b
