@@ -10,7 +10,7 @@ from typing import ClassVar
 from appliance.fakemodem.arrivals import Arrivals
 from appliance.fakemodem.errors import CmeError, CmsError, PlainError
 from appliance.fakemodem.faults import ERRORS, fault_error, take_fault
-from appliance.fakemodem.model import FaultKind, Output
+from appliance.fakemodem.model import Busy, FaultKind, Output
 from appliance.fakemodem.state import (
     BS,
     CR,
@@ -79,6 +79,7 @@ class LineHandling(Arrivals):
             self._prompt = None
             answer = self._submit(prompt, now)
             self.history.append((f"<{prompt.mode} message>", final_of(answer.data)))
+            self._busy(now, "<message>", answer)
             out.extend(answer)
             self._flush_deferred(out)
             return
@@ -107,7 +108,13 @@ class LineHandling(Arrivals):
         out = self._run_line(raw, now)
         line = PIN_ARG.sub(r'\1"****"', raw.decode("latin-1").strip())
         self.history.append((line, final_of(out.data)))
+        self._busy(now, command_name(line), out)
         return out
+
+    def _busy(self, now: datetime, command: str, out: Output) -> None:
+        # The answer's delays are the time the modem was busy with this line.
+        seconds = sum(c.delay for c in out.chunks) / self.delays.time_scale
+        self.timeline.append(Busy(now, command, seconds))
 
     def _run_line(self, raw: bytes, now: datetime) -> Output:
         text = raw.decode("latin-1").strip(" \t\x00")
@@ -176,6 +183,14 @@ class LineHandling(Arrivals):
         else:
             raise PlainError()
         return handler(self, form, args, now)
+
+
+def command_name(line: str) -> str:
+    """`AT+CPMS="SM"` -> `+CPMS`; the first command of a line names it (`AT` alone: `AT`)."""
+    commands = split_commands(line.strip()[2:]) if line[:2].upper() == "AT" else None
+    if not commands:
+        return line.strip().upper()[:8] or "?"
+    return commands[0][0] or "AT"
 
 
 LineHandler = Callable[[LineHandling, str, list[str], datetime], Result]

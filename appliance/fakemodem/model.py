@@ -37,6 +37,16 @@ class Chunk:
 
 
 @dataclass(frozen=True)
+class Busy:
+    """One command line (or a message after `> `) as the modem spent time on it:
+    received `at`, answered after `seconds` of model time (real delay / time_scale)."""
+
+    at: datetime
+    command: str
+    seconds: float
+
+
+@dataclass(frozen=True)
 class Timer:
     """Something the front must hand back to `Interpreter.fire` after `delay` seconds."""
 
@@ -238,6 +248,9 @@ class DelayModel:
         self.mode = mode
         self.time_scale = time_scale  # every delay is multiplied by it (0.01: 100x faster)
         self._rng = random.Random(seed)
+        # its own stream: the same seed gives the same +CMGS times whatever else a client
+        # asks (so two systems, or two versions, are measured against one physical limit)
+        self._submit_rng = random.Random(None if seed is None else seed + 1)
 
     def command(self, name: str, stored_count: int) -> float:
         """Delay before the final answer of a command (not +CMGS)."""
@@ -255,7 +268,7 @@ class DelayModel:
 
     def submit(self) -> float:
         """Delay of one +CMGS part on a working network."""
-        return 0.0 if self.mode == "none" else self._rng.uniform(1.0, 4.0) * self.time_scale
+        return 0.0 if self.mode == "none" else self._submit_rng.uniform(1.0, 4.0) * self.time_scale
 
     def part_gap(self) -> float:
         """Time between the arrivals of two parts of one concatenated message."""

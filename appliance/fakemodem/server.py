@@ -23,6 +23,7 @@ from typing import Any
 from appliance.fakemodem.control import serve_control
 from appliance.fakemodem.interpreter import Interpreter
 from appliance.fakemodem.model import (
+    Busy,
     Chunk,
     DelayModel,
     ModemConfig,
@@ -319,6 +320,12 @@ class FakeModemServer:
         """The last command lines the modem got, each with its final result code."""
         with self._lock:
             return list(self.interpreter.history)
+
+    def timeline(self) -> list[Busy]:
+        """Each command line (and message after `> `) with when it came and how long, in
+        model seconds, the modem took to answer it (oldest first; the last 100,000)."""
+        with self._lock:
+            return list(self.interpreter.timeline)
 
     def fault(self, kind: str, **params: Any) -> None:
         """Arm a fault: see docs/fake-modem.md for kinds and parameters."""

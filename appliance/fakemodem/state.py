@@ -15,6 +15,7 @@ from appliance.fakemodem.faults import take_inject
 from appliance.fakemodem.model import (
     CME_TEXT,
     CMS_TEXT,
+    Busy,
     DelayModel,
     Fault,
     FaultKind,
@@ -86,6 +87,8 @@ class ModemState:
         self.signal = self.config.signal
         # (command line, final result) of the last lines, for testers ("what did it ask?")
         self.history: deque[tuple[str, str]] = deque(maxlen=2000)
+        # what the modem spent its time on, for benches of radio efficiency
+        self.timeline: deque[Busy] = deque(maxlen=100_000)
         self.power_on()
 
     def power_on(self) -> None:

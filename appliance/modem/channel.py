@@ -24,6 +24,9 @@ class Channel:
         self.port = port
         self.command_timeout = command_timeout
         self.link: SerialLink | None = None
+        # (link, storage, its +CPMS answer) the modem last confirmed as mem1; forgotten
+        # on any failed command, a new link and when the wrapper hears of a restart
+        self._selected: tuple[SerialLink, str, str] | None = None
 
     def require(self) -> SerialLink:
         """The open link; `ModemGone` when there is none."""
@@ -34,9 +37,24 @@ class Channel:
 
     def cmd(self, command: str, *, timeout: float | None = None) -> list[str]:
         """`command`'s answer lines (see `SerialLink.command`)."""
-        return self.require().command(
-            command, timeout=self.command_timeout if timeout is None else timeout
-        )
+        try:
+            return self.require().command(
+                command, timeout=self.command_timeout if timeout is None else timeout
+            )
+        except BaseException:
+            # an error or a timeout may mean the modem reset or lost its settings
+            self._selected = None
+            raise
+
+    def forget_storage(self) -> None:
+        """The modem may have changed its storage (it restarted): ask again next time."""
+        self._selected = None
+
+    @property
+    def selected_storage(self) -> str | None:
+        """The read/delete storage the modem confirmed on the current link, if known."""
+        sel = self._selected
+        return sel[1] if sel is not None and sel[0] is self.link else None
 
     def attempt(self, command: str) -> bool:
         """Run `command`; a refusal (ERROR, +CME, +CMS) is logged and gives False."""
@@ -59,15 +77,25 @@ class Channel:
             return None
         return value or None
 
-    def select(self, storage: str) -> str:
-        """Make `storage` the read/delete storage (mem1 only); returns the `+CPMS` answer.
+    def select(self, storage: str, *, fresh: bool = False) -> str:
+        """Make `storage` the read/delete storage (mem1 only); returns the `+CPMS` answer
+        (the one it gave when selected, unless `fresh`: then asked now).
 
-        Sent before every read, list and delete, never cached: a modem that restarted
-        behind our back would otherwise read or delete in the wrong storage.
+        Sent once per link and storage, not per message (issue 17: a `+CPMS` per read and
+        delete cost a fifth of the modem's time). Sent again whenever the modem may have
+        forgotten it: another storage was wanted, a new link, any failed or timed-out
+        command, or a restart notice (`forget_storage`).
         """
         if storage not in _STORAGES:
             raise ValueError(f"unknown storage {storage!r}")
-        return self.value(f'AT+CPMS="{storage}"', "+CPMS")
+        link = self.require()
+        sel = self._selected
+        if not fresh and sel is not None and sel[0] is link and sel[1] == storage:
+            return sel[2]
+        self._selected = None
+        answer = self.value(f'AT+CPMS="{storage}"', "+CPMS")
+        self._selected = (link, storage, answer)
+        return answer
 
     def pause(self, seconds: float) -> None:
         """Wait, but wake at once (`ModemGone`) if the port goes away."""

@@ -67,6 +67,7 @@ from appliance.modem.types import (
     StatusReport,
     StoredMessage,
 )
+from appliance.modem.walk import StorageWalk
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +119,7 @@ class Modem:
         self._lock = threading.RLock()
         self._ch = Channel(name, port, command_timeout)
         self._storages: tuple[str, ...] = ("SM",)
+        self._walk = StorageWalk()
         self._concat_ref = random.randrange(256)
         self._needs_init = False  # set when the modem announces it restarted
         self.cnmi: str | None = None
@@ -190,31 +192,42 @@ class Modem:
         return self._storages
 
     def _init(self) -> None:
+        self._ch.forget_storage()
         setup = startup.initialise(self._ch, self._pin, probe=self._probe)
         self._sim_state = setup.sim_state
         self.cnmi = setup.cnmi
         if setup.sim_state == "READY":
             self._storages = setup.storages
+        self._walk.reset(self._storages)
 
     # ------------------------------------------------------------ messages
 
     def list_stored(self) -> list[StoredMessage]:
-        """Every message in every storage (`AT+CPMS` switch + `AT+CMGL=4`), PDUs raw.
+        """Every message in the storages that may hold one (`modem/walk.py`: the one new
+        messages go to, others named by a notice or due their periodic walk), PDUs raw.
 
         Nothing is decoded, skipped or deleted here. A storage the modem refuses
         (`+CMS ERROR`) is logged and left out; timeouts and a lost port raise.
         """
-        out: list[StoredMessage] = []
+        found: dict[str, list[StoredMessage]] = {}
         with self._session():
-            for storage in self._storages:
+            # the storage selected now first: no switch back and forth per listing
+            current = self._ch.selected_storage
+            for storage in sorted(self._walk.take(), key=lambda s: s != current):
                 try:
                     self._ch.select(storage)
                     lines = self._ch.cmd("AT+CMGL=4", timeout=self.list_timeout)
                 except (CmsError, CmeError, CommandError) as exc:
+                    self._walk.found(storage)
                     log.warning("%s: cannot list %s: %s", self.name, storage, exc)
                     continue
-                out.extend(parse_cmgl(storage, lines))
-        return out
+                except BaseException:
+                    self._walk.found(storage)
+                    raise
+                found[storage] = parse_cmgl(storage, lines)
+                if found[storage]:
+                    self._walk.found(storage)
+        return [m for storage in self._storages for m in found.get(storage, [])]
 
     def read(self, storage: str, index: int) -> StoredMessage | None:
         """One stored message (`AT+CMGR`), or None when the slot is empty."""
@@ -331,7 +344,7 @@ class Modem:
         usage: dict[str, tuple[int, int]] = {}
         with self._session():
             for storage in self._storages:
-                values = numbers(self._ch.select(storage))
+                values = numbers(self._ch.select(storage, fresh=True))
                 if len(values) >= 2:
                     usage[storage] = (values[0], values[1])
         return usage
@@ -374,6 +387,7 @@ class Modem:
         line = notice.line
         slot = new_message_slot(line)
         if slot is not None:
+            self._walk.notice(slot[0])
             if self._on_new_message is not None:
                 self._on_new_message(*slot)
             return
@@ -388,6 +402,7 @@ class Modem:
             return
         if is_restart_notice(notice):
             # The modem rebooted (power glitch, firmware watchdog) without the port going.
+            self._ch.forget_storage()
             self._needs_init = True
             return
         if notice.prefix == "+CMT":

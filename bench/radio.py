@@ -1,0 +1,191 @@
+"""Radio efficiency (issue 17): what a user of a real modem pays, as one rich table.
+
+The daemon runs as `appliance run` in a subprocess (as in bench_daemon.py) against the
+fake modem with the realistic delay model, time-scaled (`--time-scale`: 0.05 makes a 3 s
+send take 150 ms). A mixed burst, `--messages` `B` from as many numbers arriving
+`--gap` model seconds apart while the replies go out, is measured from the fake modem's
+own record of what it spent its time on (`FakeModemServer.timeline()`, model seconds):
+
+- the share of modem time (first arrival to last reply accepted) spent in `+CMGS`;
+- AT commands per inbound (by command, the deletes apart) and per reply;
+- messages per second against the burst's physical limit: replies over the sum of their
+  `+CMGS` transmission times (what a modem that never did anything else would reach).
+
+Run: .venv/bin/python bench/radio.py [--messages 200] [--time-scale 0.05] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import threading
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from bench_daemon import make_seed, phone, start_daemon, wait  # noqa: E402
+
+from appliance.fakebank.server import FakeBankServer  # noqa: E402
+from appliance.fakemodem.model import Busy  # noqa: E402
+from appliance.fakemodem.server import FakeModemServer  # noqa: E402
+
+SEND = ("+CMGS", "<message>", "+CMMS")  # the send path: what a reply costs
+DELETE = "+CMGD"
+
+
+@dataclass
+class Result:
+    """One burst, measured in model seconds from the fake modem's timeline."""
+
+    messages: int
+    replies: int
+    time_scale: float
+    gap: float
+    elapsed_s: float  # first arrival to the last reply's +CMGS answer
+    cmgs_s: float  # +CMGS lines and their messages (the transmission)
+    transmit_s: float  # the messages after `> ` alone: the physical limit's sum
+    busy_s: float  # every command
+    commands: dict[str, int] = field(default_factory=dict)  # per command name
+
+    @property
+    def rate(self) -> float:
+        return self.replies / self.elapsed_s if self.elapsed_s else 0.0
+
+    @property
+    def limit(self) -> float:
+        return self.replies / self.transmit_s if self.transmit_s else 0.0
+
+    @property
+    def cmgs_pct(self) -> float:
+        return 100 * self.cmgs_s / self.elapsed_s if self.elapsed_s else 0.0
+
+    @property
+    def busy_pct(self) -> float:
+        return 100 * self.busy_s / self.elapsed_s if self.elapsed_s else 0.0
+
+    @property
+    def inbound_commands(self) -> int:
+        return sum(n for c, n in self.commands.items() if c not in SEND and c != DELETE)
+
+    @property
+    def send_commands(self) -> int:
+        # `<message>` is the second half of one AT+CMGS, not a command of its own
+        return sum(n for c, n in self.commands.items() if c in SEND and c != "<message>")
+
+    def to_json(self) -> dict[str, object]:
+        data: dict[str, object] = asdict(self)
+        for name in ("rate", "limit", "cmgs_pct", "busy_pct", "inbound_commands",
+                     "send_commands"):
+            data[name] = getattr(self, name)
+        return data
+
+
+def measure(timeline: list[Busy], t0: datetime, messages: int, time_scale: float,
+            gap: float) -> Result:
+    """Sum the timeline from the burst's first arrival `t0` to the last reply answered."""
+    burst = [b for b in timeline if b.at >= t0]
+    sends = [b for b in burst if b.command == "<message>"]
+    if not sends:
+        raise ValueError("no reply went out during the burst")
+    last = sends[-1]
+    end = last.at.timestamp() + last.seconds * time_scale
+    burst = [b for b in burst if b.at <= last.at]
+    return Result(
+        messages=messages, replies=len(sends), time_scale=time_scale, gap=gap,
+        elapsed_s=(end - t0.timestamp()) / time_scale,
+        cmgs_s=sum(b.seconds for b in burst if b.command in ("+CMGS", "<message>")),
+        transmit_s=sum(b.seconds for b in sends),
+        busy_s=sum(b.seconds for b in burst),
+        commands=dict(Counter(b.command for b in burst).most_common()))
+
+
+def run(tmp: Path, messages: int, time_scale: float, gap: float, seed: int) -> Result:
+    """Start bank, fake modem and daemon; deliver the burst; measure it."""
+    seed_file = tmp / "seed.yaml"
+    make_seed(seed_file, messages)
+    bank = FakeBankServer(tmp / "bank", seed=seed_file).start()
+    link = tmp / "modem"
+    modem = FakeModemServer(link, tmp / "fm", "realistic", seed=seed,
+                            time_scale=time_scale).start()
+    daemon = None
+    try:
+        daemon = start_daemon(tmp, "radio", bank, link, timeout=120)
+        base = len(modem.interpreter.sent_parts)
+        t0 = datetime.now(UTC)
+        pause = threading.Event()
+        for i in range(messages):
+            modem.deliver(phone(i), "B")
+            pause.wait(gap * time_scale)
+        wait(lambda: len(modem.interpreter.sent_parts) - base >= messages,
+             60 + messages * 10 * time_scale, "every reply", tick=0.02)
+        return measure(modem.timeline(), t0, messages, time_scale, gap)
+    finally:
+        if daemon is not None:
+            daemon.stop()
+        modem.stop()
+        bank.close()
+
+
+def table(r: Result) -> Table:
+    """The one table of the benchmark."""
+    t = Table(title=f"radio efficiency: {r.messages} x B from {r.messages} numbers, "
+                    f"{r.gap:g} s apart, realistic modem (time scale {r.time_scale:g})")
+    t.add_column("measure")
+    t.add_column("value", justify="right")
+    t.add_column("note")
+    t.add_row("replies sent", f"{r.replies}", f"of {r.messages} inbound")
+    t.add_row("elapsed (model time)", f"{r.elapsed_s:.1f} s", "first arrival to last reply")
+    t.add_row("throughput", f"{r.rate:.3f} msg/s", "")
+    t.add_row("physical limit", f"{r.limit:.3f} msg/s",
+              f"replies / {r.transmit_s:.1f} s of +CMGS transmission")
+    t.add_row("modem time in +CMGS", f"{r.cmgs_pct:.1f} %", f"{r.cmgs_s:.1f} s")
+    t.add_row("modem busy (any command)", f"{r.busy_pct:.1f} %", f"{r.busy_s:.1f} s")
+    idle = r.elapsed_s - r.busy_s
+    real_ms = idle * r.time_scale * 1000 / r.replies if r.replies else 0.0
+    t.add_row("modem idle", f"{idle:.1f} s",
+              f"{real_ms:.0f} ms real per reply: the daemon's turnaround, magnified "
+              f"{1 / r.time_scale:g}x by the time scale")
+    inbound = r.inbound_commands / r.messages if r.messages else 0.0
+    t.add_row("AT commands per inbound", f"{inbound:.2f}", "its delete apart")
+    deletes = r.commands.get(DELETE, 0) / r.messages if r.messages else 0.0
+    t.add_row("  deletes per inbound", f"{deletes:.2f}", "")
+    per_reply = r.send_commands / r.replies if r.replies else 0.0
+    t.add_row("AT commands per reply", f"{per_reply:.2f}", "")
+    for name, n in r.commands.items():
+        t.add_row(f"  {name}", f"{n}", "")
+    return t
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--messages", type=int, default=200)
+    ap.add_argument("--time-scale", type=float, default=0.05)
+    ap.add_argument("--gap", type=float, default=1.0,
+                    help="model seconds between two arrivals (faster than replies go out)")
+    ap.add_argument("--seed", type=int, default=17)
+    ap.add_argument("--json", action="store_true", help="also print the result as JSON")
+    ap.add_argument("--keep", type=Path, default=None,
+                    help="work in this directory and keep it (logs, databases)")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-radio-") as d:
+        tmp = Path(d) if args.keep is None else args.keep
+        tmp.mkdir(parents=True, exist_ok=True)
+        result = run(tmp, args.messages, args.time_scale, args.gap, args.seed)
+    Console(width=100).print(table(result))
+    if args.json:
+        print(json.dumps(result.to_json()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,113 @@
+"""Issue 17: the wrapper chooses the read/delete storage (`AT+CPMS`) once and sends it
+again only when the modem may have forgotten it, counted in the fake modem's history
+over a real pty."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from appliance.fakemodem.server import FakeModemServer
+from appliance.modem.errors import CmsError
+from appliance.modem.walk import StorageWalk
+from appliance.modem.wrapper import Modem
+from tests.helpers import wait_for
+
+
+@pytest.fixture
+def fake(tmp_path: Path) -> Iterator[FakeModemServer]:
+    with FakeModemServer(tmp_path / "ttyFAKE", tmp_path / "state") as server:
+        yield server
+
+
+@pytest.fixture
+def modem(fake: FakeModemServer) -> Iterator[Modem]:
+    m = Modem(str(fake.link), command_timeout=3.0)
+    m.open()
+    yield m
+    m.close()
+
+
+def cycle(fake: FakeModemServer, modem: Modem, senders: int, start: int = 0) -> list[str]:
+    """Deliver, list once, delete each; the command lines the modem got meanwhile."""
+    before = len(fake.history())
+    for i in range(senders):
+        fake.deliver(f"+3834412{start + i:04d}", "B")
+    assert fake.wait_idle()
+    stored = modem.list_stored()
+    assert len(stored) == senders
+    for s in stored:
+        modem.delete(s.storage, s.index)
+    return [line for line, _ in fake.history()[before:]]
+
+
+def cpms(lines: list[str]) -> list[str]:
+    return [line for line in lines if line.upper().startswith("AT+CPMS=")]
+
+
+def test_no_storage_switch_per_message(fake: FakeModemServer, modem: Modem) -> None:
+    assert modem.storages == ("SM", "ME")
+    cycle(fake, modem, 2)
+    lines = cycle(fake, modem, 5, start=10)
+    # SM is still selected: its list and its five deletes need no +CPMS (was one per
+    # list and storage and one per delete: 7), and ME, empty at the last look and named
+    # by no notice since, is not walked
+    assert cpms(lines) == []
+    assert [line for line in lines if line.startswith("AT+CMGL")] == ["AT+CMGL=4"]
+    assert len([line for line in lines if line.startswith("AT+CMGD")]) == 5
+    # the listing still gives SM's messages before ME's, in the modem's order
+    assert [s.storage for s in modem.list_stored()] == []
+
+
+def test_a_notice_naming_another_storage_has_it_walked(fake: FakeModemServer,
+                                                       modem: Modem) -> None:
+    cycle(fake, modem, 1)
+    fake.deliver("+38344120009", "B", storage="ME")
+    stored = wait_for(modem.list_stored, 5, what="the ME message listed")
+    assert [s.storage for s in stored] == ["ME"]
+    modem.delete("ME", stored[0].index)
+    assert modem.list_stored() == []
+
+
+def test_every_storage_is_walked_after_init_and_periodically() -> None:
+    now = [0.0]
+    walk = StorageWalk(full_every=60.0, clock=lambda: now[0])
+    walk.reset(("SM", "ME"))
+    assert walk.take() == ("SM", "ME")
+    assert walk.take() == ("SM",)
+    walk.found("ME")  # still held messages
+    assert walk.take() == ("SM", "ME")
+    walk.notice("ME")
+    assert walk.take() == ("SM", "ME")
+    assert walk.take() == ("SM",)
+    now[0] = 61.0  # a lost notice (a full storage sends none) is found within a minute
+    assert walk.take() == ("SM", "ME")
+    assert walk.take() == ("SM",)
+
+
+def test_a_failed_command_makes_the_storage_asked_again(fake: FakeModemServer,
+                                                       modem: Modem) -> None:
+    cycle(fake, modem, 1)
+    fake.fault("cms-error", match="+CMGD", code=500, count=1)
+    fake.deliver("+38344120001", "B")
+    assert fake.wait_idle()
+    stored = modem.list_stored()
+    with pytest.raises(CmsError):
+        modem.delete(stored[0].storage, stored[0].index)
+    before = len(fake.history())
+    modem.delete(stored[0].storage, stored[0].index)
+    assert cpms([line for line, _ in fake.history()[before:]]) == ['AT+CPMS="SM"']
+    assert modem.list_stored() == []
+
+
+def test_storage_usage_asks_the_modem_every_time(fake: FakeModemServer,
+                                                 modem: Modem) -> None:
+    cycle(fake, modem, 1)
+    fake.deliver("+38344120002", "B")
+    assert fake.wait_idle()
+    assert modem.storage_usage()["SM"][0] == 1
+    fake.deliver("+38344120003", "B")
+    assert fake.wait_idle()
+    assert modem.storage_usage()["SM"][0] == 2
