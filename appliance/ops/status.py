@@ -80,16 +80,23 @@ class DaemonStatus(TypedDict):
     snapshot_age_seconds: int | None
 
 
+class GuardsStatus(TypedDict):
+    sim_hold_agreements: int
+    rate_limited_today: int
+
+
 class StatusReport(TypedDict):
     now: str
     database: str
     inbox: InboxStatus
     outbox: OutboxStatus
     orders: OrdersStatus
+    requests: OrdersStatus  # bank requests (STOP/START, SQ/EN/SR, BLLOKO), like top-ups
     last_sync: SyncStatus
     today: TodayStatus
     daemon: DaemonStatus
     modems: list[ModemStatus]
+    guards: GuardsStatus
 
 
 def _age(now: datetime, then: datetime | None) -> int | None:
