@@ -139,3 +139,19 @@ def test_alerts_turned_on_at_the_bank_itself_alert_nothing_booked_while_off(box:
     after = box.bank.book_movement("A1001", OVER_LIMIT, "card_payment")
     box.daemon.sync_bank()
     wait_for(lambda: _alerts_for(after), what="the alert of a movement booked after")
+
+
+def test_card_blocks_are_counted_by_outcome_in_the_metrics(box: Box) -> None:
+    """`appliance_card_blocks_total{status}` (docs/metrics.md) counts what the bank said."""
+    from appliance.web import events
+
+    def count(status: str) -> float:
+        return sum(s.value for m in events.CARD_BLOCKS.collect() for s in m.samples
+                   if s.name == "appliance_card_blocks_total"
+                   and s.labels.get("status") == status)
+
+    done, unknown = count("done"), count("unknown_card")
+    ask(box, ARBEN, "BLLOKO 4821")
+    ask(box, ARBEN, "BLLOKO 9999")
+    assert count("done") == done + 1
+    assert count("unknown_card") == unknown + 1

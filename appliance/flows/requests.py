@@ -30,6 +30,7 @@ from appliance.core.requests import (
     request_outcome_text,
 )
 from appliance.core.rules import Rules, language_from
+from appliance.flows import tally
 from appliance.flows.crash import crash_point
 from appliance.flows.ports import BankDown, BankRefused, RequestBank
 from appliance.store import requests as queries
@@ -139,4 +140,6 @@ def _finish(row: RequestRow, request: BankRequest, outcome: RequestOutcome, rule
         queries.queue_request_reply(str(agreement.phone), text, row.inbound_id,
                                     reply_key(int(row.id)), now)
     log.info("bank request %d (%s): %s", row.id, row.kind, outcome)
+    if isinstance(request, CardBlock):
+        tally.card_block(str(outcome))
     return 1

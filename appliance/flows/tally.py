@@ -50,3 +50,8 @@ def recovered(policy: str, ids: Sequence[int]) -> None:
 def topup(state: str) -> None:
     """A top-up order reached a final state (`done`, `rejected`, `failed`)."""
     metrics().topup_finished(state)
+
+
+def card_block(outcome: str) -> None:
+    """A card-block request reached its outcome (`done`, `unknown_card`, `failed`)."""
+    metrics().card_block(outcome)
