@@ -50,3 +50,14 @@ def submit_pending(client: object, rules: object, now: object, **kw: object) -> 
                                  "retry_after": b.topup_backoff_initial,
                                  "retry_max": b.topup_backoff_max}
     return topups.submit_pending(client, rules, now, **{**policy, **kw})  # type: ignore[arg-type]
+
+
+def db_rows(db: Path, sql: str) -> list[tuple[object, ...]]:
+    """Rows of `sql` read from the SQLite file `db` by a connection of the test's own."""
+    import sqlite3
+
+    con = sqlite3.connect(db, timeout=5)
+    try:
+        return list(con.execute(sql))
+    finally:
+        con.close()

@@ -6,23 +6,14 @@ the modem took it, as the configured `sending_policy` documents)."""
 from __future__ import annotations
 
 import signal
-import sqlite3
-from pathlib import Path
 
 import pytest
 
 from tests.conftest import DaemonProc, Fakes
-from tests.helpers import wait_for
+from tests.helpers import db_rows, wait_for
 
 ASKS = (("+38344123456", "B"), ("+38345345678", "BK"), ("+38349234567", "B"))
 
-
-def _db_rows(db: Path, sql: str) -> list[tuple[object, ...]]:
-    con = sqlite3.connect(db, timeout=5)
-    try:
-        return list(con.execute(sql))
-    finally:
-        con.close()
 
 
 def _gone_out(state: object) -> object:
@@ -52,7 +43,7 @@ def test_kill_at_each_inbound_step_answers_every_message_exactly_once(
     daemon_proc.start()
     wait_for(lambda: _all_answered(fakes), timeout=30, what="every message answered")
     db = fakes.tmp / "appliance.sqlite"
-    wait_for(lambda: _db_rows(db, "SELECT COUNT(*) FROM inbound_message "
+    wait_for(lambda: db_rows(db, "SELECT COUNT(*) FROM inbound_message "
                                   "WHERE state = 'handled'")[0][0] == len(ASKS),
              timeout=10, what="every inbound row handled")
     assert daemon_proc.stop() == 0
@@ -61,7 +52,7 @@ def test_kill_at_each_inbound_step_answers_every_message_exactly_once(
     # Nothing is left that could be answered again: the modem's storage is empty and every
     # inbound row is decided, with one reply row each.
     assert fakes.modem.stored() == [], "a message was left on the modem"
-    replies = _db_rows(db, "SELECT state FROM outbox_message WHERE kind != 'alert'")
+    replies = db_rows(db, "SELECT state FROM outbox_message WHERE kind != 'alert'")
     assert [_gone_out(r[0]) for r in replies] == ["sent"] * len(ASKS)
 
 
@@ -78,7 +69,7 @@ def test_kill_between_sending_and_modem_resends_by_policy(
     log = daemon_proc.log_file.read_text(encoding="utf-8")
     assert "was interrupted before its PDU was written: resending it" in log
     db = fakes.tmp / "appliance.sqlite"
-    states = [_gone_out(r[0]) for r in _db_rows(db, "SELECT state FROM outbox_message")]
+    states = [_gone_out(r[0]) for r in db_rows(db, "SELECT state FROM outbox_message")]
     assert states == ["sent"] * len(ASKS)
 
 
@@ -94,12 +85,12 @@ def test_kill_after_modem_took_it_follows_the_sending_policy(
     daemon_proc.start()
     wait_for(lambda: _all_answered(fakes), timeout=30, what="every message answered")
     db = fakes.tmp / "appliance.sqlite"
-    wait_for(lambda: _db_rows(db, "SELECT COUNT(*) FROM outbox_message "
+    wait_for(lambda: db_rows(db, "SELECT COUNT(*) FROM outbox_message "
                                   "WHERE state IN ('queued', 'sending')")[0][0] == 0,
              timeout=10, what="an empty queue")
     assert daemon_proc.stop() == 0
     log = daemon_proc.log_file.read_text(encoding="utf-8")
-    states = sorted(_gone_out(r[0]) for r in _db_rows(db, "SELECT state FROM outbox_message"))
+    states = sorted(_gone_out(r[0]) for r in db_rows(db, "SELECT state FROM outbox_message"))
     if policy == "resend":
         # At least once: the interrupted message is sent again, and says so in the log.
         assert len(fakes.sent_to(victim)) == 2
@@ -145,7 +136,7 @@ def test_kill_right_after_the_pdu_is_settled_by_its_status_report(
     wait_for(lambda: len(fakes.sent_to(phone)) == 1, timeout=20, what="the PDU submitted")
     daemon_proc.start()
     db = fakes.tmp / "appliance.sqlite"
-    wait_for(lambda: _db_rows(db, "SELECT state FROM outbox_message") == [("delivered",)],
+    wait_for(lambda: db_rows(db, "SELECT state FROM outbox_message") == [("delivered",)],
              timeout=40, what="the interrupted row settled by its report")
     assert daemon_proc.stop() == 0
     assert len(fakes.sent_to(phone)) == 1, "resent although its report said delivered"
@@ -163,11 +154,11 @@ def test_kill_right_after_the_pdu_with_no_report_resends_after_the_grace(
     assert len(fakes.sent_to(phone)) == 1
     daemon_proc.start()
     db = fakes.tmp / "appliance.sqlite"
-    wait_for(lambda: _db_rows(db, "SELECT send_step FROM outbox_message")
+    wait_for(lambda: db_rows(db, "SELECT send_step FROM outbox_message")
              == [("unconfirmed",)], timeout=20, what="the row waiting for a report")
     assert len(fakes.sent_to(phone)) == 1  # not resent before the grace ran out
     wait_for(lambda: len(fakes.sent_to(phone)) == 2, timeout=30, what="the resend")
-    wait_for(lambda: _db_rows(db, "SELECT state FROM outbox_message") == [("sent",)],
+    wait_for(lambda: db_rows(db, "SELECT state FROM outbox_message") == [("sent",)],
              timeout=10, what="the resent row sent")
     assert daemon_proc.stop() == 0
     log = daemon_proc.log_file.read_text(encoding="utf-8")

@@ -6,17 +6,15 @@ from __future__ import annotations
 import json
 import re
 import signal
-import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from appliance.store.models import TopupConfirmation, TopupOrder
 from tests.conftest import Box, DaemonProc, Fakes
-from tests.helpers import wait_for
+from tests.helpers import db_rows, wait_for
 
 ARBEN = "+38344123456"  # Vala, Albanian
 CODES = {"rules": {"confirm_from": 25}}
@@ -133,13 +131,6 @@ def test_a_small_request_replaces_a_waiting_one_too(make_box: Callable[..., Box]
     assert [o.amount for o in TopupOrder.select()] == [5]
 
 
-def _rows(db: Path, sql: str) -> list[tuple[object, ...]]:
-    con = sqlite3.connect(db, timeout=5)
-    try:
-        return list(con.execute(sql))
-    finally:
-        con.close()
-
 
 def test_the_right_code_debits_once_across_a_kill(fakes: Fakes,
                                                    daemon_proc: DaemonProc) -> None:
@@ -154,9 +145,9 @@ def test_the_right_code_debits_once_across_a_kill(fakes: Fakes,
     daemon_proc.start(crash_at="after_decide")
     assert daemon_proc.wait_exit(timeout=30) == -signal.SIGKILL
     db = fakes.tmp / "appliance.sqlite"
-    assert _rows(db, "SELECT state FROM topup_confirmation") == [("confirmed",)]
+    assert db_rows(db, "SELECT state FROM topup_confirmation") == [("confirmed",)]
     daemon_proc.start()
-    wait_for(lambda: _rows(db, "SELECT state FROM topup_order") == [("done",)], timeout=30,
+    wait_for(lambda: db_rows(db, "SELECT state FROM topup_order") == [("done",)], timeout=30,
              what="the confirmed order done")
     _replies(fakes, ARBEN, 2)
     assert daemon_proc.stop() == 0

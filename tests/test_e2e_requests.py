@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import json
 import signal
-import sqlite3
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
 from appliance.store.models import Agreement, BankRequest, OutboxMessage
 from tests.conftest import Box, DaemonProc, Fakes
-from tests.helpers import wait_for
+from tests.helpers import db_rows, wait_for
 from tests.test_e2e_commands import ARBEN, ask
 
 AGREEMENT = "G1001"  # Arben's agreement at the fake bank
@@ -70,13 +68,6 @@ def test_each_command_in_each_language_changes_the_bank(box: Box, lang: str) -> 
     print(json.dumps({lang: sent}, ensure_ascii=False, indent=1))
 
 
-def _rows(db: Path, sql: str) -> list[tuple[object, ...]]:
-    con = sqlite3.connect(db, timeout=5)
-    try:
-        return list(con.execute(sql))
-    finally:
-        con.close()
-
 
 @pytest.mark.parametrize("point", ["request_before_bank", "request_after_bank"])
 def test_kill_around_the_bank_call_blocks_once_and_answers_once(
@@ -91,7 +82,7 @@ def test_kill_around_the_bank_call_blocks_once_and_answers_once(
     daemon_proc.start()
     wait_for(lambda: fakes.sent_to(ARBEN), timeout=30, what="the answer after the restart")
     db = fakes.tmp / "appliance.sqlite"
-    wait_for(lambda: _rows(db, "SELECT state FROM bank_request") == [("done",)], timeout=10,
+    wait_for(lambda: db_rows(db, "SELECT state FROM bank_request") == [("done",)], timeout=10,
              what="the request done")
     assert daemon_proc.stop() == 0
     (reply,) = fakes.sent_to(ARBEN)

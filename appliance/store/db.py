@@ -89,3 +89,16 @@ def writing() -> Iterator[None]:
     """
     with _WRITE_LOCK, write_transaction():
         yield
+
+
+def insert_once(model: type[peewee.Model], **values: object) -> bool:
+    """Insert a row that a unique key allows once; False when it exists already.
+
+    Nested in the caller's transaction it is a savepoint, so a False leaves that intact.
+    """
+    try:
+        with database.atomic():
+            model.create(**values)
+    except peewee.IntegrityError:
+        return False
+    return True

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-import peewee
-
-from appliance.store.models import Agreement, InboundMessage, RateNotice, database
+from appliance.store.db import insert_once
+from appliance.store.models import Agreement, InboundMessage, RateNotice
 
 
 def messages_since(phone: str, start: datetime, upto_id: int) -> int:
@@ -18,16 +17,8 @@ def messages_since(phone: str, start: datetime, upto_id: int) -> int:
 
 
 def claim_rate_notice(phone: str, window: str, now: datetime) -> bool:
-    """True the first time `phone` goes over the limit in `window` (answer it once).
-
-    Nested in the caller's transaction it is a savepoint, so a False leaves that intact.
-    """
-    try:
-        with database.atomic():
-            RateNotice.create(phone=phone, window=window, created_at=now)
-    except peewee.IntegrityError:
-        return False
-    return True
+    """True the first time `phone` goes over the limit in `window` (answer it once)."""
+    return insert_once(RateNotice, phone=phone, window=window, created_at=now)
 
 
 def rate_limited_since(start: datetime) -> int:

@@ -10,9 +10,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-import peewee
-
-from appliance.store.db import writing
+from appliance.store.db import insert_once, writing
 from appliance.store.fields import utc_text
 from appliance.store.models import (
     INBOUND_STATES,
@@ -155,16 +153,8 @@ def mark_inbound(
 
 
 def claim_unknown_sender_reply(phone: str, day: str, now: datetime) -> bool:
-    """True the first time this phone is seen on this local `day` (send the refusal once).
-
-    Nested in the caller's transaction it is a savepoint, so a False leaves that intact.
-    """
-    try:
-        with database.atomic():
-            UnknownSenderReply.create(phone=phone, day=day, created_at=now)
-    except peewee.IntegrityError:
-        return False
-    return True
+    """True the first time this phone is seen on this local `day` (send the refusal once)."""
+    return insert_once(UnknownSenderReply, phone=phone, day=day, created_at=now)
 
 
 # --- the decision's mark (hot path) ------------------------------------------------
