@@ -138,3 +138,18 @@ def test_an_off_list_limit_is_taken_down_to_the_offered_one_below() -> None:
     # ... and the list really is read: with 1,500 offered, it does not.
     offered = _Rules(alert_limits=(_D(500), _D(1500)))
     assert not wants_alert(movement("-1200"), agreement("1500"), offered)
+
+
+def test_every_type_code_of_the_bank_contract_has_a_word() -> None:
+    """The contract's MovementTypeCode list (docs/bank-api.yaml) and the core's one table
+    stay in step: a documented code never reaches a customer as the neutral word."""
+    from pathlib import Path
+
+    import yaml
+
+    from appliance.core.texts.labels import MOVEMENT_TYPES
+
+    spec = yaml.safe_load((Path(__file__).resolve().parents[1] / "docs" / "bank-api.yaml")
+                          .read_text(encoding="utf-8"))
+    codes = spec["components"]["schemas"]["MovementTypeCode"]["enum"]
+    assert sorted(set(codes) - set(MOVEMENT_TYPES)) == []

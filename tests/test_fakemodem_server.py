@@ -386,3 +386,19 @@ def test_deliver_smsc_is_the_service_centre_the_pdu_carries(served: FakeModemSer
     r = runner.invoke(fake_modem, ["deliver", *state, "--pdu", "0011", "--smsc", "+3834"])
     assert r.exit_code == 2
     assert len(served.stored()) == 3
+
+
+def test_cli_deliver_takes_the_words_as_a_person_types_them(served: FakeModemServer) -> None:
+    """`deliver --from N BLLOKO 4821` (no quotes) is the text `BLLOKO 4821`; it was refused
+    as 'unexpected extra argument'. One quoted argument keeps its own blanks."""
+    runner = CliRunner()
+    state = ["--state-dir", str(served.state_dir)]
+    r = runner.invoke(fake_modem, ["deliver", *state, "--from", "+38344123456", "BLLOKO", "4821"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(fake_modem, ["deliver", *state, "--from", "+38349234567", "044  5"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(fake_modem, ["storage", *state, "--json"])
+    texts = [json.loads(line)["text"] for line in r.output.splitlines()]
+    assert texts == ["BLLOKO 4821", "044  5"]
+    r = runner.invoke(fake_modem, ["deliver", *state, "--from", "+38344123456"])
+    assert r.exit_code == 2  # no text at all is still bad usage

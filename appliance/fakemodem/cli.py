@@ -145,11 +145,14 @@ def _sender(value: str) -> str:
 @click.option("--drop-part", type=int, default=None, help="This part never arrives.")
 @click.option("--smsc", default=None,
               help="Service centre the PDU carries (default: the modem's own +CSCA).")
-@click.argument("text", required=False)
+@click.argument("words", nargs=-1, metavar="TEXT")
 def deliver(state_dir: Path, sender: str | None, ucs2: bool, pdu: str | None,  # noqa: PLR0917
             storage: str | None, parts_order: str | None, drop_part: int | None,
-            smsc: str | None, text: str | None) -> None:
+            smsc: str | None, words: tuple[str, ...]) -> None:
     """The modem receives TEXT from --from as the network delivers it, or a raw --pdu."""
+    # `deliver --from N BLLOKO 4821` is the text `BLLOKO 4821`, as a person types it
+    # (one quoted argument keeps its own blanks).
+    text = " ".join(words) if words else None
     as_pdu = pdu is not None and sender is None and text is None and smsc is None
     as_text = pdu is None and sender is not None and text is not None
     if not (as_pdu or as_text):

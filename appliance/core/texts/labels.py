@@ -57,5 +57,10 @@ MOVEMENT_TYPES: dict[str, tuple[str, str, str]] = {
     "refund": ("Rimbursim", "Refund", "Povraćaj"),
     "standing_order": ("Urdhër i përhershëm", "Standing order", "Trajni nalog"),
     "cash_deposit": ("Depozitë në para", "Cash deposit", "Uplata gotovine"),
+    "card_refund": ("Rimbursim në kartë", "Card refund", "Povraćaj na karticu"),
+    "cash_withdrawal": ("Tërheqje në para", "Cash withdrawal", "Podizanje gotovine"),
+    "direct_debit": ("Debitim direkt", "Direct debit", "Direktno zaduženje"),
+    "pension": ("Pension", "Pension", "Penzija"),
+    "loan_repayment": ("Këst kredie", "Loan repayment", "Rata kredita"),
 }
 MOVEMENT_OTHER: tuple[str, str, str] = ("Lëvizje", "Movement", "Promena")
