@@ -32,6 +32,7 @@ from appliance.fakemodem.model import (
     Stored,
     Timer,
 )
+from appliance.fakemodem.requests import handle_request
 from appliance.fakemodem.timers import Scheduler
 
 SOCKET_NAME = "fakemodem.sock"
@@ -370,33 +371,4 @@ class FakeModemServer:
 
     def handle_request(self, request: dict[str, Any]) -> Any:
         """One control request (a decoded JSON line) -> its JSON-able result."""
-        op = request.get("op")
-        args: dict[str, Any] = request.get("args") or {}
-        if op == "ping":
-            return {"pty": self.pty_path, "link": str(self.link), "name": self.name}
-        if op == "deliver":
-            return {"pdus": self.deliver(
-                str(args["sender"]), str(args["text"]), ucs2=bool(args.get("ucs2", False)),
-                storage=args.get("storage"), parts_order=args.get("parts_order"),
-                drop_part=args.get("drop_part"), ref_bits=int(args.get("ref_bits", 8)),
-                smsc=args.get("smsc"))}
-        if op == "deliver_pdu":
-            self.deliver_pdu(str(args["pdu"]), storage=args.get("storage"),
-                             stat=int(args.get("stat", 0)))
-            return {}
-        if op == "sent":
-            return [m.to_json() for m in self.sent(bool(args.get("include_incomplete")))]
-        if op == "stored":
-            return [m.to_json() for m in self.stored()]
-        if op == "fault":
-            params = dict(args.get("params") or {})
-            self.fault(str(args["kind"]), **params)
-            return {}
-        if op == "status":
-            return self.status()
-        if op == "history":
-            return [list(x) for x in self.history()]
-        if op == "reset_faults":
-            self.reset_faults()
-            return {}
-        raise ValueError(f"unknown operation {op!r}")
+        return handle_request(self, request)

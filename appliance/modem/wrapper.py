@@ -41,14 +41,12 @@ from appliance.core.phones import mask as mask_phone
 from appliance.modem import startup
 from appliance.modem.at_answers import (
     cds_length,
-    first_quoted,
     is_restart_notice,
     new_message_slot,
     numbers,
     parse_cmgl,
     parse_cmgr,
     parse_cmgs,
-    parse_creg,
 )
 from appliance.modem.at_protocol import Notice
 from appliance.modem.channel import Channel
@@ -58,11 +56,10 @@ from appliance.modem.errors import (
     CommandError,
     ModemError,
 )
+from appliance.modem.facts import FactQueries
 from appliance.modem.pdu import PduError, decode_status_report, encode_submit
 from appliance.modem.serial_link import SerialLink
 from appliance.modem.types import (
-    ModemInfo,
-    Registration,
     SendResult,
     StatusReport,
     StoredMessage,
@@ -76,7 +73,7 @@ __all__ = ["Modem", "parse_cmgl", "parse_cmgr"]
 
 
 
-class Modem:
+class Modem(FactQueries):
     """One GSM modem on a serial port. Thread-safe; see the module docstring."""
 
     def __init__(
@@ -297,48 +294,6 @@ class Modem:
             return False
         return True
 
-    def info(self) -> ModemInfo:
-        """Manufacturer, model, revision, IMEI and IMSI (None where the modem won't say)."""
-        with self._session():
-            return ModemInfo(
-                manufacturer=self._ch.optional("AT+CGMI", "+CGMI"),
-                model=self._ch.optional("AT+CGMM", "+CGMM"),
-                revision=self._ch.optional("AT+CGMR", "+CGMR"),
-                imei=self._ch.optional("AT+CGSN", "+CGSN"),
-                imsi=self._ch.optional("AT+CIMI", "+CIMI"),
-            )
-
-    def imsi(self) -> str | None:
-        """The SIM's IMSI (`AT+CIMI`), None if the modem refuses."""
-        with self._session():
-            return self._ch.optional("AT+CIMI", "+CIMI")
-
-    def signal(self) -> tuple[int, int]:
-        """`AT+CSQ` as (rssi 0–31 or 99 unknown, ber 0–7 or 99)."""
-        with self._session():
-            values = numbers(self._ch.value("AT+CSQ", "+CSQ"))
-        if len(values) < 2:
-            raise ModemError(f"{self.name}: unreadable +CSQ answer")
-        return values[0], values[1]
-
-    def signal_dbm(self) -> int | None:
-        """Received signal strength in dBm (-113 … -51), None when unknown."""
-        rssi, _ber = self.signal()
-        return None if not 0 <= rssi <= 31 else -113 + 2 * rssi
-
-    def registration(self) -> Registration:
-        """Network registration (`AT+CREG?`)."""
-        with self._session():
-            registration = parse_creg(self._ch.value("AT+CREG?", "+CREG"))
-        if registration is None:
-            raise ModemError(f"{self.name}: unreadable +CREG answer")
-        return registration
-
-    def operator_name(self) -> str | None:
-        """The network's name as `AT+COPS?` gives it, None when not registered."""
-        with self._session():
-            return first_quoted(self._ch.value("AT+COPS?", "+COPS"))
-
     def storage_usage(self) -> dict[str, tuple[int, int]]:
         """(used, total) per storage `list_stored()` walks; a full SIM stops `+CMTI`."""
         usage: dict[str, tuple[int, int]] = {}
@@ -348,11 +303,6 @@ class Modem:
                 if len(values) >= 2:
                     usage[storage] = (values[0], values[1])
         return usage
-
-    def smsc(self) -> str | None:
-        """The service centre number the SIM holds (`AT+CSCA?`), None if unset."""
-        with self._session():
-            return first_quoted(self._ch.value("AT+CSCA?", "+CSCA"))
 
     def enter_pin(self, pin: str) -> None:
         """Give the SIM its PIN now (`AT+CPIN`); `PinRequired` when refused. Not retried."""

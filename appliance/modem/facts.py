@@ -1,0 +1,71 @@
+"""What a modem tells about itself and its network, one AT query each (`doctor`, health).
+
+A mixin of `wrapper.Modem`: it needs the modem's name, its command channel and a session
+(the port open and the modem ready), which `Modem` provides.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from appliance.modem.at_answers import first_quoted, numbers, parse_creg
+from appliance.modem.channel import Channel
+from appliance.modem.errors import ModemError
+from appliance.modem.types import ModemInfo, Registration
+
+
+class FactQueries:
+    """Identity, signal, registration, operator and service centre of an open modem."""
+
+    name: str
+    _ch: Channel
+
+    def _session(self) -> contextlib.AbstractContextManager[object]:
+        raise NotImplementedError
+
+    def info(self) -> ModemInfo:
+        """Manufacturer, model, revision, IMEI and IMSI (None where the modem won't say)."""
+        with self._session():
+            return ModemInfo(
+                manufacturer=self._ch.optional("AT+CGMI", "+CGMI"),
+                model=self._ch.optional("AT+CGMM", "+CGMM"),
+                revision=self._ch.optional("AT+CGMR", "+CGMR"),
+                imei=self._ch.optional("AT+CGSN", "+CGSN"),
+                imsi=self._ch.optional("AT+CIMI", "+CIMI"),
+            )
+
+    def imsi(self) -> str | None:
+        """The SIM's IMSI (`AT+CIMI`), None if the modem refuses."""
+        with self._session():
+            return self._ch.optional("AT+CIMI", "+CIMI")
+
+    def signal(self) -> tuple[int, int]:
+        """`AT+CSQ` as (rssi 0–31 or 99 unknown, ber 0–7 or 99)."""
+        with self._session():
+            values = numbers(self._ch.value("AT+CSQ", "+CSQ"))
+        if len(values) < 2:
+            raise ModemError(f"{self.name}: unreadable +CSQ answer")
+        return values[0], values[1]
+
+    def signal_dbm(self) -> int | None:
+        """Received signal strength in dBm (-113 … -51), None when unknown."""
+        rssi, _ber = self.signal()
+        return None if not 0 <= rssi <= 31 else -113 + 2 * rssi
+
+    def registration(self) -> Registration:
+        """Network registration (`AT+CREG?`)."""
+        with self._session():
+            registration = parse_creg(self._ch.value("AT+CREG?", "+CREG"))
+        if registration is None:
+            raise ModemError(f"{self.name}: unreadable +CREG answer")
+        return registration
+
+    def operator_name(self) -> str | None:
+        """The network's name as `AT+COPS?` gives it, None when not registered."""
+        with self._session():
+            return first_quoted(self._ch.value("AT+COPS?", "+COPS"))
+
+    def smsc(self) -> str | None:
+        """The service centre number the SIM holds (`AT+CSCA?`), None if unset."""
+        with self._session():
+            return first_quoted(self._ch.value("AT+CSCA?", "+CSCA"))
