@@ -96,6 +96,8 @@ class Outcome:
     duplicate_sms: int
     duplicates_per_kill: float
     drain_seconds: float
+    # Each duplicate by what the daemon's log says happened to its row (`classify`).
+    duplicate_causes: dict[str, int] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -291,6 +293,9 @@ def run(seed: int, kills: int, messages: int, delay: str, time_scale: float,
         drain0 = time.monotonic()
         wait(lambda: _drained(daemon, delivered, alerted), drain_timeout, tick=0.25)
         drain = time.monotonic() - drain0
+        if keep is not None:  # the modem's record, for a look at a run after the fact
+            (tmp / "modem-sent.json").write_text(
+                json.dumps([m.to_json() for m in modem.sent(True)], indent=1), encoding="utf-8")
         return _judge(seed, kills, faults, sms, daemon, modem, bank, delivered, alerted, drain)
 
 
@@ -327,9 +332,48 @@ def _judge(seed: int, kills: int, faults: int, sms: int, daemon: Daemon, modem: 
     got = Counter(m.to for m in modem.sent())
     duplicates = sum(max(0, got[p] - meant[p]) for p in got)
     replies_missing = given_up + sum(max(0, meant[p] - got[p]) for p in meant)
+    causes = classify(daemon, modem) if duplicates else {}
     return Outcome(seed, kills, faults, sms, sum(delivered.values()), lost, decided_twice,
                    double_debits, alerts_missing, alerts_doubled, replies_missing, duplicates,
-                   round(duplicates / kills, 3) if kills else 0.0, round(drain, 1))
+                   round(duplicates / kills, 3) if kills else 0.0, round(drain, 1), causes)
+
+
+# What the daemon logs about a row it resent, most telling first: the cause of a duplicate.
+CAUSES: tuple[tuple[str, str], ...] = (
+    ("no status report within the grace period", "killed after PDU, no report in grace"),
+    ("was interrupted while sending: resending", "killed after PDU, resent at once"),
+    ("was interrupted before its PDU was written", "killed before PDU (!)"),
+    ("gone", "port vanished mid-send, retried"),
+    ("no answer to AT+CMGS", "no answer to AT+CMGS, retried"),
+    ("no '> ' prompt", "no prompt, retried"),
+    ("failed (", "send error, retried"),
+)
+
+
+def classify(daemon: Daemon, modem: Any) -> dict[str, int]:
+    """Each duplicate SMS by cause: the row whose text went out more often than it was
+    meant to, and the most telling line the daemon logged about that row."""
+    meant = Counter((str(r[0]), str(r[1])) for r in daemon.rows(
+        "SELECT \"to\", text FROM outbox_message WHERE state IN ('sent', 'delivered')"))
+    ids: dict[tuple[str, str], list[int]] = {}
+    for row_id, to, text in daemon.rows("SELECT id, \"to\", text FROM outbox_message"):
+        ids.setdefault((str(to), str(text)), []).append(int(row_id))
+    got = Counter((m.to, m.text) for m in modem.sent())
+    try:
+        log = daemon.log.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        log = []
+    causes: Counter[str] = Counter()
+    for key, n in got.items():
+        extra = n - meant[key]
+        if extra <= 0:
+            continue
+        marks = tuple(f"outbox {i} " for i in ids.get(key, []))
+        lines = [line for line in log if any(m in line for m in marks)]
+        cause = next((name for needle, name in CAUSES
+                      if any(needle in line for line in lines)), "no log line (?)")
+        causes[cause] += extra
+    return dict(causes)
 
 
 def table(outcomes: list[Outcome]) -> Table:
@@ -345,7 +389,7 @@ def table(outcomes: list[Outcome]) -> Table:
 
 
 def astuple_outcome(o: Outcome) -> tuple[Any, ...]:
-    return tuple(asdict(o).values())
+    return tuple(v for k, v in asdict(o).items() if k != "duplicate_causes")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -382,6 +426,11 @@ def main(argv: list[str] | None = None) -> int:
                   file=sys.stderr, flush=True)
     if not a.json:
         Console(width=max(150, Console().width)).print(table(outcomes))
+        causes: Counter[str] = Counter()
+        for o in outcomes:
+            causes.update(o.duplicate_causes)
+        for cause, n in causes.most_common():
+            print(f"duplicates: {n:3d}  {cause}")
     return 0 if all(o.ok for o in outcomes) else 1
 
 

@@ -61,3 +61,12 @@ def db_rows(db: Path, sql: str) -> list[tuple[object, ...]]:
         return list(con.execute(sql))
     finally:
         con.close()
+
+
+def stored_messages(modem: object) -> list[object]:
+    """What a fake modem holds apart from status reports (ds=2 stores those until the
+    daemon reads them; one left by a stop is read at the next start)."""
+    from appliance.fakemodem.pdu import message_type
+
+    stored: list[object] = modem.stored()  # type: ignore[attr-defined]
+    return [s for s in stored if message_type(s.pdu) != "status-report"]  # type: ignore[attr-defined]

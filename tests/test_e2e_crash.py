@@ -10,7 +10,7 @@ import signal
 import pytest
 
 from tests.conftest import DaemonProc, Fakes
-from tests.helpers import db_rows, wait_for
+from tests.helpers import db_rows, stored_messages, wait_for
 
 ASKS = (("+38344123456", "B"), ("+38345345678", "BK"), ("+38349234567", "B"))
 
@@ -51,7 +51,7 @@ def test_kill_at_each_inbound_step_answers_every_message_exactly_once(
         assert len(fakes.sent_to(phone)) == 1, f"{point}: {phone[:6]}… answered twice"
     # Nothing is left that could be answered again: the modem's storage is empty and every
     # inbound row is decided, with one reply row each.
-    assert fakes.modem.stored() == [], "a message was left on the modem"
+    assert stored_messages(fakes.modem) == [], "a message was left on the modem"
     replies = db_rows(db, "SELECT state FROM outbox_message WHERE kind != 'alert'")
     assert [_gone_out(r[0]) for r in replies] == ["sent"] * len(ASKS)
 

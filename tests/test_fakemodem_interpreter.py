@@ -514,6 +514,21 @@ def test_no_answer_to_a_submit_that_went_out_anyway() -> None:
     assert at(m, "AT") == OK
 
 
+def test_a_submit_with_no_answer_still_gets_its_status_report() -> None:
+    """It went out: the network reports it, whether or not the client heard +CMGS."""
+    m = modem()
+    at(m, "AT+CNMI=2,1,0,2,0")
+    m.fault("no-answer", NOW, match="+CMGS")
+    pdu = submit_pdu("ghost", srr=True)
+    at(m, f"AT+CMGS={codec.tpdu_length(pdu)}")
+    out = m.feed(pdu.encode() + b"\x1a", NOW)
+    assert out.data == b""
+    [timer] = out.timers
+    assert m.fire(timer, NOW).data == b'\r\n+CDSI: "SM",1\r\n'
+    report = codec.decode_status_report(m.stored()[0].pdu)
+    assert (report.mr, report.recipient) == (m.sent_parts[0].mr, "+38344123456")
+
+
 def test_late_answer_is_one_delayed_chunk() -> None:
     m = modem()
     m.fault("late", NOW, delay=12.5, match="+CSQ")

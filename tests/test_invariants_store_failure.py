@@ -33,7 +33,7 @@ from appliance.modem.wrapper import Modem
 from appliance.store.db import open_database
 from appliance.store.models import InboundMessage, database
 from tests.conftest import DaemonProc, Fakes
-from tests.helpers import wait_for
+from tests.helpers import stored_messages, wait_for
 
 ASKS = (("+38344123456", "B"), ("+38345345678", "BK"), ("+38349234567", "B"))
 
@@ -51,7 +51,7 @@ def _answered_once_after_restart(fakes: Fakes, dp: DaemonProc) -> None:
     assert dp.stop() == 0
     for phone, _ in ASKS:
         assert len(fakes.sent_to(phone)) == 1, f"{phone[:6]}… answered twice"
-    assert fakes.modem.stored() == []
+    assert stored_messages(fakes.modem) == []
 
 
 @contextlib.contextmanager
@@ -131,7 +131,7 @@ def test_a_full_database_leaves_every_message_on_the_modem(fakes: Fakes, tmp_pat
         # Room again: the same messages are stored, then (only then) deleted.
         database.execute_sql("PRAGMA max_page_count = 1073741823")
         assert inbox.collect(handle) == len(ASKS)
-        assert fakes.modem.stored() == []
+        assert stored_messages(fakes.modem) == []
         senders = {r.sender for r in InboundMessage.select().where(
             InboundMessage.state == "stored")}
         assert senders == {p for p, _ in ASKS}

@@ -127,6 +127,44 @@ def test_send_and_status_report(modem: Modem, fake: FakeModemServer, events: Eve
     assert events.reports[0].delivered
 
 
+def test_stored_report_is_read_handed_over_and_deleted(modem: Modem, fake: FakeModemServer,
+                                                        events: Events) -> None:
+    """ds=2: the report waits on the modem (`+CDSI`); the wrapper reads it, hands it over
+    as a `+CDS` would be, and deletes its slot; the inbox's listing never sees it."""
+    assert modem.cnmi == "2,1,0,2,0"
+    result = modem.send(SENDER, "raporto")
+    wait_for(lambda: events.reports, timeout=10, what="the stored report handed over")
+    assert (events.reports[0].ref, events.reports[0].recipient) == (result.refs[0], SENDER)
+    wait_for(lambda: fake.stored() == [], timeout=5, what="its slot deleted")
+    assert events.new == []  # not announced as a message for the inbox
+
+
+def test_report_that_came_while_the_port_was_closed_is_handed_over_at_the_next_listing(
+        fake: FakeModemServer, events: Events) -> None:
+    """The daemon dead when the report comes: a routed `+CDS` would be lost; a stored one
+    is found by the next listing, handed over and deleted (issue 16)."""
+    m = connect(fake, events)
+    result = m.send(SENDER, "raporto")
+    m.close()
+    wait_for(fake.stored, timeout=10, what="the report stored on the modem")
+    assert events.reports == []
+    m = connect(fake, events)
+    try:
+        fake.deliver(SENDER, "B")
+        listed = m.list_stored()
+        assert [decode_deliver(s.pdu).text for s in listed] == ["B"]
+        assert [r.ref for r in events.reports] == [result.refs[0]]
+        assert [codec_kind(s.pdu) for s in fake.stored()] == ["deliver"]
+    finally:
+        m.close()
+
+
+def codec_kind(pdu: str) -> str | None:
+    from appliance.fakemodem.pdu import message_type
+
+    return message_type(pdu)
+
+
 def test_11_no_report_when_not_asked(modem: Modem, fake: FakeModemServer,
                                      events: Events) -> None:
     modem.send(SENDER, "pa raport", request_report=False)
@@ -243,14 +281,27 @@ def test_storage_usage_counts_messages(modem: Modem, fake: FakeModemServer) -> N
 # ---------------------------------------------------------------- the real-PDU corpus
 
 
-def test_6_corpus_pdus_stored_and_listed_in_place(modem: Modem, fake: FakeModemServer) -> None:
+def _is_report(pdu: str) -> bool:
+    try:
+        return isinstance(decode(pdu), StatusReport)
+    except PduError:
+        return False
+
+
+def test_6_corpus_pdus_stored_and_listed_in_place(modem: Modem, fake: FakeModemServer,
+                                                  events: Events) -> None:
     corpus = corpus_pdus("decodes") + corpus_pdus("fails")
     hexes = [pdu for _name, pdu, _len in corpus]
     for n, pdu in enumerate(hexes):
         fake.deliver_pdu(pdu, storage="SM" if n < 15 else "ME")  # SM holds 20, ME 50
     stored = modem.list_stored()
-    assert [s.pdu for s in stored] == [h.strip('"') for h in hexes]
-    assert [s.storage for s in stored] == ["SM"] * 15 + ["ME"] * (len(hexes) - 15)
+    # Status reports go to on_status_report (and off the modem); everything else, the
+    # undecodable too, is listed in place.
+    kept = [(h.strip('"'), "SM" if n < 15 else "ME") for n, h in enumerate(hexes)
+            if not _is_report(h.strip('"'))]
+    assert 0 < len(kept) < len(hexes)
+    assert [(s.pdu, s.storage) for s in stored] == kept
+    assert len(events.reports) == len(hexes) - len(kept)
     outcomes = {"ok": 0, "refused": 0}
     for s in stored:
         try:
@@ -258,7 +309,7 @@ def test_6_corpus_pdus_stored_and_listed_in_place(modem: Modem, fake: FakeModemS
             outcomes["ok"] += 1
         except PduError:
             outcomes["refused"] += 1
-    assert outcomes["ok"] >= len(corpus_pdus("decodes"))
+    assert outcomes["ok"] + len(events.reports) >= len(corpus_pdus("decodes"))
     # Deleting the middle one removes that one only.
     victim = stored[len(stored) // 2]
     modem.delete(victim.storage, victim.index)

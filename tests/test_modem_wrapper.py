@@ -71,22 +71,23 @@ def test_15_open_is_short_and_touches_nothing_else(scripted: ScriptedModem) -> N
     try:
         assert scripted.commands == [
             "AT", "ATE0", "AT+CMEE=1", "AT+CPIN?", "AT+CMGF=0", "AT+CPMS=?",
-            "AT+CNMI=2,1,0,1,0",
+            "AT+CNMI=2,1,0,2,0",
         ]
         assert scripted.raw.startswith(b"\x1b")  # a prompt left by a crash is cancelled
         assert m.storages == ("SM", "ME")
-        assert m.cnmi == "2,1,0,1,0"
+        assert m.cnmi == "2,1,0,2,0"
     finally:
         m.close()
 
 
 def test_15_cnmi_falls_back_when_refused(scripted: ScriptedModem) -> None:
-    scripted.on("AT+CNMI=2,1,0,1,0", final("+CMS ERROR: 303"))
-    scripted.on("AT+CNMI=1,1,0,1,0", final("ERROR"))
+    # Stored reports (ds=2) first; a modem that refuses them routes them (ds=1).
+    scripted.on("AT+CNMI=2,1,0,2,0", final("+CMS ERROR: 303"))
+    scripted.on("AT+CNMI=1,1,0,2,0", final("ERROR"))
     m = make_modem(scripted.path)
     m.open()
     try:
-        assert m.cnmi == "2,1,0,2,0"
+        assert m.cnmi == "2,1,0,1,0"
     finally:
         m.close()
 

@@ -255,12 +255,14 @@ class SmsCommands(NetworkCommands):
             return self._final_error(CmsError(331))
         self.sent_parts.append(part)
         self.mr = (self.mr + 1) % 256
-        if fault is not None and fault.kind == FaultKind.NO_ANSWER:
-            return Output()  # it went out all the same: the client never learns
         late = fault.delay if fault is not None and fault.kind == FaultKind.LATE else 0.0
         delay = self.delays.submit() + late
-        out = self._lines([[f"+CMGS: {part.mr}"]], delay, final=b"\r\nOK\r\n", fault=fault,
-                          names=["+CMGS"])
+        if fault is not None and fault.kind == FaultKind.NO_ANSWER:
+            # It went out all the same: the client never learns, the network reports it.
+            out = Output()
+        else:
+            out = self._lines([[f"+CMGS: {part.mr}"]], delay, final=b"\r\nOK\r\n",
+                              fault=fault, names=["+CMGS"])
         ds = self.settings.cnmi[3]
         if part.srr and ds in (1, 2) and self.config.status_reports:
             out.timers.append(Timer(delay + self.delays.status_report(), "status-report",

@@ -16,7 +16,9 @@ from __future__ import annotations
 import logging
 import queue
 import random
+import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
@@ -31,6 +33,11 @@ from appliance.store.outbox import ClaimedOutbox
 log = logging.getLogger(__name__)
 
 REPORT_BATCH = 500  # delivery reports applied per transaction at most
+# A delivered report that matched no row is kept this long (at most UNMATCHED_KEPT of
+# them): the send it reports may be marked unconfirmed just after (a modem error after the
+# PDU, handled on the outbox thread while the report came on the notice thread).
+UNMATCHED_SECONDS = 600.0
+UNMATCHED_KEPT = 256
 
 
 @dataclass(frozen=True)
@@ -142,6 +149,8 @@ class Outbound:
         self.routing = routing
         self._reports: queue.Queue[_Report] = queue.Queue()
         self._next_expiry = 0.0  # monotonic time of the next grace check
+        self._unmatched: deque[tuple[float, _Report]] = deque(maxlen=UNMATCHED_KEPT)
+        self._unmatched_lock = threading.Lock()  # the reports thread and the senders
 
     # -- claim, send, mark -------------------------------------------------------------
     def send_next(self, modem: ModemSender, counts: SendCounts) -> bool:
@@ -167,10 +176,13 @@ class Outbound:
             refs = modem.send_text(row.to, row.text, steps)
         except ModemDown as exc:
             tally.failed(exc)
-            # The modem stopped answering: out of service; the message may have gone out
-            # (at least once, I5), and goes on through another modem or this one later.
+            # The modem stopped answering: out of service. Before its PDU was written the
+            # message cannot have gone out: it goes on through another modem or this one
+            # later. After, it may have: like a kill after the PDU, it waits for a report.
             modem.mark_unhealthy(str(exc))
-            self._retry_or_fail(modem, row, str(exc), counts, permanent=False, soon=True)
+            if not (steps.written and self._await_report(modem.name, row, str(exc))):
+                self._retry_or_fail(modem, row, str(exc), counts, permanent=False,
+                                    soon=True)
             return
         except SendFailed as exc:
             tally.failed(exc)
@@ -184,6 +196,23 @@ class Outbound:
         counts.sent += 1
         log.info("outbox %d (%s) sent to %s via %s in %d part(s)", row.id, row.kind, who,
                  modem.name, len(refs))
+
+    def _await_report(self, modem: str, row: ClaimedOutbox, error: str) -> bool:
+        """A send broken off after its PDU was written: wait `sending_grace` for its status
+        report, then the policy (as after a crash). False with no grace: retry as before."""
+        grace = self.policy.sending_grace
+        if grace <= timedelta(0) or not sendsteps.await_report(row.id, self.clock(), grace,
+                                                                error):
+            return False
+        log.warning("outbox %d to %s: %s after its PDU was written: waiting up to %ds for a "
+                    "status report before policy %s", row.id, mask_phone(row.to), error,
+                    int(grace.total_seconds()), self.policy.on_sending)
+        # Its report may have come already (the notice thread does not wait for us).
+        with self._unmatched_lock:
+            kept = [r for _, r in self._unmatched if (r.modem, r.recipient) == (modem, row.to)]
+        for r in kept:
+            self._reports.put(r)
+        return True
 
     def _retry_or_fail(self, modem: ModemSender, row: ClaimedOutbox, error: str,
                        counts: SendCounts, *, permanent: bool, soon: bool = False) -> None:
@@ -248,11 +277,20 @@ class Outbound:
                                                       r.smsc_time, now)
             if row_id is None:
                 log.info("modem %s: status report for unknown reference %s", r.modem, r.ref)
+                self._keep_unmatched(r)
             else:
                 log.warning("outbox %d to %s, interrupted after its PDU was written, was "
                             "delivered (status report, reference %d): not resent", row_id,
                             mask_phone(r.recipient or ""), r.ref)
         return len(items)
+
+    def _keep_unmatched(self, report: _Report) -> None:
+        tick = time.monotonic()
+        with self._unmatched_lock:
+            while self._unmatched and self._unmatched[0][0] < tick - UNMATCHED_SECONDS:
+                self._unmatched.popleft()
+            if report.recipient is not None and all(r != report for _, r in self._unmatched):
+                self._unmatched.append((tick, report))
 
     def expire_unconfirmed(self) -> list[int]:
         """Apply the policy to unconfirmed rows past their grace (at most once a second)."""

@@ -16,9 +16,12 @@ from appliance.modem.errors import CmeError, CmsError, CommandError, PinRequired
 
 log = logging.getLogger(__name__)
 
-# CNMI settings tried in order: +CMTI for stored messages and +CDS for reports (our
-# choice), then the variants modems that refuse it usually accept.
-_CNMI_CHOICES = ("2,1,0,1,0", "1,1,0,1,0", "2,1,0,2,0", "2,1,0,0,0", "1,1,0,0,0")
+# CNMI settings tried in order: +CMTI for stored messages and status reports stored too
+# (ds=2, +CDSI: one that comes while the daemon is down waits on the modem; a +CDS would be
+# lost, and the interrupted send resent: issue 16), then routed +CDS, then the variants
+# modems that refuse those usually accept.
+_CNMI_CHOICES = ("2,1,0,2,0", "1,1,0,2,0", "2,1,0,1,0", "1,1,0,1,0", "2,1,0,0,0",
+                 "1,1,0,0,0")
 _SIM_BUSY = (14, "SIM busy")
 # (port, PIN digest) pairs a SIM refused in this process: a daemon that reopens a modem
 # every minute must not burn the SIM's three PIN attempts. A new PIN (file edited) is tried.

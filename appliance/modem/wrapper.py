@@ -23,7 +23,8 @@ Weak spots of python-gsmmodem-new handled here (numbers from the field notes):
 - #1–4, #7–9, #12, #13: see `appliance.modem.serial_link` and `.at_protocol`.
 
 Callbacks run on the link's notice thread (never the reader): `on_new_message(storage,
-index)` for `+CMTI` and `+CDSI`; `on_status_report(StatusReport)` for `+CDS`;
+index)` for `+CMTI`; `on_status_report(StatusReport)` for `+CDS` and for a report the
+modem stored (`+CDSI`, or found by `list_stored()`: `appliance.modem.reports`);
 `on_gone()` once when the port vanishes. A callback may call back into the `Modem`.
 """
 
@@ -58,6 +59,7 @@ from appliance.modem.errors import (
 )
 from appliance.modem.facts import FactQueries
 from appliance.modem.pdu import PduError, decode_status_report, encode_submit
+from appliance.modem.reports import StoredReports
 from appliance.modem.serial_link import SerialLink
 from appliance.modem.types import (
     SendResult,
@@ -73,7 +75,7 @@ __all__ = ["Modem", "parse_cmgl", "parse_cmgr"]
 
 
 
-class Modem(FactQueries):
+class Modem(FactQueries, StoredReports):
     """One GSM modem on a serial port. Thread-safe; see the module docstring."""
 
     def __init__(
@@ -224,7 +226,8 @@ class Modem(FactQueries):
                 found[storage] = parse_cmgl(storage, lines)
                 if found[storage]:
                     self._walk.found(storage)
-        return [m for storage in self._storages for m in found.get(storage, [])]
+            listed = [m for storage in self._storages for m in found.get(storage, [])]
+            return self._divert_reports(listed)
 
     def read(self, storage: str, index: int) -> StoredMessage | None:
         """One stored message (`AT+CMGR`), or None when the slot is empty."""
@@ -336,6 +339,9 @@ class Modem(FactQueries):
     def _handle_notice(self, notice: Notice) -> None:
         line = notice.line
         slot = new_message_slot(line)
+        if slot is not None and notice.prefix == "+CDSI":
+            self._report_stored(*slot)
+            return
         if slot is not None:
             self._walk.notice(slot[0])
             if self._on_new_message is not None:

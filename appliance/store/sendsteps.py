@@ -7,6 +7,8 @@ written; then `'pdu'` (one fixed UPDATE, `mark_pdu_step`). After a crash:
   `'unconfirmed'` (still `sending`), due for the policy at `next_attempt_at`; a status
   report for its recipient in that time settles it as `delivered` (`settle_unconfirmed`),
   else `expire_unconfirmed` applies the policy ('resend' or 'fail').
+A send the modem broke off after its PDU was written (no answer, the port gone) is the
+same case while the daemon runs: `await_report` makes it `'unconfirmed'` at once.
 """
 
 from __future__ import annotations
@@ -39,6 +41,17 @@ _SETTLE_SQL = (
     "'interrupted after its PDU was written; a status report showed it delivered' "
     "WHERE id = ? AND state = 'sending' AND send_step = 'unconfirmed'"
 )
+_AWAIT_SQL = (
+    "UPDATE outbox_message SET send_step = 'unconfirmed', next_attempt_at = ?, "
+    "last_error = ? WHERE id = ? AND state = 'sending'"
+)
+# A delivered report seen before for this recipient and reference (a stored report read
+# again after a kill, before its slot was deleted) settles nothing: that row is settled.
+_REPORTED_SQL = (
+    "SELECT 1 FROM outbox_message WHERE state = 'delivered' AND modem = ? AND \"to\" = ? "
+    "AND ',' || delivered_refs || ',' LIKE ? AND delivered_at >= ? LIMIT 1"
+)
+REPORT_MEMORY = timedelta(hours=1)
 _DUE_SQL = (
     "SELECT id, \"to\" FROM outbox_message WHERE state = 'sending' "
     "AND send_step = 'unconfirmed' "
@@ -106,6 +119,17 @@ def recover_sending(policy: SendingPolicy, now: datetime,
     return out
 
 
+def await_report(message_id: int, now: datetime, grace: timedelta, why: str) -> bool:
+    """A send broken off after its PDU was written (`why`: the modem's error): it may have
+    gone out, so it waits `grace` for a status report as after a crash. False when the
+    row was not `sending`."""
+    with writing():
+        cursor = database.execute_sql(_AWAIT_SQL, [
+            utc_text(now + grace), f"{why} after its PDU was written; waiting for a report",
+            message_id])
+    return bool(cursor.rowcount == 1)
+
+
 def expire_unconfirmed(policy: SendingPolicy, now: datetime) -> list[tuple[int, str]]:
     """Apply the policy to unconfirmed rows whose grace ran out with no report; returns
     their (id, recipient)."""
@@ -128,6 +152,9 @@ def settle_unconfirmed(modem: str, recipient: str, ref: int, smsc_time: datetime
     Multi-part rows are never settled this way: the crash may have come between parts,
     so they wait for the policy."""
     with writing():
+        if database.execute_sql(_REPORTED_SQL, [modem, recipient, f"%,{int(ref)},%",
+                                                utc_text(now - REPORT_MEMORY)]).fetchone():
+            return None
         for row_id, sending_at, text in database.execute_sql(_UNCONFIRMED_SQL,
                                                              [modem, recipient]):
             if segment_count(str(text)) > 1:
