@@ -60,6 +60,7 @@ def test_schedule_is_a_function_of_the_seed() -> None:
 @dataclass
 class _Sent:
     to: str
+    text: str = ""
 
 
 class _Modem:
@@ -148,3 +149,31 @@ def test_judge_counts_a_duplicate_sms_without_failing_the_run(tmp_path: Path) ->
     assert o.duplicate_sms == 1
     assert o.duplicates_per_kill == 0.5
     assert o.ok  # I5 allows a resend by policy; the rate is the campaign's measure
+
+
+def test_classify_names_the_cause_of_each_duplicate(tmp_path: Path) -> None:
+    """Each duplicate SMS is put down to what the daemon logged about its row."""
+    d = campaign.Daemon(tmp_path, "http://127.0.0.1:1", tmp_path / "token", tmp_path / "modem")
+    con = sqlite3.connect(d.db)
+    con.executescript("""
+        CREATE TABLE outbox_message (id INTEGER, "to" TEXT, text TEXT, state TEXT);
+        INSERT INTO outbox_message VALUES (1, '+38344100001', 'a', 'sent'),
+            (2, '+38344100002', 'b', 'delivered'), (3, '+38344100003', 'c', 'sent'),
+            (4, '+38344100004', 'd', 'sent');""")
+    con.commit()
+    con.close()
+    d.log.write_text(
+        "W outbox 1 to +383 44 *** *01 was interrupted while sending (no status report "
+        "within the grace period): resending it\n"
+        "W outbox 2 (reply) to +383 44 *** *02: attempt 1 via m1 failed (m1: port /x gone)\n"
+        "W outbox 22 (reply) to +383 44 *** *03: attempt 1 via m1 failed (m1: port gone)\n",
+        encoding="utf-8")
+    sent = ["+38344100001"] * 2 + ["+38344100002"] * 3 + ["+38344100003"] * 2 \
+        + ["+38344100004"]
+    modem = _Modem([])
+    modem._sent = [_Sent(to, text) for to, text in zip(sent, "aabbbccd", strict=True)]
+    assert campaign.classify(d, modem) == {
+        "killed after PDU, no report in grace": 1,
+        "port vanished mid-send, retried": 2,
+        "no log line (?)": 1,  # row 3: 'outbox 22' is another row
+    }

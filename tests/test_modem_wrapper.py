@@ -3,6 +3,7 @@ weak spots (numbers in the test names) shown to be survived."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from pathlib import Path
@@ -80,14 +81,18 @@ def test_15_open_is_short_and_touches_nothing_else(scripted: ScriptedModem) -> N
         m.close()
 
 
-def test_15_cnmi_falls_back_when_refused(scripted: ScriptedModem) -> None:
-    # Stored reports (ds=2) first; a modem that refuses them routes them (ds=1).
+def test_15_cnmi_falls_back_when_refused(scripted: ScriptedModem,
+                                        caplog: pytest.LogCaptureFixture) -> None:
+    # Stored reports (ds=2) first; a modem that refuses them routes them (ds=1), and the
+    # log says what that costs.
     scripted.on("AT+CNMI=2,1,0,2,0", final("+CMS ERROR: 303"))
     scripted.on("AT+CNMI=1,1,0,2,0", final("ERROR"))
     m = make_modem(scripted.path)
-    m.open()
+    with caplog.at_level(logging.WARNING, logger="appliance.modem.startup"):
+        m.open()
     try:
         assert m.cnmi == "2,1,0,1,0"
+        assert "refuses stored status reports; +CNMI=2,1,0,1,0" in caplog.text
     finally:
         m.close()
 

@@ -131,6 +131,10 @@ def initialise(ch: Channel, pin: str | None, *, probe: bool = False) -> Setup:
             ch.cmd(f"AT+CNMI={choice}")
         except (CommandError, CmeError, CmsError):
             continue
+        if not choice.endswith(",2,0"):
+            log.warning("%s: modem refuses stored status reports; +CNMI=%s: a report that "
+                        "comes while the daemon is down is lost (its message resent after "
+                        "the grace)", ch.name, choice)
         return Setup("READY", storages, choice)
     log.warning("%s: modem refuses every +CNMI setting; polling only", ch.name)
     return Setup("READY", storages, None)
