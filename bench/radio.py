@@ -41,6 +41,9 @@ from appliance.fakemodem.server import FakeModemServer  # noqa: E402
 
 SEND = ("+CMGS", "<message>", "+CMMS")  # the send path: what a reply costs
 DELETE = "+CMGD"
+# The daemon reads one slot only for a status report the modem stored (+CDSI), then
+# deletes it: what a reply's report costs, apart from the inbound's commands.
+REPORT = "+CMGR"
 
 
 @dataclass
@@ -75,7 +78,13 @@ class Result:
 
     @property
     def inbound_commands(self) -> int:
-        return sum(n for c, n in self.commands.items() if c not in SEND and c != DELETE)
+        return sum(n for c, n in self.commands.items()
+                   if c not in SEND and c not in (DELETE, REPORT))
+
+    @property
+    def report_commands(self) -> int:
+        # each stored report: one read and one delete
+        return 2 * self.commands.get(REPORT, 0)
 
     @property
     def send_commands(self) -> int:
@@ -85,7 +94,7 @@ class Result:
     def to_json(self) -> dict[str, object]:
         data: dict[str, object] = asdict(self)
         for name in ("rate", "limit", "cmgs_pct", "busy_pct", "inbound_commands",
-                     "send_commands"):
+                     "send_commands", "report_commands"):
             data[name] = getattr(self, name)
         return data
 
@@ -157,10 +166,14 @@ def table(r: Result) -> Table:
               f"{1 / r.time_scale:g}x by the time scale")
     inbound = r.inbound_commands / r.messages if r.messages else 0.0
     t.add_row("AT commands per inbound", f"{inbound:.2f}", "its delete apart")
-    deletes = r.commands.get(DELETE, 0) / r.messages if r.messages else 0.0
+    inbound_deletes = r.commands.get(DELETE, 0) - r.commands.get(REPORT, 0)
+    deletes = inbound_deletes / r.messages if r.messages else 0.0
     t.add_row("  deletes per inbound", f"{deletes:.2f}", "")
     per_reply = r.send_commands / r.replies if r.replies else 0.0
     t.add_row("AT commands per reply", f"{per_reply:.2f}", "")
+    per_report = r.report_commands / r.replies if r.replies else 0.0
+    t.add_row("AT commands per status report", f"{per_report:.2f}",
+              "stored report read and deleted (those back within the burst)")
     for name, n in r.commands.items():
         t.add_row(f"  {name}", f"{n}", "")
     return t

@@ -36,8 +36,13 @@ def test_ci_sized_burst_gives_a_consistent_table() -> None:
     assert r["send_commands"] == sum(r["commands"].get(c, 0) for c in ("+CMGS", "+CMMS"))
     assert r["inbound_commands"] == sum(
         n for c, n in r["commands"].items() if c not in ("+CMGS", "<message>", "+CMMS",
-                                                         "+CMGD"))
-    assert r["commands"]["+CMGD"] == 10  # each inbound deleted once, after its commit
+                                                         "+CMGD", "+CMGR"))
+    # each inbound deleted once, after its commit; each stored status report read and
+    # deleted once (those that came back before the last reply)
+    reports = r["commands"].get("+CMGR", 0)
+    assert reports <= 10
+    assert r["report_commands"] == 2 * reports
+    assert r["commands"]["+CMGD"] == 10 + reports
     # time: the modem cannot be busier than the elapsed time, nor send faster than its radio
     assert 0 < r["transmit_s"] <= r["cmgs_s"] <= r["busy_s"] <= r["elapsed_s"] * 1.001
     assert r["cmgs_pct"] == pytest.approx(100 * r["cmgs_s"] / r["elapsed_s"])
@@ -70,7 +75,8 @@ def test_measure_counts_only_the_burst_up_to_the_last_reply() -> None:
     assert r.transmit_s == pytest.approx(5.0)
     assert r.cmgs_s == pytest.approx(5.5)
     assert r.busy_s == pytest.approx(8.0)
-    assert r.inbound_commands == 2
+    assert r.inbound_commands == 1  # +CMGL; a +CMGR reads a stored status report
+    assert r.report_commands == 2
     assert r.send_commands == 2
     assert r.commands == {"+CMGS": 2, "<message>": 2, "+CMGL": 1, "+CMGR": 1, "+CMGD": 1}
 
