@@ -514,6 +514,20 @@ def test_no_answer_to_a_submit_that_went_out_anyway() -> None:
     assert at(m, "AT") == OK
 
 
+def test_a_status_report_for_a_full_storage_waits_at_the_network() -> None:
+    """As a message does: no slot, no +CDSI; stored and announced once there is room."""
+    m = modem()
+    at(m, "AT+CNMI=2,1,0,2,0")
+    m.fault("sim-full", NOW)
+    pdu = submit_pdu("full", srr=True)
+    at(m, f"AT+CMGS={codec.tpdu_length(pdu)}")
+    [timer] = m.feed(pdu.encode() + b"\x1a", NOW).timers
+    assert m.fire(timer, NOW).data == b""
+    assert m.stored() == []
+    assert m.reset_faults(NOW).data == b'\r\n+CDSI: "SM",1\r\n'
+    assert codec.message_type(m.stored()[0].pdu) == "status-report"
+
+
 def test_a_submit_with_no_answer_still_gets_its_status_report() -> None:
     """It went out: the network reports it, whether or not the client heard +CMGS."""
     m = modem()

@@ -86,7 +86,9 @@ class Arrivals(SmsCommands):
             return out
         self.storages.put(Stored(where, slot, stat, pdu, now))
         if mt in (1, 2, 3):
-            self._notify(f'\r\n+CMTI: "{where}",{slot}\r\n'.encode(), out)
+            # a status report the network held back while the storage was full: +CDSI
+            kind = "+CDSI" if codec.message_type(pdu) == "status-report" else "+CMTI"
+            self._notify(f'\r\n{kind}: "{where}",{slot}\r\n'.encode(), out)
         return out
 
     def _notify(self, notice: bytes, out: Output) -> None:
@@ -157,6 +159,8 @@ class Arrivals(SmsCommands):
                 if slot is not None:
                     self.storages.put(Stored(where, slot, 0, report, now))
                     self._notify(f'\r\n+CDSI: "{where}",{slot}\r\n'.encode(), out)
+                else:  # storage full: the network keeps it and retries, as a message
+                    self.network_pending.append((report, where))
         return out
 
     def fault(self, kind: str | FaultKind, now: datetime, *, count: int = 1,
