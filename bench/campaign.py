@@ -44,11 +44,11 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 from rich.console import Console
@@ -366,7 +366,20 @@ CAUSES: tuple[tuple[str, str], ...] = (
 )
 
 
-def classify(daemon: Daemon, modem: Any) -> dict[str, int]:
+class _Submitted(Protocol):
+    @property
+    def to(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+
+
+class _Witness(Protocol):
+    """What `classify` reads of the fake modem: what it was asked to submit."""
+
+    def sent(self) -> Sequence[_Submitted]: ...
+
+
+def classify(daemon: Daemon, modem: _Witness) -> dict[str, int]:
     """Each duplicate SMS by cause: the row whose text went out more often than it was
     meant to, and the most telling line the daemon logged about that row."""
     meant = Counter((str(r[0]), str(r[1])) for r in daemon.rows(

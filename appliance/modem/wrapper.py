@@ -205,8 +205,10 @@ class Modem(FactQueries, StoredReports):
         """Every message in the storages that may hold one (`modem/walk.py`: the one new
         messages go to, others named by a notice or due their periodic walk), PDUs raw.
 
-        Nothing is decoded, skipped or deleted here. A storage the modem refuses
-        (`+CMS ERROR`) is logged and left out; timeouts and a lost port raise.
+        No message is decoded, skipped or deleted here; only a stored status report (with
+        `on_status_report` set) is handed over and deleted instead of listed
+        (`modem/reports.py`). A storage the modem refuses (`+CMS ERROR`) is logged and
+        left out; timeouts and a lost port raise.
         """
         found: dict[str, list[StoredMessage]] = {}
         with self._session():
