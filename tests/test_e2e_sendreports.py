@@ -10,11 +10,21 @@
 from __future__ import annotations
 
 import signal
+import threading
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+from appliance.daemon.adapters import SendingModem
 from appliance.fakemodem.model import ModemConfig
 from appliance.fakemodem.pdu import message_type
 from appliance.fakemodem.server import FakeModemServer
+from appliance.flows.outbound import Outbound, OutboxPolicy, SendCounts
+from appliance.modem.pool import ModemHandle, Pool
+from appliance.modem.wrapper import Modem
+from appliance.store import queries
+from appliance.store.db import open_database
+from appliance.store.models import OutboxMessage
 from tests.conftest import Box, DaemonProc, Fakes
 from tests.helpers import db_rows, wait_for
 
@@ -71,3 +81,48 @@ def test_a_send_with_no_answer_waits_its_grace_then_the_policy(
     log = b.log_file.read_text(encoding="utf-8")
     assert "after its PDU was written: waiting up to 4s for a status report" in log
     assert "(no status report within the grace period): resending it" in log
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def test_a_report_that_came_before_the_send_was_given_up_still_settles_it(
+        fakes: Fakes, tmp_path: Path) -> None:
+    """The report comes on the notice thread while the outbox still waits for `+CMGS`:
+    applied then, it matches no row. Kept, it settles the row as soon as the send is
+    given up and the row waits for a report (not resent after the grace)."""
+    _modem_without_reports(fakes)  # the one report is the one handed over below
+    fakes.modem.fault("no-answer", match="+CMGS", count=1)
+    db = open_database(tmp_path / "outbox.sqlite")
+    handle = ModemHandle("m1", None, lambda _h: Modem(str(fakes.modem_link),
+                                                      command_timeout=1.0, send_timeout=2.0))
+    handle.open()
+    try:
+        queries.enqueue_outbox(PHONE, "Bilanci", "reply", _now())
+        outbound = Outbound(OutboxPolicy(max_attempts=5, backoff=timedelta(seconds=1),
+                                         backoff_max=timedelta(seconds=2), on_sending="resend",
+                                         sending_grace=timedelta(seconds=60)),
+                            _now, Pool([handle], ()))
+        early: list[tuple[int, str | None]] = []
+
+        def report_on_the_notice_thread() -> None:
+            (sent,) = wait_for(fakes.sent, timeout=5, what="the PDU submitted")
+            outbound.on_status_report("m1", sent.refs[0], True, recipient=PHONE,
+                                      smsc_time=_now())
+            early.append((outbound.apply_status_reports(1.0),
+                          OutboxMessage.get().send_step))
+
+        notices = threading.Thread(target=report_on_the_notice_thread)
+        notices.start()
+        assert outbound.send_next(SendingModem(handle), SendCounts())  # gives up: no answer
+        notices.join(5)
+        assert early == [(1, "pdu")]  # applied while the row was still being sent
+        assert OutboxMessage.get().send_step == "unconfirmed"
+        assert outbound.apply_status_reports(1.0) == 1
+        row = OutboxMessage.get()
+        assert (row.state, row.attempts) == ("delivered", 1)
+        assert len(fakes.sent_to(PHONE)) == 1
+    finally:
+        handle.close()
+        db.close()
