@@ -15,11 +15,14 @@ from pydantic import (
     AfterValidator,
     BeforeValidator,
     Field,
+    ModelWrapValidatorHandler,
     PlainValidator,
     PrivateAttr,
+    ValidationInfo,
     model_validator,
 )
 
+from appliance.config.database import split_database
 from appliance.config.rules import rules_from_toml
 from appliance.config.section import Section
 from appliance.config.values import (
@@ -227,6 +230,19 @@ class Settings(Section):
     retention_days: Count = DEFAULT_RETENTION_DAYS
 
     _source: Path = PrivateAttr(default=Path())
+    _database_url: str | None = PrivateAttr(default=None)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _database_table(cls, data: object, handler: ModelWrapValidatorHandler[Settings],
+                        info: ValidationInfo[object]) -> Settings:
+        # `[database] url` is kept beside the fields: `database` stays the local path.
+        url: str | None = None
+        if isinstance(data, dict):
+            data, url = split_database(data, info.context, DEFAULT_DATABASE)
+        settings = handler(data)
+        settings._database_url = url
+        return settings
 
     @model_validator(mode="before")
     @classmethod
@@ -235,6 +251,11 @@ class Settings(Section):
         if isinstance(data, dict) and "bank" not in data:
             return {**data, "bank": {}}
         return data
+
+    @property
+    def database_url(self) -> str | None:
+        """The shared PostgreSQL database (`[database] url`); None: the SQLite file."""
+        return self._database_url
 
     @property
     def source(self) -> Path:

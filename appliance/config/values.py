@@ -212,6 +212,19 @@ def _bank_url(value: object) -> str:
     raise Reject
 
 
+def _postgres_url(value: object) -> str:
+    # libpq's URI form; the password may be in it, so it is never echoed in an error.
+    if not isinstance(value, str):
+        raise Reject
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        raise Reject("expected a postgresql:// URL") from None
+    if parts.scheme not in ("postgresql", "postgres") or not parts.path.strip("/"):
+        raise Reject("expected a postgresql:// URL naming a database")
+    return value
+
+
 def _timezone(value: object) -> str:
     if not isinstance(value, str) or not value.strip():
         raise Reject
@@ -300,6 +313,7 @@ ModemName = Annotated[
     str, expecting("a short name (letters, digits, '.', '-' or '_'; at most 32)", _modem_name)
 ]
 BankUrl = Annotated[str, expecting("an https:// URL (http:// only to a loopback host)", _bank_url)]
+PostgresUrl = Annotated[str, expecting("a postgresql:// URL", _postgres_url)]
 Listen = Annotated[
     str, expecting('HOST:PORT such as "127.0.0.1:9333" (port 0 to 65535)', _listen)]
 TimeZone = Annotated[str, expecting('an IANA time zone such as "Europe/Belgrade"', _timezone)]
