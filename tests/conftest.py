@@ -278,12 +278,39 @@ def daemon_proc(fakes: Fakes) -> Iterator[DaemonProc]:
 STORE_FILE = "store.sqlite"  # the `db` fixture's file under tmp_path
 
 
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Any]:
-    """The appliance's database: a real SQLite file in tmp_path, migrated, models bound."""
-    from appliance.store import open_database
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[Any]:
+    """This worker's PostgreSQL server (tests/pg.py), started on first use."""
+    from tests.pg import PgServer
 
-    database = open_database(tmp_path / STORE_FILE)
+    server = PgServer()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_target(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where a test's database lives: a SQLite file in tmp_path, or a fresh database on
+    the worker's PostgreSQL server; the tests that take it run against both."""
+    if request.param == "sqlite":
+        return str(tmp_path / STORE_FILE)
+    server = request.getfixturevalue("pg_server")
+    return str(server.fresh())
+
+
+@pytest.fixture
+def db(store_target: str) -> Iterator[Any]:
+    """The appliance's database, migrated, models bound: a real SQLite file in tmp_path
+    or a real PostgreSQL database (`store_target`)."""
+    from pathlib import Path as _Path
+
+    from appliance.store import open_database
+    from appliance.store.db import is_url
+
+    database = open_database(store_target if is_url(store_target) else _Path(store_target))
     yield database
     database.close()
 

@@ -13,7 +13,7 @@ from typing import Final
 
 import peewee
 
-from appliance.store.fields import MoneyField, UTCDateTimeField
+from appliance.store.fields import FlagField, MoneyField, UTCDateTimeField
 
 database: Final = peewee.DatabaseProxy()
 
@@ -59,9 +59,9 @@ class Agreement(BaseModel):
     language = peewee.CharField(default="sq")  # LANGUAGES
     alert_limit = MoneyField(null=True)  # None: no alert limit set
     services = peewee.CharField(default="balance,topup,alerts")  # comma list of SERVICES
-    active = peewee.BooleanField(default=True)
+    active = FlagField(default=True)
     updated_at = UTCDateTimeField(null=True)
-    alerts_enabled = peewee.BooleanField(default=True)  # False after the customer's STOP
+    alerts_enabled = FlagField(default=True)  # False after the customer's STOP
     # When alerts were last turned on again: movements booked before are never alerted.
     alerts_since = UTCDateTimeField(null=True)
     sim_changed_at = UTCDateTimeField(null=True)  # the bank's last SIM change (SIM-swap hold)

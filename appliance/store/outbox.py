@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from appliance.store.db import writing
+from appliance.store.db import write_transaction, writing
 from appliance.store.fields import parse_utc_text, utc_text
 from appliance.store.models import (
     PRIORITY_ALERT,
@@ -168,9 +168,9 @@ def mark_delivered_reports(by_modem: Mapping[str, Sequence[int]],
 # --- replies to a decision ---------------------------------------------------------
 
 _REPLY_INSERT = (
-    'INSERT OR IGNORE INTO outbox_message ("to", text, kind, priority, state, dedupe_key, '
+    'INSERT INTO outbox_message ("to", text, kind, priority, state, dedupe_key, '
     "inbound_id, preferred_modem, attempts, created_at) "
-    "VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, 0, ?)"
+    "VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, 0, ?) ON CONFLICT DO NOTHING"
 )
 
 
@@ -266,12 +266,14 @@ def enqueue_outbox(
         "next_attempt_at": not_before,
         "created_at": now,
     }
-    with database.atomic(lock_type="IMMEDIATE"):
-        if dedupe_key is not None and OutboxMessage.get_or_none(
-            OutboxMessage.dedupe_key == dedupe_key
-        ) is not None:
+    with write_transaction():
+        if dedupe_key is None:
+            created: OutboxMessage = OutboxMessage.create(**values)
+            return created
+        # Insert-or-ignore on the unique key: two boxes queueing it at once cannot race.
+        if not OutboxMessage.insert(**values).on_conflict_ignore().as_rowcount().execute():
             return None
-        row: OutboxMessage = OutboxMessage.create(**values)
+        row: OutboxMessage = OutboxMessage.get(OutboxMessage.dedupe_key == dedupe_key)
     return row
 
 
@@ -351,7 +353,7 @@ def sending_recipients() -> dict[int, str]:
 
 def queue_topup_reply(to: str, text: str, inbound_id: int | None, key: str,
                       now: datetime) -> None:
-    """Queue a top-up outcome SMS once per `key` (INSERT OR IGNORE; I4), inside the
+    """Queue a top-up outcome SMS once per `key` (insert-or-ignore; I4), inside the
     caller's write transaction with the order's outcome."""
     OutboxMessage.insert(
         to=to, text=text, kind="topup_result", priority=PRIORITY_TOPUP_RESULT,
