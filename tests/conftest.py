@@ -305,12 +305,9 @@ def store_target(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def db(store_target: str) -> Iterator[Any]:
     """The appliance's database, migrated, models bound: a real SQLite file in tmp_path
     or a real PostgreSQL database (`store_target`)."""
-    from pathlib import Path as _Path
-
     from appliance.store import open_database
-    from appliance.store.db import is_url
 
-    database = open_database(store_target if is_url(store_target) else _Path(store_target))
+    database = open_database(store_target)
     yield database
     database.close()
 

@@ -73,7 +73,7 @@ class Daemon:
         self.settings = settings
         self.clock = clock
         self.stop_event = threading.Event()
-        self.db: peewee.SqliteDatabase | None = None
+        self.db: peewee.Database | None = None
         self.bank_port: BankPort | None = None
         self.scheduler: BackgroundScheduler | None = None
         self.workers: list[OutboxWorker] = []
@@ -127,7 +127,7 @@ class Daemon:
         first sync at once in the background, so a bank that is down cannot delay start-up.
         """
         s = self.settings
-        self.db = open_database(Path(s.database))
+        self.db = open_database(s.database_url or Path(s.database))
         self.web = start_web(s)
         recover_interrupted(self.outbox_policy, self.clock())
         for m in s.modems:

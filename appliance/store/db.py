@@ -62,12 +62,13 @@ def _open_postgres(url: str, apply_migrations: bool) -> peewee.Database:
     except peewee.PeeweeException as exc:
         db.close()
         # The URL may carry a password: name the database by its host and name only.
-        raise StoreError(f"cannot open database {_shown(url)}: {exc}") from exc
+        raise StoreError(f"cannot open database {shown_url(url)}: {exc}") from exc
     database.initialize(db)
     return db
 
 
-def _shown(url: str) -> str:
+def shown_url(url: str) -> str:
+    """A PostgreSQL URL without its user and password, for messages and tables."""
     tail = url.split("@", 1)[-1] if "@" in url else url.split("://", 1)[-1]
     return "postgresql://" + tail
 
@@ -81,6 +82,7 @@ def open_database(target: Path | str, *, apply_migrations: bool = True) -> peewe
     """
     if is_url(target):
         return _open_postgres(str(target), apply_migrations)
+    # A str that is no URL is a file's path (as scripts and tests pass it).
     path = Path(target)
     db = peewee.SqliteDatabase(
         str(path),
