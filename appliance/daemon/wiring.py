@@ -99,6 +99,8 @@ class Daemon:
             backoff_max=timedelta(seconds=float(out_cfg.backoff_max)),
             on_sending=out_cfg.sending_policy,
             sending_grace=timedelta(seconds=float(out_cfg.sending_grace)),
+            box=settings.box,
+            lease=timedelta(seconds=float(out_cfg.lease)),
         )
         self.outbound = Outbound(self.outbox_policy, clock, self.pool)
         self.facts = ModemFactsKeeper(settings, self.pool, clock)

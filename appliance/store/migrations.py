@@ -285,6 +285,20 @@ def _v5_guards(db: peewee.Database) -> None:
                    'ON "rate_notice" ("phone", "window")')
 
 
+def _v6_fleet(db: peewee.Database) -> None:
+    # Several boxes on one database (DESIGN §10): a claim names its box and holds a lease;
+    # a dead box's leases run out and its rows go out through the others. Each box's
+    # modems are seen by all through a heartbeat row per modem.
+    _ddl(db, 'ALTER TABLE "outbox_message" ADD COLUMN "box" TEXT')
+    _ddl(db, 'ALTER TABLE "outbox_message" ADD COLUMN "lease_until" TEXT')
+    _ddl(db, 'CREATE INDEX "outbox_message_lease" ON "outbox_message" ("state", "lease_until")')
+    _ddl(db,
+        'CREATE TABLE "modem_presence" ('
+        '"name" TEXT NOT NULL PRIMARY KEY, "box" TEXT NOT NULL, "operator" TEXT, '
+        '"healthy" INTEGER NOT NULL DEFAULT 0 CHECK ("healthy" IN (0, 1)), '
+        '"seen_at" TEXT NOT NULL)')
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int
@@ -298,6 +312,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(3, "outbox: how far a send got", _v3_outbox_send_step),
     Migration(4, "Serbian, alerts on/off, cards and bank requests (issue 12)", _v4_commands),
     Migration(5, "guards: top-ups waiting for a code, inbound SMSC, SIM change", _v5_guards),
+    Migration(6, "fleet: outbox claims with box and lease, modem presence", _v6_fleet),
 )
 LATEST_VERSION: int = MIGRATIONS[-1].version
 
