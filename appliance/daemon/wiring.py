@@ -35,6 +35,7 @@ from appliance.modem.pool import ModemHandle, Pool
 from appliance.modem.types import StatusReport
 from appliance.modem.wrapper import Modem
 from appliance.store import open_database
+from appliance.store.leader import BANK_SYNC, Leadership
 from appliance.web import WebServer, events, serve
 
 log = logging.getLogger(__name__)
@@ -114,6 +115,8 @@ class Daemon:
         self.main_heartbeat = service.monotonic()
         self.last_sync: datetime | None = None
         self.last_sync_error: str | None = None
+        # One box of a fleet syncs the bank at a time (always this one on SQLite).
+        self.sync_leader = Leadership(BANK_SYNC)
         self.web: WebServer | None = None
         self._opened: set[str] = set()  # modems opened once (reopening them is a reconnect)
         self.started = False
@@ -283,6 +286,7 @@ class Daemon:
         if self.web is not None:
             self.web.close()
             self.web = None
+        self.sync_leader.close()
         if self.db is not None:
             self.db.close()
             self.db = None
