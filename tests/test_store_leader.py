@@ -11,7 +11,7 @@ from tests.helpers import wait_for
 
 
 def test_one_box_leads_and_another_takes_over_when_it_dies(db: Any) -> None:
-    first, second = Leadership(BANK_SYNC), Leadership(BANK_SYNC)
+    first, second = Leadership(BANK_SYNC, "the bank sync"), Leadership(BANK_SYNC, "the bank sync")
     try:
         assert first.held()
         if not is_postgres(db):
@@ -30,7 +30,7 @@ def test_one_box_leads_and_another_takes_over_when_it_dies(db: Any) -> None:
 
 
 def test_a_leader_that_gives_up_lets_the_next_one_lead(db: Any) -> None:
-    first, second = Leadership(BANK_SYNC), Leadership(BANK_SYNC)
+    first, second = Leadership(BANK_SYNC, "the bank sync"), Leadership(BANK_SYNC, "the bank sync")
     try:
         assert first.held()
         first.close()

@@ -116,7 +116,7 @@ class Daemon:
         self.last_sync: datetime | None = None
         self.last_sync_error: str | None = None
         # One box of a fleet syncs the bank at a time (always this one on SQLite).
-        self.sync_leader = Leadership(BANK_SYNC)
+        self.sync_leader = Leadership(BANK_SYNC, "the bank sync")
         self.web: WebServer | None = None
         self._opened: set[str] = set()  # modems opened once (reopening them is a reconnect)
         self.started = False

@@ -26,8 +26,9 @@ BANK_SYNC = 0x6170706C_73796E63
 class Leadership:
     """Whether this box does the work named by `key` now (`held()`); `close()` gives it up."""
 
-    def __init__(self, key: int) -> None:
+    def __init__(self, key: int, what: str) -> None:
         self.key = key
+        self.what = what  # for the log: "the bank sync"
         self._conn: psycopg.Connection[tuple[object, ...]] | None = None
         self._held = False
         self._lock = threading.Lock()
@@ -51,10 +52,12 @@ class Leadership:
                                          (self.key,)).fetchone()
                 self._held = bool(row and row[0])
                 if self._held:
-                    log.info("this box now does the work of lock %x (the bank sync)", self.key)
+                    log.info("this box now does %s (the others leave it to this one)",
+                             self.what)
                 return self._held
             except psycopg.Error as exc:
-                log.warning("cannot tell whether this box leads (%s): it does not", exc)
+                log.warning("cannot tell whether this box does %s (%s): it does not now",
+                            self.what, exc)
                 self._drop()
                 return False
 
