@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from click.testing import CliRunner
 
@@ -17,6 +18,8 @@ from appliance.ops.cli import backup_command
 from appliance.ops.doctor import database_checks
 from appliance.ops.status import gather_status
 from appliance.store import open_database, queries
+from appliance.web.server import serve
+from appliance.web.signal import SignalHistory
 
 REST = ('[[modems]]\nname = "vala"\nport = "/dev/ttyUSB0"\noperator = "vala"\n'
         '[bank]\nurl = "https://bank.example"\n')
@@ -68,3 +71,19 @@ def test_backup_of_a_shared_database_points_to_postgresqls_tools(
     assert result.exit_code == 1
     assert "pg_dump" in result.stderr
     assert not (tmp_path / "backups").exists()
+
+
+def test_metrics_and_status_page_read_the_shared_database(tmp_path: Path,
+                                                          pg_server: Any) -> None:
+    url = pg_server.fresh()
+    db = open_database(url)
+    queries.enqueue_outbox("+38344123456", "B", "reply", datetime.now(UTC))
+    db.close()
+    server = serve("127.0.0.1:0", load(_config(tmp_path, url)), history=SignalHistory())
+    try:
+        metrics = httpx.get(server.metrics_url, timeout=10).text
+        assert 'appliance_outbox_queued{priority="reply"} 1.0' in metrics
+        assert "appliance_store_up 1.0" in metrics
+        assert httpx.get(server.status_url, timeout=10).status_code == 200
+    finally:
+        server.close()
