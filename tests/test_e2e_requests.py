@@ -36,6 +36,11 @@ def test_each_command_in_each_language_changes_the_bank(box: Box, lang: str) -> 
     sent["MINI"] = ask(box, ARBEN, "MINI")
     assert "***2345" in sent["MINI"][0]
     assert "600" in sent["MINI"][0]  # the newest movement: -600,00 transfer out
+    # The statement may take two SMS: the second must be out before STOP's reply is
+    # counted, or it is taken for that reply (the bank not yet changed).
+    wait_for(lambda: not OutboxMessage.select().where(
+        (OutboxMessage.to == ARBEN) & OutboxMessage.state.in_(("queued", "sending"))).exists(),
+        what="the whole statement sent")
 
     sent["STOP"] = ask(box, ARBEN, "STOP")
     assert bank.agreement(AGREEMENT)["alerts_enabled"] is False
