@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import sys
 from pathlib import Path
 
@@ -132,12 +133,11 @@ def test_the_checks_see_imports() -> None:
     assert "appliance.core.rules" in imports_of(PACKAGE / "core" / "commands.py")
 
 
-# Modules still allowed explicit `Any` (issue 11): the store's peewee boundary, and the fake
-# modem until its rework lands. The list in pyproject.toml may only shrink.
-ANY_ALLOWED_PREFIXES = ("appliance.store", "appliance.fakemodem")
+# The one place allowed explicit `Any` (issue 11): the store's peewee boundary.
+ANY_ALLOWED_PREFIXES = ("appliance.store",)
 
 
-def test_explicit_any_is_exempted_only_for_store_and_fakemodem() -> None:
+def test_explicit_any_is_exempted_only_for_the_store() -> None:
     import tomllib
 
     config = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text(encoding="utf-8"))
@@ -151,4 +151,14 @@ def test_explicit_any_is_exempted_only_for_store_and_fakemodem() -> None:
     assert exempted, "the store's boundary should still be listed"
     outside = [m for m in exempted
                if not any(m == p or m.startswith(p + ".") for p in ANY_ALLOWED_PREFIXES)]
-    assert outside == [], f"explicit Any exempted outside the store/fakemodem: {outside}"
+    assert outside == [], f"explicit Any exempted outside the store: {outside}"
+
+
+def test_no_module_outside_the_store_imports_any() -> None:
+    # mypy's flag catches `Any` in annotations; this also catches `cast(Any, …)` and an
+    # import kept for a later use, outside the store's boundary.
+    offenders = [str(path.relative_to(PACKAGE.parent)) for path in PACKAGE.rglob("*.py")
+                 if "store" not in path.relative_to(PACKAGE).parts
+                 and re.search(r"^from typing import .*\bAny\b|^import typing\b|typing\.Any",
+                               path.read_text(encoding="utf-8"), re.MULTILINE)]
+    assert offenders == []

@@ -46,7 +46,7 @@ def test_a_report_that_came_while_the_daemon_was_dead_settles_its_row(
     # +CDS would be lost; stored, it waits for the next start.
     wait_for(lambda: _reports_on_modem(fakes) == 1, timeout=10, what="the report stored")
     daemon_proc.start()
-    db = fakes.tmp / "appliance.sqlite"
+    db = fakes.store
     wait_for(lambda: db_rows(db, "SELECT state FROM outbox_message") == [("delivered",)],
              timeout=30, what="the interrupted row settled by the stored report")
     wait_for(lambda: _reports_on_modem(fakes) == 0, timeout=10, what="the report deleted")
@@ -71,7 +71,7 @@ def test_a_send_with_no_answer_waits_its_grace_then_the_policy(
     fakes.modem.fault("no-answer", match="+CMGS", count=1)
     b = make_box(modem={"command_timeout": 1.0}, outbox={"sending_grace": 4})
     fakes.deliver(PHONE, "B")
-    db = fakes.tmp / "appliance.sqlite"
+    db = fakes.store
     wait_for(lambda: db_rows(db, "SELECT send_step FROM outbox_message")
              == [("unconfirmed",)], timeout=20, what="the row waiting for a report")
     assert len(fakes.sent_to(PHONE)) == 1  # it went out; not sent again at once

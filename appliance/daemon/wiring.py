@@ -27,6 +27,7 @@ from appliance.daemon import jobs, service
 from appliance.daemon.adapters import BankPort, build_modem
 from appliance.daemon.facts import ModemFactsKeeper
 from appliance.daemon.workers import InboxWorker, OutboxWorker, ReportsWorker, TopupWorker
+from appliance.flows.fleet import HEARTBEAT, FleetRouting
 from appliance.flows.inbound import Inbox, InboxPolicy
 from appliance.flows.outbound import Outbound, OutboxPolicy, recover_interrupted, route_queued
 from appliance.flows.ports import use_metrics
@@ -35,6 +36,7 @@ from appliance.modem.pool import ModemHandle, Pool
 from appliance.modem.types import StatusReport
 from appliance.modem.wrapper import Modem
 from appliance.store import open_database
+from appliance.store.leader import BANK_SYNC, Leadership
 from appliance.web import WebServer, events, serve
 
 log = logging.getLogger(__name__)
@@ -73,11 +75,15 @@ class Daemon:
         self.settings = settings
         self.clock = clock
         self.stop_event = threading.Event()
-        self.db: peewee.SqliteDatabase | None = None
+        self.db: peewee.Database | None = None
         self.bank_port: BankPort | None = None
         self.scheduler: BackgroundScheduler | None = None
         self.workers: list[OutboxWorker] = []
         self.pool = Pool([], settings.rules.numbering_plan)
+        # The pool's routing, with the modems of the other boxes on this database.
+        self.routing = FleetRouting(
+            self.pool, lambda: [(h.name, h.operator, h.healthy) for h in self.pool],
+            settings.box, settings.rules.numbering_plan, clock)
         inbox_cfg = settings.inbox
         self.inbox = Inbox(
             InboxPolicy(
@@ -90,7 +96,7 @@ class Daemon:
                                      int(inbox_cfg.sender_per_hour)),
             ),
             clock,
-            self.pool,
+            self.routing,
         )
         out_cfg = settings.outbox
         self.outbox_policy = OutboxPolicy(
@@ -99,8 +105,10 @@ class Daemon:
             backoff_max=timedelta(seconds=float(out_cfg.backoff_max)),
             on_sending=out_cfg.sending_policy,
             sending_grace=timedelta(seconds=float(out_cfg.sending_grace)),
+            box=settings.box,
+            lease=timedelta(seconds=float(out_cfg.lease)),
         )
-        self.outbound = Outbound(self.outbox_policy, clock, self.pool)
+        self.outbound = Outbound(self.outbox_policy, clock, self.routing)
         self.facts = ModemFactsKeeper(settings, self.pool, clock)
         self.health = Health(self.pool, health_policy or HealthPolicy(), self.stop_event,
                              on_recovered=self._modem_recovered,
@@ -112,6 +120,8 @@ class Daemon:
         self.main_heartbeat = service.monotonic()
         self.last_sync: datetime | None = None
         self.last_sync_error: str | None = None
+        # One box of a fleet syncs the bank at a time (always this one on SQLite).
+        self.sync_leader = Leadership(BANK_SYNC, "the bank sync")
         self.web: WebServer | None = None
         self._opened: set[str] = set()  # modems opened once (reopening them is a reconnect)
         self.started = False
@@ -127,7 +137,7 @@ class Daemon:
         first sync at once in the background, so a bank that is down cannot delay start-up.
         """
         s = self.settings
-        self.db = open_database(Path(s.database))
+        self.db = open_database(s.database_url or Path(s.database))
         self.web = start_web(s)
         recover_interrupted(self.outbox_policy, self.clock())
         for m in s.modems:
@@ -144,7 +154,8 @@ class Daemon:
         if first_sync:
             self.sync_bank()
         self.health.open_all()
-        route_queued(self.pool)
+        self.heartbeat()
+        route_queued(self.routing)
         for handle in self.pool:
             worker = OutboxWorker(handle, self.outbound, self.stop_event)
             self.workers.append(worker)
@@ -154,6 +165,8 @@ class Daemon:
         self.reports_worker.start()
         self.health.start()
         self.scheduler = jobs.start_scheduler(self, sync_now=not first_sync)
+        self.scheduler.add_job(self.heartbeat, "interval", id="presence",
+                               seconds=HEARTBEAT.total_seconds())
         self.started = True
         self.wake_inbox()
         self.wake_topups()
@@ -207,6 +220,13 @@ class Daemon:
         if self.bank_port is None:
             raise RuntimeError("the daemon is not started")
         return self.bank_port
+
+    def heartbeat(self) -> None:
+        """Tell the other boxes on this database which modems this one has (scheduled)."""
+        try:
+            self.routing.heartbeat()
+        except Exception as exc:  # the database away: routing goes on with what it knew
+            log.warning("modem heartbeat failed: %s", exc)
 
     def submit_topups(self) -> None:
         jobs.submit_topups(self)
@@ -281,6 +301,7 @@ class Daemon:
         if self.web is not None:
             self.web.close()
             self.web = None
+        self.sync_leader.close()
         if self.db is not None:
             self.db.close()
             self.db = None

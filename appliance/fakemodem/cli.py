@@ -11,14 +11,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import Any
 
 import click
 
 from appliance.clitexts import t
 from appliance.fakemodem.control import ControlClient, ControlError, FakeModemNotRunning
 from appliance.fakemodem.faults import FAULT_KINDS
-from appliance.fakemodem.model import ModemConfig
+from appliance.fakemodem.model import FaultParam, ModemConfig
 from appliance.fakemodem.server import SOCKET_NAME, FakeModemServer
 
 _STATE_DIR = click.option(
@@ -71,7 +70,7 @@ def serve(link: Path, state_dir: Path, modem_delay: str, pin: str | None,  # noq
     def on_signal(signum: int, frame: FrameType | None) -> None:
         done.set()
 
-    previous: dict[signal.Signals, Callable[[int, FrameType | None], Any] | int | None] = {}
+    previous: dict[signal.Signals, Callable[[int, FrameType | None], object] | int | None] = {}
     for sig in (signal.SIGINT, signal.SIGTERM):
         previous[sig] = signal.signal(sig, on_signal)
     try:
@@ -213,7 +212,7 @@ def storage(state_dir: Path, as_json: bool) -> None:
         click.echo(t("fakemodem.storage_empty"))
 
 
-def _coerce(value: str) -> Any:
+def _coerce(value: str) -> FaultParam:
     if value.lower() in ("none", "null"):
         return None
     for kind in (int, float):
@@ -255,7 +254,7 @@ def fault(state_dir: Path, kind: str, params: tuple[str, ...]) -> None:
     if kind.replace("_", "-").lower() not in kinds:
         click.echo(t("fakemodem.bad_fault", kinds=", ".join(kinds), value=kind), err=True)
         sys.exit(2)
-    values: dict[str, Any] = {}
+    values: dict[str, FaultParam] = {}
     for p in params:
         name, sep, value = p.partition("=")
         if not sep or not name:

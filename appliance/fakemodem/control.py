@@ -15,9 +15,8 @@ import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
-from appliance.fakemodem.model import SentMessage
+from appliance.fakemodem.model import FaultParam, SentMessage
 
 SOCKET_NAME = "fakemodem.sock"
 _MAX_UNIX_PATH = 100  # sun_path is 108 bytes; long tmp paths go through /proc/self/fd
@@ -64,7 +63,7 @@ def _answers(path: Path) -> bool:
 class ControlServer:
     """Accepts control connections; one thread per connection."""
 
-    def __init__(self, path: Path, handler: Callable[[dict[str, Any]], Any]) -> None:
+    def __init__(self, path: Path, handler: Callable[[dict[str, object]], object]) -> None:
         self.path = path
         self._handler = handler
         if _answers(path):
@@ -116,7 +115,7 @@ class ControlServer:
             self.path.unlink()
 
 
-def serve_control(path: Path, handler: Callable[[dict[str, Any]], Any]) -> ControlServer:
+def serve_control(path: Path, handler: Callable[[dict[str, object]], object]) -> ControlServer:
     """Start a control server at `path` calling `handler` for each request."""
     return ControlServer(path, handler)
 
@@ -128,7 +127,7 @@ class ControlClient:
         self.path = Path(state_dir) / SOCKET_NAME
         self.timeout = timeout
 
-    def call(self, op: str, **args: Any) -> Any:
+    def call(self, op: str, **args: object) -> object:
         """Send one request; return its result or raise ControlError/FakeModemNotRunning."""
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.settimeout(self.timeout)
@@ -146,14 +145,15 @@ class ControlClient:
         if not line:
             raise FakeModemNotRunning(str(self.path.parent))
         answer = json.loads(line)
+        if not isinstance(answer, dict):
+            raise ControlError("the fake modem's answer is not a JSON object")
         if not answer.get("ok"):
             raise ControlError(str(answer.get("error")))
         return answer.get("result")
 
-    def ping(self) -> dict[str, Any]:
+    def ping(self) -> dict[str, object]:
         """The pty, link and name of the running modem."""
-        result: dict[str, Any] = self.call("ping")
-        return result
+        return _object(self.call("ping"))
 
     def deliver(self, sender: str, text: str, *, ucs2: bool = False,
                 storage: str | None = None, parts_order: list[int] | None = None,
@@ -163,7 +163,7 @@ class ControlClient:
         result = self.call("deliver", sender=sender, text=text, ucs2=ucs2, storage=storage,
                            parts_order=parts_order, drop_part=drop_part, ref_bits=ref_bits,
                            smsc=smsc)
-        return list(result["pdus"])
+        return [str(pdu) for pdu in _list(_object(result).get("pdus"))]
 
     def deliver_pdu(self, hex_pdu: str, *, storage: str | None = None, stat: int = 0) -> None:
         """As `FakeModemServer.deliver_pdu`."""
@@ -171,34 +171,52 @@ class ControlClient:
 
     def sent(self, include_incomplete: bool = False) -> list[SentMessage]:
         """As `FakeModemServer.sent`."""
-        rows = self.call("sent", include_incomplete=include_incomplete)
-        return [SentMessage(to=r["to"], text=r["text"], parts=r["parts"],
-                            at=datetime.fromisoformat(r["at"]), refs=tuple(r["refs"]),
-                            alphabet=r["alphabet"], complete=r["complete"]) for r in rows]
+        rows = _list(self.call("sent", include_incomplete=include_incomplete))
+        return [_sent_message(r) for r in rows]
 
-    def sent_json(self, include_incomplete: bool = False) -> list[dict[str, Any]]:
+    def sent_json(self, include_incomplete: bool = False) -> list[dict[str, object]]:
         """The raw JSON objects of `sent`."""
-        rows: list[dict[str, Any]] = self.call("sent", include_incomplete=include_incomplete)
-        return rows
+        return [_object(r) for r in _list(self.call("sent",
+                                                    include_incomplete=include_incomplete))]
 
-    def stored(self) -> list[dict[str, Any]]:
+    def stored(self) -> list[dict[str, object]]:
         """Stored messages as JSON objects (storage, index, stat, pdu, from, text...)."""
-        rows: list[dict[str, Any]] = self.call("stored")
-        return rows
+        return [_object(r) for r in _list(self.call("stored"))]
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> dict[str, object]:
         """As `FakeModemServer.status`."""
-        result: dict[str, Any] = self.call("status")
-        return result
+        return _object(self.call("status"))
 
     def history(self) -> list[tuple[str, str]]:
         """As `FakeModemServer.history`."""
-        return [(str(a), str(b)) for a, b in self.call("history")]
+        return [(str(a), str(b)) for a, b in map(_list, _list(self.call("history")))]
 
-    def fault(self, kind: str, **params: Any) -> None:
+    def fault(self, kind: str, **params: FaultParam) -> None:
         """As `FakeModemServer.fault`."""
         self.call("fault", kind=kind, params=params)
 
     def reset_faults(self) -> None:
         """As `FakeModemServer.reset_faults`."""
         self.call("reset_faults")
+
+
+# JSON from the socket is checked for its shape here, once; what the fields hold is the
+# fake modem's own output, read by the callers that know them.
+def _sent_message(row: object) -> SentMessage:
+    if not isinstance(row, dict):  # narrowed to the JSON object `SentMessage.to_json` wrote
+        raise ControlError(f"the fake modem answered {type(row).__name__}, not an object")
+    return SentMessage(to=row["to"], text=row["text"], parts=row["parts"],
+                       at=datetime.fromisoformat(row["at"]), refs=tuple(row["refs"]),
+                       alphabet=row["alphabet"], complete=row["complete"])
+
+
+def _object(value: object) -> dict[str, object]:
+    if not isinstance(value, dict):
+        raise ControlError(f"the fake modem answered {type(value).__name__}, not an object")
+    return value
+
+
+def _list(value: object) -> list[object]:
+    if not isinstance(value, list):
+        raise ControlError(f"the fake modem answered {type(value).__name__}, not a list")
+    return value

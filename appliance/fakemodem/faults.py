@@ -4,14 +4,60 @@ network) is `Arrivals.fault`."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TypedDict
+
 from appliance.fakemodem.errors import CmeError, CmsError, PlainError
-from appliance.fakemodem.model import Fault, FaultKind
+from appliance.fakemodem.model import Fault, FaultKind, FaultParam
 
 FAULT_KINDS = tuple(k.value for k in FaultKind)
 # Faults that change the answer of the next matching command line.
 PER_COMMAND = frozenset({FaultKind.NO_ANSWER, FaultKind.ERROR, FaultKind.CMS_ERROR,
                          FaultKind.CME_ERROR, FaultKind.LATE, FaultKind.NON_UTF8})
 ERRORS = frozenset({FaultKind.ERROR, FaultKind.CMS_ERROR, FaultKind.CME_ERROR})
+
+
+class FaultArgs(TypedDict, total=False):
+    """The keyword parameters of `Arrivals.fault` (their defaults live there)."""
+
+    count: int
+    match: str | None
+    code: int | None
+    delay: float
+    storage: str
+    value: int | None
+
+
+def fault_args(params: Mapping[str, FaultParam]) -> FaultArgs:
+    """Parameters as the control socket carries them -> `Arrivals.fault`'s keywords;
+    ValueError naming an unknown or mistyped one."""
+    unknown = set(params) - set(FaultArgs.__annotations__)
+    if unknown:
+        raise ValueError(f"unknown fault parameter(s): {', '.join(sorted(unknown))}")
+    args = FaultArgs()
+    if "count" in params:
+        args["count"] = int(_number("count", params["count"]))
+    if "match" in params:
+        args["match"] = None if params["match"] is None else str(params["match"])
+    if "code" in params:
+        args["code"] = _whole_or_none("code", params["code"])
+    if "delay" in params:
+        args["delay"] = _number("delay", params["delay"])
+    if "storage" in params:
+        args["storage"] = str(params["storage"])
+    if "value" in params:
+        args["value"] = _whole_or_none("value", params["value"])
+    return args
+
+
+def _number(name: str, value: FaultParam) -> float:
+    if isinstance(value, str) or value is None:
+        raise ValueError(f"fault parameter {name} must be a number, not {value!r}")
+    return value
+
+
+def _whole_or_none(name: str, value: FaultParam) -> int | None:
+    return None if value is None else int(_number(name, value))
 
 
 def parse_kind(kind: str) -> FaultKind:

@@ -6,11 +6,14 @@ import random
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TypeAlias
 
 from appliance.fakemodem.pdu import PduError, decode_deliver, message_type
 
 # 27.005 <stat> values in PDU mode and their text-mode names.
+# One fault parameter as the control socket and the CLI carry it (docs/fake-modem.md).
+FaultParam: TypeAlias = "str | int | float | None"
+
 STAT_NAMES = {0: "REC UNREAD", 1: "REC READ", 2: "STO UNSENT", 3: "STO SENT", 4: "ALL"}
 STAT_CODES = {v: k for k, v in STAT_NAMES.items()}
 
@@ -52,7 +55,7 @@ class Timer:
 
     delay: float
     kind: str
-    params: tuple[tuple[str, Any], ...] = ()
+    params: tuple[tuple[str, str | int], ...] = ()
 
 
 @dataclass
@@ -118,9 +121,10 @@ class Stored:
     pdu: str
     at: datetime
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, str | int | None]:
         """A JSON-able view."""
-        view: dict[str, Any] = {"storage": self.storage, "index": self.index,
+        view: dict[str, str | int | None] = {
+                                "storage": self.storage, "index": self.index,
                                 "stat": STAT_NAMES.get(self.stat, str(self.stat)),
                                 "pdu": self.pdu, "at": self.at.isoformat(),
                                 "type": message_type(self.pdu)}
@@ -160,7 +164,7 @@ class SentMessage:
     alphabet: str = "gsm7"
     complete: bool = True
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, str | int | bool | list[int]]:
         """The stable JSON line of `fake-modem sent --json` (plus a few extra keys)."""
         return {"to": self.to, "text": self.text, "parts": self.parts,
                 "at": self.at.isoformat(), "refs": list(self.refs),

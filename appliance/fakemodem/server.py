@@ -18,14 +18,15 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
-from appliance.fakemodem.control import serve_control
+from appliance.fakemodem.control import ControlServer, serve_control
+from appliance.fakemodem.faults import fault_args
 from appliance.fakemodem.interpreter import Interpreter
 from appliance.fakemodem.model import (
     Busy,
     Chunk,
     DelayModel,
+    FaultParam,
     ModemConfig,
     Output,
     SentMessage,
@@ -73,7 +74,7 @@ class FakeModemServer:
         self._idle = threading.Condition()
         self._queued = 0
         self._reader: threading.Thread | None = None
-        self._control: Any = None
+        self._control: ControlServer | None = None
         self.gone_for_good = False
 
     # ------------------------------------------------------------------ lifecycle
@@ -311,7 +312,7 @@ class FakeModemServer:
         with self._lock:
             return list(self.interpreter.stored())
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> dict[str, object]:
         """A snapshot of the modem's state for testers (JSON-able)."""
         with self._lock:
             return {"pty": self.pty_path, "link": str(self.link), "name": self.name,
@@ -328,18 +329,16 @@ class FakeModemServer:
         with self._lock:
             return list(self.interpreter.timeline)
 
-    def fault(self, kind: str, **params: Any) -> None:
+    def fault(self, kind: str, **params: FaultParam) -> None:
         """Arm a fault: see docs/fake-modem.md for kinds and parameters."""
         kind = kind.replace("_", "-").lower()
         if kind == "vanish":
-            self.vanish(params.get("reappear_after"))
+            after = params.get("reappear_after")
+            self.vanish(None if after is None else float(after))
             return
-        allowed = {"count", "match", "code", "delay", "storage", "value"}
-        unknown = set(params) - allowed
-        if unknown:
-            raise ValueError(f"unknown fault parameter(s): {', '.join(sorted(unknown))}")
+        args = fault_args(params)
         with self._lock:
-            self._emit(self.interpreter.fault(kind, self._clock(), **params))
+            self._emit(self.interpreter.fault(kind, self._clock(), **args))
 
     def reset_faults(self) -> None:
         """Clear all faults (a vanished port stays as it is)."""
@@ -369,6 +368,6 @@ class FakeModemServer:
 
     # ------------------------------------------------------------------ control socket
 
-    def handle_request(self, request: dict[str, Any]) -> Any:
+    def handle_request(self, request: dict[str, object]) -> object:
         """One control request (a decoded JSON line) -> its JSON-able result."""
         return handle_request(self, request)
