@@ -173,6 +173,7 @@ class Day:
     parts: int = 0
     send_s: float = 0.0  # mean transmission time of one part
     busy_pct: dict[str, float] = field(default_factory=dict)
+    sends: dict[str, int] = field(default_factory=dict)  # alerts per modem
     reply_waits: list[float] = field(default_factory=list)
     killed: str | None = None
     killed_after: int = 0  # alerts out when the box was killed
@@ -195,7 +196,8 @@ class Day:
 
 
 def run_day(tmp: Path, *, alerts: int, n_modems: int, n_boxes: int, time_scale: float,
-            seed: int, trickle_gap: float | None, kill: bool) -> Day:
+            seed: int, trickle_gap: float | None, kill: bool,
+            operators: tuple[str, ...] = ("vala", "ipko")) -> Day:
     """Bank, fake modems and boxes up; book the salaries; drain; judge."""
     tmp.mkdir(parents=True)
     rng = random.Random(seed)
@@ -217,7 +219,10 @@ def run_day(tmp: Path, *, alerts: int, n_modems: int, n_boxes: int, time_scale: 
                                            name=name).start()
         per_box = [list(modems)[b::n_boxes] for b in range(n_boxes)]
         for b, names in enumerate(per_box):
-            spec = [(m, tmp / f"{m}.link", ("vala", "ipko")[int(m[1:]) % 2]) for m in names]
+            # Each box has SIMs of every operator (in turn), so that either box alone still
+            # sends on-net to everyone.
+            spec = [(m, tmp / f"{m}.link", operators[k % len(operators)])
+                    for k, m in enumerate(names)]
             boxes.append(start_box(tmp, f"box{b + 1}", spec, db, bank))
             if b == 0:  # the first box creates and migrates the database alone
                 wait(lambda: synced(db), 120, "box1's first sync", tick=0.1)
@@ -299,6 +304,7 @@ def judge(day: Day, modems: dict[str, FakeModemServer], boxes: list[Box], db: Pa
     parts = [(name, p) for name, m in modems.items() for p in list(m.interpreter.sent_parts)]
     alerts = [(name, p) for name, p in parts if p.to in salary]
     per_phone = Counter(p.to for _, p in alerts)
+    day.sends = {name: sum(1 for n, _ in alerts if n == name) for name in modems}
     day.parts = len(alerts)
     day.lost = sum(1 for n in salary if per_phone[n] == 0)
     held = _stuck(db, dead, salary) if dead else set()
@@ -399,7 +405,9 @@ def main() -> None:
     ap.add_argument("--boxes", type=int, default=2)
     ap.add_argument("--time-scale", type=float, default=0.05)
     ap.add_argument("--trickle-gap", type=float, default=20.0,
-                    help="model seconds between two customers' B")
+                    help="model seconds between two customers' B (0: none)")
+    ap.add_argument("--operators", default="vala,ipko",
+                    help="the SIMs' operators, in turn over each box's modems")
     ap.add_argument("--no-kill", action="store_true", help="no box is killed at half-time")
     ap.add_argument("--scaling", default="1,2,4,8,16", help="modem counts ('' for none)")
     ap.add_argument("--scaling-alerts", type=int, default=40, help="alerts per modem")
@@ -407,20 +415,22 @@ def main() -> None:
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--keep", type=Path, default=None)
     args = ap.parse_args()
+    operators = tuple(o for o in args.operators.split(",") if o)
     with tempfile.TemporaryDirectory(prefix="bench-salary-") as d:
         tmp = Path(d) if args.keep is None else args.keep
         tmp.mkdir(parents=True, exist_ok=True)
         print(f"salary day: {args.alerts:,} alerts …", file=sys.stderr)
         day = run_day(tmp / "day", alerts=args.alerts, n_modems=args.modems,
                       n_boxes=args.boxes, time_scale=args.time_scale, seed=args.seed,
-                      trickle_gap=args.trickle_gap, kill=not args.no_kill and args.boxes > 1)
+                      trickle_gap=args.trickle_gap or None, operators=operators,
+                      kill=not args.no_kill and args.boxes > 1)
         scaling: list[Day] = []
         for k in [int(x) for x in args.scaling.split(",") if x]:
             print(f"scaling: {k} modems …", file=sys.stderr)
             scaling.append(run_day(tmp / f"scale-{k}", alerts=args.scaling_alerts * k,
                                    n_modems=k, n_boxes=min(k, args.boxes),
                                    time_scale=args.time_scale, seed=args.seed,
-                                   trickle_gap=None, kill=False))
+                                   trickle_gap=None, kill=False, operators=operators))
     console = Console(width=120)
     for table in tables(day, scaling):
         console.print(table)

@@ -46,3 +46,21 @@ def test_tiny_salary_day_drains_with_nothing_lost_or_doubled(tmp_path: Path) -> 
     assert "alerts lost" in text
     assert "held mid-send by the dead box" in text
     assert "throughput scaling" in text
+
+
+def test_modems_of_one_operator_share_its_queue(tmp_path: Path) -> None:
+    """Two Vala and two IPKO SIMs in one box: alerts (routed to their recipient's operator's
+    modem) leave through every modem, not the first of each operator alone (which left the
+    second idle behind it)."""
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "salary_day.py"), "--alerts", "60",
+         "--modems", "4", "--boxes", "1", "--operators", "vala,vala,ipko,ipko",
+         "--time-scale", "0.02",
+         "--trickle-gap", "0", "--scaling", "", "--json", "--keep", str(tmp_path / "w")],
+        check=False, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    day = json.loads(run.stdout.splitlines()[-1])["day"]
+    assert day["lost"] == day["doubled"] == 0
+    assert day["killed"] is None
+    assert sum(day["sends"].values()) == 60
+    assert min(day["sends"].values()) >= 10, day["sends"]  # about a quarter each
