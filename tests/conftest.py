@@ -65,11 +65,13 @@ def config_toml(tmp: Path, bank_url: str, token_file: Path, modem_link: Path,
     }
     for name, values in sections.items():
         tables.setdefault(name, {}).update(values)
+    # `database={...}` (a [database] table) replaces the default SQLite file's key.
+    top = [] if "database" in tables else [f'database = "{tmp / "appliance.sqlite"}"']
     # `modems={name: {...}}` replaces the modem list; `modem={...}` amends the default one.
     modems = tables.pop("modems", None)
     default = {"name": "m1", "port": str(modem_link), "operator": "vala", "command_timeout": 3}
     default.update(tables.pop("modem", {}))
-    out = [f'database = "{tmp / "appliance.sqlite"}"', 'log_level = "info"', ""]
+    out = [*top, 'log_level = "info"', ""]
     modem_list: list[dict[str, Any]] = list(modems.values()) if modems else [default]
     for m in modem_list:
         out.append("[[modems]]")
@@ -102,6 +104,13 @@ class Fakes:
     modem_state: Path
     modem_link: Path
     extra_modems: dict[str, Any] = field(default_factory=dict)
+    # The daemon's shared PostgreSQL (`store_kind` "postgresql"); None: the SQLite file.
+    store_url: str | None = None
+
+    @property
+    def store(self) -> Path | str:
+        """The daemon's database: its SQLite file, or its PostgreSQL URL (`db_rows`)."""
+        return self.store_url or self.tmp / "appliance.sqlite"
 
     def deliver(self, phone: str, text: str, *, ucs2: bool = False, modem: Any = None,
                 **kw: Any) -> list[str]:
@@ -124,6 +133,9 @@ class Fakes:
         return wait_for(got, timeout=timeout, what=f"{n} message(s) to {phone[:7]}...")
 
     def config(self, **sections: dict[str, Any]) -> Path:
+        if self.store_url is not None:
+            sections = {"database": {"url": self.store_url, "state_dir": str(self.tmp)},
+                        **sections}
         path = self.tmp / "appliance.toml"
         path.write_text(config_toml(self.tmp, self.bank.url, self.bank.token_file,
                                     self.modem_link, **sections), encoding="utf-8")
@@ -139,15 +151,28 @@ def start_fake_modem(state: Path, link: Path, delay: str = "none") -> Any:
 
 
 @pytest.fixture
-def fakes(tmp_path: Path) -> Iterator[Fakes]:
-    """A seeded fake bank and a fake modem on a pty, in tmp_path."""
+def store_kind(request: pytest.FixtureRequest) -> str:
+    """The daemon's database in `fakes`: "sqlite" unless a module parametrizes it
+    (`pytest.mark.parametrize("store_kind", STORES, indirect=True)`)."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+# Both databases, for the e2e modules whose flows are the store's (DESIGN §10).
+STORES = ("sqlite", "postgresql")
+
+
+@pytest.fixture
+def fakes(tmp_path: Path, store_kind: str, request: pytest.FixtureRequest) -> Iterator[Fakes]:
+    """A seeded fake bank and a fake modem on a pty, in tmp_path; the daemon's database
+    is a SQLite file there or a fresh PostgreSQL database (`store_kind`)."""
     from appliance.fakebank.server import FakeBankServer
 
+    url = request.getfixturevalue("pg_server").fresh() if store_kind == "postgresql" else None
     bank = FakeBankServer(tmp_path / "bank").start()
     state = tmp_path / "fm"
     link = tmp_path / "modem"
     modem = start_fake_modem(state, link)
-    f = Fakes(tmp_path, bank, modem, state, link)
+    f = Fakes(tmp_path, bank, modem, state, link, store_url=url)
     try:
         yield f
     finally:
@@ -278,12 +303,36 @@ def daemon_proc(fakes: Fakes) -> Iterator[DaemonProc]:
 STORE_FILE = "store.sqlite"  # the `db` fixture's file under tmp_path
 
 
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[Any]:
+    """This worker's PostgreSQL server (tests/pg.py), started on first use."""
+    from tests.pg import PgServer
+
+    server = PgServer()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_target(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where a test's database lives: a SQLite file in tmp_path, or a fresh database on
+    the worker's PostgreSQL server; the tests that take it run against both."""
+    if request.param == "sqlite":
+        return str(tmp_path / STORE_FILE)
+    server = request.getfixturevalue("pg_server")
+    return str(server.fresh())
+
+
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[Any]:
-    """The appliance's database: a real SQLite file in tmp_path, migrated, models bound."""
+def db(store_target: str) -> Iterator[Any]:
+    """The appliance's database, migrated, models bound: a real SQLite file in tmp_path
+    or a real PostgreSQL database (`store_target`)."""
     from appliance.store import open_database
 
-    database = open_database(tmp_path / STORE_FILE)
+    database = open_database(store_target)
     yield database
     database.close()
 

@@ -52,8 +52,14 @@ def submit_pending(client: object, rules: object, now: object, **kw: object) -> 
     return topups.submit_pending(client, rules, now, **{**policy, **kw})  # type: ignore[arg-type]
 
 
-def db_rows(db: Path, sql: str) -> list[tuple[object, ...]]:
-    """Rows of `sql` read from the SQLite file `db` by a connection of the test's own."""
+def db_rows(db: Path | str, sql: str) -> list[tuple[object, ...]]:
+    """Rows of `sql` read from the SQLite file `db` (or the PostgreSQL database its
+    `postgresql://` URL names) by a connection of the test's own."""
+    if isinstance(db, str) and db.startswith("postgresql://"):
+        import psycopg
+
+        with psycopg.connect(db, autocommit=True) as pg:
+            return [tuple(r) for r in pg.execute(sql)]
     import sqlite3
 
     con = sqlite3.connect(db, timeout=5)

@@ -36,10 +36,10 @@ RULES = Rules()
 
 
 @pytest.fixture
-def db_path(tmp_path: Path) -> Iterator[Path]:
-    path = tmp_path / "appliance.sqlite"
-    db = open_database(path)
-    yield path
+def db_path(store_target: str) -> Iterator[str]:
+    """The store on SQLite and on PostgreSQL (conftest's `store_target`)."""
+    db = open_database(store_target)
+    yield store_target
     db.close()
 
 
@@ -189,7 +189,7 @@ _CRASHING_SYNC = textwrap.dedent("""
     from appliance.store.db import open_database
 
     db_path, url, token_file = sys.argv[1:4]
-    open_database(Path(db_path))
+    open_database(db_path)
     real = sync._queue_alerts
 
     def queue_then_die(*args, **kwargs):

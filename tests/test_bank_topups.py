@@ -29,11 +29,11 @@ T0 = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def db_path(tmp_path: Path, bank: FakeBankServer) -> Iterator[Path]:
-    path = tmp_path / "appliance.sqlite"
-    db = open_database(path)
+def db_path(store_target: str, bank: FakeBankServer) -> Iterator[str]:
+    """The store on SQLite and on PostgreSQL (conftest's `store_target`)."""
+    db = open_database(store_target)
     sync_once(client_for(bank), RULES, T0)  # agreements must exist locally
-    yield path
+    yield store_target
     db.close()
 
 
@@ -192,7 +192,7 @@ _KILLED_RUN = textwrap.dedent("""
             os.kill(os.getpid(), signal.SIGKILL)
             return answer
 
-    open_database(Path(db_path))
+    open_database(db_path)
     topups.submit_pending(BankPort(DyingClient(url, Path(token_file))), Rules(),
                           datetime.now(UTC), max_attempts=5, retry_after=15.0, retry_max=300.0)
 """)

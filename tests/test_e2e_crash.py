@@ -9,10 +9,12 @@ import signal
 
 import pytest
 
-from tests.conftest import DaemonProc, Fakes
+from tests.conftest import STORES, DaemonProc, Fakes
 from tests.helpers import db_rows, wait_for
 
 ASKS = (("+38344123456", "B"), ("+38345345678", "BK"), ("+38349234567", "B"))
+# Every crash point on both databases: recovery is the store's (DESIGN §10).
+pytestmark = pytest.mark.parametrize("store_kind", STORES, indirect=True)
 
 
 
@@ -42,7 +44,7 @@ def test_kill_at_each_inbound_step_answers_every_message_exactly_once(
     _crash_once(fakes, daemon_proc, point)
     daemon_proc.start()
     wait_for(lambda: _all_answered(fakes), timeout=30, what="every message answered")
-    db = fakes.tmp / "appliance.sqlite"
+    db = fakes.store
     wait_for(lambda: db_rows(db, "SELECT COUNT(*) FROM inbound_message "
                                   "WHERE state = 'handled'")[0][0] == len(ASKS),
              timeout=10, what="every inbound row handled")
@@ -68,7 +70,7 @@ def test_kill_between_sending_and_modem_resends_by_policy(
         assert len(fakes.sent_to(phone)) == 1
     log = daemon_proc.log_file.read_text(encoding="utf-8")
     assert "was interrupted before its PDU was written: resending it" in log
-    db = fakes.tmp / "appliance.sqlite"
+    db = fakes.store
     states = [_gone_out(r[0]) for r in db_rows(db, "SELECT state FROM outbox_message")]
     assert states == ["sent"] * len(ASKS)
 
@@ -84,7 +86,7 @@ def test_kill_after_modem_took_it_follows_the_sending_policy(
     victim = first[0].to
     daemon_proc.start()
     wait_for(lambda: _all_answered(fakes), timeout=30, what="every message answered")
-    db = fakes.tmp / "appliance.sqlite"
+    db = fakes.store
     wait_for(lambda: db_rows(db, "SELECT COUNT(*) FROM outbox_message "
                                   "WHERE state IN ('queued', 'sending')")[0][0] == 0,
              timeout=10, what="an empty queue")
@@ -135,7 +137,7 @@ def test_kill_right_after_the_pdu_is_settled_by_its_status_report(
     phone = _one_ask(fakes, daemon_proc, "after_pdu_written")
     wait_for(lambda: len(fakes.sent_to(phone)) == 1, timeout=20, what="the PDU submitted")
     daemon_proc.start()
-    db = fakes.tmp / "appliance.sqlite"
+    db = fakes.store
     wait_for(lambda: db_rows(db, "SELECT state FROM outbox_message") == [("delivered",)],
              timeout=40, what="the interrupted row settled by its report")
     assert daemon_proc.stop() == 0
@@ -153,7 +155,7 @@ def test_kill_right_after_the_pdu_with_no_report_resends_after_the_grace(
     phone = _one_ask(fakes, daemon_proc, "after_pdu_written")
     assert len(fakes.sent_to(phone)) == 1
     daemon_proc.start()
-    db = fakes.tmp / "appliance.sqlite"
+    db = fakes.store
     wait_for(lambda: db_rows(db, "SELECT send_step FROM outbox_message")
              == [("unconfirmed",)], timeout=20, what="the row waiting for a report")
     assert len(fakes.sent_to(phone)) == 1  # not resent before the grace ran out

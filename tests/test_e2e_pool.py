@@ -6,12 +6,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 
+import pytest
+
 from appliance.store.models import InboundMessage, OutboxMessage
-from tests.conftest import Box, Fakes, start_fake_modem
+from tests.conftest import STORES, Box, Fakes, start_fake_modem
 from tests.helpers import wait_for
 
 ARBEN = "+38344123456"  # Vala
 DRITA = "+38349234567"  # IPKO
+
+# The outbox claim, routing and top-ups on both databases (DESIGN §10).
+pytestmark = pytest.mark.parametrize("store_kind", STORES, indirect=True)
 
 
 def test_replies_leave_through_the_recipients_operator_and_fail_over(

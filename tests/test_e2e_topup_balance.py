@@ -16,13 +16,18 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import pytest
+
 from appliance.bank.client import BankClient, ChangesPage
 from appliance.flows.sync import sync_once
 from appliance.store.models import Account
-from tests.conftest import Box
+from tests.conftest import STORES, Box
 
 ARBEN = "+38344123456"  # seed: agreement G1001 (Albanian), current account A1001
 MONEY = re.compile(r"\d{1,3}(?:\.\d{3})*,\d{2} EUR")
+
+# The outbox claim, routing and top-ups on both databases (DESIGN §10).
+pytestmark = pytest.mark.parametrize("store_kind", STORES, indirect=True)
 
 
 class _Replay:

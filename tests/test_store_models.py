@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from appliance.store.db import is_postgres
 from appliance.store.fields import parse_utc_text, to_decimal, utc_text
 from appliance.store.models import (
     ALL_MODELS,
@@ -67,12 +68,18 @@ def test_money_round_trips_exactly_and_is_text_on_disk(db: peewee.SqliteDatabase
         assert movement.amount == amount
         assert str(movement.amount) == str(amount)  # 5.50 stays 5.50, not 5.5
         assert movement.balance_after == amount * 2
-    raw = sqlite3.connect(tmp_path / STORE_FILE)
-    try:
-        kinds = {row[0] for row in raw.execute('SELECT typeof("amount") FROM "movement"')}
-        texts = [row[0] for row in raw.execute('SELECT "amount" FROM "movement" ORDER BY "id"')]
-    finally:
-        raw.close()
+    if is_postgres(db):
+        kinds = {str(row[0]) for row in db.execute_sql(
+            'SELECT pg_typeof("amount")::text FROM "movement"')}
+        texts = [row[0] for row in db.execute_sql('SELECT "amount" FROM "movement" ORDER BY "id"')]
+    else:
+        raw = sqlite3.connect(tmp_path / STORE_FILE)
+        try:
+            kinds = {row[0] for row in raw.execute('SELECT typeof("amount") FROM "movement"')}
+            texts = [row[0] for row in raw.execute(
+                'SELECT "amount" FROM "movement" ORDER BY "id"')]
+        finally:
+            raw.close()
     assert kinds == {"text"}
     assert texts == [str(v) for v in values]
 
@@ -203,9 +210,9 @@ def test_models_match_the_migrated_schema(db: peewee.SqliteDatabase) -> None:
     """Every model column exists in the migrated tables with the same nullability."""
     for model in ALL_MODELS:
         table = model._meta.table_name
-        info = {row[1]: row for row in db.execute_sql(f'PRAGMA table_info("{table}")')}
+        info = {c.name: c for c in db.get_columns(table)}  # either database's catalogue
         model_columns = {f.column_name: f for f in model._meta.sorted_fields}
         assert set(info) == set(model_columns), table
         for name, field in model_columns.items():
-            not_null = bool(info[name][3]) or bool(info[name][5])  # notnull or primary key
+            not_null = not info[name].null or info[name].primary_key
             assert not_null == (not field.null), f"{table}.{name}"

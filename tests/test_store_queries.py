@@ -325,6 +325,7 @@ def test_routing_sets_a_preference_only_on_unrouted_queued_rows(
     assert queries.unrouted_outbox() == []
 
 
+@pytest.mark.parametrize("store_target", ["sqlite"], indirect=True)  # SQLite's one lock
 def test_mark_delivered_takes_the_write_lock_before_reading(
         db: peewee.SqliteDatabase, tmp_path: Path) -> None:
     """A read-then-write that began deferred fails ("database is locked") when another

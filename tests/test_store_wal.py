@@ -8,12 +8,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import peewee
+import pytest
 
 from appliance.store.models import SyncState, database
 from tests.conftest import STORE_FILE
 from tests.helpers import wait_for
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+# SQLite's own file, pragmas and lock: PostgreSQL has none of these.
+pytestmark = pytest.mark.parametrize("store_target", ["sqlite"], indirect=True)
 
 
 def test_pragmas_are_applied(db: peewee.SqliteDatabase) -> None:

@@ -15,15 +15,19 @@ from pydantic import (
     AfterValidator,
     BeforeValidator,
     Field,
+    ModelWrapValidatorHandler,
     PlainValidator,
     PrivateAttr,
+    ValidationInfo,
     model_validator,
 )
 
+from appliance.config.database import split_database
 from appliance.config.rules import rules_from_toml
 from appliance.config.section import Section
 from appliance.config.values import (
     BankUrl,
+    BoxName,
     ConfigPath,
     Count,
     Flag,
@@ -36,6 +40,7 @@ from appliance.config.values import (
     Seconds,
     SecondsOrZero,
     at_most,
+    default_box_name,
     expecting,
     fail_at,
     one_of,
@@ -54,6 +59,7 @@ LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 DEFAULT_CONFIG_PATH = Path("/etc/appliance/appliance.toml")
 DEFAULT_DATABASE = Path("/var/lib/appliance/appliance.sqlite")
 DEFAULT_RETENTION_DAYS = 90
+DEFAULT_OUTBOX_LEASE = 120.0
 # Sending an SMS (AT+CMGS) on a weak network can take many seconds.
 DEFAULT_COMMAND_TIMEOUT = 30.0
 # Top-ups while the bank is unreachable: attempts, then the spacing of retries (doubling).
@@ -126,6 +132,9 @@ class OutboxSettings(Section):
     # sending_policy applies. Reports come 10-20 s after a send on a working network;
     # 0 applies the policy at once (the behaviour before).
     sending_grace: SecondsOrZero = 60.0
+    # A claimed row is this box's for this long (DESIGN §10): a box that dies mid-send
+    # loses it then, and another box sends it. Longer than any one send can take.
+    lease: Seconds = DEFAULT_OUTBOX_LEASE
 
     @model_validator(mode="after")
     def _backoff(self) -> Self:
@@ -208,6 +217,8 @@ class Settings(Section):
     """Everything the daemon, doctor and status need, validated (`load(path)`)."""
 
     database: ConfigPath = DEFAULT_DATABASE
+    # This box's name among the boxes sharing one database (default: the host name).
+    box: BoxName = Field(default_factory=default_box_name)
     modems: Annotated[
         tuple[ModemSettings, ...],
         BeforeValidator(expecting(_MODEMS, _modem_list).func),
@@ -227,6 +238,19 @@ class Settings(Section):
     retention_days: Count = DEFAULT_RETENTION_DAYS
 
     _source: Path = PrivateAttr(default=Path())
+    _database_url: str | None = PrivateAttr(default=None)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _database_table(cls, data: object, handler: ModelWrapValidatorHandler[Settings],
+                        info: ValidationInfo[object]) -> Settings:
+        # `[database] url` is kept beside the fields: `database` stays the local path.
+        url: str | None = None
+        if isinstance(data, dict):
+            data, url = split_database(data, info.context, DEFAULT_DATABASE)
+        settings = handler(data)
+        settings._database_url = url
+        return settings
 
     @model_validator(mode="before")
     @classmethod
@@ -235,6 +259,11 @@ class Settings(Section):
         if isinstance(data, dict) and "bank" not in data:
             return {**data, "bank": {}}
         return data
+
+    @property
+    def database_url(self) -> str | None:
+        """The shared PostgreSQL database (`[database] url`); None: the SQLite file."""
+        return self._database_url
 
     @property
     def source(self) -> Path:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import zoneinfo
 from collections.abc import Callable
 from decimal import Decimal
@@ -196,6 +197,19 @@ def _modem_name(value: object) -> str:
     return value
 
 
+def _box_name(value: object) -> str:
+    # A box's name is stored with every outbox row it claims: plain, like a modem's.
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}", value):
+        raise Reject
+    return value
+
+
+def default_box_name() -> str:
+    """The host's name, as far as it is a valid box name (else "box")."""
+    name = re.sub(r"[^A-Za-z0-9_.-]", "-", socket.gethostname())[:63].lstrip("_.-")
+    return name or "box"
+
+
 def _bank_url(value: object) -> str:
     if not isinstance(value, str):
         raise Reject
@@ -210,6 +224,19 @@ def _bank_url(value: object) -> str:
     if parts.scheme == "http" and host in ("127.0.0.1", "::1", "localhost"):
         return value.rstrip("/")
     raise Reject
+
+
+def _postgres_url(value: object) -> str:
+    # libpq's URI form; the password may be in it, so it is never echoed in an error.
+    if not isinstance(value, str):
+        raise Reject
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        raise Reject("expected a postgresql:// URL") from None
+    if parts.scheme not in ("postgresql", "postgres") or not parts.path.strip("/"):
+        raise Reject("expected a postgresql:// URL naming a database")
+    return value
 
 
 def _timezone(value: object) -> str:
@@ -299,7 +326,11 @@ Port = Annotated[str, expecting_path("a path", _port)]
 ModemName = Annotated[
     str, expecting("a short name (letters, digits, '.', '-' or '_'; at most 32)", _modem_name)
 ]
+BoxName = Annotated[
+    str, expecting("a short name (letters, digits, '.', '-' or '_'; at most 63)", _box_name)
+]
 BankUrl = Annotated[str, expecting("an https:// URL (http:// only to a loopback host)", _bank_url)]
+PostgresUrl = Annotated[str, expecting("a postgresql:// URL", _postgres_url)]
 Listen = Annotated[
     str, expecting('HOST:PORT such as "127.0.0.1:9333" (port 0 to 65535)', _listen)]
 TimeZone = Annotated[str, expecting('an IANA time zone such as "Europe/Belgrade"', _timezone)]

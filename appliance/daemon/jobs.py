@@ -12,7 +12,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from appliance.flows.outbound import route_queued
 from appliance.flows.requests import perform_pending
-from appliance.flows.sync import sync_once
+from appliance.flows.sync import sync_if_leading
 from appliance.flows.topups import submit_pending
 from appliance.store.db import writing
 from appliance.store.ops import oldest_inbound_at, prune
@@ -67,11 +67,15 @@ def perform_requests(d: Daemon) -> None:
 def sync_bank(d: Daemon) -> None:
     """One bank sync (scheduled); alerts it queues are sent at once."""
     try:
-        report = sync_once(d.bank, d.settings.rules, d.clock(),
-                           page_size=d.settings.bank.page_size)
+        report = sync_if_leading(d.sync_leader, d.bank, d.settings.rules, d.clock(),
+                                 page_size=d.settings.bank.page_size)
     except Exception as exc:
         d.last_sync_error = str(exc)
         log.warning("bank sync failed: %s", exc)
+        return
+    if report is None:  # another box of the fleet syncs the bank
+        if not d.inbox_worker.synced:
+            d.wake_inbox()
         return
     d.last_sync = d.clock()
     d.last_sync_error = None

@@ -35,6 +35,7 @@ from appliance.modem.pool import ModemHandle, Pool
 from appliance.modem.types import StatusReport
 from appliance.modem.wrapper import Modem
 from appliance.store import open_database
+from appliance.store.leader import BANK_SYNC, Leadership
 from appliance.web import WebServer, events, serve
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,7 @@ class Daemon:
         self.settings = settings
         self.clock = clock
         self.stop_event = threading.Event()
-        self.db: peewee.SqliteDatabase | None = None
+        self.db: peewee.Database | None = None
         self.bank_port: BankPort | None = None
         self.scheduler: BackgroundScheduler | None = None
         self.workers: list[OutboxWorker] = []
@@ -99,6 +100,8 @@ class Daemon:
             backoff_max=timedelta(seconds=float(out_cfg.backoff_max)),
             on_sending=out_cfg.sending_policy,
             sending_grace=timedelta(seconds=float(out_cfg.sending_grace)),
+            box=settings.box,
+            lease=timedelta(seconds=float(out_cfg.lease)),
         )
         self.outbound = Outbound(self.outbox_policy, clock, self.pool)
         self.facts = ModemFactsKeeper(settings, self.pool, clock)
@@ -112,6 +115,8 @@ class Daemon:
         self.main_heartbeat = service.monotonic()
         self.last_sync: datetime | None = None
         self.last_sync_error: str | None = None
+        # One box of a fleet syncs the bank at a time (always this one on SQLite).
+        self.sync_leader = Leadership(BANK_SYNC, "the bank sync")
         self.web: WebServer | None = None
         self._opened: set[str] = set()  # modems opened once (reopening them is a reconnect)
         self.started = False
@@ -127,7 +132,7 @@ class Daemon:
         first sync at once in the background, so a bank that is down cannot delay start-up.
         """
         s = self.settings
-        self.db = open_database(Path(s.database))
+        self.db = open_database(s.database_url or Path(s.database))
         self.web = start_web(s)
         recover_interrupted(self.outbox_policy, self.clock())
         for m in s.modems:
@@ -281,6 +286,7 @@ class Daemon:
         if self.web is not None:
             self.web.close()
             self.web = None
+        self.sync_leader.close()
         if self.db is not None:
             self.db.close()
             self.db = None

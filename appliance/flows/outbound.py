@@ -45,18 +45,26 @@ class OutboxPolicy:
     # How long such a row waits for a status report before `on_sending` applies (0: at once).
     sending_grace: timedelta = timedelta(0)
     idle_poll: float = 1.0  # seconds between looks at the queue when nobody wakes us
+    # Several boxes on one database (DESIGN §10): this box's name on its claims (None:
+    # one box alone), and how long a claim holds before another box may take it over.
+    box: str | None = None
+    lease: timedelta = sendsteps.DEFAULT_LEASE
     inbox_first: float = 5.0  # at most this long the outbox waits for the inbox to read
 
 
-def recover_interrupted(policy: OutboxPolicy, now: datetime) -> list[int]:
+def recover_interrupted(policy: OutboxPolicy, now: datetime, *,
+                        others: bool = False) -> list[int]:
     """Sort the rows a crash left in `sending` by how far they got (I5); logs each.
 
     No PDU written yet: resent, with no risk of a duplicate. PDU written: it may have gone
     out; it waits `sending_grace` for a status report (`apply_status_reports` settles it
-    as delivered), then `on_sending` applies. Returns every id it touched.
+    as delivered), then `on_sending` applies. Returns every id it touched. With a box
+    name in the policy: this box's rows and those whose lease ran out; with `others`,
+    only other boxes' rows whose lease ran out (a box that died while this one runs).
     """
-    recipients = outbox.sending_recipients()
-    done = sendsteps.recover_sending(policy.on_sending, now, policy.sending_grace)
+    recipients = outbox.sending_recipients()  # before: then they are no longer sending
+    done = sendsteps.recover_sending(policy.on_sending, now, policy.sending_grace,
+                                     box=policy.box, others=others)
     # Only what may reach a recipient twice counts as a duplicate resent after a crash.
     tally.recovered(policy.on_sending, done.by_policy)
 
@@ -152,7 +160,8 @@ class Outbound:
         # stop the outbox), so that its reply is queued before the next alert is taken.
         modem.wait_for_inbox(self.policy.inbox_first)
         now = self.clock()
-        row = outbox.claim_next_outbox(self.routing.excluded_for(modem.name), now, modem.name)
+        row = outbox.claim_next_outbox(self.routing.excluded_for(modem.name), now, modem.name,
+                                       box=self.policy.box, lease=self.policy.lease)
         if row is None:
             return False
         self._send(modem, row, counts)
@@ -260,6 +269,8 @@ class Outbound:
         if tick < self._next_expiry:
             return []
         self._next_expiry = tick + 1.0
+        if self.policy.box is not None:  # a box of a fleet died: its claims, once expired
+            recover_interrupted(self.policy, self.clock(), others=True)
         rows = sendsteps.expire_unconfirmed(self.policy.on_sending, self.clock())
         for row_id, to in rows:
             _log_policy(self.policy, row_id, mask_phone(to),

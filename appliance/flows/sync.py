@@ -29,6 +29,7 @@ from appliance.core.views import AccountView, AgreementView, MovementView
 from appliance.flows.ports import BankMovement, ChangeFeed, ChangesPage, PageRejected
 from appliance.store import sync as rows
 from appliance.store.db import write_transaction
+from appliance.store.leader import Leadership
 from appliance.store.state import (
     STATE_BANK_CURSOR,
     STATE_BASELINE,
@@ -135,6 +136,15 @@ def sync_once(
     log.log(level, "bank sync: %d page(s), %d new movement(s), %d alert(s)%s", pages,
             movements, alerts, "" if complete else ", more to come")
     return report
+
+
+def sync_if_leading(leader: Leadership, client: ChangeFeed, rules: Rules, now: datetime,
+                    *, page_size: int) -> SyncReport | None:
+    """`sync_once` when this box leads the bank sync; None when another box of the fleet
+    holds it (DESIGN §10: one box at a time, any box takes over when the holder dies)."""
+    if not leader.held():
+        return None
+    return sync_once(client, rules, now, page_size=page_size)
 
 
 def _drop(ahead: Future[ChangesPage] | None) -> None:

@@ -36,7 +36,7 @@ from appliance.ops.snapshot import (
     read_snapshot,
     snapshot_path,
 )
-from appliance.store.db import open_database
+from appliance.store.db import open_database, shown_url
 from appliance.store.queries import modem_records, record_modem_identity
 
 # Doctor's own modem conversation: short timeouts, it is a diagnosis.
@@ -64,8 +64,25 @@ class DatabaseFacts:
     handle: Closable | None = None  # the open peewee database, closed by `run_doctor`
 
 
-def database_checks(path: Path) -> DatabaseFacts:
-    """Opens, integrity_check, WAL mode; and the IMSIs recorded per modem."""
+def _postgres_checks(url: str) -> DatabaseFacts:
+    """The shared PostgreSQL: it opens (migrated, never migrated here), and its records."""
+    label = t("ops.label.db_open")
+    try:
+        handle = open_database(url, apply_migrations=False)
+        previous = {name: r.imsi for name, r in modem_records().items()}
+    except Exception as exc:  # down, refused, or not migrated yet
+        return DatabaseFacts([row("database.open", label, Status.FAIL,
+                                  t("ops.db.cannot", error=str(exc).splitlines()[0][:200]),
+                                  t("ops.advice.db_open"))], {}, False)
+    return DatabaseFacts([row("database.open", label, Status.OK,
+                              t("ops.db.ok", path=shown_url(url)))], previous, True, handle)
+
+
+def database_checks(path: Path, url: str | None = None) -> DatabaseFacts:
+    """Opens, integrity_check, WAL mode; and the IMSIs recorded per modem. With `url`,
+    the shared PostgreSQL instead (SQLite's file checks do not apply)."""
+    if url is not None:
+        return _postgres_checks(url)
     label = t("ops.label.db_open")
     if not path.exists():
         # Never create it here: a file made by root would lock the daemon out of it.
@@ -293,7 +310,7 @@ def run_doctor(settings: Settings, now: datetime | None = None) -> list[Check]:
     out: list[Check] = [row("config", t("ops.label.config"), Status.OK,
                             t("ops.config.ok", path=settings.source,
                               modems=len(settings.modems)))]
-    db = database_checks(settings.database)
+    db = database_checks(settings.database, settings.database_url)
     try:
         out += db.checks
         out += _rest(settings, db, now)

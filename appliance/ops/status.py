@@ -106,9 +106,9 @@ def _age(now: datetime, then: datetime | None) -> int | None:
 def gather_status(settings: Settings, now: datetime) -> StatusReport:
     """Everything `status` shows, as plain data. Raises `FileNotFoundError` without a DB."""
     path = Path(settings.database)
-    if not path.is_file():
+    if settings.database_url is None and not path.is_file():
         raise FileNotFoundError(str(path))
-    db = open_database(path, apply_migrations=False)
+    db = open_database(settings.database_url or path, apply_migrations=False)
     try:
         counts = counts_for_status(now)
         oldest_in = oldest_inbound_at(INBOUND_PENDING)

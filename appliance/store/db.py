@@ -1,4 +1,5 @@
-"""Opening the local database: SQLite in WAL mode, models bound, migrations applied."""
+"""Opening the database: a SQLite file in WAL mode, or a shared PostgreSQL (`[database]
+url`, DESIGN §10); models bound, migrations applied."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 
 import peewee
 
+from appliance.store.dialect import Postgres, is_postgres
 from appliance.store.migrations import migrate
 from appliance.store.models import database
 
@@ -17,6 +19,7 @@ __all__ = [
     "BUSY_TIMEOUT_MS",
     "StoreError",
     "database",
+    "is_postgres",
     "open_database",
     "write_transaction",
     "writing",
@@ -45,12 +48,42 @@ class StoreError(RuntimeError):
     """The database file cannot be opened or migrated."""
 
 
-def open_database(path: Path, *, apply_migrations: bool = True) -> peewee.SqliteDatabase:
-    """Open (creating if needed) the SQLite file at `path`, bind the models, migrate.
+def is_url(target: Path | str) -> bool:
+    """True when `target` names a PostgreSQL database rather than a SQLite file."""
+    return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
 
-    The returned database gives each thread its own connection with the pragmas applied.
-    One process binds one database at a time: a second call re-binds `database`.
+
+def _open_postgres(url: str, apply_migrations: bool) -> peewee.Database:
+    db = Postgres(url, connect_timeout=10)
+    try:
+        db.connect(reuse_if_open=True)
+        if apply_migrations:
+            migrate(db)
+    except peewee.PeeweeException as exc:
+        db.close()
+        # The URL may carry a password: name the database by its host and name only.
+        raise StoreError(f"cannot open database {shown_url(url)}: {exc}") from exc
+    database.initialize(db)
+    return db
+
+
+def shown_url(url: str) -> str:
+    """A PostgreSQL URL without its user and password, for messages and tables."""
+    tail = url.split("@", 1)[-1] if "@" in url else url.split("://", 1)[-1]
+    return "postgresql://" + tail
+
+
+def open_database(target: Path | str, *, apply_migrations: bool = True) -> peewee.Database:
+    """Open (creating if needed) the SQLite file at `target`, or the PostgreSQL database
+    its `postgresql://` URL names; bind the models, migrate.
+
+    The returned database gives each thread its own connection (SQLite: with the pragmas
+    applied). One process binds one database at a time: a second call re-binds `database`.
     """
+    if is_url(target):
+        return _open_postgres(str(target), apply_migrations)
+    # A str that is no URL is a file's path (as scripts and tests pass it).
+    path = Path(target)
     db = peewee.SqliteDatabase(
         str(path),
         pragmas=list(_PRAGMAS),
@@ -69,12 +102,14 @@ def open_database(path: Path, *, apply_migrations: bool = True) -> peewee.Sqlite
 
 
 def write_transaction() -> Any:
-    """A transaction that takes the write lock at once (`BEGIN IMMEDIATE`).
+    """A transaction that takes the write lock at once (`BEGIN IMMEDIATE`; on PostgreSQL
+    a plain transaction: its row locks and unique keys serialise writers there).
 
     Use it for read-then-write work (decide an inbound message, upsert a sync page): a
     plain deferred transaction that reads first can fail with SQLITE_BUSY when it tries to
     write after another process wrote, while this one waits up to the busy timeout.
-    Nested inside another transaction it becomes a savepoint.
+    Nested inside another transaction it becomes a savepoint. The store's one way to
+    begin a read-then-write transaction, on both databases.
     """
     return database.atomic(lock_type="IMMEDIATE")
 

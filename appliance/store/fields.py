@@ -69,6 +69,19 @@ class MoneyField(peewee.Field):  # type: ignore[misc]
         return Decimal(str(value))
 
 
+class FlagField(peewee.Field):  # type: ignore[misc]
+    """A bool stored as INTEGER 0/1 (CHECK IN (0, 1)) on both databases: PostgreSQL will
+    not put a boolean into an integer column, and the schema is the same on both."""
+
+    field_type = "INTEGER"
+
+    def db_value(self, value: Any) -> int | None:
+        return None if value is None else int(bool(value))
+
+    def python_value(self, value: Any) -> bool | None:
+        return None if value is None else bool(value)
+
+
 class UTCDateTimeField(peewee.Field):  # type: ignore[misc]
     """A timezone-aware UTC datetime stored as fixed-width TEXT; naive datetimes are refused."""
 

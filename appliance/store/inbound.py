@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from appliance.store.db import insert_once, writing
+from appliance.store.db import insert_once, write_transaction, writing
 from appliance.store.fields import utc_text
 from appliance.store.models import (
     INBOUND_STATES,
@@ -64,14 +64,9 @@ def store_inbound(
         if concat_ref is not None and parts_total is not None
         else None
     )
-    # IMMEDIATE: take the write lock before looking, so look-then-insert cannot race.
-    with database.atomic(lock_type="IMMEDIATE"):
-        existing: InboundMessage | None = InboundMessage.get_or_none(
-            InboundMessage.dedupe_key == key
-        )
-        if existing is not None:
-            return existing, False
-        row: InboundMessage = InboundMessage.create(
+    # Insert-or-ignore on the unique key, then read: two readers (two boxes) cannot race.
+    with write_transaction():
+        created = InboundMessage.insert(
             dedupe_key=key,
             modem=modem,
             storage=storage,
@@ -87,14 +82,15 @@ def store_inbound(
             group_key=group,
             state=state,
             outcome=outcome,
-        )
-    return row, True
+        ).on_conflict_ignore().as_rowcount().execute()
+        row: InboundMessage = InboundMessage.get(InboundMessage.dedupe_key == key)
+    return row, bool(created)
 
 
 def store_raw_inbound(rows: Sequence[Mapping[str, Any]]) -> int:
     """Commit raw inbound rows (I1) in one write transaction; returns how many were new.
 
-    INSERT OR IGNORE on the dedupe key: a copy read twice is a no-op. Rows may name
+    insert-or-ignore on the dedupe key: a copy read twice is a no-op. Rows may name
     different columns (an undecodable PDU has no sender); a column a row lacks is NULL.
     """
     if not rows:

@@ -13,7 +13,7 @@ from typing import Final
 
 import peewee
 
-from appliance.store.fields import MoneyField, UTCDateTimeField
+from appliance.store.fields import FlagField, MoneyField, UTCDateTimeField
 
 database: Final = peewee.DatabaseProxy()
 
@@ -59,9 +59,9 @@ class Agreement(BaseModel):
     language = peewee.CharField(default="sq")  # LANGUAGES
     alert_limit = MoneyField(null=True)  # None: no alert limit set
     services = peewee.CharField(default="balance,topup,alerts")  # comma list of SERVICES
-    active = peewee.BooleanField(default=True)
+    active = FlagField(default=True)
     updated_at = UTCDateTimeField(null=True)
-    alerts_enabled = peewee.BooleanField(default=True)  # False after the customer's STOP
+    alerts_enabled = FlagField(default=True)  # False after the customer's STOP
     # When alerts were last turned on again: movements booked before are never alerted.
     alerts_since = UTCDateTimeField(null=True)
     sim_changed_at = UTCDateTimeField(null=True)  # the bank's last SIM change (SIM-swap hold)
@@ -155,6 +155,9 @@ class OutboxMessage(BaseModel):
     # None: no PDU written yet (a crash here is safe to resend); 'pdu': about to be or
     # written; 'unconfirmed': a crash left it after 'pdu', a report may still settle it.
     send_step = peewee.CharField(null=True)
+    # The box whose modem claimed it, and until when that claim holds (DESIGN §10).
+    box = peewee.CharField(null=True)
+    lease_until = UTCDateTimeField(null=True)
 
     def refs(self) -> list[int]:
         """The +CMGS references as integers."""
@@ -280,6 +283,16 @@ class ModemRecord(BaseModel):
     last_seen = UTCDateTimeField(null=True)
 
 
+class ModemPresence(BaseModel):
+    """A modem of some box sharing this database, as its box last reported it."""
+
+    name = peewee.CharField(primary_key=True)
+    box = peewee.CharField()
+    operator = peewee.CharField(null=True)
+    healthy = FlagField(default=False)
+    seen_at = UTCDateTimeField()
+
+
 ALL_MODELS: Final[tuple[type[BaseModel], ...]] = (
     Customer,
     Agreement,
@@ -295,4 +308,5 @@ ALL_MODELS: Final[tuple[type[BaseModel], ...]] = (
     Card,
     BankRequest,
     ModemRecord,
+    ModemPresence,
 )

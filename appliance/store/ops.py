@@ -19,7 +19,6 @@ from appliance.store.models import (
     OutboxMessage,
     TopupOrder,
     UnknownSenderReply,
-    database,
 )
 
 
@@ -110,7 +109,7 @@ def prune(before: datetime) -> dict[str, int]:
     (money), movements (they tell the sync which movements were already alerted),
     and anything still in flight.
     """
-    with database.atomic(lock_type="IMMEDIATE"):
+    with write_transaction():
         outbox = (
             OutboxMessage.delete()
             .where(

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from appliance.store.db import writing
+from appliance.store.db import is_postgres, write_transaction, writing
 from appliance.store.fields import parse_utc_text, utc_text
 from appliance.store.models import (
     PRIORITY_ALERT,
@@ -28,7 +28,7 @@ from appliance.store.models import (
     OutboxMessage,
     database,
 )
-from appliance.store.sendsteps import SendingPolicy, recover_sending
+from appliance.store.sendsteps import DEFAULT_LEASE, SendingPolicy, recover_sending
 
 __all__ = [
     "ClaimedOutbox",
@@ -50,16 +50,18 @@ __all__ = [
 
 # --- outbox: claim and sent -------------------------------------------------------------
 
+# On PostgreSQL the subquery locks the row it picks and skips rows other boxes hold
+# ({lock}), so boxes claiming at once take different rows instead of queueing for one.
 _CLAIM_SQL = """
 UPDATE outbox_message
    SET state = 'sending', modem = ?, sending_at = ?, attempts = attempts + 1,
-       send_step = NULL
+       send_step = NULL, box = ?, lease_until = ?
  WHERE state = 'queued' AND id = (
         SELECT id FROM outbox_message
          WHERE state = 'queued'
            AND (next_attempt_at IS NULL OR next_attempt_at <= ?)
            AND (preferred_modem IS NULL OR preferred_modem NOT IN ({excluded}))
-         ORDER BY priority, id LIMIT 1)
+         ORDER BY priority, id LIMIT 1{lock})
 RETURNING id, "to", text, kind, attempts,
           (SELECT received_at FROM inbound_message WHERE id = outbox_message.inbound_id)
 """
@@ -82,22 +84,26 @@ class ClaimedOutbox:
     inbound_at: datetime | None = None
 
 
-def claim_next_outbox(excluded: Collection[str], now: datetime,
-                      claimer: str) -> ClaimedOutbox | None:
+def claim_next_outbox(excluded: Collection[str], now: datetime, claimer: str, *,
+                      box: str | None = None,
+                      lease: timedelta = DEFAULT_LEASE) -> ClaimedOutbox | None:
     """Take the next due message (queued → sending) in one statement, or None.
 
     Lowest priority first, then oldest id; only rows whose `next_attempt_at` is unset or
     not after `now`. Rows preferring a modem in `excluded` (another modem in service) are
     left to it; rows with no preference, or preferring the claimer, a modem out of service
-    or one no longer configured, are taken. The row's `modem` becomes `claimer` and its
-    `attempts` grows by one. One `UPDATE … RETURNING` (SQLite 3.35+) is atomic on its own,
-    so two workers never take the same row.
+    or one no longer configured, are taken. The row's `modem` becomes `claimer`, its `box`
+    `box`, held until `now + lease`, and its `attempts` grows by one. One `UPDATE …
+    RETURNING` (SQLite 3.35+) is atomic on its own, so two workers never take the same
+    row; on PostgreSQL, `FOR UPDATE SKIP LOCKED` makes that so across boxes too.
     """
     names = sorted(excluded) or [""]  # '' is never a modem name: NOT IN ('') keeps all
-    sql = _CLAIM_SQL.format(excluded=", ".join("?" * len(names)))
+    lock = " FOR UPDATE SKIP LOCKED" if is_postgres(database) else ""
+    sql = _CLAIM_SQL.format(excluded=", ".join("?" * len(names)), lock=lock)
     stamp = utc_text(now)
     with writing():
-        row = database.execute_sql(sql, [claimer, stamp, stamp, *names]).fetchone()
+        row = database.execute_sql(sql, [claimer, stamp, box, utc_text(now + lease), stamp,
+                                         *names]).fetchone()
     if row is None:
         return None
     return ClaimedOutbox(int(row[0]), str(row[1]), str(row[2]), str(row[3]), int(row[4]),
@@ -168,9 +174,9 @@ def mark_delivered_reports(by_modem: Mapping[str, Sequence[int]],
 # --- replies to a decision ---------------------------------------------------------
 
 _REPLY_INSERT = (
-    'INSERT OR IGNORE INTO outbox_message ("to", text, kind, priority, state, dedupe_key, '
+    'INSERT INTO outbox_message ("to", text, kind, priority, state, dedupe_key, '
     "inbound_id, preferred_modem, attempts, created_at) "
-    "VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, 0, ?)"
+    "VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, 0, ?) ON CONFLICT DO NOTHING"
 )
 
 
@@ -266,12 +272,14 @@ def enqueue_outbox(
         "next_attempt_at": not_before,
         "created_at": now,
     }
-    with database.atomic(lock_type="IMMEDIATE"):
-        if dedupe_key is not None and OutboxMessage.get_or_none(
-            OutboxMessage.dedupe_key == dedupe_key
-        ) is not None:
+    with write_transaction():
+        if dedupe_key is None:
+            created: OutboxMessage = OutboxMessage.create(**values)
+            return created
+        # Insert-or-ignore on the unique key: two boxes queueing it at once cannot race.
+        if not OutboxMessage.insert(**values).on_conflict_ignore().as_rowcount().execute():
             return None
-        row: OutboxMessage = OutboxMessage.create(**values)
+        row: OutboxMessage = OutboxMessage.get(OutboxMessage.dedupe_key == dedupe_key)
     return row
 
 
@@ -351,7 +359,7 @@ def sending_recipients() -> dict[int, str]:
 
 def queue_topup_reply(to: str, text: str, inbound_id: int | None, key: str,
                       now: datetime) -> None:
-    """Queue a top-up outcome SMS once per `key` (INSERT OR IGNORE; I4), inside the
+    """Queue a top-up outcome SMS once per `key` (insert-or-ignore; I4), inside the
     caller's write transaction with the order's outcome."""
     OutboxMessage.insert(
         to=to, text=text, kind="topup_result", priority=PRIORITY_TOPUP_RESULT,

@@ -98,7 +98,7 @@ def agreement_row(agreement_id: str) -> Agreement:
 
 def queue_request_reply(to: str, text: str, inbound_id: int | None, key: str,
                         now: datetime) -> None:
-    """Queue a request's outcome SMS once per `key` (INSERT OR IGNORE; I4), inside the
+    """Queue a request's outcome SMS once per `key` (insert-or-ignore; I4), inside the
     caller's write transaction with the request's final state."""
     OutboxMessage.insert(
         to=to, text=text, kind="reply", priority=PRIORITY_TOPUP_RESULT,

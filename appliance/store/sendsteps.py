@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from appliance.core.gsm7 import segment_count
-from appliance.store.db import writing
+from appliance.store.db import is_postgres, writing
 from appliance.store.fields import parse_utc_text, utc_text
 from appliance.store.models import OutboxMessage, database
 
@@ -25,6 +25,8 @@ SendingPolicy = Literal["resend", "fail"]
 # A report's service-centre time may be off our clock (the SMSC's, in its zone): accept
 # a report stamped up to this long before the row was claimed.
 CLOCK_SLACK = timedelta(minutes=5)
+# How long a claim holds when the caller names none (config `[outbox] lease`).
+DEFAULT_LEASE = timedelta(seconds=120)
 
 _PDU_STEP_SQL = (
     "UPDATE outbox_message SET send_step = 'pdu' WHERE id = ? AND state = 'sending'"
@@ -77,17 +79,38 @@ def _apply_policy(ids: list[int], policy: SendingPolicy, now: datetime, why: str
     OutboxMessage.update(send_step=None, **values).where(OutboxMessage.id.in_(ids)).execute()
 
 
+def _leftovers(box: str | None, others: bool, stamp: str) -> tuple[str, list[str]]:
+    """Which `sending` rows are a crash's leftovers (DESIGN §10). No box: all of them (one
+    box alone). `box` starting: its own, unnamed ones, and any whose lease ran out (their
+    box died). `others`: only other boxes' rows whose lease ran out (a box died meanwhile)."""
+    sql = "SELECT id, send_step FROM outbox_message WHERE state = 'sending'"
+    if box is None:
+        return sql + " ORDER BY id", []
+    if others:
+        # 'unconfirmed' rows wait for their grace (expire_unconfirmed), not for this.
+        return (sql + " AND (send_step IS NULL OR send_step = 'pdu') AND box IS NOT NULL "
+                "AND box <> ? AND lease_until < ? ORDER BY id", [box, stamp])
+    return sql + " AND (box IS NULL OR box = ? OR lease_until < ?) ORDER BY id", [box, stamp]
+
+
 def recover_sending(policy: SendingPolicy, now: datetime,
-                    grace: timedelta = timedelta(0)) -> Recovery:
-    """After a crash: sort the rows left in `sending` by how far they got (module doc).
+                    grace: timedelta = timedelta(0), *, box: str | None = None,
+                    others: bool = False) -> Recovery:
+    """After a crash: sort the rows left in `sending` by how far they got (module doc);
+    with `box`, only the rows `_leftovers` names (a fleet's other boxes are alive).
 
     Rows already `'unconfirmed'` (an earlier crash) keep their deadline.
     """
     out = Recovery()
+    sql, params = _leftovers(box, others, utc_text(now))
+    if is_postgres(database):
+        # Two boxes taking over one dead box's rows: the second waits, then sees them
+        # queued (or claimed afresh) and leaves them.
+        sql += " FOR UPDATE"
+    if others and not database.execute_sql(sql, params).fetchone():
+        return out  # the common case, checked every second: one read, no write lock
     with writing():  # read-then-write: take the write lock first
-        for row_id, step in database.execute_sql(
-            "SELECT id, send_step FROM outbox_message WHERE state = 'sending' ORDER BY id"
-        ):
+        for row_id, step in database.execute_sql(sql, params):
             if step is None:
                 out.unsent.append(int(row_id))
             elif step == "pdu":

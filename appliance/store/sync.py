@@ -21,6 +21,7 @@ import peewee
 from appliance.core.rules import language_from
 from appliance.core.views import AccountView, AgreementView
 from appliance.store.db import database
+from appliance.store.dialect import executemany
 from appliance.store.fields import utc_text
 from appliance.store.models import (
     PRIORITY_ALERT,
@@ -72,8 +73,10 @@ def _insert_sql(
     upsert: Sequence[peewee.Field] = (), upsert_where: str = "",
 ) -> str:
     marks = ", ".join("?" * len(fields))
-    sql = (f"INSERT {'OR IGNORE ' if or_ignore else ''}INTO {_table(model)} "  # noqa: S608
+    sql = (f"INSERT INTO {_table(model)} "  # noqa: S608
            f"({_columns(fields)}) VALUES ({marks})")
+    if or_ignore:
+        sql += " ON CONFLICT DO NOTHING"
     if upsert:
         key = model._meta.primary_key.column_name
         sets = ", ".join(f'"{f.column_name}" = excluded."{f.column_name}"' for f in upsert)
@@ -94,8 +97,7 @@ def stored_time(ts: datetime) -> str:
 def _executemany(sql: str, rows: list[tuple[Any, ...]]) -> int:
     if not rows:
         return 0
-    cursor = database.connection().executemany(sql, rows)
-    return int(cursor.rowcount)
+    return executemany(database, sql, rows)
 
 
 def _select_in(
@@ -247,7 +249,7 @@ def _agreement_view(row: Sequence[Any]) -> AgreementView | None:
 
 
 def insert_alerts(alerts: Sequence[AlertRow], now: datetime) -> int:
-    """Queue alert SMS; INSERT OR IGNORE on the unique dedupe key: at most once per
+    """Queue alert SMS; insert-or-ignore on the unique dedupe key: at most once per
     (movement, phone) (I4). Returns how many were new."""
     fields = (OutboxMessage.to, OutboxMessage.text, OutboxMessage.kind, OutboxMessage.priority,
               OutboxMessage.state, OutboxMessage.dedupe_key, OutboxMessage.attempts,

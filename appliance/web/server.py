@@ -99,12 +99,13 @@ class _Site:
     """The WSGI application: reads the store per request, renders metrics or the page."""
 
     def __init__(self, db_path: Path, modem_names: list[str], tz: ZoneInfo,
-                 history: SignalHistory) -> None:
+                 history: SignalHistory, db_url: str | None = None) -> None:
         self.db_path = db_path
         self.modem_names = modem_names
         self.tz = tz
         self.history = history
-        self.db = self._database(db_path)
+        self.db = self._database(db_path) if db_url is None else \
+            open_database(db_url, apply_migrations=False)
         self.registry = CollectorRegistry()
         self.registry.register(StoreCollector(self.readings))
         for metric in events.ALL:
@@ -172,7 +173,8 @@ def serve(listen: str, source: Settings | Path | str, *, history: SignalHistory 
         db_path = Path(source.database)
         names = [m.name for m in source.modems]
         tz = ZoneInfo(source.rules.timezone)
-    site = _Site(db_path, names, tz, HISTORY if history is None else history)
+    url = None if isinstance(source, str | Path) else source.database_url
+    site = _Site(db_path, names, tz, HISTORY if history is None else history, url)
     host, port = parse_listen(listen)
     # Bound here, not by werkzeug: it prints and exits the process when the address is in
     # use; an OSError lets the daemon say which key to change.
