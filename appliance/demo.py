@@ -75,20 +75,33 @@ DEMO_CARD_BLOCK = "BLLOKO 4821"
 
 DEMO_SMSC = ModemConfig().smsc  # the fake modem's service centre
 
+# A fleet box's claims: a demo's sends take seconds (command_timeout 10), so a 20 s lease
+# is safe, and a row whose PDU a killed box had written waits 10 s for a status report
+# that its dead modem will never bring before the survivor resends it (DESIGN §2, I5).
+FLEET_OUTBOX = """\
+lease = 20
+sending_grace = 10
+"""
+
 
 def config_text(state_dir: Path, bank_url: str, token_file: Path, *,
-                database: str | None = None, modem: str = "fake") -> str:
+                database: str | None = None, modem: str = "fake",
+                box: str | None = None) -> str:
     """The TOML the demo runs with (paths absolute, so it works from any directory).
 
     `database` is the TOML value of the `database` key (default: `DIR/appliance.sqlite`);
-    `modem` the modem's name (a fleet's boxes each name their own).
+    `modem` the modem's name; `box` the box's name in a fleet (appliance.fleetdemo), whose
+    claims on the shared queue also lapse sooner, so that a box killed in a demo hands its
+    work over within half a minute.
     """
     d = state_dir.resolve()
     db = database if database is not None else f'"{d / DB_NAME}"'
+    box_line = "" if box is None else f'box = "{box}"\n'
+    fleet_outbox = "" if box is None else FLEET_OUTBOX
     return f"""\
 # Written by `appliance demo`: the configuration the running demo uses.
 # Try: {cli_command()} status --config {d / CONFIG_NAME}
-database = {db}
+{box_line}database = {db}
 log_level = "info"
 
 [[modems]]
@@ -107,7 +120,7 @@ multipart_timeout = 60
 [outbox]
 backoff_initial = 1
 backoff_max = 30
-
+{fleet_outbox}
 [bank]
 url = "{bank_url}"
 token_file = "{token_file.resolve()}"

@@ -86,6 +86,10 @@ def _start_cluster(state_dir: Path) -> pgcluster.PgCluster:
         if not postgres_supported():
             click.echo(t("fleet.store_without_postgres"), err=True)
             sys.exit(2)
+        if os.geteuid() == 0:
+            # The cluster's owner (not root) must pass through DIR to reach DIR/pg: search
+            # only (no listing); every file in DIR stays its owner's alone (DESIGN §2, I7).
+            state_dir.chmod(state_dir.stat().st_mode | 0o001)
         return pgcluster.start(state_dir / PG_DIR)
     except pgcluster.PgClusterError as exc:
         click.echo(t("fleet.no_postgres", error=exc), err=True)
@@ -213,10 +217,12 @@ def run_fleet(state_dir: Path, n: int, *, postgres: bool, modem_delay: str,
     boxes: list[Box] = []
     try:
         bank = FakeBankServer(state_dir).start()
+        # Migrated once, here, before any box starts.
         if cluster is None:
-            open_database(state_dir / demo.DB_NAME).close()  # migrated once, before any box
+            open_database(state_dir / demo.DB_NAME).close()
             database = str((state_dir / demo.DB_NAME).resolve())
         else:
+            open_database(cluster.url).close()
             database = cluster.url
         root = state_dir / BOXES_DIR
         for name in box_names(n):
@@ -224,7 +230,7 @@ def run_fleet(state_dir: Path, n: int, *, postgres: bool, modem_delay: str,
             box_dir.mkdir(parents=True)
             value = _database_value(box_dir, None if cluster is None else cluster.url)
             text = demo.config_text(box_dir, bank.url, bank.token_file, database=value,
-                                    modem=name)
+                                    modem=name, box=name)
             (box_dir / demo.CONFIG_NAME).write_text(text, encoding="utf-8")
             if name == "box1":  # `status|doctor --config DIR/appliance.toml`: the first box
                 (state_dir / demo.CONFIG_NAME).write_text(text, encoding="utf-8")
