@@ -14,6 +14,9 @@ so all three put the same bytes on the radio. Each peer polls the modem as often
 configuration allows short of a busy loop (gammu: `LoopSleep`, `CommTimeout`,
 `ReceiveFrequency` = 1 s; smstools3: `delaytime` = 1 s); the daemon reacts to `+CMTI`.
 
+The peers poll on a real-time clock (seconds), which a time scale below 1 does not shrink:
+compare the peers under realistic delays at `--time-scale 1` (the default).
+
 Measured for each: latency of `--latency` single `B`s, one at a time (the network handing
 the message to the modem until the modem accepted the reply, `AT+CMGS` answered), p50 and
 p99, in real milliseconds; throughput of a burst of `--burst` `B`s from as many numbers
