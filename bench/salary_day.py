@@ -204,6 +204,7 @@ class Day:
     busy_pct: dict[str, float] = field(default_factory=dict)
     sends: dict[str, int] = field(default_factory=dict)  # alerts per modem
     reply_waits: list[float] = field(default_factory=list)
+    unanswered: int = 0  # B's left on the dead box's SIMs
     killed: str | None = None
     killed_after: int = 0  # alerts out when the box was killed
     lost: int = 0
@@ -288,6 +289,7 @@ def drain(day: Day, modems: dict[str, FakeModemServer], boxes: list[Box], db: Pa
     scale = day.time_scale
     pause = threading.Event()
     asked: dict[str, datetime] = {}
+    asked_via: dict[str, str] = {}  # the modem each B reached
     dead: set[str] = set()
     killed_at: datetime | None = None
     held: set[str] = set()
@@ -312,13 +314,17 @@ def drain(day: Day, modems: dict[str, FakeModemServer], boxes: list[Box], db: Pa
         if gap is not None and now >= next_b and out < day.alerts:
             live = [n for n in modems if n not in dead]
             number = phone(j)
-            modems[rng.choice(live)].deliver(number, "B")
+            via = rng.choice(live)
+            modems[via].deliver(number, "B")
             asked[number] = datetime.now(UTC)
+            asked_via[number] = via
             j += 1
             next_b = now + gap * scale
         stuck = _stuck(db, dead, salary) if dead else set()
         sent_to = {p.to for m in modems.values() for p in list(m.interpreter.sent_parts)}
-        answered = all(n in sent_to for n in asked)
+        # A B that reached a modem of the dead box waits on that SIM for its return:
+        # unanswered until then (counted), unless the box had stored it before dying.
+        answered = all(n in sent_to or asked_via[n] in dead for n in asked)
         if answered and salary <= sent_to:
             break
         # Without a lease taking them over, the dead box's claims never go out: give up on
@@ -387,6 +393,7 @@ def judge(day: Day, modems: dict[str, FakeModemServer], boxes: list[Box], db: Pa
             first[p.to] = p.at
     day.reply_waits = [(first[n] - at).total_seconds() / scale
                        for n, at in asked.items() if n in first]
+    day.unanswered = len(asked) - len(day.reply_waits)
 
 
 def tables(day: Day, scaling: list[Day]) -> list[Table]:
@@ -412,6 +419,9 @@ def tables(day: Day, scaling: list[Day]) -> list[Table]:
                   f"{len(day.reply_waits)} B's during the drain")
         t.add_row("customer reply wait p99", f"{pct(day.reply_waits, 99):.2f} s",
                   f"one send time: {day.send_s:.2f} s")
+    if day.unanswered:
+        t.add_row("  B's unanswered", f"{day.unanswered}",
+                  "they reached the dead box's SIMs: answered when it is back")
     if day.killed:
         t.add_row("box SIGKILLed", day.killed, f"after {day.killed_after:,} alerts")
         t.add_row("alerts lost", f"{day.lost}",
