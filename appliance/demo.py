@@ -32,6 +32,7 @@ from appliance.fakebank.server import FakeBankServer
 from appliance.fakemodem.model import ModemConfig
 from appliance.fakemodem.server import FakeModemServer
 from appliance.logs import setup_logging
+from appliance.ops import pgcluster
 from appliance.ops.privacy import private_start
 from appliance.web import WebServer
 
@@ -205,8 +206,8 @@ def cli_command() -> str:
 
 
 def write_info(state_dir: Path, pty: str, bank_url: str, token_file: Path, *,
-               web: WebServer | None = None) -> Path:
-    """`DIR/demo.json`: the banner's facts for scripts."""
+               web: WebServer | None = None, extra: dict[str, object] | None = None) -> Path:
+    """`DIR/demo.json`: the banner's facts for scripts (and `extra` keys: a fleet's)."""
     info: dict[str, object] = {
         "pty": pty,
         "bank_url": bank_url,
@@ -221,6 +222,7 @@ def write_info(state_dir: Path, pty: str, bank_url: str, token_file: Path, *,
     }
     if web is not None:
         info.update(metrics_url=web.metrics_url, status_url=web.status_url)
+    info.update(extra or {})
     path = state_dir / INFO_NAME
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
@@ -266,6 +268,7 @@ def demo_command(state_dir: Path, modem_delay: str, time_scale: float, boxes: in
 
 
 def _run_one_box(state_dir: Path, modem_delay: str, time_scale: float) -> None:
+    pgcluster.stop_stale(state_dir / "pg")  # a fleet demo's cluster, left by a kill -9
     fresh_state(state_dir)
     setup_logging("INFO", file=state_dir / LOG_NAME)
     bank = FakeBankServer(state_dir).start()

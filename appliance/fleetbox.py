@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 from pathlib import Path
 
 import click
@@ -40,6 +41,20 @@ def write_box_info(box_dir: Path, name: str, pty: str, daemon: Daemon) -> Path:
     return path
 
 
+def _stop_with_parent(daemon: Daemon) -> None:
+    """Stop when the demo that started this box is gone (killed with -9 itself): a box
+    left running would hold its modem link and the database for nobody."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while not daemon.stop_event.wait(1.0):
+            if os.getppid() != parent:
+                log.warning("the demo (pid %d) is gone: stopping", parent)
+                daemon.stop_event.set()
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 @click.command("box")
 @click.option("--name", required=True)
 @click.option("--box-dir", required=True, type=click.Path(file_okay=False, path_type=Path))
@@ -58,6 +73,7 @@ def box_command(name: str, box_dir: Path, modem_delay: str, time_scale: float,
         settings = load_or_exit(box_dir / "appliance.toml")
         daemon = Daemon(settings)
         install_signal_handlers(daemon.stop_event)
+        _stop_with_parent(daemon)
         daemon.start(first_sync=True)
         write_box_info(box_dir, name, str(modem.pty_path), daemon)
         log.info("box %s up (pid %d)", name, os.getpid())

@@ -86,10 +86,9 @@ def _start_cluster(state_dir: Path) -> pgcluster.PgCluster:
         if not postgres_supported():
             click.echo(t("fleet.store_without_postgres"), err=True)
             sys.exit(2)
-        if os.geteuid() == 0:
-            # The cluster's owner (not root) must pass through DIR to reach DIR/pg: search
-            # only (no listing); every file in DIR stays its owner's alone (DESIGN §2, I7).
-            state_dir.chmod(state_dir.stat().st_mode | 0o001)
+        # The cluster's owner (not root) must pass through DIR to reach DIR/pg: search
+        # only (no listing); every file in DIR stays its owner's alone (DESIGN §2, I7).
+        pgcluster.let_owner_pass(state_dir)
         return pgcluster.start(state_dir / PG_DIR)
     except pgcluster.PgClusterError as exc:
         click.echo(t("fleet.no_postgres", error=exc), err=True)
@@ -163,17 +162,15 @@ def write_fleet_info(state_dir: Path, bank: FakeBankServer, boxes: list[Box],
                      database: str) -> Path:
     """demo.json: the single demo's keys (of the first box) and `boxes`."""
     first = boxes[0].info or {}
-    path = demo.write_info(state_dir, str(first.get("pty", "")), bank.url, bank.token_file)
-    info = json.loads(path.read_text(encoding="utf-8"))
-    info.update(modem_link=str((boxes[0].dir / LINK_NAME).absolute()), database=database,
-                boxes=[b.listing() for b in boxes])
+    extra: dict[str, object] = {
+        "modem_link": str((boxes[0].dir / LINK_NAME).absolute()), "database": database,
+        "boxes": [b.listing() for b in boxes]}
     for key in ("metrics_url", "status_url"):
         if first.get(key):
-            info[key] = first[key]
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(path)
-    return path
+            extra[key] = first[key]
+    # One write (demo.json is replaced atomically): a reader never sees it without boxes.
+    return demo.write_info(state_dir, str(first.get("pty", "")), bank.url, bank.token_file,
+                           extra=extra)
 
 
 def fleet_banner(state_dir: Path, bank: FakeBankServer, boxes: list[Box],

@@ -5,6 +5,7 @@ with its work. And the private PostgreSQL cluster helper the demo runs `--postgr
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -231,5 +232,55 @@ def test_private_cluster_starts_serves_and_stops() -> None:
         down = subprocess.run(["psql", cluster.url, "-c", "SELECT 1"], capture_output=True,
                               text=True, timeout=30, check=False)
         assert down.returncode != 0
+    finally:
+        subprocess.run(["rm", "-rf", str(root)], check=False)
+
+
+def test_a_demo_killed_with_9_leaves_nothing_running_for_the_next(tmp_path: Path) -> None:
+    """The boxes stop when their demo is gone; its cluster, left running, is stopped by
+    the next demo on the same directory, which then works as usual."""
+    root = Path(tempfile.mkdtemp(prefix="fleet-demo-"))
+    root.chmod(0o711)
+    state = root / "state"
+    args = [*CLI, "demo", "--boxes", "2", "--postgres", "--state-dir", str(state)]
+    try:
+        first = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                 env=ENV)
+        wait_for((state / "demo.json").exists, timeout=120, what="the first demo.json")
+        pids = [int(str(b["pid"])) for b in json.loads((state / "demo.json").read_text())["boxes"]]
+        first.kill()
+        first.wait(10)
+        wait_for(lambda: not any(Path(f"/proc/{p}").exists() for p in pids), timeout=30,
+                 what="the orphaned boxes to stop")
+        pidfile = state / "pg" / "data" / "postmaster.pid"
+        postmaster = int(pidfile.read_text().split()[0])  # left running
+        assert Path(f"/proc/{postmaster}").exists()
+
+        out = tmp_path / "second.out"
+        with out.open("wb") as fh:
+            second = subprocess.Popen(args, stdout=fh, stderr=subprocess.STDOUT, env=ENV)
+        try:
+            def second_info() -> bool:  # the first demo's demo.json is there until replaced
+                if second.poll() is not None:
+                    return True
+                with contextlib.suppress(FileNotFoundError, ValueError):
+                    return json.loads((state / "demo.json").read_text())["pid"] == second.pid
+                return False
+            wait_for(second_info, timeout=120, what="the second demo.json")
+            assert second.poll() is None, out.read_text(encoding="utf-8")[-3000:]
+            info = json.loads((state / "demo.json").read_text())
+            box = info["boxes"][0]
+            phone = info["phones"][0]
+            r = _cli("fake-modem", "deliver", "--state-dir", str(box["modem_state_dir"]),
+                     "--from", phone, "B")
+            assert r.returncode == 0, r.stderr
+            wait_for(lambda: phone in "".join(
+                _cli("fake-modem", "sent", "--state-dir", str(b["modem_state_dir"])).stdout
+                for b in info["boxes"]), timeout=30, what="the reply")
+        finally:
+            second.send_signal(signal.SIGTERM)
+            assert second.wait(60) == 0
+        assert not (state / "pg" / "data" / "postmaster.pid").exists()
+        assert not Path(f"/proc/{postmaster}").exists()  # the second demo stopped it first
     finally:
         subprocess.run(["rm", "-rf", str(root)], check=False)

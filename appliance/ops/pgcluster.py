@@ -120,11 +120,20 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def let_owner_pass(directory: Path) -> None:
+    """When the cluster runs as another user (we are root), let it pass through
+    `directory` (search only, no listing) to reach the cluster below it; the files in
+    `directory` keep their own modes."""
+    if _owner() is not None and directory.is_dir():
+        directory.chmod(directory.stat().st_mode | 0o001)
+
+
 def stop_stale(root: Path, bindir: Path | None = None) -> None:
     """Stop a cluster a previous run left running in `root` (a demo killed with -9)."""
     data = root / "data"
     bindir = bindir or default_bindir()
     if (data / "postmaster.pid").exists() and os.access(bindir / "pg_ctl", os.X_OK):
+        let_owner_pass(root.parent)
         with contextlib.suppress(PgClusterError):
             _run(bindir, _owner(), "pg_ctl", "-D", str(data), "stop", "-m", "immediate",
                  "-w", "-t", "30")
