@@ -8,6 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.timeout(420)  # three systems started for real, one after another
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.timeout(420)  # real daemons draining on realistic modems
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

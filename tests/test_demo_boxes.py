@@ -23,6 +23,8 @@ from appliance.ops import pgcluster
 from tests.conftest import assert_logs_masked
 from tests.helpers import db_rows, wait_for
 
+pytestmark = pytest.mark.timeout(300)  # boxes start, die and hand over for real
+
 CLI = [sys.executable, "-c", "from appliance.cli import main; main()"]
 ENV = {k: v for k, v in os.environ.items() if k not in ("NOTIFY_SOCKET", "APPLIANCE_LANG")}
 
