@@ -153,8 +153,9 @@ def start_fake_modem(state: Path, link: Path, delay: str = "none") -> Any:
 @pytest.fixture
 def store_kind(request: pytest.FixtureRequest) -> str:
     """The daemon's database in `fakes`: "sqlite" unless a module parametrizes it
-    (`pytest.mark.parametrize("store_kind", STORES, indirect=True)`)."""
-    return str(getattr(request, "param", "sqlite"))
+    (`pytest.mark.parametrize("store_kind", STORES, indirect=True)`) or the environment
+    asks for another for every test (`APPLIANCE_TEST_STORE=postgresql`)."""
+    return str(getattr(request, "param", os.environ.get("APPLIANCE_TEST_STORE", "sqlite")))
 
 
 # Both databases, for the e2e modules whose flows are the store's (DESIGN §10).

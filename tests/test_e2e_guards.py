@@ -12,8 +12,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from appliance.store.models import TopupConfirmation, TopupOrder
-from tests.conftest import Box, DaemonProc, Fakes
+from tests.conftest import STORES, Box, DaemonProc, Fakes
 from tests.helpers import db_rows, wait_for
 
 ARBEN = "+38344123456"  # Vala, Albanian
@@ -132,6 +134,7 @@ def test_a_small_request_replaces_a_waiting_one_too(make_box: Callable[..., Box]
 
 
 
+@pytest.mark.parametrize("store_kind", STORES, indirect=True)  # money across a kill: both
 def test_the_right_code_debits_once_across_a_kill(fakes: Fakes,
                                                    daemon_proc: DaemonProc) -> None:
     fakes.config(**CODES)
@@ -144,7 +147,7 @@ def test_the_right_code_debits_once_across_a_kill(fakes: Fakes,
     # Killed right after the code's decision committed: the order is pending, not sent.
     daemon_proc.start(crash_at="after_decide")
     assert daemon_proc.wait_exit(timeout=30) == -signal.SIGKILL
-    db = fakes.tmp / "appliance.sqlite"
+    db = fakes.store
     assert db_rows(db, "SELECT state FROM topup_confirmation") == [("confirmed",)]
     daemon_proc.start()
     wait_for(lambda: db_rows(db, "SELECT state FROM topup_order") == [("done",)], timeout=30,

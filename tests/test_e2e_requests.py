@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 
 from appliance.store.models import Agreement, BankRequest, OutboxMessage
-from tests.conftest import Box, DaemonProc, Fakes
+from tests.conftest import STORES, Box, DaemonProc, Fakes
 from tests.helpers import db_rows, wait_for
 from tests.test_e2e_commands import ARBEN, ask
 
@@ -36,6 +36,11 @@ def test_each_command_in_each_language_changes_the_bank(box: Box, lang: str) -> 
     sent["MINI"] = ask(box, ARBEN, "MINI")
     assert "***2345" in sent["MINI"][0]
     assert "600" in sent["MINI"][0]  # the newest movement: -600,00 transfer out
+    # The statement may take two SMS: the second must be out before STOP's reply is
+    # counted, or it is taken for that reply (the bank not yet changed).
+    wait_for(lambda: not OutboxMessage.select().where(
+        (OutboxMessage.to == ARBEN) & OutboxMessage.state.in_(("queued", "sending"))).exists(),
+        what="the whole statement sent")
 
     sent["STOP"] = ask(box, ARBEN, "STOP")
     assert bank.agreement(AGREEMENT)["alerts_enabled"] is False
@@ -69,6 +74,7 @@ def test_each_command_in_each_language_changes_the_bank(box: Box, lang: str) -> 
 
 
 
+@pytest.mark.parametrize("store_kind", STORES, indirect=True)  # once across a kill: both
 @pytest.mark.parametrize("point", ["request_before_bank", "request_after_bank"])
 def test_kill_around_the_bank_call_blocks_once_and_answers_once(
         fakes: Fakes, daemon_proc: DaemonProc, point: str) -> None:
@@ -81,7 +87,7 @@ def test_kill_around_the_bank_call_blocks_once_and_answers_once(
     assert fakes.bank.db.card_changes(CARD) == expected
     daemon_proc.start()
     wait_for(lambda: fakes.sent_to(ARBEN), timeout=30, what="the answer after the restart")
-    db = fakes.tmp / "appliance.sqlite"
+    db = fakes.store
     wait_for(lambda: db_rows(db, "SELECT state FROM bank_request") == [("done",)], timeout=10,
              what="the request done")
     assert daemon_proc.stop() == 0

@@ -159,6 +159,18 @@ def operator_of(e164: str, plan: tuple[tuple[str, Operator], ...]) -> Operator:
     return operator
 
 
+# A modem's SIM operator (config: vala | ipko) → the operators it reaches on-net.
+_ON_NET: dict[str, frozenset[Operator]] = {
+    "vala": frozenset({Operator.VALA, Operator.Z_MOBILE}),
+    "ipko": frozenset({Operator.IPKO_MOBILE, Operator.IPKO_FIXED}),
+}
+
+
+def on_net(sim_operator: str | None, operator: Operator) -> bool:
+    """True when a modem whose SIM is `sim_operator`'s sends to `operator` on-net."""
+    return sim_operator is not None and operator in _ON_NET.get(sim_operator, frozenset())
+
+
 def national(e164: str) -> str:
     """The national form customers know (`044123456`) of a +383 number; others unchanged."""
     nsn = nsn_of(e164)

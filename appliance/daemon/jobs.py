@@ -49,7 +49,7 @@ def submit_topups(d: Daemon) -> None:
                        retry_after=b.topup_backoff_initial, retry_max=b.topup_backoff_max,
                        clock=d.clock)
     if n:
-        route_queued(d.pool)
+        route_queued(d.routing)
         d.wake_outbox()
 
 
@@ -60,7 +60,7 @@ def perform_requests(d: Daemon) -> None:
     n = perform_pending(d.bank, d.settings.rules, d.clock(), retry_for=b.request_retry_for,
                         retry_after=b.topup_backoff_initial, retry_max=b.topup_backoff_max)
     if n:
-        route_queued(d.pool)
+        route_queued(d.routing)
         d.wake_outbox()
 
 
@@ -80,7 +80,7 @@ def sync_bank(d: Daemon) -> None:
     d.last_sync = d.clock()
     d.last_sync_error = None
     if report.alerts:
-        route_queued(d.pool)
+        route_queued(d.routing)
         d.wake_outbox()
     if not d.inbox_worker.synced:
         d.wake_inbox()  # messages may be waiting for the first sync

@@ -27,6 +27,7 @@ from appliance.daemon import jobs, service
 from appliance.daemon.adapters import BankPort, build_modem
 from appliance.daemon.facts import ModemFactsKeeper
 from appliance.daemon.workers import InboxWorker, OutboxWorker, ReportsWorker, TopupWorker
+from appliance.flows.fleet import HEARTBEAT, FleetRouting
 from appliance.flows.inbound import Inbox, InboxPolicy
 from appliance.flows.outbound import Outbound, OutboxPolicy, recover_interrupted, route_queued
 from appliance.flows.ports import use_metrics
@@ -79,6 +80,10 @@ class Daemon:
         self.scheduler: BackgroundScheduler | None = None
         self.workers: list[OutboxWorker] = []
         self.pool = Pool([], settings.rules.numbering_plan)
+        # The pool's routing, with the modems of the other boxes on this database.
+        self.routing = FleetRouting(
+            self.pool, lambda: [(h.name, h.operator, h.healthy) for h in self.pool],
+            settings.box, settings.rules.numbering_plan, clock)
         inbox_cfg = settings.inbox
         self.inbox = Inbox(
             InboxPolicy(
@@ -91,7 +96,7 @@ class Daemon:
                                      int(inbox_cfg.sender_per_hour)),
             ),
             clock,
-            self.pool,
+            self.routing,
         )
         out_cfg = settings.outbox
         self.outbox_policy = OutboxPolicy(
@@ -103,7 +108,7 @@ class Daemon:
             box=settings.box,
             lease=timedelta(seconds=float(out_cfg.lease)),
         )
-        self.outbound = Outbound(self.outbox_policy, clock, self.pool)
+        self.outbound = Outbound(self.outbox_policy, clock, self.routing)
         self.facts = ModemFactsKeeper(settings, self.pool, clock)
         self.health = Health(self.pool, health_policy or HealthPolicy(), self.stop_event,
                              on_recovered=self._modem_recovered,
@@ -149,7 +154,8 @@ class Daemon:
         if first_sync:
             self.sync_bank()
         self.health.open_all()
-        route_queued(self.pool)
+        self.heartbeat()
+        route_queued(self.routing)
         for handle in self.pool:
             worker = OutboxWorker(handle, self.outbound, self.stop_event)
             self.workers.append(worker)
@@ -159,6 +165,8 @@ class Daemon:
         self.reports_worker.start()
         self.health.start()
         self.scheduler = jobs.start_scheduler(self, sync_now=not first_sync)
+        self.scheduler.add_job(self.heartbeat, "interval", id="presence",
+                               seconds=HEARTBEAT.total_seconds())
         self.started = True
         self.wake_inbox()
         self.wake_topups()
@@ -212,6 +220,13 @@ class Daemon:
         if self.bank_port is None:
             raise RuntimeError("the daemon is not started")
         return self.bank_port
+
+    def heartbeat(self) -> None:
+        """Tell the other boxes on this database which modems this one has (scheduled)."""
+        try:
+            self.routing.heartbeat()
+        except Exception as exc:  # the database away: routing goes on with what it knew
+            log.warning("modem heartbeat failed: %s", exc)
 
     def submit_topups(self) -> None:
         jobs.submit_topups(self)

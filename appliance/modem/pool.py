@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TypeVar
 
-from appliance.core.phones import operator_of
+from appliance.core.phones import on_net, operator_of
 from appliance.core.rules import Operator
 from appliance.modem.errors import ModemGone, ModemTimeout
 from appliance.modem.pdu import decode_deliver
@@ -33,13 +33,6 @@ class StoredPdu:
     index: int
     pdu: str
     received: bool = True  # False for an outgoing message stored on the SIM
-
-
-# Config's modem operator (vala | ipko) → the core operators it carries on-net.
-_ON_NET: dict[str, frozenset[Operator]] = {
-    "vala": frozenset({Operator.VALA, Operator.Z_MOBILE}),
-    "ipko": frozenset({Operator.IPKO_MOBILE, Operator.IPKO_FIXED}),
-}
 
 
 class ModemHandle:
@@ -189,7 +182,7 @@ class Pool:
             return None
         op = operator_of(phone, self._plan)
         for handle in self.handles.values():
-            if handle.operator and op in _ON_NET.get(handle.operator, frozenset()):
+            if on_net(handle.operator, op):
                 return handle.name
         return None
 

@@ -192,6 +192,9 @@ def status_command(config_path: Path, as_json: bool) -> None:
 def backup_command(config_path: Path, keep: int, dest: Path | None) -> None:
     """Copy the database online (SQLite backup API), verify the copy, prune old ones."""
     settings = load_or_exit(config_path)
+    if settings.database_url is not None:  # SQLite's online backup has nothing to copy
+        click.echo(t("ops.backup.postgres"), err=True)
+        sys.exit(1)
     private_start(settings.database)  # a manual run's umask must not widen the copies
     database = Path(settings.database)
     target = dest if dest is not None else database.parent / BACKUP_DIR_NAME

@@ -13,7 +13,7 @@ from typing import TypedDict
 from appliance.config import Settings
 from appliance.ops.backup import fix_sidecar_ownership
 from appliance.ops.snapshot import pid_alive, read_snapshot, snapshot_path
-from appliance.store.db import open_database
+from appliance.store.db import open_database, shown_url
 from appliance.store.guards import agreements_on_hold, rate_limited_since
 from appliance.store.models import INBOUND_STATES, OUTBOX_STATES, REQUEST_STATES, TOPUP_STATES
 from appliance.store.queries import (
@@ -151,7 +151,7 @@ def gather_status(settings: Settings, now: datetime) -> StatusReport:
     requests = by_state("requests", REQUEST_STATES)
     return {
         "now": now.isoformat(),
-        "database": str(path),
+        "database": shown_url(settings.database_url) if settings.database_url else str(path),
         "inbox": {
             "by_state": by_state("inbound", INBOUND_STATES),
             "pending": sum(int(counts.get(f"inbound.{s}", 0)) for s in INBOUND_PENDING),

@@ -130,7 +130,9 @@ def hourly_traffic(now: datetime, hours: int = 24) -> list[HourTraffic]:
         (OutboxMessage.sent_at, 1, OutboxMessage.sent_at.is_null(False)
          & (OutboxMessage.sent_at >= first)),
     ):
-        hour = peewee.fn.SUBSTR(column, 1, 13).coerce(False)  # raw text, not the field's type
+        # Raw text, not the field's type; literal bounds, not parameters: PostgreSQL groups
+        # only by an expression the same as the selected one, and $1 is not $3 to it.
+        hour = peewee.fn.SUBSTR(column, peewee.SQL("1"), peewee.SQL("13")).coerce(False)
         query = (column.model.select(hour.alias("h"), peewee.fn.COUNT(peewee.SQL("*"))
                                      .alias("n")).where(where).group_by(hour))
         for row in query.dicts():

@@ -104,8 +104,7 @@ class _Site:
         self.modem_names = modem_names
         self.tz = tz
         self.history = history
-        self.db = self._database(db_path) if db_url is None else \
-            open_database(db_url, apply_migrations=False)
+        self.db = self._database(db_path, db_url)
         self.registry = CollectorRegistry()
         self.registry.register(StoreCollector(self.readings))
         for metric in events.ALL:
@@ -114,8 +113,13 @@ class _Site:
         PlatformCollector(registry=self.registry)
 
     @staticmethod
-    def _database(path: Path) -> peewee.Database:
+    def _database(path: Path, url: str | None) -> peewee.Database:
+        # The daemon's own database when it is bound already (the same file or URL).
         current = bound.obj
+        if url is not None:
+            if isinstance(current, peewee.PostgresqlDatabase) and current.database == url:
+                return current
+            return open_database(url, apply_migrations=False)
         if isinstance(current, peewee.SqliteDatabase) and \
                 Path(current.database).resolve() == path.resolve():
             return current
