@@ -11,7 +11,8 @@ alerts are out, one box is killed with SIGKILL; its modems fall silent with it.
 Measured, in model (radio) time:
 - drain time from the booking to the last alert, against the ideal: parts x mean
   transmission time / modems working (16 until the kill, 8 after);
-- each modem's send slot busy % (transmission time over its first-to-last send);
+- each modem's send slot busy % (transmission time over the drain; for the killed box's
+  modems, until the kill);
 - customer replies' wait (the `B` reaching a modem to its reply's `+CMGS`), p50/p99,
   against one send time;
 - after the kill: alerts lost (no modem ever sent one to that phone; the dead box's rows in
@@ -369,12 +370,13 @@ def judge(day: Day, modems: dict[str, FakeModemServer], boxes: list[Box], db: Pa
     start = min(b.at.timestamp() for s in sends.values() for b in s)
     day.drain_s = (end - start) / scale
     day.first_alert_real_s = start - t0.timestamp()
+    # Over the whole drain (until the kill, for the dead box's modems): a modem that stood
+    # idle while others still sent counts as idle.
     for name, s in sends.items():
-        if len(s) < 2:
-            day.busy_pct[name] = 0.0
-            continue
-        window = (s[-1].at.timestamp() - s[0].at.timestamp()) / scale + s[-1].seconds
-        day.busy_pct[name] = 100 * sum(b.seconds for b in s) / window
+        until = killed_at.timestamp() if killed_at is not None and name in dead else end
+        window = (until - start) / scale
+        busy = sum(min(b.seconds, max(0.0, (until - b.at.timestamp()) / scale)) for b in s)
+        day.busy_pct[name] = 100 * busy / window if window > 0 else 0.0
     if killed_at is None:
         day.ideal_s = day.parts * day.send_s / day.modems
     else:
@@ -431,7 +433,7 @@ def tables(day: Day, scaling: list[Day]) -> list[Table]:
         t.add_row("alerts doubled", f"{day.doubled}", "")
         t.add_row("survivor's rate", f"{day.survivor_rate:.2f} alerts/s",
                   f"its modems' limit {day.survivor_limit:.2f}/s")
-    per = Table(title="send slot busy per modem (first to last send)")
+    per = Table(title="send slot busy per modem (over the drain)")
     per.add_column("modem")
     per.add_column("busy", justify="right")
     for name, value in day.busy_pct.items():
