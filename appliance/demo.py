@@ -32,6 +32,7 @@ from appliance.fakebank.server import FakeBankServer
 from appliance.fakemodem.model import ModemConfig
 from appliance.fakemodem.server import FakeModemServer
 from appliance.logs import setup_logging
+from appliance.ops import pgcluster
 from appliance.ops.privacy import private_start
 from appliance.web import WebServer
 
@@ -52,7 +53,7 @@ _STALE = (
     "fakebank.sqlite", "fakebank.sqlite-wal", "fakebank.sqlite-shm", "fakebank.json",
     "fakemodem.sock", "fakemodem.json", "fakemodem.sqlite", "fakemodem.sqlite-wal",
     "fakemodem.sqlite-shm", "fakemodem", "health.json", MODEM_LINK, CONFIG_NAME, INFO_NAME,
-    LOG_NAME,
+    LOG_NAME, "boxes", "pg",  # a fleet's (appliance.fleetdemo)
 )
 
 
@@ -75,18 +76,37 @@ DEMO_CARD_BLOCK = "BLLOKO 4821"
 
 DEMO_SMSC = ModemConfig().smsc  # the fake modem's service centre
 
+# A fleet box's claims: a demo's sends take seconds (command_timeout 10), so a 20 s lease
+# is safe, and a row whose PDU a killed box had written waits 10 s for a status report
+# that its dead modem will never bring before the survivor resends it (DESIGN §2, I5).
+FLEET_OUTBOX = """\
+lease = 20
+sending_grace = 10
+"""
 
-def config_text(state_dir: Path, bank_url: str, token_file: Path) -> str:
-    """The TOML the demo runs with (paths absolute, so it works from any directory)."""
+
+def config_text(state_dir: Path, bank_url: str, token_file: Path, *,
+                database: str | None = None, modem: str = "fake",
+                box: str | None = None) -> str:
+    """The TOML the demo runs with (paths absolute, so it works from any directory).
+
+    `database` is the TOML value of the `database` key (default: `DIR/appliance.sqlite`);
+    `modem` the modem's name; `box` the box's name in a fleet (appliance.fleetdemo), whose
+    claims on the shared queue also lapse sooner, so that a box killed in a demo hands its
+    work over within half a minute.
+    """
     d = state_dir.resolve()
+    db = database if database is not None else f'"{d / DB_NAME}"'
+    box_line = "" if box is None else f'box = "{box}"\n'
+    fleet_outbox = "" if box is None else FLEET_OUTBOX
     return f"""\
 # Written by `appliance demo`: the configuration the running demo uses.
 # Try: {cli_command()} status --config {d / CONFIG_NAME}
-database = "{d / DB_NAME}"
+{box_line}database = {db}
 log_level = "info"
 
 [[modems]]
-name = "fake"
+name = "{modem}"
 port = "{d / MODEM_LINK}"
 operator = "vala"
 command_timeout = 10
@@ -101,7 +121,7 @@ multipart_timeout = 60
 [outbox]
 backoff_initial = 1
 backoff_max = 30
-
+{fleet_outbox}
 [bank]
 url = "{bank_url}"
 token_file = "{token_file.resolve()}"
@@ -144,13 +164,7 @@ def banner(pty: str, bank_url: str, state_dir: Path, config: Path, *,
     if web is not None:
         console.print(f"  {t('demo.status_page')} {web.status_url}", markup=False)
         console.print(f"  {t('demo.metrics')} {web.metrics_url}", markup=False)
-    table = Table(title=t("demo.phones"), title_justify="left")
-    table.add_column(t("demo.col_phone"))
-    table.add_column(t("demo.col_who"))
-    table.add_column(t("demo.col_try"))
-    for p in DEMO_PHONES:
-        table.add_row(p.phone, p.who, "  |  ".join(p.examples))
-    console.print(table)
+    console.print(phones_table())
     console.print(t("demo.legend"), markup=False)
     # Copy-pasted into a new terminal (another directory, no venv on PATH): full paths.
     cmd = cli_command()
@@ -167,6 +181,17 @@ def banner(pty: str, bank_url: str, state_dir: Path, config: Path, *,
     console.print(t("demo.how_to_stop"))
 
 
+def phones_table() -> Table:
+    """The demo phones and what to text from each."""
+    table = Table(title=t("demo.phones"), title_justify="left")
+    table.add_column(t("demo.col_phone"))
+    table.add_column(t("demo.col_who"))
+    table.add_column(t("demo.col_try"))
+    for p in DEMO_PHONES:
+        table.add_row(p.phone, p.who, "  |  ".join(p.examples))
+    return table
+
+
 def cli_command() -> str:
     """This very `appliance`, as a shell word that works from any directory and PATH.
 
@@ -181,8 +206,8 @@ def cli_command() -> str:
 
 
 def write_info(state_dir: Path, pty: str, bank_url: str, token_file: Path, *,
-               web: WebServer | None = None) -> Path:
-    """`DIR/demo.json`: the banner's facts for scripts."""
+               web: WebServer | None = None, extra: dict[str, object] | None = None) -> Path:
+    """`DIR/demo.json`: the banner's facts for scripts (and `extra` keys: a fleet's)."""
     info: dict[str, object] = {
         "pty": pty,
         "bank_url": bank_url,
@@ -197,6 +222,7 @@ def write_info(state_dir: Path, pty: str, bank_url: str, token_file: Path, *,
     }
     if web is not None:
         info.update(metrics_url=web.metrics_url, status_url=web.status_url)
+    info.update(extra or {})
     path = state_dir / INFO_NAME
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
@@ -210,7 +236,16 @@ def write_info(state_dir: Path, pty: str, bank_url: str, token_file: Path, *,
               help="Where the demo keeps everything (recreated fresh on each start).")
 @click.option("--modem-delay", type=click.Choice(["none", "realistic"]), default="none",
               show_default=True, help="The fake modem's timing model.")
-def demo_command(state_dir: Path, modem_delay: str) -> None:
+@click.option("--time-scale", type=click.FloatRange(min=0, min_open=True), default=1.0,
+              show_default=True,
+              help="Run the modem's delay model this many times faster (0.01: 100x).")
+@click.option("--boxes", type=click.IntRange(1, 16), default=1, show_default=True,
+              help="Boxes (each its own process: a daemon and its own fake modem) on one "
+                   "shared database.")
+@click.option("--postgres", is_flag=True,
+              help="The shared database is a private PostgreSQL cluster under DIR/pg.")
+def demo_command(state_dir: Path, modem_delay: str, time_scale: float, boxes: int,
+                 postgres: bool) -> None:
     """Run the whole box locally: fake bank, fake modem on a pty, the daemon."""
     # First: everything the demo writes holds personal data (invariant 7), whatever the
     # umask of the shell that started it.
@@ -218,10 +253,27 @@ def demo_command(state_dir: Path, modem_delay: str) -> None:
     # Held for the demo's life: a second demo on the same directory would take over its
     # modem link and control socket and leave the first one unreachable.
     lock = _lock_state_dir(state_dir)
+    try:
+        if boxes > 1 or postgres:
+            # Here, not at the top: fleetdemo builds on this module's helpers.
+            from appliance.fleetdemo import run_fleet  # noqa: PLC0415
+
+            run_fleet(state_dir, boxes, postgres=postgres, modem_delay=modem_delay,
+                      time_scale=time_scale)
+        else:
+            _run_one_box(state_dir, modem_delay, time_scale)
+    finally:
+        lock.close()
+    click.echo(t("demo.stopped"))
+
+
+def _run_one_box(state_dir: Path, modem_delay: str, time_scale: float) -> None:
+    pgcluster.stop_stale(state_dir / "pg")  # a fleet demo's cluster, left by a kill -9
     fresh_state(state_dir)
     setup_logging("INFO", file=state_dir / LOG_NAME)
     bank = FakeBankServer(state_dir).start()
-    modem = FakeModemServer(state_dir / MODEM_LINK, state_dir, delay=modem_delay)
+    modem = FakeModemServer(state_dir / MODEM_LINK, state_dir, delay=modem_delay,
+                            time_scale=time_scale)
     daemon: Daemon | None = None
     try:
         modem.start()
@@ -244,8 +296,6 @@ def demo_command(state_dir: Path, modem_delay: str) -> None:
         with contextlib.suppress(Exception):
             modem.stop()
         bank.close()
-        lock.close()
-    click.echo(t("demo.stopped"))
 
 
 def _lock_state_dir(state_dir: Path) -> IO[str]:

@@ -72,8 +72,14 @@ class FleetRouting:
         return None
 
     def excluded_for(self, name: str) -> set[str]:
-        """This box's exclusions, and every healthy modem of the other boxes."""
-        return self.local.excluded_for(name) | {m.name for m in self._others() if m.healthy}
+        """This box's exclusions, and the healthy modems of the other boxes but those of
+        this modem's own operator: the preference is for the operator's network, and all
+        its modems share its queue (else the box that syncs the bank, which routes every
+        alert to its own modems, sent them alone while the others' stood idle)."""
+        own = next((sim for n, sim, _ in self.modems() if n == name), None)
+        return self.local.excluded_for(name) | {
+            m.name for m in self._others()
+            if m.healthy and (own is None or m.operator != own)}
 
     def __len__(self) -> int:
         return len(self.local) + len(self._others())

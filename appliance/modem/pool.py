@@ -189,8 +189,13 @@ class Pool:
     def excluded_for(self, name: str) -> set[str]:
         """The `preferred_modem` values the worker of modem `name` must leave alone.
 
-        Rows preferring another modem that is in service wait for it; rows preferring
-        itself, no modem, a modem out of service or one no longer configured are its to take
-        (a modem's queue goes on through the others while it is down).
+        Rows preferring another modem that is in service wait for it, unless that modem's
+        operator is this one's too: the preference is for the operator's network (on-net),
+        and several modems of one operator share its queue (with one, the others stood
+        idle behind it). Rows preferring itself, no modem, a modem out of service or one no
+        longer configured are its to take (a modem's queue goes on through the others
+        while it is down).
         """
-        return {n for n, h in self.handles.items() if n != name and h.healthy}
+        own = self.handles[name].operator if name in self.handles else None
+        return {n for n, h in self.handles.items()
+                if n != name and h.healthy and (own is None or h.operator != own)}
