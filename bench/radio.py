@@ -56,6 +56,9 @@ class Result:
     transmit_s: float  # the messages after `> ` alone: the physical limit's sum
     busy_s: float  # every command
     commands: dict[str, int] = field(default_factory=dict)  # per command name
+    # per command name: model seconds the modem spent on it, and idle just before it
+    busy_by: dict[str, float] = field(default_factory=dict)
+    idle_before: dict[str, float] = field(default_factory=dict)
 
     @property
     def rate(self) -> float:
@@ -100,13 +103,22 @@ def measure(timeline: list[Busy], t0: datetime, messages: int, time_scale: float
     last = sends[-1]
     end = last.at.timestamp() + last.seconds * time_scale
     burst = [b for b in burst if b.at <= last.at]
+    busy_by: Counter[str] = Counter()
+    idle_before: Counter[str] = Counter()
+    free_at = t0.timestamp()  # when the modem was last done (real seconds)
+    for b in sorted(burst, key=lambda b: b.at):
+        start = b.at.timestamp()
+        idle_before[b.command] += max(0.0, start - free_at) / time_scale
+        busy_by[b.command] += b.seconds
+        free_at = max(free_at, start + b.seconds * time_scale)
     return Result(
         messages=messages, replies=len(sends), time_scale=time_scale, gap=gap,
         elapsed_s=(end - t0.timestamp()) / time_scale,
         cmgs_s=sum(b.seconds for b in burst if b.command in ("+CMGS", "<message>")),
         transmit_s=sum(b.seconds for b in sends),
         busy_s=sum(b.seconds for b in burst),
-        commands=dict(Counter(b.command for b in burst).most_common()))
+        commands=dict(Counter(b.command for b in burst).most_common()),
+        busy_by=dict(busy_by), idle_before=dict(idle_before))
 
 
 def run(tmp: Path, messages: int, time_scale: float, gap: float, seed: int) -> Result:
@@ -162,7 +174,10 @@ def table(r: Result) -> Table:
     per_reply = r.send_commands / r.replies if r.replies else 0.0
     t.add_row("AT commands per reply", f"{per_reply:.2f}", "")
     for name, n in r.commands.items():
-        t.add_row(f"  {name}", f"{n}", "")
+        share = 100 * r.busy_by.get(name, 0.0) / r.elapsed_s if r.elapsed_s else 0.0
+        t.add_row(f"  {name}", f"{n}",
+                  f"{r.busy_by.get(name, 0.0):.1f} s busy ({share:.1f} %), "
+                  f"{r.idle_before.get(name, 0.0):.1f} s idle before it")
     return t
 
 
