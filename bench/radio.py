@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from bench_daemon import make_seed, phone, start_daemon, wait  # noqa: E402
 
 from appliance.fakebank.server import FakeBankServer  # noqa: E402
-from appliance.fakemodem.model import Busy  # noqa: E402
+from appliance.fakemodem.model import Busy, ModemConfig  # noqa: E402
 from appliance.fakemodem.server import FakeModemServer  # noqa: E402
 
 SEND = ("+CMGS", "<message>", "+CMMS")  # the send path: what a reply costs
@@ -121,14 +121,16 @@ def measure(timeline: list[Busy], t0: datetime, messages: int, time_scale: float
         busy_by=dict(busy_by), idle_before=dict(idle_before))
 
 
-def run(tmp: Path, messages: int, time_scale: float, gap: float, seed: int) -> Result:
-    """Start bank, fake modem and daemon; deliver the burst; measure it."""
+def run(tmp: Path, messages: int, time_scale: float, gap: float, seed: int, *,
+        cmms: bool = True) -> Result:
+    """Start bank, fake modem and daemon; deliver the burst; measure it. `cmms` False:
+    the modem refuses `AT+CMMS` (every send sets its relay link up)."""
     seed_file = tmp / "seed.yaml"
     make_seed(seed_file, messages)
     bank = FakeBankServer(tmp / "bank", seed=seed_file).start()
     link = tmp / "modem"
     modem = FakeModemServer(link, tmp / "fm", "realistic", seed=seed,
-                            time_scale=time_scale).start()
+                            time_scale=time_scale, config=ModemConfig(cmms=cmms)).start()
     daemon = None
     try:
         daemon = start_daemon(tmp, "radio", bank, link, timeout=120)
@@ -189,6 +191,8 @@ def main() -> None:
     ap.add_argument("--gap", type=float, default=1.0,
                     help="model seconds between two arrivals (faster than replies go out)")
     ap.add_argument("--seed", type=int, default=17)
+    ap.add_argument("--no-cmms", action="store_true",
+                    help="the modem answers ERROR to AT+CMMS (no relay link kept)")
     ap.add_argument("--json", action="store_true", help="also print the result as JSON")
     ap.add_argument("--keep", type=Path, default=None,
                     help="work in this directory and keep it (logs, databases)")
@@ -196,7 +200,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-radio-") as d:
         tmp = Path(d) if args.keep is None else args.keep
         tmp.mkdir(parents=True, exist_ok=True)
-        result = run(tmp, args.messages, args.time_scale, args.gap, args.seed)
+        result = run(tmp, args.messages, args.time_scale, args.gap, args.seed,
+                     cmms=not args.no_cmms)
     Console(width=100).print(table(result))
     if args.json:
         print(json.dumps(result.to_json()))

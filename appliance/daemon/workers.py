@@ -37,7 +37,11 @@ class OutboxWorker(LoopThread):
 
     def _run(self) -> None:
         idle = self.outbound.policy.idle_poll
+        worked = False
         while not self._stop.is_set():
+            # A turn right after one that sent is a run of sends: the modem keeps its
+            # relay link open between them (+CMMS).
+            self.handle.backlog = worked
             try:
                 worked = self.outbound.send_next(self.modem, self.counts)
             except Exception:  # never let one bad turn end the worker

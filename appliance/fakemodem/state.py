@@ -43,6 +43,7 @@ class Prompt:
     to: str = ""
     buffer: bytearray = field(default_factory=bytearray)
     overflow: bool = False
+    link_open: bool = False  # the relay link was still open when AT+CMGS came (+CMMS)
 
 
 @dataclass
@@ -60,6 +61,8 @@ class Settings:
     cusd: int = 0
     cops_format: int = 0
     csdh: int = 0
+    cmms: int = 0  # 27.005 +CMMS <n>: 0 link closed after each send, 1 kept once, 2 kept
+    csms: int = 0  # 27.005 +CSMS <service>: 1 makes +CMT/+CDS wait for +CNMA
     flags: dict[str, int] = field(default_factory=dict)  # +CLIP, +CRC, +CVHU: 0 or 1
 
 
@@ -106,6 +109,7 @@ class ModemState:
         self._buffered: list[bytes] = []  # notices held by CNMI mode 0
         self._inject: list[bytes] = []  # notices held for cmti-inside-answer
         self._burst: list[bytes] = []  # notices held for cmti-burst
+        self.link_until: datetime | None = None  # the relay link closes then (+CMMS)
 
     @property
     def prompt_open(self) -> bool:

@@ -62,6 +62,9 @@ class ModemHandle:
         self._inbox_cv = threading.Condition()
         self._inbox_wanted = 0  # generation of the latest notice not yet read
         self._inbox_read = 0  # generation the inbox has finished with
+        # Set by the outbox worker: more messages wait behind the one being sent (the
+        # modem then keeps its relay link open between them, +CMMS).
+        self.backlog = False
 
     # -- health ---------------------------------------------------------------------
     @property
@@ -150,7 +153,8 @@ class ModemHandle:
         `progress` hears how far each part got (`Modem.send`)."""
         with self._lock:
             modem = self._require()
-            return list(modem.send(to, text, request_report=True, progress=progress).refs)
+            return list(modem.send(to, text, request_report=True, progress=progress,
+                                   more=self.backlog).refs)
 
     def call(self, fn: Callable[[Modem], T]) -> T:
         """Run `fn(modem)` with the wrapper `Modem` under this handle's port lock."""

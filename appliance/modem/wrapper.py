@@ -122,6 +122,10 @@ class Modem(FactQueries):
         self.cnmi: str | None = None
         self._probe = probe
         self._sim_state: str | None = None
+        # +CMMS=2 (keep the relay link open between sends): the link it was set on, and
+        # whether the modem refused it (then never asked again)
+        self._cmms_link: SerialLink | None = None
+        self._cmms_refused = False
 
     def pin_state(self) -> str | None:
         """`+CPIN?` as seen at the last open: READY, SIM PIN, SIM PUK, NOT INSERTED …"""
@@ -190,6 +194,7 @@ class Modem(FactQueries):
 
     def _init(self) -> None:
         self._ch.forget_storage()
+        self._cmms_link = None  # a restart resets +CMMS to 0
         setup = startup.initialise(self._ch, self._pin, probe=self._probe)
         self._sim_state = setup.sim_state
         self.cnmi = setup.cnmi
@@ -251,7 +256,7 @@ class Modem(FactQueries):
 
     def send(
         self, to: str, text: str, *, ucs2: bool | None = None, request_report: bool = True,
-        progress: Callable[[str], None] | None = None,
+        progress: Callable[[str], None] | None = None, more: bool = False,
     ) -> SendResult:
         """Send `text` to `to` (E.164), one `AT+CMGS` per part; return each part's TP-MR.
 
@@ -261,11 +266,15 @@ class Modem(FactQueries):
         carries the refs of the parts already accepted in `.sent_refs`. `progress` hears
         each part's steps: `"prompt"` (its PDU is about to be written: from here on it may
         go out), `"written"` (PDU and Ctrl-Z written), `"answered"` (`+CMGS: <mr>` read).
+        `more`: other messages wait to be sent after this one; then (and for a message
+        of several parts) the relay link is kept open between sends (`AT+CMMS=2`).
         """
         with self._session() as link:
             ref = self._concat_ref
             self._concat_ref = (self._concat_ref + 1) % 256
             pdus = encode_submit(to, text, ucs2=ucs2, request_report=request_report, ref=ref)
+            if more or len(pdus) > 1:
+                self._keep_link(link)
             refs: list[int] = []
             for part in pdus:
                 try:
@@ -282,6 +291,21 @@ class Modem(FactQueries):
                     progress("answered")
             log.info("%s: sent %d part(s) to %s", self.name, len(refs), mask_phone(to))
             return SendResult(refs=tuple(refs))
+
+    def _keep_link(self, link: SerialLink) -> None:
+        """`AT+CMMS=2` once per link (the modem keeps it until a restart; the link itself
+        closes 1-5 s after the last send), so a run of sends pays the link set-up once.
+        A modem that refuses it is sent without it from then on, and told so once."""
+        if self._cmms_refused or self._cmms_link is link:
+            return
+        try:
+            self._ch.cmd("AT+CMMS=2")
+        except (CommandError, CmeError, CmsError) as exc:
+            self._cmms_refused = True
+            log.info("%s: AT+CMMS=2 refused (%s); sending without keeping the link",
+                     self.name, exc)
+            return
+        self._cmms_link = link
 
     # ------------------------------------------------------------ status and identity
 
