@@ -19,7 +19,7 @@ from appliance.fakemodem.model import (
     Timer,
 )
 from appliance.fakemodem.network import NetworkCommands
-from appliance.fakemodem.state import Prompt, Result, accept, setting
+from appliance.fakemodem.state import Prompt, Result, setting
 from appliance.fakemodem.storage import STORAGES
 from appliance.fakemodem.syntax import int_arg, text_stamp
 
@@ -333,6 +333,5 @@ SMS_HANDLERS: dict[str, SmsHandler] = {
     "+CMGS": SmsCommands._cmgs,
     "+CSMP": SmsCommands._csmp,
     "+CSDH": setting("+CSDH", "csdh", range(2), "(0,1)"),
-    "+CNMA": accept,
     "+CMMS": SmsCommands._cmms,
 }

@@ -110,6 +110,12 @@ class ModemState:
         self._inject: list[bytes] = []  # notices held for cmti-inside-answer
         self._burst: list[bytes] = []  # notices held for cmti-burst
         self.link_until: datetime | None = None  # the relay link closes then (+CMMS)
+        # +CSMS=1: the +CMT/+CDS the terminal must acknowledge (+CNMA) before the next
+        # one comes (27.005 §3.4.1): (its number, "cmt" or "cds", its PDU), and those the
+        # network holds back meanwhile: (kind, notice bytes, PDU)
+        self.unacked: tuple[int, str, str] | None = None
+        self.ack_seq = 0
+        self.ack_waiting: list[tuple[str, bytes, str]] = []
 
     @property
     def prompt_open(self) -> bool:

@@ -18,7 +18,9 @@ class FactQueries:
     """Identity, signal, registration, operator and service centre of an open modem."""
 
     name: str
+    command_timeout: float
     _ch: Channel
+    _storages: tuple[str, ...]
 
     def _session(self) -> contextlib.AbstractContextManager[object]:
         raise NotImplementedError
@@ -69,3 +71,22 @@ class FactQueries:
         """The service centre number the SIM holds (`AT+CSCA?`), None if unset."""
         with self._session():
             return first_quoted(self._ch.value("AT+CSCA?", "+CSCA"))
+
+    def ping(self) -> bool:
+        """True when the modem answers `AT` with `OK` (never raises)."""
+        try:
+            with self._session():
+                self._ch.cmd("AT", timeout=min(self.command_timeout, 5.0))
+        except ModemError:
+            return False
+        return True
+
+    def storage_usage(self) -> dict[str, tuple[int, int]]:
+        """(used, total) per storage `list_stored()` walks; a full SIM stops `+CMTI`."""
+        usage: dict[str, tuple[int, int]] = {}
+        with self._session():
+            for storage in self._storages:
+                values = numbers(self._ch.select(storage, fresh=True))
+                if len(values) >= 2:
+                    usage[storage] = (values[0], values[1])
+        return usage

@@ -43,13 +43,13 @@ from appliance.modem.at_answers import (
     cds_length,
     is_restart_notice,
     new_message_slot,
-    numbers,
     parse_cmgl,
     parse_cmgr,
     parse_cmgs,
 )
 from appliance.modem.at_protocol import Notice
 from appliance.modem.channel import Channel
+from appliance.modem.direct import DIRECT, DirectQueue
 from appliance.modem.errors import (
     CmeError,
     CmsError,
@@ -58,6 +58,7 @@ from appliance.modem.errors import (
 )
 from appliance.modem.facts import FactQueries
 from appliance.modem.pdu import PduError, decode_status_report, encode_submit
+from appliance.modem.relay import RelayLink
 from appliance.modem.serial_link import SerialLink
 from appliance.modem.types import (
     SendResult,
@@ -92,10 +93,13 @@ class Modem(FactQueries):
         on_gone: Callable[[], None] | None = None,
         name: str = "modem",
         probe: bool = False,
+        receive: str = "stored",
     ) -> None:
         """`probe=True` opens for inspection only (`appliance doctor`): a locked SIM is
         recorded in `pin_state()` instead of failing `open()`, and nothing is configured
-        beyond what reading facts needs (no +CNMI, so no notices are routed to us)."""
+        beyond what reading facts needs (no +CNMI, so no notices are routed to us).
+        `receive="direct"`: messages handed over by +CMT where the modem can (see
+        `appliance.modem.direct`), listed as storage `CMT`; their delete acknowledges."""
         if pin is not None and not (pin.isdigit() and 4 <= len(pin) <= 8):
             raise ValueError("a SIM PIN is 4 to 8 digits")
         self.port = port
@@ -122,10 +126,10 @@ class Modem(FactQueries):
         self.cnmi: str | None = None
         self._probe = probe
         self._sim_state: str | None = None
-        # +CMMS=2 (keep the relay link open between sends): the link it was set on, and
-        # whether the modem refused it (then never asked again)
-        self._cmms_link: SerialLink | None = None
-        self._cmms_refused = False
+        self._relay = RelayLink()  # +CMMS=2 between sends
+        self._want_direct = receive == "direct" and not probe
+        self._direct = DirectQueue()
+        self.direct = False  # the init set direct delivery up
 
     def pin_state(self) -> str | None:
         """`+CPIN?` as seen at the last open: READY, SIM PIN, SIM PUK, NOT INSERTED …"""
@@ -194,10 +198,13 @@ class Modem(FactQueries):
 
     def _init(self) -> None:
         self._ch.forget_storage()
-        self._cmms_link = None  # a restart resets +CMMS to 0
-        setup = startup.initialise(self._ch, self._pin, probe=self._probe)
+        self._relay.forget()
+        self._direct.clear()  # not acknowledged: the network delivers them again
+        setup = startup.initialise(self._ch, self._pin, probe=self._probe,
+                                   direct=self._want_direct)
         self._sim_state = setup.sim_state
         self.cnmi = setup.cnmi
+        self.direct = setup.direct
         if setup.sim_state == "READY":
             self._storages = setup.storages
         self._walk.reset(self._storages)
@@ -209,13 +216,17 @@ class Modem(FactQueries):
         messages go to, others named by a notice or due their periodic walk), PDUs raw.
 
         Nothing is decoded, skipped or deleted here. A storage the modem refuses
-        (`+CMS ERROR`) is logged and left out; timeouts and a lost port raise.
+        (`+CMS ERROR`) is logged and left out; timeouts and a lost port raise. With
+        direct delivery, the messages handed over come first (storage `CMT`), and a
+        storage is listed only when named or due (a message the modem stored anyway).
         """
         found: dict[str, list[StoredMessage]] = {}
         with self._session():
+            handed = self._direct.take()
             # the storage selected now first: no switch back and forth per listing
             current = self._ch.selected_storage
-            for storage in sorted(self._walk.take(), key=lambda s: s != current):
+            walk = self._walk.take(always_first=not self.direct)
+            for storage in sorted(walk, key=lambda s: s != current):
                 try:
                     self._ch.select(storage)
                     lines = self._ch.cmd("AT+CMGL=4", timeout=self.list_timeout)
@@ -229,7 +240,12 @@ class Modem(FactQueries):
                 found[storage] = parse_cmgl(storage, lines)
                 if found[storage]:
                     self._walk.found(storage)
-        return [m for storage in self._storages for m in found.get(storage, [])]
+            stored = [m for storage in self._storages for m in found.get(storage, [])]
+            if self.direct and any(m.received for m in stored):
+                # stored, not handed over: the modem may have dropped to +CNMI mt=0
+                # after an acknowledgement that did not come (the box was down)
+                self._ch.attempt(f"AT+CNMI={self.cnmi}")
+        return handed + stored
 
     def read(self, storage: str, index: int) -> StoredMessage | None:
         """One stored message (`AT+CMGR`), or None when the slot is empty."""
@@ -244,7 +260,11 @@ class Modem(FactQueries):
         return parse_cmgr(storage, index, lines)
 
     def delete(self, storage: str, index: int) -> None:
-        """Delete exactly one slot (`AT+CMGD=<index>`); an already empty slot is fine."""
+        """Delete exactly one slot (`AT+CMGD=<index>`); an already empty slot is fine.
+        A message handed over (storage `CMT`) is acknowledged instead (`AT+CNMA`)."""
+        if storage == DIRECT:
+            self.acknowledge()
+            return
         with self._session():
             self._ch.select(storage)
             try:
@@ -274,7 +294,7 @@ class Modem(FactQueries):
             self._concat_ref = (self._concat_ref + 1) % 256
             pdus = encode_submit(to, text, ucs2=ucs2, request_report=request_report, ref=ref)
             if more or len(pdus) > 1:
-                self._keep_link(link)
+                self._relay.keep(self._ch, link)
             refs: list[int] = []
             for part in pdus:
                 try:
@@ -292,41 +312,21 @@ class Modem(FactQueries):
             log.info("%s: sent %d part(s) to %s", self.name, len(refs), mask_phone(to))
             return SendResult(refs=tuple(refs))
 
-    def _keep_link(self, link: SerialLink) -> None:
-        """`AT+CMMS=2` once per link (the modem keeps it until a restart; the link itself
-        closes 1-5 s after the last send), so a run of sends pays the link set-up once.
-        A modem that refuses it is sent without it from then on, and told so once."""
-        if self._cmms_refused or self._cmms_link is link:
-            return
-        try:
-            self._ch.cmd("AT+CMMS=2")
-        except (CommandError, CmeError, CmsError) as exc:
-            self._cmms_refused = True
-            log.info("%s: AT+CMMS=2 refused (%s); sending without keeping the link",
-                     self.name, exc)
-            return
-        self._cmms_link = link
+    def acknowledge(self, *, report: bool = False) -> None:
+        """`AT+CNMA`: the +CMT (or, `report`, the +CDS) handed over is ours. A modem that
+        expected none has given up on it (too late: the network delivers it again) and
+        dropped to +CNMI mt=0: direct delivery is set again."""
+        with self._session():
+            try:
+                self._ch.cmd("AT+CNMA")
+            except (CommandError, CmeError, CmsError) as exc:
+                if report:
+                    return
+                log.warning("%s: acknowledgement refused (%s); setting +CNMI=%s again",
+                            self.name, exc, self.cnmi)
+                self._ch.attempt(f"AT+CNMI={self.cnmi}")
 
     # ------------------------------------------------------------ status and identity
-
-    def ping(self) -> bool:
-        """True when the modem answers `AT` with `OK` (never raises)."""
-        try:
-            with self._session():
-                self._ch.cmd("AT", timeout=min(self.command_timeout, 5.0))
-        except ModemError:
-            return False
-        return True
-
-    def storage_usage(self) -> dict[str, tuple[int, int]]:
-        """(used, total) per storage `list_stored()` walks; a full SIM stops `+CMTI`."""
-        usage: dict[str, tuple[int, int]] = {}
-        with self._session():
-            for storage in self._storages:
-                values = numbers(self._ch.select(storage, fresh=True))
-                if len(values) >= 2:
-                    usage[storage] = (values[0], values[1])
-        return usage
 
     def enter_pin(self, pin: str) -> None:
         """Give the SIM its PIN now (`AT+CPIN`); `PinRequired` when refused. Not retried."""
@@ -373,11 +373,18 @@ class Modem(FactQueries):
                 return
             if self._on_status_report is not None:
                 self._on_status_report(report)
+            if self.direct:  # +CSMS=1: a +CDS is acknowledged like a +CMT
+                self.acknowledge(report=True)
             return
         if is_restart_notice(notice):
             # The modem rebooted (power glitch, firmware watchdog) without the port going.
             self._ch.forget_storage()
             self._needs_init = True
+            return
+        if notice.prefix == "+CMT" and self.direct and notice.pdu is not None:
+            number = self._direct.push(notice.pdu, line)
+            if self._on_new_message is not None:
+                self._on_new_message(DIRECT, number)
             return
         if notice.prefix == "+CMT":
             # Our +CNMI stores messages (mt=1); one routed directly would bypass storage.
