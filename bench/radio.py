@@ -51,6 +51,8 @@ class Result:
     replies: int
     time_scale: float
     gap: float
+    receive: str
+    cmms: bool
     elapsed_s: float  # first arrival to the last reply's +CMGS answer
     cmgs_s: float  # +CMGS lines and their messages (the transmission)
     transmit_s: float  # the messages after `> ` alone: the physical limit's sum
@@ -59,6 +61,9 @@ class Result:
     # per command name: model seconds the modem spent on it, and idle just before it
     busy_by: dict[str, float] = field(default_factory=dict)
     idle_before: dict[str, float] = field(default_factory=dict)
+    # +CNMA that acknowledged a status report (+CDS under +CSMS=1): the reply's, not
+    # the inbound's
+    report_acks: int = 0
 
     @property
     def rate(self) -> float:
@@ -78,12 +83,14 @@ class Result:
 
     @property
     def inbound_commands(self) -> int:
-        return sum(n for c, n in self.commands.items() if c not in SEND and c != DELETE)
+        return sum(n for c, n in self.commands.items()
+                   if c not in SEND and c != DELETE) - self.report_acks
 
     @property
     def send_commands(self) -> int:
         # `<message>` is the second half of one AT+CMGS, not a command of its own
-        return sum(n for c, n in self.commands.items() if c in SEND and c != "<message>")
+        return sum(n for c, n in self.commands.items()
+                   if c in SEND and c != "<message>") + self.report_acks
 
     def to_json(self) -> dict[str, object]:
         data: dict[str, object] = asdict(self)
@@ -94,7 +101,8 @@ class Result:
 
 
 def measure(timeline: list[Busy], t0: datetime, messages: int, time_scale: float,
-            gap: float) -> Result:
+            gap: float, receive: str = "stored", cmms: bool = True,
+            report_acks: int = 0) -> Result:
     """Sum the timeline from the burst's first arrival `t0` to the last reply answered."""
     burst = [b for b in timeline if b.at >= t0]
     sends = [b for b in burst if b.command == "<message>"]
@@ -113,6 +121,7 @@ def measure(timeline: list[Busy], t0: datetime, messages: int, time_scale: float
         free_at = max(free_at, start + b.seconds * time_scale)
     return Result(
         messages=messages, replies=len(sends), time_scale=time_scale, gap=gap,
+        receive=receive, cmms=cmms, report_acks=report_acks,
         elapsed_s=(end - t0.timestamp()) / time_scale,
         cmgs_s=sum(b.seconds for b in burst if b.command in ("+CMGS", "<message>")),
         transmit_s=sum(b.seconds for b in sends),
@@ -122,9 +131,10 @@ def measure(timeline: list[Busy], t0: datetime, messages: int, time_scale: float
 
 
 def run(tmp: Path, messages: int, time_scale: float, gap: float, seed: int, *,
-        cmms: bool = True) -> Result:
+        cmms: bool = True, receive: str = "stored") -> Result:
     """Start bank, fake modem and daemon; deliver the burst; measure it. `cmms` False:
-    the modem refuses `AT+CMMS` (every send sets its relay link up)."""
+    the modem refuses `AT+CMMS` (every send sets its relay link up); `receive` is the
+    modem's `receive` key (stored, or direct: +CMT and +CNMA)."""
     seed_file = tmp / "seed.yaml"
     make_seed(seed_file, messages)
     bank = FakeBankServer(tmp / "bank", seed=seed_file).start()
@@ -133,8 +143,12 @@ def run(tmp: Path, messages: int, time_scale: float, gap: float, seed: int, *,
                             time_scale=time_scale, config=ModemConfig(cmms=cmms)).start()
     daemon = None
     try:
-        daemon = start_daemon(tmp, "radio", bank, link, timeout=120)
+        daemon = start_daemon(tmp, "radio", bank, link, timeout=120,
+                              modem_keys=f'receive = "{receive}"\n')
+        if receive == "direct":
+            wait(lambda: modem.status()["cnmi"][1] == 2, 30, "direct delivery set up")
         base = len(modem.interpreter.sent_parts)
+        acks_before = modem.interpreter.acks["cds"]
         t0 = datetime.now(UTC)
         pause = threading.Event()
         for i in range(messages):
@@ -142,7 +156,8 @@ def run(tmp: Path, messages: int, time_scale: float, gap: float, seed: int, *,
             pause.wait(gap * time_scale)
         wait(lambda: len(modem.interpreter.sent_parts) - base >= messages,
              60 + messages * 10 * time_scale, "every reply", tick=0.02)
-        return measure(modem.timeline(), t0, messages, time_scale, gap)
+        acks = modem.interpreter.acks["cds"] - acks_before
+        return measure(modem.timeline(), t0, messages, time_scale, gap, receive, cmms, acks)
     finally:
         if daemon is not None:
             daemon.stop()
@@ -153,7 +168,8 @@ def run(tmp: Path, messages: int, time_scale: float, gap: float, seed: int, *,
 def table(r: Result) -> Table:
     """The one table of the benchmark."""
     t = Table(title=f"radio efficiency: {r.messages} x B from {r.messages} numbers, "
-                    f"{r.gap:g} s apart, realistic modem (time scale {r.time_scale:g})")
+                    f"{r.gap:g} s apart, realistic modem (time scale {r.time_scale:g}), "
+                    f"receive {r.receive}, +CMMS {'on' if r.cmms else 'refused'}")
     t.add_column("measure")
     t.add_column("value", justify="right")
     t.add_column("note")
@@ -174,7 +190,9 @@ def table(r: Result) -> Table:
     deletes = r.commands.get(DELETE, 0) / r.messages if r.messages else 0.0
     t.add_row("  deletes per inbound", f"{deletes:.2f}", "")
     per_reply = r.send_commands / r.replies if r.replies else 0.0
-    t.add_row("AT commands per reply", f"{per_reply:.2f}", "")
+    t.add_row("AT commands per reply", f"{per_reply:.2f}",
+              f"its +CMGS; +CMMS; {r.report_acks} +CNMA of status reports"
+              if r.report_acks else "its +CMGS; +CMMS")
     for name, n in r.commands.items():
         share = 100 * r.busy_by.get(name, 0.0) / r.elapsed_s if r.elapsed_s else 0.0
         t.add_row(f"  {name}", f"{n}",
@@ -193,6 +211,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=17)
     ap.add_argument("--no-cmms", action="store_true",
                     help="the modem answers ERROR to AT+CMMS (no relay link kept)")
+    ap.add_argument("--receive", choices=("stored", "direct"), default="stored",
+                    help="how the daemon receives: stored (+CMTI, +CMGL, +CMGD) or "
+                         "direct (+CMT, +CNMA)")
     ap.add_argument("--json", action="store_true", help="also print the result as JSON")
     ap.add_argument("--keep", type=Path, default=None,
                     help="work in this directory and keep it (logs, databases)")
@@ -201,7 +222,7 @@ def main() -> None:
         tmp = Path(d) if args.keep is None else args.keep
         tmp.mkdir(parents=True, exist_ok=True)
         result = run(tmp, args.messages, args.time_scale, args.gap, args.seed,
-                     cmms=not args.no_cmms)
+                     cmms=not args.no_cmms, receive=args.receive)
     Console(width=100).print(table(result))
     if args.json:
         print(json.dumps(result.to_json()))

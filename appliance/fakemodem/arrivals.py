@@ -134,6 +134,7 @@ class Arrivals(SmsCommands):
             return []  # phase 2: nothing is ever awaited, and a plain modem says OK
         if self.unacked is None:
             raise CmsError(340)  # no +CNMA acknowledgement expected
+        self.acks[self.unacked[1]] += 1
         self.unacked = None
         return []
 

@@ -92,6 +92,7 @@ class ModemState:
         self.history: deque[tuple[str, str]] = deque(maxlen=2000)
         # what the modem spent its time on, for benches of radio efficiency
         self.timeline: deque[Busy] = deque(maxlen=100_000)
+        self.acks = {"cmt": 0, "cds": 0}  # +CNMA taken, by what they acknowledged
         self.power_on()
 
     def power_on(self) -> None:

@@ -148,10 +148,14 @@ class ModemHandle:
             self._require().delete(storage, index)
 
     def send_text(self, to: str, text: str,
-                  progress: Callable[[str], None] | None = None) -> list[int]:
+                  progress: Callable[[str], None] | None = None,
+                  on_locked: Callable[[], None] | None = None) -> list[int]:
         """Send `text` (encoded, split as needed); the modem's references, one per part.
-        `progress` hears how far each part got (`Modem.send`)."""
+        `progress` hears how far each part got (`Modem.send`); `on_locked` is called
+        once this send holds the port (before anything is written)."""
         with self._lock:
+            if on_locked is not None:
+                on_locked()
             modem = self._require()
             return list(modem.send(to, text, request_report=True, progress=progress,
                                    more=self.backlog).refs)
