@@ -25,6 +25,23 @@ class FactQueries:
     def _session(self) -> contextlib.AbstractContextManager[object]:
         raise NotImplementedError
 
+    @property
+    def alive(self) -> bool:
+        """True while the port is open and has not vanished."""
+        link = self._ch.link
+        return link is not None and not link.gone
+
+    @property
+    def bytes_received(self) -> int:
+        """Bytes the reader has processed since the last open (0 when closed)."""
+        link = self._ch.link
+        return link.bytes_received if link is not None else 0
+
+    @property
+    def storages(self) -> tuple[str, ...]:
+        """Message storages `list_stored()` walks (SM and/or ME, as the modem offers)."""
+        return self._storages
+
     def info(self) -> ModemInfo:
         """Manufacturer, model, revision, IMEI and IMSI (None where the modem won't say)."""
         with self._session():

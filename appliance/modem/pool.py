@@ -16,6 +16,7 @@ from typing import TypeVar
 
 from appliance.core.phones import operator_of
 from appliance.core.rules import Operator
+from appliance.modem.direct import DIRECT
 from appliance.modem.errors import ModemGone, ModemTimeout
 from appliance.modem.pdu import decode_deliver
 from appliance.modem.types import Deliver
@@ -144,6 +145,14 @@ class ModemHandle:
         return decode_deliver(pdu)
 
     def delete_stored(self, storage: str, index: int) -> None:
+        if storage == DIRECT:
+            # An acknowledgement never waits for this port's lock (a send may hold it
+            # for seconds): the modem sends it as soon as the port is free.
+            modem = self._modem
+            if modem is None or not self._healthy.is_set():
+                raise ModemGone(f"modem {self.name} is not in service")
+            modem.delete(storage, index)
+            return
         with self._lock:
             self._require().delete(storage, index)
 

@@ -2,9 +2,7 @@
 `at_protocol`), init (`startup`), answer parsing (`at_answers`) and PDUs (`pdu`).
 Our types, our exceptions; nothing of gsmmodem leaks out.
 
-Usage (the daemon's inbox and outbox threads may share one `Modem`; every public method
-takes the same lock, so compound operations such as "switch storage, then list" are
-atomic)::
+Usage (threads may share one `Modem`: every public method takes its lock)::
 
     modem = Modem("/dev/ttyUSB0", on_new_message=inbox.kick, on_gone=health.lost)
     modem.open()                       # short init; PinRequired / CmeError / ModemGone
@@ -13,17 +11,15 @@ atomic)::
     modem.send("+38344123456", "Bilanci: 12,50 EUR")   # SendResult(refs=(17,))
 
 Weak spots of python-gsmmodem-new handled here (numbers from the field notes):
-- #5 never `processStoredSms`/`listStoredSms(delete=True)`: `delete()` removes one slot,
-  never `AT+CMGD=…,4`; #6 `list_stored()` never decodes, so nothing is skipped.
-- #10 PDU mode only; `+CSCS` is never touched; UCS-2 is built in the PDU.
-- #11 `request_report` sets or clears the status-report bit.
+- #5 `delete()` removes one slot, never `AT+CMGD=…,4`; #6 `list_stored()` never decodes.
+- #10 PDU mode only, `+CSCS` untouched; #11 `request_report` sets or clears the bit.
 - #14 concatenation is exposed (`Deliver.concat`); the daemon reassembles.
 - #15 `open()` is short (`appliance.modem.startup`) and `reopen()` recovers without a
   blind `AT+CFUN=1,1` (which can flip sticks into USB-storage mode for good).
 - #1–4, #7–9, #12, #13: see `appliance.modem.serial_link` and `.at_protocol`.
 
 Callbacks run on the link's notice thread (never the reader): `on_new_message(storage,
-index)` for `+CMTI` and `+CDSI`; `on_status_report(StatusReport)` for `+CDS`;
+index)` for `+CMTI`, `+CDSI` and `+CMT`; `on_status_report(StatusReport)` for `+CDS`;
 `on_gone()` once when the port vanishes. A callback may call back into the `Modem`.
 """
 
@@ -49,7 +45,7 @@ from appliance.modem.at_answers import (
 )
 from appliance.modem.at_protocol import Notice
 from appliance.modem.channel import Channel
-from appliance.modem.direct import DIRECT, DirectQueue
+from appliance.modem.direct import DIRECT, Acks, DirectQueue, send_acks
 from appliance.modem.errors import (
     CmeError,
     CmsError,
@@ -129,6 +125,7 @@ class Modem(FactQueries):
         self._relay = RelayLink()  # +CMMS=2 between sends
         self._want_direct = receive == "direct" and not probe
         self._direct = DirectQueue()
+        self._acks = Acks()
         self.direct = False  # the init set direct delivery up
 
     def pin_state(self) -> str | None:
@@ -179,27 +176,11 @@ class Modem(FactQueries):
     def __exit__(self, *_exc: object) -> None:
         self.close()
 
-    @property
-    def alive(self) -> bool:
-        """True while the port is open and has not vanished."""
-        link = self._ch.link
-        return link is not None and not link.gone
-
-    @property
-    def bytes_received(self) -> int:
-        """Bytes the reader has processed since the last open (0 when closed)."""
-        link = self._ch.link
-        return link.bytes_received if link is not None else 0
-
-    @property
-    def storages(self) -> tuple[str, ...]:
-        """Message storages `list_stored()` walks (SM and/or ME, as the modem offers)."""
-        return self._storages
-
     def _init(self) -> None:
         self._ch.forget_storage()
         self._relay.forget()
         self._direct.clear()  # not acknowledged: the network delivers them again
+        self._acks.clear()
         setup = startup.initialise(self._ch, self._pin, probe=self._probe,
                                    direct=self._want_direct)
         self._sim_state = setup.sim_state
@@ -263,7 +244,7 @@ class Modem(FactQueries):
         """Delete exactly one slot (`AT+CMGD=<index>`); an already empty slot is fine.
         A message handed over (storage `CMT`) is acknowledged instead (`AT+CNMA`)."""
         if storage == DIRECT:
-            self.acknowledge()
+            self.acknowledge()  # after the inbox's commit: the network may forget it now
             return
         with self._session():
             self._ch.select(storage)
@@ -312,19 +293,21 @@ class Modem(FactQueries):
             log.info("%s: sent %d part(s) to %s", self.name, len(refs), mask_phone(to))
             return SendResult(refs=tuple(refs))
 
-    def acknowledge(self, *, report: bool = False) -> None:
-        """`AT+CNMA`: the +CMT (or, `report`, the +CDS) handed over is ours. A modem that
-        expected none has given up on it (too late: the network delivers it again) and
-        dropped to +CNMI mt=0: direct delivery is set again."""
-        with self._session():
+    def acknowledge(self) -> None:
+        """`AT+CNMA` for the +CMT (or +CDS) handed over last, as soon as the port is free
+        (`direct.Acks`): never waits for a send in progress."""
+        self._acks.add()
+        self._pay_acks()
+
+    def _pay_acks(self) -> None:
+        # The port free: send what is owed. Held by another thread: it sends it before it
+        # lets go (`_session`), or, added just after its look, right after (below).
+        while self._acks.owed and self._lock.acquire(blocking=False):
             try:
-                self._ch.cmd("AT+CNMA")
-            except (CommandError, CmeError, CmsError) as exc:
-                if report:
-                    return
-                log.warning("%s: acknowledgement refused (%s); setting +CNMI=%s again",
-                            self.name, exc, self.cnmi)
-                self._ch.attempt(f"AT+CNMI={self.cnmi}")
+                if self._ch.link is not None:
+                    send_acks(self._ch, self._acks.take(), self.cnmi)
+            finally:
+                self._lock.release()
 
     # ------------------------------------------------------------ status and identity
 
@@ -341,7 +324,13 @@ class Modem(FactQueries):
     def _session(self) -> Iterator[SerialLink]:
         """Hold the command lock, with the modem initialised, for one public operation."""
         with self._lock:
-            yield self._ready()
+            link = self._ready()
+            send_acks(self._ch, self._acks.take(), self.cnmi)  # before this operation
+            try:
+                yield link
+            finally:
+                send_acks(self._ch, self._acks.take(), self.cnmi)
+        self._pay_acks()  # owed while we let go
 
     def _ready(self) -> SerialLink:
         """The open link, re-initialised first if the modem restarted on its own (its
@@ -374,7 +363,7 @@ class Modem(FactQueries):
             if self._on_status_report is not None:
                 self._on_status_report(report)
             if self.direct:  # +CSMS=1: a +CDS is acknowledged like a +CMT
-                self.acknowledge(report=True)
+                self.acknowledge()
             return
         if is_restart_notice(notice):
             # The modem rebooted (power glitch, firmware watchdog) without the port going.
