@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 import logging
 import random
 import threading
@@ -117,7 +118,7 @@ class Modem(FactQueries):
         self._ch = Channel(name, port, command_timeout)
         self._storages: tuple[str, ...] = ("SM",)
         self._walk = StorageWalk()
-        self._concat_ref = random.randrange(256)
+        self._concat_refs = itertools.count(random.randrange(256))  # next() is atomic
         self._needs_init = False  # set when the modem announces it restarted
         self.cnmi: str | None = None
         self._probe = probe
@@ -270,10 +271,10 @@ class Modem(FactQueries):
         `more`: other messages wait to be sent after this one; then (and for a message
         of several parts) the relay link is kept open between sends (`AT+CMMS=2`).
         """
+        # encoded before taking the port: no radio time spent on it
+        pdus = encode_submit(to, text, ucs2=ucs2, request_report=request_report,
+                             ref=next(self._concat_refs) % 256)
         with self._session() as link:
-            ref = self._concat_ref
-            self._concat_ref = (self._concat_ref + 1) % 256
-            pdus = encode_submit(to, text, ucs2=ucs2, request_report=request_report, ref=ref)
             if more or len(pdus) > 1:
                 self._relay.keep(self._ch, link)
             refs: list[int] = []
