@@ -20,6 +20,7 @@ class FactQueries:
     name: str
     command_timeout: float
     _ch: Channel
+    _info: tuple[object, ModemInfo] | None = None  # (the link asked on, its answer)
     _storages: tuple[str, ...]
 
     def _session(self) -> contextlib.AbstractContextManager[object]:
@@ -42,16 +43,31 @@ class FactQueries:
         """Message storages `list_stored()` walks (SM and/or ME, as the modem offers)."""
         return self._storages
 
+    @property
+    def answered_at(self) -> float:
+        """When (monotonic) the modem last answered a command; 0 when closed."""
+        link = self._ch.link
+        return link.answered_at if link is not None else 0.0
+
     def info(self) -> ModemInfo:
-        """Manufacturer, model, revision, IMEI and IMSI (None where the modem won't say)."""
+        """Manufacturer, model, revision, IMEI and IMSI (None where the modem won't say).
+
+        Asked once per link and init (a modem does not change while its port stays open;
+        the health check asked these five every 30 s, radio time lost in a burst); the
+        SIM's IMSI, which a swap changes, is `imsi()`, asked every time."""
         with self._session():
-            return ModemInfo(
+            cached = self._info
+            if cached is not None and cached[0] is self._ch.link:
+                return cached[1]
+            info = ModemInfo(
                 manufacturer=self._ch.optional("AT+CGMI", "+CGMI"),
                 model=self._ch.optional("AT+CGMM", "+CGMM"),
                 revision=self._ch.optional("AT+CGMR", "+CGMR"),
                 imei=self._ch.optional("AT+CGSN", "+CGSN"),
                 imsi=self._ch.optional("AT+CIMI", "+CIMI"),
             )
+            self._info = (self._ch.link, info)
+            return info
 
     def imsi(self) -> str | None:
         """The SIM's IMSI (`AT+CIMI`), None if the modem refuses."""

@@ -174,6 +174,11 @@ class ModemHandle:
         with self._lock:
             return fn(self._require())
 
+    def answered_at(self) -> float:
+        """When (monotonic) its modem last answered a command (0: not open)."""
+        modem = self._modem
+        return modem.answered_at if modem is not None else 0.0
+
     def ping(self) -> None:
         """A cheap liveness check (raises the wrapper's errors when it does not answer)."""
         with self._lock:

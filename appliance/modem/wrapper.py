@@ -179,6 +179,7 @@ class Modem(FactQueries):
 
     def _init(self) -> None:
         self._ch.forget_storage()
+        self._info = None  # a restart may be another firmware, another SIM
         self._relay.forget()
         self._direct.clear()  # not acknowledged: the network delivers them again
         self._acks.clear()
