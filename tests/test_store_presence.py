@@ -10,6 +10,7 @@ from typing import Any
 
 from appliance.core.rules import Rules
 from appliance.flows.fleet import STALE, FleetRouting
+from appliance.flows.inbound import SingleModem
 from appliance.store.presence import Presence, other_boxes_modems, report_modems
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -39,22 +40,9 @@ def test_a_modem_name_another_box_reports_is_not_taken_over(db: Any) -> None:
     assert report_modems("b", [("vala", "vala", True)], later, STALE) == []
 
 
-class _OneModem:
-    """The pool's routing on a box with one modem: no preference of its own."""
-
-    def route(self, phone: str) -> str | None:
-        return None
-
-    def excluded_for(self, name: str) -> set[str]:
-        return set()
-
-    def __len__(self) -> int:
-        return 1
-
-
 def _routing(box: str, modems: Sequence[tuple[str, str | None, bool]],
              now: datetime) -> FleetRouting:
-    return FleetRouting(_OneModem(), lambda: modems, box, Rules().numbering_plan,
+    return FleetRouting(SingleModem(), lambda: modems, box, Rules().numbering_plan,
                         lambda: now)
 
 

@@ -126,7 +126,7 @@ class ProcessResult:
     requests: int = 0  # bank requests (STOP/START, SQ/EN/SR, BLLOKO) created
 
 
-class _SingleModem:
+class SingleModem:
     """The routing of a box with one modem: no preference (it takes everything)."""
 
     def route(self, phone: str) -> str | None:
@@ -147,7 +147,7 @@ class Inbox:
         self.policy = policy
         self.clock = clock
         # Not `routing or …`: an empty pool (the daemon fills it at start) is falsy.
-        self.routing: Routing = routing if routing is not None else _SingleModem()
+        self.routing: Routing = routing if routing is not None else SingleModem()
 
     # -- step 1: modem → database → delete (I1) ----------------------------------------
     def collect(self, modem: ModemStorage) -> int:
