@@ -15,6 +15,8 @@ from appliance.flows.outbound import Outbound, SendCounts
 from appliance.modem.errors import ModemError, ModemGone, ModemTimeout
 from appliance.modem.loop import LoopThread
 from appliance.modem.pool import ModemHandle
+from appliance.store.errors import StoreError
+from appliance.store.reconnect import OUTAGE
 from appliance.store.state import last_sync_at
 
 if TYPE_CHECKING:
@@ -38,13 +40,16 @@ class OutboxWorker(LoopThread):
     def _run(self) -> None:
         idle = self.outbound.policy.idle_poll
         while not self._stop.is_set():
+            wait = idle
             try:
                 worked = self.outbound.send_next(self.modem, self.counts)
+            except StoreError:  # the database away: the store told it once; look again
+                worked, wait = False, OUTAGE.retry_in()
             except Exception:  # never let one bad turn end the worker
                 log.exception("outbox worker %s: unexpected error", self.handle.name)
                 worked = False
             if not worked:
-                self._wake.wait(idle)
+                self._wake.wait(wait)
                 self._wake.clear()
 
 
@@ -75,6 +80,8 @@ class InboxWorker(LoopThread):
             self.heartbeat = service.monotonic()
             try:
                 wait = self.turn(poll)
+            except StoreError:  # the messages stay on the modem until the store is back
+                wait = OUTAGE.retry_in()
             except Exception:
                 log.exception("inbox: unexpected error")
                 wait = 1.0
@@ -145,10 +152,14 @@ class TopupWorker(LoopThread):
                 return
             try:
                 d.submit_topups()
+            except StoreError:
+                pass  # the database away (told once by the store): the next pass
             except Exception:
                 log.exception("top-ups: unexpected error")
             try:
                 d.perform_requests()
+            except StoreError:
+                pass
             except Exception:
                 log.exception("bank requests: unexpected error")
 
@@ -165,6 +176,8 @@ class ReportsWorker(LoopThread):
         while not self._stop.is_set():
             try:
                 self.outbound.apply_status_reports(0.5)
+            except StoreError:  # the database away (told once by the store)
+                self._stop.wait(OUTAGE.retry_in())
             except Exception:
                 log.exception("status reports: unexpected error")
                 self._stop.wait(1.0)
