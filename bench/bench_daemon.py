@@ -99,7 +99,7 @@ class Daemon:
 
 
 def start_daemon(tmp: Path, name: str, bank: FakeBankServer, link: Path,
-                 timeout: float = 30) -> Daemon:
+                 timeout: float = 30, modem_keys: str = "") -> Daemon:
     db = tmp / f"{name}.sqlite"
     config = tmp / f"{name}.toml"
     config.write_text(f"""\
@@ -110,7 +110,7 @@ name = "m1"
 port = "{link}"
 operator = "vala"
 command_timeout = 30
-[inbox]
+{modem_keys}[inbox]
 poll_interval = 30
 [bank]
 url = "{bank.url}"

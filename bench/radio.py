@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from bench_daemon import make_seed, phone, start_daemon, wait  # noqa: E402
 
 from appliance.fakebank.server import FakeBankServer  # noqa: E402
-from appliance.fakemodem.model import Busy  # noqa: E402
+from appliance.fakemodem.model import Busy, ModemConfig  # noqa: E402
 from appliance.fakemodem.server import FakeModemServer  # noqa: E402
 
 SEND = ("+CMGS", "<message>", "+CMMS")  # the send path: what a reply costs
@@ -54,11 +54,19 @@ class Result:
     replies: int
     time_scale: float
     gap: float
+    receive: str
+    cmms: bool
     elapsed_s: float  # first arrival to the last reply's +CMGS answer
     cmgs_s: float  # +CMGS lines and their messages (the transmission)
     transmit_s: float  # the messages after `> ` alone: the physical limit's sum
     busy_s: float  # every command
     commands: dict[str, int] = field(default_factory=dict)  # per command name
+    # per command name: model seconds the modem spent on it, and idle just before it
+    busy_by: dict[str, float] = field(default_factory=dict)
+    idle_before: dict[str, float] = field(default_factory=dict)
+    # +CNMA that acknowledged a status report (+CDS under +CSMS=1): the reply's, not
+    # the inbound's
+    report_acks: int = 0
 
     @property
     def rate(self) -> float:
@@ -79,7 +87,7 @@ class Result:
     @property
     def inbound_commands(self) -> int:
         return sum(n for c, n in self.commands.items()
-                   if c not in SEND and c not in (DELETE, REPORT))
+                   if c not in SEND and c not in (DELETE, REPORT)) - self.report_acks
 
     @property
     def report_commands(self) -> int:
@@ -89,7 +97,8 @@ class Result:
     @property
     def send_commands(self) -> int:
         # `<message>` is the second half of one AT+CMGS, not a command of its own
-        return sum(n for c, n in self.commands.items() if c in SEND and c != "<message>")
+        return sum(n for c, n in self.commands.items()
+                   if c in SEND and c != "<message>") + self.report_acks
 
     def to_json(self) -> dict[str, object]:
         data: dict[str, object] = asdict(self)
@@ -100,7 +109,8 @@ class Result:
 
 
 def measure(timeline: list[Busy], t0: datetime, messages: int, time_scale: float,
-            gap: float) -> Result:
+            gap: float, receive: str = "stored", cmms: bool = True,
+            report_acks: int = 0) -> Result:
     """Sum the timeline from the burst's first arrival `t0` to the last reply answered."""
     burst = [b for b in timeline if b.at >= t0]
     sends = [b for b in burst if b.command == "<message>"]
@@ -109,27 +119,44 @@ def measure(timeline: list[Busy], t0: datetime, messages: int, time_scale: float
     last = sends[-1]
     end = last.at.timestamp() + last.seconds * time_scale
     burst = [b for b in burst if b.at <= last.at]
+    busy_by: Counter[str] = Counter()
+    idle_before: Counter[str] = Counter()
+    free_at = t0.timestamp()  # when the modem was last done (real seconds)
+    for b in sorted(burst, key=lambda b: b.at):
+        start = b.at.timestamp()
+        idle_before[b.command] += max(0.0, start - free_at) / time_scale
+        busy_by[b.command] += b.seconds
+        free_at = max(free_at, start + b.seconds * time_scale)
     return Result(
         messages=messages, replies=len(sends), time_scale=time_scale, gap=gap,
+        receive=receive, cmms=cmms, report_acks=report_acks,
         elapsed_s=(end - t0.timestamp()) / time_scale,
         cmgs_s=sum(b.seconds for b in burst if b.command in ("+CMGS", "<message>")),
         transmit_s=sum(b.seconds for b in sends),
         busy_s=sum(b.seconds for b in burst),
-        commands=dict(Counter(b.command for b in burst).most_common()))
+        commands=dict(Counter(b.command for b in burst).most_common()),
+        busy_by=dict(busy_by), idle_before=dict(idle_before))
 
 
-def run(tmp: Path, messages: int, time_scale: float, gap: float, seed: int) -> Result:
-    """Start bank, fake modem and daemon; deliver the burst; measure it."""
+def run(tmp: Path, messages: int, time_scale: float, gap: float, seed: int, *,
+        cmms: bool = True, receive: str = "stored") -> Result:
+    """Start bank, fake modem and daemon; deliver the burst; measure it. `cmms` False:
+    the modem refuses `AT+CMMS` (every send sets its relay link up); `receive` is the
+    modem's `receive` key (stored, or direct: +CMT and +CNMA)."""
     seed_file = tmp / "seed.yaml"
     make_seed(seed_file, messages)
     bank = FakeBankServer(tmp / "bank", seed=seed_file).start()
     link = tmp / "modem"
     modem = FakeModemServer(link, tmp / "fm", "realistic", seed=seed,
-                            time_scale=time_scale).start()
+                            time_scale=time_scale, config=ModemConfig(cmms=cmms)).start()
     daemon = None
     try:
-        daemon = start_daemon(tmp, "radio", bank, link, timeout=120)
+        daemon = start_daemon(tmp, "radio", bank, link, timeout=120,
+                              modem_keys=f'receive = "{receive}"\n')
+        if receive == "direct":
+            wait(lambda: modem.status()["cnmi"][1] == 2, 30, "direct delivery set up")
         base = len(modem.interpreter.sent_parts)
+        acks_before = modem.interpreter.acks["cds"]
         t0 = datetime.now(UTC)
         pause = threading.Event()
         for i in range(messages):
@@ -137,7 +164,8 @@ def run(tmp: Path, messages: int, time_scale: float, gap: float, seed: int) -> R
             pause.wait(gap * time_scale)
         wait(lambda: len(modem.interpreter.sent_parts) - base >= messages,
              60 + messages * 10 * time_scale, "every reply", tick=0.02)
-        return measure(modem.timeline(), t0, messages, time_scale, gap)
+        acks = modem.interpreter.acks["cds"] - acks_before
+        return measure(modem.timeline(), t0, messages, time_scale, gap, receive, cmms, acks)
     finally:
         if daemon is not None:
             daemon.stop()
@@ -148,7 +176,8 @@ def run(tmp: Path, messages: int, time_scale: float, gap: float, seed: int) -> R
 def table(r: Result) -> Table:
     """The one table of the benchmark."""
     t = Table(title=f"radio efficiency: {r.messages} x B from {r.messages} numbers, "
-                    f"{r.gap:g} s apart, realistic modem (time scale {r.time_scale:g})")
+                    f"{r.gap:g} s apart, realistic modem (time scale {r.time_scale:g}), "
+                    f"receive {r.receive}, +CMMS {'on' if r.cmms else 'refused'}")
     t.add_column("measure")
     t.add_column("value", justify="right")
     t.add_column("note")
@@ -170,12 +199,17 @@ def table(r: Result) -> Table:
     deletes = inbound_deletes / r.messages if r.messages else 0.0
     t.add_row("  deletes per inbound", f"{deletes:.2f}", "")
     per_reply = r.send_commands / r.replies if r.replies else 0.0
-    t.add_row("AT commands per reply", f"{per_reply:.2f}", "")
+    t.add_row("AT commands per reply", f"{per_reply:.2f}",
+              f"its +CMGS; +CMMS; {r.report_acks} +CNMA of status reports"
+              if r.report_acks else "its +CMGS; +CMMS")
     per_report = r.report_commands / r.replies if r.replies else 0.0
     t.add_row("AT commands per status report", f"{per_report:.2f}",
               "stored report read and deleted (those back within the burst)")
     for name, n in r.commands.items():
-        t.add_row(f"  {name}", f"{n}", "")
+        share = 100 * r.busy_by.get(name, 0.0) / r.elapsed_s if r.elapsed_s else 0.0
+        t.add_row(f"  {name}", f"{n}",
+                  f"{r.busy_by.get(name, 0.0):.1f} s busy ({share:.1f} %), "
+                  f"{r.idle_before.get(name, 0.0):.1f} s idle before it")
     return t
 
 
@@ -187,6 +221,11 @@ def main() -> None:
     ap.add_argument("--gap", type=float, default=1.0,
                     help="model seconds between two arrivals (faster than replies go out)")
     ap.add_argument("--seed", type=int, default=17)
+    ap.add_argument("--no-cmms", action="store_true",
+                    help="the modem answers ERROR to AT+CMMS (no relay link kept)")
+    ap.add_argument("--receive", choices=("stored", "direct"), default="stored",
+                    help="how the daemon receives: stored (+CMTI, +CMGL, +CMGD) or "
+                         "direct (+CMT, +CNMA)")
     ap.add_argument("--json", action="store_true", help="also print the result as JSON")
     ap.add_argument("--keep", type=Path, default=None,
                     help="work in this directory and keep it (logs, databases)")
@@ -194,7 +233,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-radio-") as d:
         tmp = Path(d) if args.keep is None else args.keep
         tmp.mkdir(parents=True, exist_ok=True)
-        result = run(tmp, args.messages, args.time_scale, args.gap, args.seed)
+        result = run(tmp, args.messages, args.time_scale, args.gap, args.seed,
+                     cmms=not args.no_cmms, receive=args.receive)
     Console(width=100).print(table(result))
     if args.json:
         print(json.dumps(result.to_json()))

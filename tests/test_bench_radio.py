@@ -49,12 +49,35 @@ def test_ci_sized_burst_gives_a_consistent_table() -> None:
     assert r["rate"] == pytest.approx(r["replies"] / r["elapsed_s"])
     assert r["limit"] == pytest.approx(r["replies"] / r["transmit_s"])
     assert r["rate"] <= r["limit"]
-    # realistic +CMGS: 1-4 model seconds each, whatever the time scale
-    assert 10 * 1.0 <= r["transmit_s"] <= 10 * 4.0
+    # realistic +CMGS: 1-4 model seconds each (0.8 s less on a kept link), whatever the
+    # time scale
+    assert 10 * 0.2 <= r["transmit_s"] <= 10 * 4.0
+    assert r["commands"].get("+CMMS", 0) == 1  # once for the run, not per send
     # the table shows the same numbers
     assert f"{r['cmgs_pct']:.1f} %" in run.stdout
     assert f"{r['limit']:.3f} msg/s" in run.stdout
     assert f"{r['inbound_commands'] / 10:.2f}" in run.stdout
+    # where the time went: every command's modem time and the idle before it
+    assert sum(r["busy_by"].values()) == pytest.approx(r["busy_s"])
+    assert sum(r["idle_before"].values()) <= r["elapsed_s"] - r["busy_s"] + 1e-3
+
+
+def test_ci_sized_burst_by_direct_delivery_acknowledges_instead_of_deleting() -> None:
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "radio.py"), "--messages", "10",
+         "--time-scale", "0.02", "--receive", "direct", "--no-cmms", "--json"],
+        check=False, capture_output=True, text=True, timeout=240)
+    assert run.returncode == 0, run.stderr[-2000:]
+    r = json.loads(next(line for line in run.stdout.splitlines() if line.startswith("{")))
+    assert (r["receive"], r["cmms"], r["replies"]) == ("direct", False, 10)
+    # no message deleted: the only +CMGD are of the status reports stored (ds=2) and read
+    assert r["commands"].get("+CMGD", 0) == r["commands"].get("+CMGR", 0)
+    assert r["commands"].get("+CMMS", 0) <= 1  # refused (ERROR) once, never asked again
+    # one +CNMA per message, the reports' own +CNMA counted per reply
+    assert r["commands"]["+CNMA"] - r["report_acks"] == 10
+    assert r["inbound_commands"] >= 10
+    assert r["send_commands"] == (r["commands"]["+CMGS"] + r["commands"].get("+CMMS", 0)
+                                  + r["report_acks"])
 
 
 def test_measure_counts_only_the_burst_up_to_the_last_reply() -> None:

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from appliance.daemon.workers import OutboxWorker
+
 pytestmark = pytest.mark.timeout(420)  # real daemons draining on realistic modems
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,12 +33,13 @@ def test_tiny_salary_day_drains_with_nothing_lost_or_doubled(tmp_path: Path) -> 
     # survivor once their lease ran out; twice only when its modem had sent one already
     # and the crash-mid-send policy resent it
     assert day["lost"] == day["stuck"] == 0
-    assert day["held"] <= 2
+    # at most one claim per lane of each of the dead box's two modems
+    assert day["held"] <= 2 * OutboxWorker.LANES, day
     assert day["resent"] <= day["held"]
     assert day["doubled"] <= day["held"]
     assert day["parts"] == 40 - day["lost"]
     assert set(day["busy_pct"]) == {"m01", "m02", "m03", "m04"}
-    assert all(0 < v <= 100.5 for v in day["busy_pct"].values())
+    assert all(0 < v <= 100.5 for v in day["busy_pct"].values()), day["busy_pct"]
     # realistic +CMGS is 1-4 model seconds; nothing drains faster than its radios allow
     assert 1.0 <= day["send_s"] <= 4.0
     assert day["drain_s"] >= day["ideal_s"] * 0.8

@@ -53,6 +53,7 @@ from appliance.core.rules import Rules
 ModemOperator = Literal["vala", "ipko"]
 MultipartPolicy = Literal["answer_partial", "help"]
 SendingPolicy = Literal["resend", "fail"]
+ReceiveMode = Literal["stored", "direct"]
 UnknownSenderPolicy = Literal["refuse_once_per_day", "silent"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
@@ -106,6 +107,11 @@ class ModemSettings(Section):
     # The service centres this modem's operator delivers through (DESIGN §4): when set, a
     # money command that came through another one is refused. Empty: off.
     smsc_allow: E164List = ()
+    # How messages come in (issue 17): "stored" in the modem's storage, listed (+CMGL)
+    # and deleted (+CMGD) after their commit; "direct" routed to us (+CNMI mt=2, +CMT)
+    # and acknowledged (+CNMA, +CSMS=1) after their commit, so that the network delivers
+    # again what was not committed: no listing and no delete per message.
+    receive: Annotated[ReceiveMode, one_of(ReceiveMode)] = "stored"
 
 
 class InboxSettings(Section):

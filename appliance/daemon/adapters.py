@@ -54,6 +54,7 @@ def build_modem(modem_settings: ModemSettings, handle: ModemHandle, *,
         send_timeout=4 * float(modem_settings.command_timeout),
         list_timeout=float(modem_settings.command_timeout),
         name=name,
+        receive=str(modem_settings.receive),
         on_new_message=lambda *_a: on_new_message(handle),
         on_status_report=lambda report: on_status_report(name, report),
         on_gone=lambda *_a: handle.mark_unhealthy("port vanished"),
@@ -65,6 +66,8 @@ class SendingModem:
 
     def __init__(self, handle: ModemHandle) -> None:
         self.handle = handle
+        # called once a send holds the modem (the outbox's lanes take turns by it)
+        self.on_locked: Callable[[], None] | None = None
 
     @property
     def name(self) -> str:
@@ -83,7 +86,7 @@ class SendingModem:
     def send_text(self, to: str, text: str,
                   progress: Callable[[str], None] | None = None) -> list[int]:
         try:
-            return self.handle.send_text(to, text, progress)
+            return self.handle.send_text(to, text, progress, on_locked=self.on_locked)
         except CmsError as exc:
             raise SendFailed(str(exc), permanent=not exc.transient,
                              code=f"cms_{exc.code}") from exc

@@ -6,7 +6,10 @@ cuts short with `wake()`."""
 from __future__ import annotations
 
 import logging
+import sys
 import threading
+from collections.abc import Callable
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from appliance.daemon import service
@@ -16,6 +19,7 @@ from appliance.modem.errors import ModemError, ModemGone, ModemTimeout
 from appliance.modem.loop import LoopThread
 from appliance.modem.pool import ModemHandle
 from appliance.store.errors import StoreError
+from appliance.store.outbox import reply_due
 from appliance.store.reconnect import OUTAGE
 from appliance.store.state import last_sync_at
 
@@ -24,30 +28,103 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+SWITCH_INTERVAL = 0.0005  # seconds (see OutboxWorker.start)
+
+
+
+class _Sender(SendingModem):
+    """One lane's modem: it waits for the inbox only when no reply is due already, and
+    claims its row in turn with the other lane (`_Turn`)."""
+
+    def __init__(self, handle: ModemHandle, clock: Callable[[], datetime],
+                 turn: threading.Lock) -> None:
+        super().__init__(handle)
+        self._clock = clock
+        self._turn = turn
+        self._holding = False
+        self.on_locked = self.release
+
+    def wait_for_inbox(self, timeout: float) -> bool:
+        # The wait lets a customer's reply overtake queued alerts. With a reply due, the
+        # next send is a reply anyway (and what the inbox decides queues behind it):
+        # waiting would only leave the radio idle (issue 17).
+        ready = reply_due(self._clock()) or super().wait_for_inbox(timeout)
+        # Called just before the claim: from here until this lane holds the modem (or
+        # found nothing to send), the other lane neither claims nor sends, so rows go
+        # out in the order they were claimed.
+        self._turn.acquire()
+        self._holding = True
+        return ready
+
+    def release(self) -> None:
+        """This lane holds the modem, or has nothing to send: the other lane's turn."""
+        if self._holding:
+            self._holding = False
+            self._turn.release()
 
 
 class OutboxWorker(LoopThread):
-    """Sends the queue through one modem, on its own thread."""
+    """Sends the queue through one modem, in two lanes (threads) that take turns: while
+    one lane's message is on the radio, the other has claimed the next and waits for the
+    modem, and the first marks its row sent meanwhile. So the database's commits between
+    two sends (sent, claim) are not radio time lost (issue 17)."""
+
+    LANES = 2
 
     def __init__(self, handle: ModemHandle, outbound: Outbound, stop: threading.Event) -> None:
         super().__init__(f"outbox-{handle.name}")
         self.handle = handle
-        self.modem = SendingModem(handle)
         self.outbound = outbound
         self._stop = stop
-        self.counts = SendCounts()
+        turn = threading.Lock()
+        self._lanes = [(_Sender(handle, outbound.clock, turn), SendCounts())
+                       for _ in range(self.LANES)]
+        self._threads: list[threading.Thread] = []
 
-    def _run(self) -> None:
+    @property
+    def counts(self) -> SendCounts:
+        """What this modem's sending did, both lanes together."""
+        lanes = [c for _, c in self._lanes]
+        return SendCounts(sum(c.sent for c in lanes), sum(c.failed for c in lanes),
+                          sum(c.busy_seconds for c in lanes))
+
+    def start(self) -> None:
+        # A thread made ready by the modem's answer waits for the one running Python
+        # for up to the interpreter's switch interval (5 ms by default): at one send a
+        # few seconds long, a few such waits per send are a percent of radio time lost.
+        sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL))
+        self._threads = [threading.Thread(target=self._lane, args=(i,), daemon=True,
+                                          name=f"{self._thread_name}-{i}")
+                         for i in range(self.LANES)]
+        for t in self._threads:
+            t.start()
+
+    def join(self, timeout: float | None = None) -> None:
+        for t in self._threads:
+            t.join(timeout)
+
+    @property
+    def alive(self) -> bool:
+        return bool(self._threads) and all(t.is_alive() for t in self._threads)
+
+    def _lane(self, lane: int) -> None:
+        sender, counts = self._lanes[lane]
         idle = self.outbound.policy.idle_poll
+        worked = False
         while not self._stop.is_set():
+            # A turn right after one that sent is a run of sends: the modem keeps its
+            # relay link open between them (+CMMS).
+            self.handle.backlog = worked
             wait = idle
             try:
-                worked = self.outbound.send_next(self.modem, self.counts)
+                worked = self.outbound.send_next(sender, counts)
             except StoreError:  # the database away: the store told it once; look again
                 worked, wait = False, OUTAGE.retry_in()
             except Exception:  # never let one bad turn end the worker
                 log.exception("outbox worker %s: unexpected error", self.handle.name)
                 worked = False
+            finally:
+                sender.release()
             if not worked:
                 self._wake.wait(wait)
                 self._wake.clear()

@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from appliance.fakemodem import pdu as codec
+from appliance.fakemodem.errors import CmsError
 from appliance.fakemodem.faults import armed, parse_kind
 from appliance.fakemodem.model import Fault, FaultKind, Output, Stored, Timer
 from appliance.fakemodem.sms import SmsCommands
@@ -77,7 +78,10 @@ class Arrivals(SmsCommands):
                 head_b = head_b.replace(b'"REC UNREAD",', b"", 1)
                 body = lines[1] if isinstance(lines[1], bytes) else lines[1].encode()
                 notice = b"\r\n" + head_b + b"\r\n" + body + b"\r\n"
-            self._notify(notice, out)
+            if self.settings.csms == 1:
+                self._notify_acked("cmt", notice, pdu, out)
+            else:
+                self._notify(notice, out)
             return out
         where = storage or self.cpms[2]
         slot = self.storages.free_slot(where)
@@ -112,6 +116,59 @@ class Arrivals(SmsCommands):
         else:
             out.write(notice)
 
+    def _notify_acked(self, kind: str, notice: bytes, pdu: str, out: Output) -> None:
+        """A +CMT or +CDS under +CSMS=1: sent when no other awaits its +CNMA (else the
+        network holds it back), with the modem's wait for the acknowledgement armed."""
+        if self.unacked is not None:
+            self.ack_waiting.append((kind, notice, pdu))
+            return
+        self.ack_seq += 1
+        self.unacked = (self.ack_seq, kind, pdu)
+        self._notify(notice, out)
+        out.timers.append(Timer(self.config.ack_timeout * self.delays.time_scale,
+                                "ack-timeout", (("seq", self.ack_seq),)))
+
+    def _cnma(self, form: str, args: list[str], now: datetime) -> list[str | bytes]:
+        """+CNMA: the terminal acknowledges the +CMT/+CDS it was given (RP-ACK)."""
+        if form == "test":
+            return ["+CNMA: (0-2)"]
+        if self.settings.csms != 1:
+            return []  # phase 2: nothing is ever awaited, and a plain modem says OK
+        if self.unacked is None:
+            raise CmsError(340)  # no +CNMA acknowledgement expected
+        self.acks[self.unacked[1]] += 1
+        self.unacked = None
+        return []
+
+    def release_acked(self, now: datetime) -> Output:
+        """After a +CNMA: the network delivers the next message it held back."""
+        out = Output()
+        while self.unacked is None and self.ack_waiting:
+            kind, notice, pdu = self.ack_waiting.pop(0)
+            if kind == "cmt":
+                out.extend(self._arrive(pdu, None, now))  # routed as +CNMI says now
+            else:
+                self._notify_acked(kind, notice, pdu, out)
+        return out
+
+    def _ack_timeout(self, seq: int) -> Output:
+        """No +CNMA in time (27.005 §3.4.1): RP-ERROR to the network, +CNMI <mt> and
+        <ds> back to 0; the network delivers the message again later (a report is lost),
+        and what it held back too."""
+        out = Output()
+        if self.unacked is None or self.unacked[0] != seq:
+            return out
+        _, kind, pdu = self.unacked
+        self.unacked = None
+        mode, _mt, bm, _ds, bfr = self.settings.cnmi
+        self.settings.cnmi = (mode, 0, bm, 0, bfr)
+        held = [p for k, _n, p in self.ack_waiting if k == "cmt"]
+        self.ack_waiting = []
+        for again in ([pdu] if kind == "cmt" else []) + held:
+            out.timers.append(Timer(self.config.redelivery_after * self.delays.time_scale,
+                                    "redeliver", (("pdu", again),)))
+        return out
+
     def _flush_deferred(self, out: Output) -> None:
         out.extend(self._deferred)
         self._deferred = Output()
@@ -142,6 +199,10 @@ class Arrivals(SmsCommands):
                 self._deferred.write(data)
             else:
                 out.write(data)
+        if timer.kind == "ack-timeout":
+            out.extend(self._ack_timeout(int(str(params["seq"]))))
+        if timer.kind == "redeliver":
+            out.extend(self.deliver_pdu(str(params["pdu"]), now))
         if timer.kind == "status-report" and self.attached:
             submitted = datetime.fromisoformat(str(params["submitted"]))
             report = codec.encode_status_report(
@@ -151,8 +212,11 @@ class Arrivals(SmsCommands):
             if ds == 1 and self.settings.cmgf == 1:
                 self._notify(b"\r\n+CDS: " + self._report_fields(report) + b"\r\n", out)
             elif ds == 1:
-                self._notify(f"\r\n+CDS: {codec.tpdu_length(report)}\r\n{report}\r\n".encode(),
-                             out)
+                notice = f"\r\n+CDS: {codec.tpdu_length(report)}\r\n{report}\r\n".encode()
+                if self.settings.csms == 1:  # +CSMS=1: acknowledged like a +CMT
+                    self._notify_acked("cds", notice, report, out)
+                else:
+                    self._notify(notice, out)
             elif ds == 2:
                 where = self.cpms[2]
                 slot = self.storages.free_slot(where)

@@ -33,7 +33,8 @@ class Interpreter(LineHandling):
     """One modem's state and its AT command set."""
 
     HANDLERS: ClassVar[Mapping[str, LineHandler]] = {
-        **NETWORK_HANDLERS, **SMS_HANDLERS, "+CLAC": _clac}
+        **NETWORK_HANDLERS, **SMS_HANDLERS, "+CLAC": _clac,
+        "+CNMA": LineHandling._cnma}
 
 
 __all__ = ["Chunk", "Interpreter", "Output", "Timer", "split_args", "split_commands"]

@@ -158,6 +158,8 @@ class LineHandling(Arrivals):
             for notice in self._buffered:
                 out.write(notice)
             self._buffered.clear()
+        if self.unacked is None and self.ack_waiting:
+            out.extend(self.release_acked(now))  # a +CNMA let the next one through
         if self.network_pending and self.attached:
             # space freed, PIN entered or radio back on: the SMSC's retry gets through
             out.extend(self.retry_pending(now))

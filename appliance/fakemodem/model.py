@@ -109,6 +109,16 @@ class ModemConfig:
     me_first_index: int = 0
     status_reports: bool = True
     local_zone: str = "Europe/Belgrade"
+    # +CMMS (27.005 §3.5.6): whether the modem (and its network) keeps the relay link
+    # open between sends; False answers ERROR to AT+CMMS=n, as many sticks do.
+    cmms: bool = True
+    # model seconds the relay link stays open after a send's answer (27.005: 1-5 s)
+    link_timeout: float = 3.0
+    # +CSMS=1 direct delivery (+CMT): model seconds the modem waits for +CNMA before it
+    # gives up (RP-ERROR to the network, +CNMI mt and ds to 0), and after which the
+    # network delivers that message again
+    ack_timeout: float = 15.0
+    redelivery_after: float = 10.0
 
 
 @dataclass
@@ -240,6 +250,11 @@ class Fault:
         return any(n.upper().startswith(want) for n in names)
 
 
+# model seconds of a send spent setting up the relay link (an SDCCH, authentication and
+# ciphering before the CP-DATA): what +CMMS saves on every send after the first of a run
+LINK_SETUP = 0.8
+
+
 class DelayModel:
     """How long a modem takes to answer: nothing (`none`) or a seeded `realistic` model."""
 
@@ -270,9 +285,17 @@ class DelayModel:
             base = self._rng.uniform(0.005, 0.03)
         return base * self.time_scale
 
-    def submit(self) -> float:
-        """Delay of one +CMGS part on a working network."""
-        return 0.0 if self.mode == "none" else self._submit_rng.uniform(1.0, 4.0) * self.time_scale
+    def submit(self, link_open: bool = False) -> float:
+        """Delay of one +CMGS part on a working network: 1-4 s, of which the first
+        `LINK_SETUP` set up the relay link (channel, authentication, ciphering); a send on
+        a link kept open by +CMMS pays only the rest. One draw per send either way, so
+        the stream stays the same whatever the link did."""
+        if self.mode == "none":
+            return 0.0
+        seconds = self._submit_rng.uniform(1.0, 4.0)
+        if link_open:
+            seconds -= LINK_SETUP
+        return seconds * self.time_scale
 
     def part_gap(self) -> float:
         """Time between the arrivals of two parts of one concatenated message."""

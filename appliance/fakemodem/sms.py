@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from appliance.fakemodem import pdu as codec
 from appliance.fakemodem.charset import from_te
@@ -19,7 +19,7 @@ from appliance.fakemodem.model import (
     Timer,
 )
 from appliance.fakemodem.network import NetworkCommands
-from appliance.fakemodem.state import Prompt, Result, accept, setting
+from appliance.fakemodem.state import Prompt, Result, setting
 from appliance.fakemodem.storage import STORAGES
 from appliance.fakemodem.syntax import int_arg, text_stamp
 
@@ -42,8 +42,8 @@ class SmsCommands(NetworkCommands):
         if form == "test":
             return ["+CSMS: (0,1)"]
         if form == "read":
-            return ["+CSMS: 0,1,1,1"]
-        int_arg(args, 0, range(2))
+            return [f"+CSMS: {self.settings.csms},1,1,1"]
+        self.settings.csms = int_arg(args, 0, range(2))
         return ["+CSMS: 1,1,1"]
 
     def _cpms(self, form: str, args: list[str], now: datetime) -> list[str | bytes]:
@@ -91,11 +91,29 @@ class SmsCommands(NetworkCommands):
         return []
 
     def _cmms(self, form: str, args: list[str], now: datetime) -> list[str | bytes]:
+        if not self.config.cmms:
+            raise PlainError()  # a modem (or network) without link continuity
         if form == "test":
             return ["+CMMS: (0-2)"]
         if form == "read":
-            return ["+CMMS: 0"]
+            return [f"+CMMS: {self.settings.cmms}"]
+        if form != "set":
+            raise PlainError()
+        self.settings.cmms = int_arg(args, 0, range(3))
+        if self.settings.cmms == 0:
+            self.link_until = None
         return []
+
+    def _link_open(self, now: datetime) -> bool:
+        """Whether the relay link of the last send is still open for a send now: only
+        with +CMMS on and within its timeout after that send's answer (27.005 §3.5.6:
+        past it the link closes, and <n> 1 falls back to 0)."""
+        until = self.link_until
+        if until is not None and now > until:
+            self.link_until = until = None
+            if self.settings.cmms == 1:
+                self.settings.cmms = 0
+        return until is not None and self.settings.cmms != 0
 
     def _csmp(self, form: str, args: list[str], now: datetime) -> list[str | bytes]:
         if form == "test":
@@ -236,11 +254,11 @@ class SmsCommands(NetworkCommands):
                 raise CmsError(304) from exc
             if not 7 <= length <= 176:
                 raise CmsError(304)
-            return Prompt("pdu", length=length)
+            return Prompt("pdu", length=length, link_open=self._link_open(now))
         to = from_te(args[0], self.settings.cscs)
         if not to:
             raise CmsError(305)
-        return Prompt("text", to=to)
+        return Prompt("text", to=to, link_open=self._link_open(now))
 
     def _submit(self, prompt: Prompt, now: datetime) -> Output:
         """Ctrl-Z after the prompt: check, record, answer +CMGS: <mr>."""
@@ -256,7 +274,11 @@ class SmsCommands(NetworkCommands):
         self.sent_parts.append(part)
         self.mr = (self.mr + 1) % 256
         late = fault.delay if fault is not None and fault.kind == FaultKind.LATE else 0.0
-        delay = self.delays.submit() + late
+        delay = self.delays.submit(prompt.link_open) + late
+        # +CMMS on: the link stays open for the timeout after this answer
+        self.link_until = (now + timedelta(seconds=delay + self.config.link_timeout
+                                           * self.delays.time_scale)
+                           if self.settings.cmms else None)
         if fault is not None and fault.kind == FaultKind.NO_ANSWER:
             # It went out all the same: the client never learns, the network reports it.
             out = Output()
@@ -313,6 +335,5 @@ SMS_HANDLERS: dict[str, SmsHandler] = {
     "+CMGS": SmsCommands._cmgs,
     "+CSMP": SmsCommands._csmp,
     "+CSDH": setting("+CSDH", "csdh", range(2), "(0,1)"),
-    "+CNMA": accept,
     "+CMMS": SmsCommands._cmms,
 }

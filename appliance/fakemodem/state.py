@@ -43,6 +43,7 @@ class Prompt:
     to: str = ""
     buffer: bytearray = field(default_factory=bytearray)
     overflow: bool = False
+    link_open: bool = False  # the relay link was still open when AT+CMGS came (+CMMS)
 
 
 @dataclass
@@ -60,6 +61,8 @@ class Settings:
     cusd: int = 0
     cops_format: int = 0
     csdh: int = 0
+    cmms: int = 0  # 27.005 +CMMS <n>: 0 link closed after each send, 1 kept once, 2 kept
+    csms: int = 0  # 27.005 +CSMS <service>: 1 makes +CMT/+CDS wait for +CNMA
     flags: dict[str, int] = field(default_factory=dict)  # +CLIP, +CRC, +CVHU: 0 or 1
 
 
@@ -89,6 +92,7 @@ class ModemState:
         self.history: deque[tuple[str, str]] = deque(maxlen=2000)
         # what the modem spent its time on, for benches of radio efficiency
         self.timeline: deque[Busy] = deque(maxlen=100_000)
+        self.acks = {"cmt": 0, "cds": 0}  # +CNMA taken, by what they acknowledged
         self.power_on()
 
     def power_on(self) -> None:
@@ -106,6 +110,13 @@ class ModemState:
         self._buffered: list[bytes] = []  # notices held by CNMI mode 0
         self._inject: list[bytes] = []  # notices held for cmti-inside-answer
         self._burst: list[bytes] = []  # notices held for cmti-burst
+        self.link_until: datetime | None = None  # the relay link closes then (+CMMS)
+        # +CSMS=1: the +CMT/+CDS the terminal must acknowledge (+CNMA) before the next
+        # one comes (27.005 §3.4.1): (its number, "cmt" or "cds", its PDU), and those the
+        # network holds back meanwhile: (kind, notice bytes, PDU)
+        self.unacked: tuple[int, str, str] | None = None
+        self.ack_seq = 0
+        self.ack_waiting: list[tuple[str, bytes, str]] = []
 
     @property
     def prompt_open(self) -> bool:

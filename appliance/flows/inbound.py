@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -47,6 +48,9 @@ from appliance.store.views import sender_view
 log = logging.getLogger(__name__)
 
 DECIDE_BATCH = 100  # inbound messages decided per transaction (each in its own savepoint)
+# ... and at most this long (seconds) per transaction: the outbox's writes between two
+# sends wait for it, and the radio with them (issue 17)
+DECIDE_HOLD = 0.005
 
 
 class AlreadyDecided(Exception):
@@ -238,13 +242,18 @@ class Inbox:
         result.waiting_until = concat.next_deadline(r.waiting, self.policy.multipart_timeout)
         work.sort(key=lambda w: (w[0], w[1][0].id))
         # Decisions are committed in batches: one transaction for up to DECIDE_BATCH
-        # messages, each in its own savepoint, so every message's state, replies and order
-        # still commit together (I2) while a burst costs few commits.
-        for start in range(0, len(work), DECIDE_BATCH):
-            batch = work[start:start + DECIDE_BATCH]
+        # messages or DECIDE_HOLD seconds, each message in its own savepoint, so every
+        # message's state, replies and order still commit together (I2) while a burst
+        # costs few commits and never holds the write lock long.
+        todo = list(reversed(work))
+        while todo:
             done: list[tuple[list[int], str, str, int, int, int]] = []
             with writing():
-                for _at, rows, text, incomplete in batch:
+                until = time.monotonic() + DECIDE_HOLD
+                for n in range(DECIDE_BATCH):
+                    if not todo or (n and time.monotonic() > until):
+                        break
+                    _at, rows, text, incomplete = todo.pop()
                     try:
                         with database.atomic():  # a savepoint: this message alone
                             done.append(self._decide(rows, text, incomplete, now,

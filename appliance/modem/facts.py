@@ -18,21 +18,56 @@ class FactQueries:
     """Identity, signal, registration, operator and service centre of an open modem."""
 
     name: str
+    command_timeout: float
     _ch: Channel
+    _info: tuple[object, ModemInfo] | None = None  # (the link asked on, its answer)
+    _storages: tuple[str, ...]
 
     def _session(self) -> contextlib.AbstractContextManager[object]:
         raise NotImplementedError
 
+    @property
+    def alive(self) -> bool:
+        """True while the port is open and has not vanished."""
+        link = self._ch.link
+        return link is not None and not link.gone
+
+    @property
+    def bytes_received(self) -> int:
+        """Bytes the reader has processed since the last open (0 when closed)."""
+        link = self._ch.link
+        return link.bytes_received if link is not None else 0
+
+    @property
+    def storages(self) -> tuple[str, ...]:
+        """Message storages `list_stored()` walks (SM and/or ME, as the modem offers)."""
+        return self._storages
+
+    @property
+    def answered_at(self) -> float:
+        """When (monotonic) the modem last answered a command; 0 when closed."""
+        link = self._ch.link
+        return link.answered_at if link is not None else 0.0
+
     def info(self) -> ModemInfo:
-        """Manufacturer, model, revision, IMEI and IMSI (None where the modem won't say)."""
+        """Manufacturer, model, revision, IMEI and IMSI (None where the modem won't say).
+
+        Asked once per link and init (a modem does not change while its port stays open;
+        the health check asked these five every 30 s, radio time lost in a burst); the
+        SIM's IMSI, which a swap changes, is `imsi()`, asked every time."""
         with self._session():
-            return ModemInfo(
+            cached = self._info
+            if cached is not None and cached[0] is self._ch.link:
+                return cached[1]
+            info = ModemInfo(
                 manufacturer=self._ch.optional("AT+CGMI", "+CGMI"),
                 model=self._ch.optional("AT+CGMM", "+CGMM"),
                 revision=self._ch.optional("AT+CGMR", "+CGMR"),
                 imei=self._ch.optional("AT+CGSN", "+CGSN"),
                 imsi=self._ch.optional("AT+CIMI", "+CIMI"),
             )
+            self._info = (self._ch.link, info)
+            return info
 
     def imsi(self) -> str | None:
         """The SIM's IMSI (`AT+CIMI`), None if the modem refuses."""
@@ -69,3 +104,22 @@ class FactQueries:
         """The service centre number the SIM holds (`AT+CSCA?`), None if unset."""
         with self._session():
             return first_quoted(self._ch.value("AT+CSCA?", "+CSCA"))
+
+    def ping(self) -> bool:
+        """True when the modem answers `AT` with `OK` (never raises)."""
+        try:
+            with self._session():
+                self._ch.cmd("AT", timeout=min(self.command_timeout, 5.0))
+        except ModemError:
+            return False
+        return True
+
+    def storage_usage(self) -> dict[str, tuple[int, int]]:
+        """(used, total) per storage `list_stored()` walks; a full SIM stops `+CMTI`."""
+        usage: dict[str, tuple[int, int]] = {}
+        with self._session():
+            for storage in self._storages:
+                values = numbers(self._ch.select(storage, fresh=True))
+                if len(values) >= 2:
+                    usage[storage] = (values[0], values[1])
+        return usage

@@ -27,6 +27,10 @@ class HealthPolicy:
     backoff_initial: float = 1.0
     backoff_max: float = 60.0
     check_interval: float = 30.0
+    # A modem that answered a command within `check_interval` is alive: no ping; its
+    # facts (signal, registration, ...) are asked at most this often while it is busy
+    # (every check_interval otherwise): each asking is a dozen commands of radio time.
+    busy_facts_interval: float = 300.0
     tick: float = 0.2  # how often the thread looks (cheap: no I/O unless something is due)
 
 
@@ -46,6 +50,7 @@ class Health(LoopThread):
         self._delay: dict[str, float] = {}
         self._next_check: dict[str, float] = {}
         self._failures: dict[str, int] = {}
+        self._facts_due: dict[str, float] = {}
         self.heartbeat = time.monotonic()
 
     def open_all(self) -> None:
@@ -99,6 +104,10 @@ class Health(LoopThread):
                     self.try_open(handle)
             elif now >= self._next_check.get(handle.name, now + self.policy.check_interval):
                 self._next_check[handle.name] = now + self.policy.check_interval
+                busy = now - handle.answered_at() < self.policy.check_interval
+                if busy and now < self._facts_due.get(handle.name, 0.0):
+                    continue  # its own commands show it alive (a burst of sends)
+                self._facts_due[handle.name] = now + self.policy.busy_facts_interval
                 try:
                     handle.ping()
                 except ModemError as exc:

@@ -16,6 +16,7 @@ from typing import TypeVar
 
 from appliance.core.phones import on_net, operator_of
 from appliance.core.rules import Operator
+from appliance.modem.direct import DIRECT
 from appliance.modem.errors import ModemGone, ModemTimeout
 from appliance.modem.pdu import decode_deliver
 from appliance.modem.types import Deliver
@@ -55,6 +56,9 @@ class ModemHandle:
         self._inbox_cv = threading.Condition()
         self._inbox_wanted = 0  # generation of the latest notice not yet read
         self._inbox_read = 0  # generation the inbox has finished with
+        # Set by the outbox worker: more messages wait behind the one being sent (the
+        # modem then keeps its relay link open between them, +CMMS).
+        self.backlog = False
 
     # -- health ---------------------------------------------------------------------
     @property
@@ -134,21 +138,39 @@ class ModemHandle:
         return decode_deliver(pdu)
 
     def delete_stored(self, storage: str, index: int) -> None:
+        if storage == DIRECT:
+            # An acknowledgement never waits for this port's lock (a send may hold it
+            # for seconds): the modem sends it as soon as the port is free.
+            modem = self._modem
+            if modem is None or not self._healthy.is_set():
+                raise ModemGone(f"modem {self.name} is not in service")
+            modem.delete(storage, index)
+            return
         with self._lock:
             self._require().delete(storage, index)
 
     def send_text(self, to: str, text: str,
-                  progress: Callable[[str], None] | None = None) -> list[int]:
+                  progress: Callable[[str], None] | None = None,
+                  on_locked: Callable[[], None] | None = None) -> list[int]:
         """Send `text` (encoded, split as needed); the modem's references, one per part.
-        `progress` hears how far each part got (`Modem.send`)."""
+        `progress` hears how far each part got (`Modem.send`); `on_locked` is called
+        once this send holds the port (before anything is written)."""
         with self._lock:
+            if on_locked is not None:
+                on_locked()
             modem = self._require()
-            return list(modem.send(to, text, request_report=True, progress=progress).refs)
+            return list(modem.send(to, text, request_report=True, progress=progress,
+                                   more=self.backlog).refs)
 
     def call(self, fn: Callable[[Modem], T]) -> T:
         """Run `fn(modem)` with the wrapper `Modem` under this handle's port lock."""
         with self._lock:
             return fn(self._require())
+
+    def answered_at(self) -> float:
+        """When (monotonic) its modem last answered a command (0: not open)."""
+        modem = self._modem
+        return modem.answered_at if modem is not None else 0.0
 
     def ping(self) -> None:
         """A cheap liveness check (raises the wrapper's errors when it does not answer)."""

@@ -32,6 +32,7 @@ import logging
 import queue
 import re
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -121,6 +122,7 @@ class SerialLink:
         self._dirty = False
         self._strays = 0
         self.bytes_received = 0  # processed by the reader (diagnostics, tests)
+        self.answered_at = 0.0  # monotonic time of the last final result read
         self._running = False
         self._gone = threading.Event()
         self._closed_by_us = False
@@ -326,6 +328,7 @@ class SerialLink:
                 pending.lines.append(event.text)
         elif isinstance(event, Final):
             log.debug("%s < %s", self.name, event.line)
+            self.answered_at = time.monotonic()
             if pending is not None:
                 pending.final = event.line
                 if self._pending is pending:

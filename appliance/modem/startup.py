@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from appliance.modem.at_answers import offered_storages
 from appliance.modem.channel import Channel
+from appliance.modem.direct import direct_cnmi
 from appliance.modem.errors import CmeError, CmsError, CommandError, PinRequired
 
 log = logging.getLogger(__name__)
@@ -104,11 +105,34 @@ class Setup:
     sim_state: str
     storages: tuple[str, ...]
     cnmi: str | None
+    direct: bool = False  # +CMT direct delivery with +CNMA (`modem.direct`)
 
 
-def initialise(ch: Channel, pin: str | None, *, probe: bool = False) -> Setup:
+def direct_delivery(ch: Channel) -> str | None:
+    """`AT+CSMS=1` (so +CMT waits for +CNMA), then the first `+CNMI` choice with mt=2 the
+    modem takes; None (and `+CSMS` back to 0) when it takes neither."""
+    try:
+        answer = ch.value("AT+CSMS=1", "+CSMS")
+    except (CommandError, CmeError, CmsError):
+        return None
+    if not answer.startswith("1"):  # <mt> 0: no acknowledged mobile-terminated SMS
+        ch.attempt("AT+CSMS=0")
+        return None
+    for choice in filter(None, map(direct_cnmi, _CNMI_CHOICES)):
+        try:
+            ch.cmd(f"AT+CNMI={choice}")
+        except (CommandError, CmeError, CmsError):
+            continue
+        return choice
+    ch.attempt("AT+CSMS=0")
+    return None
+
+
+def initialise(ch: Channel, pin: str | None, *, probe: bool = False,
+               direct: bool = False) -> Setup:
     """The short init. `probe`: for inspection only (`appliance doctor`), a locked SIM is
-    reported in `sim_state` instead of raising, and no `+CNMI` is set. Raises
+    reported in `sim_state` instead of raising, and no `+CNMI` is set. `direct`: +CMT
+    direct delivery when the modem supports it (stored messages otherwise). Raises
     `PinRequired`, `CmeError`, `ModemTimeout`, `ModemGone`."""
     link = ch.require()
     # A previous run may have died at the `> ` prompt: ESC cancels it; the resync that
@@ -126,6 +150,12 @@ def initialise(ch: Channel, pin: str | None, *, probe: bool = False) -> Setup:
     unlock(ch, pin)
     ch.cmd("AT+CMGF=0")
     storages = detect_storages(ch)
+    if direct:
+        chosen = direct_delivery(ch)
+        if chosen is not None:
+            return Setup("READY", storages, chosen, direct=True)
+        log.warning("%s: modem refuses direct delivery (AT+CSMS=1, +CNMI mt=2); "
+                    "receiving stored messages", ch.name)
     for choice in _CNMI_CHOICES:
         try:
             ch.cmd(f"AT+CNMI={choice}")

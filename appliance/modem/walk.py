@@ -34,16 +34,18 @@ class StorageWalk:
         with self._lock:
             self._maybe.add(storage)
 
-    def take(self) -> tuple[str, ...]:
+    def take(self, *, always_first: bool = True) -> tuple[str, ...]:
         """The storages to list now, in the modem's order; each is marked as walked
-        (call `found` for one that still holds messages)."""
+        (call `found` for one that still holds messages). `always_first` False (direct
+        delivery: new messages are not stored): not even the first storage unless named
+        or due."""
         with self._lock:
             now = self._clock()
             if now >= self._full_due:
                 self._maybe = set(self._storages)
                 self._full_due = now + self.full_every
             walk = tuple(s for s in self._storages
-                         if s == self._storages[0] or s in self._maybe)
+                         if (always_first and s == self._storages[0]) or s in self._maybe)
             self._maybe.difference_update(walk)
             return walk
 

@@ -2,9 +2,7 @@
 `at_protocol`), init (`startup`), answer parsing (`at_answers`) and PDUs (`pdu`).
 Our types, our exceptions; nothing of gsmmodem leaks out.
 
-Usage (the daemon's inbox and outbox threads may share one `Modem`; every public method
-takes the same lock, so compound operations such as "switch storage, then list" are
-atomic)::
+Usage (threads may share one `Modem`: every public method takes its lock)::
 
     modem = Modem("/dev/ttyUSB0", on_new_message=inbox.kick, on_gone=health.lost)
     modem.open()                       # short init; PinRequired / CmeError / ModemGone
@@ -13,18 +11,16 @@ atomic)::
     modem.send("+38344123456", "Bilanci: 12,50 EUR")   # SendResult(refs=(17,))
 
 Weak spots of python-gsmmodem-new handled here (numbers from the field notes):
-- #5 never `processStoredSms`/`listStoredSms(delete=True)`: `delete()` removes one slot,
-  never `AT+CMGD=…,4`; #6 `list_stored()` never decodes, so nothing is skipped.
-- #10 PDU mode only; `+CSCS` is never touched; UCS-2 is built in the PDU.
-- #11 `request_report` sets or clears the status-report bit.
+- #5 `delete()` removes one slot, never `AT+CMGD=…,4`; #6 `list_stored()` never decodes.
+- #10 PDU mode only, `+CSCS` untouched; #11 `request_report` sets or clears the bit.
 - #14 concatenation is exposed (`Deliver.concat`); the daemon reassembles.
 - #15 `open()` is short (`appliance.modem.startup`) and `reopen()` recovers without a
   blind `AT+CFUN=1,1` (which can flip sticks into USB-storage mode for good).
 - #1–4, #7–9, #12, #13: see `appliance.modem.serial_link` and `.at_protocol`.
 
 Callbacks run on the link's notice thread (never the reader): `on_new_message(storage,
-index)` for `+CMTI`; `on_status_report(StatusReport)` for `+CDS` and for a report the
-modem stored (`+CDSI`, or found by `list_stored()`: `appliance.modem.reports`);
+index)` for `+CMTI` and `+CMT`; `on_status_report(StatusReport)` for `+CDS` and for a
+report the modem stored (`+CDSI`, or found by `list_stored()`: `appliance.modem.reports`);
 `on_gone()` once when the port vanishes. A callback may call back into the `Modem`.
 """
 
@@ -32,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 import logging
 import random
 import threading
@@ -44,13 +41,13 @@ from appliance.modem.at_answers import (
     cds_length,
     is_restart_notice,
     new_message_slot,
-    numbers,
     parse_cmgl,
     parse_cmgr,
     parse_cmgs,
 )
 from appliance.modem.at_protocol import Notice
 from appliance.modem.channel import Channel
+from appliance.modem.direct import DIRECT, Acks, DirectQueue, send_acks
 from appliance.modem.errors import (
     CmeError,
     CmsError,
@@ -59,6 +56,7 @@ from appliance.modem.errors import (
 )
 from appliance.modem.facts import FactQueries
 from appliance.modem.pdu import PduError, decode_status_report, encode_submit
+from appliance.modem.relay import RelayLink
 from appliance.modem.reports import StoredReports
 from appliance.modem.serial_link import SerialLink
 from appliance.modem.types import (
@@ -94,10 +92,13 @@ class Modem(FactQueries, StoredReports):
         on_gone: Callable[[], None] | None = None,
         name: str = "modem",
         probe: bool = False,
+        receive: str = "stored",
     ) -> None:
         """`probe=True` opens for inspection only (`appliance doctor`): a locked SIM is
         recorded in `pin_state()` instead of failing `open()`, and nothing is configured
-        beyond what reading facts needs (no +CNMI, so no notices are routed to us)."""
+        beyond what reading facts needs (no +CNMI, so no notices are routed to us).
+        `receive="direct"`: messages handed over by +CMT where the modem can (see
+        `appliance.modem.direct`), listed as storage `CMT`; their delete acknowledges."""
         if pin is not None and not (pin.isdigit() and 4 <= len(pin) <= 8):
             raise ValueError("a SIM PIN is 4 to 8 digits")
         self.port = port
@@ -119,11 +120,16 @@ class Modem(FactQueries, StoredReports):
         self._ch = Channel(name, port, command_timeout)
         self._storages: tuple[str, ...] = ("SM",)
         self._walk = StorageWalk()
-        self._concat_ref = random.randrange(256)
+        self._concat_refs = itertools.count(random.randrange(256))  # next() is atomic
         self._needs_init = False  # set when the modem announces it restarted
         self.cnmi: str | None = None
         self._probe = probe
         self._sim_state: str | None = None
+        self._relay = RelayLink()  # +CMMS=2 between sends
+        self._want_direct = receive == "direct" and not probe
+        self._direct = DirectQueue()
+        self._acks = Acks()
+        self.direct = False  # the init set direct delivery up
 
     def pin_state(self) -> str | None:
         """`+CPIN?` as seen at the last open: READY, SIM PIN, SIM PUK, NOT INSERTED …"""
@@ -173,28 +179,17 @@ class Modem(FactQueries, StoredReports):
     def __exit__(self, *_exc: object) -> None:
         self.close()
 
-    @property
-    def alive(self) -> bool:
-        """True while the port is open and has not vanished."""
-        link = self._ch.link
-        return link is not None and not link.gone
-
-    @property
-    def bytes_received(self) -> int:
-        """Bytes the reader has processed since the last open (0 when closed)."""
-        link = self._ch.link
-        return link.bytes_received if link is not None else 0
-
-    @property
-    def storages(self) -> tuple[str, ...]:
-        """Message storages `list_stored()` walks (SM and/or ME, as the modem offers)."""
-        return self._storages
-
     def _init(self) -> None:
         self._ch.forget_storage()
-        setup = startup.initialise(self._ch, self._pin, probe=self._probe)
+        self._info = None  # a restart may be another firmware, another SIM
+        self._relay.forget()
+        self._direct.clear()  # not acknowledged: the network delivers them again
+        self._acks.clear()
+        setup = startup.initialise(self._ch, self._pin, probe=self._probe,
+                                   direct=self._want_direct)
         self._sim_state = setup.sim_state
         self.cnmi = setup.cnmi
+        self.direct = setup.direct
         if setup.sim_state == "READY":
             self._storages = setup.storages
         self._walk.reset(self._storages)
@@ -208,13 +203,17 @@ class Modem(FactQueries, StoredReports):
         No message is decoded, skipped or deleted here; only a stored status report (with
         `on_status_report` set) is handed over and deleted instead of listed
         (`modem/reports.py`). A storage the modem refuses (`+CMS ERROR`) is logged and
-        left out; timeouts and a lost port raise.
+        left out; timeouts and a lost port raise. With direct delivery, the messages
+        handed over come first (storage `CMT`), and a storage is listed only when named
+        or due (a message the modem stored anyway).
         """
         found: dict[str, list[StoredMessage]] = {}
         with self._session():
+            handed = self._direct.take()
             # the storage selected now first: no switch back and forth per listing
             current = self._ch.selected_storage
-            for storage in sorted(self._walk.take(), key=lambda s: s != current):
+            walk = self._walk.take(always_first=not self.direct)
+            for storage in sorted(walk, key=lambda s: s != current):
                 try:
                     self._ch.select(storage)
                     lines = self._ch.cmd("AT+CMGL=4", timeout=self.list_timeout)
@@ -229,7 +228,12 @@ class Modem(FactQueries, StoredReports):
                 if found[storage]:
                     self._walk.found(storage)
             listed = [m for storage in self._storages for m in found.get(storage, [])]
-            return self._divert_reports(listed)
+            stored = self._divert_reports(listed)
+            if self.direct and any(m.received for m in stored):
+                # stored, not handed over: the modem may have dropped to +CNMI mt=0
+                # after an acknowledgement that did not come (the box was down)
+                self._ch.attempt(f"AT+CNMI={self.cnmi}")
+        return handed + stored
 
     def read(self, storage: str, index: int) -> StoredMessage | None:
         """One stored message (`AT+CMGR`), or None when the slot is empty."""
@@ -244,7 +248,11 @@ class Modem(FactQueries, StoredReports):
         return parse_cmgr(storage, index, lines)
 
     def delete(self, storage: str, index: int) -> None:
-        """Delete exactly one slot (`AT+CMGD=<index>`); an already empty slot is fine."""
+        """Delete exactly one slot (`AT+CMGD=<index>`); an already empty slot is fine.
+        A message handed over (storage `CMT`) is acknowledged instead (`AT+CNMA`)."""
+        if storage == DIRECT:
+            self.acknowledge()  # after the inbox's commit: the network may forget it now
+            return
         with self._session():
             self._ch.select(storage)
             try:
@@ -256,7 +264,7 @@ class Modem(FactQueries, StoredReports):
 
     def send(
         self, to: str, text: str, *, ucs2: bool | None = None, request_report: bool = True,
-        progress: Callable[[str], None] | None = None,
+        progress: Callable[[str], None] | None = None, more: bool = False,
     ) -> SendResult:
         """Send `text` to `to` (E.164), one `AT+CMGS` per part; return each part's TP-MR.
 
@@ -266,11 +274,15 @@ class Modem(FactQueries, StoredReports):
         carries the refs of the parts already accepted in `.sent_refs`. `progress` hears
         each part's steps: `"prompt"` (its PDU is about to be written: from here on it may
         go out), `"written"` (PDU and Ctrl-Z written), `"answered"` (`+CMGS: <mr>` read).
+        `more`: other messages wait to be sent after this one; then (and for a message
+        of several parts) the relay link is kept open between sends (`AT+CMMS=2`).
         """
+        # encoded before taking the port: no radio time spent on it
+        pdus = encode_submit(to, text, ucs2=ucs2, request_report=request_report,
+                             ref=next(self._concat_refs) % 256)
         with self._session() as link:
-            ref = self._concat_ref
-            self._concat_ref = (self._concat_ref + 1) % 256
-            pdus = encode_submit(to, text, ucs2=ucs2, request_report=request_report, ref=ref)
+            if more or len(pdus) > 1:
+                self._relay.keep(self._ch, link)
             refs: list[int] = []
             for part in pdus:
                 try:
@@ -288,26 +300,23 @@ class Modem(FactQueries, StoredReports):
             log.info("%s: sent %d part(s) to %s", self.name, len(refs), mask_phone(to))
             return SendResult(refs=tuple(refs))
 
+    def acknowledge(self) -> None:
+        """`AT+CNMA` for the +CMT (or +CDS) handed over last, as soon as the port is free
+        (`direct.Acks`): never waits for a send in progress."""
+        self._acks.add()
+        self._pay_acks()
+
+    def _pay_acks(self) -> None:
+        # The port free: send what is owed. Held by another thread: it sends it before it
+        # lets go (`_session`), or, added just after its look, right after (below).
+        while self._acks.owed and self._lock.acquire(blocking=False):
+            try:
+                if self._ch.link is not None:
+                    send_acks(self._ch, self._acks.take(), self.cnmi)
+            finally:
+                self._lock.release()
+
     # ------------------------------------------------------------ status and identity
-
-    def ping(self) -> bool:
-        """True when the modem answers `AT` with `OK` (never raises)."""
-        try:
-            with self._session():
-                self._ch.cmd("AT", timeout=min(self.command_timeout, 5.0))
-        except ModemError:
-            return False
-        return True
-
-    def storage_usage(self) -> dict[str, tuple[int, int]]:
-        """(used, total) per storage `list_stored()` walks; a full SIM stops `+CMTI`."""
-        usage: dict[str, tuple[int, int]] = {}
-        with self._session():
-            for storage in self._storages:
-                values = numbers(self._ch.select(storage, fresh=True))
-                if len(values) >= 2:
-                    usage[storage] = (values[0], values[1])
-        return usage
 
     def enter_pin(self, pin: str) -> None:
         """Give the SIM its PIN now (`AT+CPIN`); `PinRequired` when refused. Not retried."""
@@ -322,7 +331,13 @@ class Modem(FactQueries, StoredReports):
     def _session(self) -> Iterator[SerialLink]:
         """Hold the command lock, with the modem initialised, for one public operation."""
         with self._lock:
-            yield self._ready()
+            link = self._ready()
+            send_acks(self._ch, self._acks.take(), self.cnmi)  # before this operation
+            try:
+                yield link
+            finally:
+                send_acks(self._ch, self._acks.take(), self.cnmi)
+        self._pay_acks()  # owed while we let go
 
     def _ready(self) -> SerialLink:
         """The open link, re-initialised first if the modem restarted on its own (its
@@ -357,11 +372,18 @@ class Modem(FactQueries, StoredReports):
                 return
             if self._on_status_report is not None:
                 self._on_status_report(report)
+            if self.direct:  # +CSMS=1: a +CDS is acknowledged like a +CMT
+                self.acknowledge()
             return
         if is_restart_notice(notice):
             # The modem rebooted (power glitch, firmware watchdog) without the port going.
             self._ch.forget_storage()
             self._needs_init = True
+            return
+        if notice.prefix == "+CMT" and self.direct and notice.pdu is not None:
+            number = self._direct.push(notice.pdu, line)
+            if self._on_new_message is not None:
+                self._on_new_message(DIRECT, number)
             return
         if notice.prefix == "+CMT":
             # Our +CNMI stores messages (mt=1); one routed directly would bypass storage.

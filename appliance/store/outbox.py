@@ -365,3 +365,16 @@ def queue_topup_reply(to: str, text: str, inbound_id: int | None, key: str,
         to=to, text=text, kind="topup_result", priority=PRIORITY_TOPUP_RESULT,
         state="queued", dedupe_key=key, inbound=inbound_id, created_at=now,
     ).on_conflict_ignore().execute()
+
+
+_REPLY_DUE_SQL = (
+    "SELECT 1 FROM outbox_message WHERE state = 'queued' AND priority = ? "
+    "AND (next_attempt_at IS NULL OR next_attempt_at <= ?) LIMIT 1"
+)
+
+
+def reply_due(now: datetime) -> bool:
+    """Whether a reply to a customer is queued and due (issue 17: the outbox then sends
+    it at once instead of waiting for the inbox: what the inbox decides queues behind it)."""
+    row = database.execute_sql(_REPLY_DUE_SQL, [PRIORITY_REPLY, utc_text(now)]).fetchone()
+    return row is not None
