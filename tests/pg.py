@@ -55,14 +55,23 @@ class PgServer:
     def start(self) -> PgServer:
         self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust",
                   "-E", "UTF8", "--locale=C.UTF-8", "--no-sync")
+        self.start_server()
+        self._template()
+        return self
+
+    def start_server(self) -> None:
+        """Start the (initialised) cluster: at first, or again after `stop_server`."""
         # Durability off: a test cluster lives as long as its pytest worker.
         options = (f"-k {self.root} -c listen_addresses='' -c fsync=off "
                    "-c synchronous_commit=off -c full_page_writes=off "
                    "-c max_connections=200 -c shared_buffers=32MB")
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options,
                   "-w", "-t", "60", "start", timeout=90)
-        self._template()
-        return self
+
+    def stop_server(self) -> None:
+        """Stop the server as an operator would (`-m fast`: sessions are ended), keeping
+        its data for `start_server` (the reconnect tests; not the shared cluster)."""
+        self._run("pg_ctl", "-D", str(self.data), "stop", "-m", "fast", "-w", "-t", "60")
 
     def url(self, name: str = "postgres") -> str:
         return f"postgresql://postgres@/{name}?host={self.root}"

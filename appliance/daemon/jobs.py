@@ -14,7 +14,7 @@ from appliance.flows.outbound import route_queued
 from appliance.flows.requests import perform_pending
 from appliance.flows.sync import sync_if_leading
 from appliance.flows.topups import submit_pending
-from appliance.store.db import writing
+from appliance.store.db import StoreError, writing
 from appliance.store.ops import oldest_inbound_at, prune
 
 if TYPE_CHECKING:
@@ -71,7 +71,8 @@ def sync_bank(d: Daemon) -> None:
                                  page_size=d.settings.bank.page_size)
     except Exception as exc:
         d.last_sync_error = str(exc)
-        log.warning("bank sync failed: %s", exc)
+        if not isinstance(exc, StoreError):  # the database away: the store told it once
+            log.warning("bank sync failed: %s", exc)
         return
     if report is None:  # another box of the fleet syncs the bank
         if not d.inbox_worker.synced:

@@ -35,7 +35,7 @@ from appliance.modem.health import Health, HealthPolicy
 from appliance.modem.pool import ModemHandle, Pool
 from appliance.modem.types import StatusReport
 from appliance.modem.wrapper import Modem
-from appliance.store import open_database
+from appliance.store import StoreError, open_database
 from appliance.store.leader import BANK_SYNC, Leadership
 from appliance.web import WebServer, events, serve
 
@@ -225,7 +225,9 @@ class Daemon:
         """Tell the other boxes on this database which modems this one has (scheduled)."""
         try:
             self.routing.heartbeat()
-        except Exception as exc:  # the database away: routing goes on with what it knew
+        except StoreError:
+            pass  # the database away (the store told it once): routing goes on as it knew
+        except Exception as exc:
             log.warning("modem heartbeat failed: %s", exc)
 
     def submit_topups(self) -> None:

@@ -18,7 +18,9 @@ from appliance.flows.outbound import Outbound, SendCounts
 from appliance.modem.errors import ModemError, ModemGone, ModemTimeout
 from appliance.modem.loop import LoopThread
 from appliance.modem.pool import ModemHandle
+from appliance.store.errors import StoreError
 from appliance.store.outbox import reply_due
+from appliance.store.reconnect import OUTAGE
 from appliance.store.state import last_sync_at
 
 if TYPE_CHECKING:
@@ -113,15 +115,18 @@ class OutboxWorker(LoopThread):
             # A turn right after one that sent is a run of sends: the modem keeps its
             # relay link open between them (+CMMS).
             self.handle.backlog = worked
+            wait = idle
             try:
                 worked = self.outbound.send_next(sender, counts)
+            except StoreError:  # the database away: the store told it once; look again
+                worked, wait = False, OUTAGE.retry_in()
             except Exception:  # never let one bad turn end the worker
                 log.exception("outbox worker %s: unexpected error", self.handle.name)
                 worked = False
             finally:
                 sender.release()
             if not worked:
-                self._wake.wait(idle)
+                self._wake.wait(wait)
                 self._wake.clear()
 
 
@@ -152,6 +157,8 @@ class InboxWorker(LoopThread):
             self.heartbeat = service.monotonic()
             try:
                 wait = self.turn(poll)
+            except StoreError:  # the messages stay on the modem until the store is back
+                wait = OUTAGE.retry_in()
             except Exception:
                 log.exception("inbox: unexpected error")
                 wait = 1.0
@@ -222,10 +229,14 @@ class TopupWorker(LoopThread):
                 return
             try:
                 d.submit_topups()
+            except StoreError:
+                pass  # the database away (told once by the store): the next pass
             except Exception:
                 log.exception("top-ups: unexpected error")
             try:
                 d.perform_requests()
+            except StoreError:
+                pass
             except Exception:
                 log.exception("bank requests: unexpected error")
 
@@ -242,6 +253,8 @@ class ReportsWorker(LoopThread):
         while not self._stop.is_set():
             try:
                 self.outbound.apply_status_reports(0.5)
+            except StoreError:  # the database away (told once by the store)
+                self._stop.wait(OUTAGE.retry_in())
             except Exception:
                 log.exception("status reports: unexpected error")
                 self._stop.wait(1.0)

@@ -12,11 +12,13 @@ from typing import Any
 import peewee
 
 from appliance.store.dialect import Postgres, is_postgres
+from appliance.store.errors import DatabaseUnavailable, StoreError
 from appliance.store.migrations import migrate
 from appliance.store.models import database
 
 __all__ = [
     "BUSY_TIMEOUT_MS",
+    "DatabaseUnavailable",
     "StoreError",
     "database",
     "is_postgres",
@@ -42,10 +44,6 @@ _PRAGMAS: tuple[tuple[str, object], ...] = (
     # lose the last commits, and the modem keeps a message until it is committed (I1).
     ("synchronous", "normal"),
 )
-
-
-class StoreError(RuntimeError):
-    """The database file cannot be opened or migrated."""
 
 
 def is_url(target: Path | str) -> bool:

@@ -15,6 +15,8 @@ from typing import Any
 import peewee
 from playhouse.psycopg3_ext import Psycopg3Database
 
+from appliance.store.reconnect import Reconnecting
+
 
 @functools.lru_cache(maxsize=1024)
 def postgres_sql(sql: str) -> str:
@@ -25,16 +27,19 @@ def postgres_sql(sql: str) -> str:
     return sql.replace("%", "%%").replace("?", "%s")
 
 
-class Postgres(Psycopg3Database):  # type: ignore[misc]
-    """peewee's psycopg 3 database, taking the store's portable SQL."""
+class Postgres(Reconnecting, Psycopg3Database):  # type: ignore[misc]
+    """peewee's psycopg 3 database, taking the store's portable SQL, and a new session
+    when the server ended the last one (store/reconnect.py)."""
 
     def execute_sql(self, sql: str, params: Any = None, commit: Any = None) -> Any:
-        return super().execute_sql(postgres_sql(sql), params)
+        run = super().execute_sql
+        return self.guarded(lambda: run(postgres_sql(sql), params))
 
     def begin(self, lock_type: str | None = None, isolation_level: str | None = None) -> None:
         # `lock_type` is SQLite's (IMMEDIATE); a PostgreSQL transaction locks rows it writes.
         del lock_type
-        super().begin(isolation_level)
+        start = super().begin
+        self.guarded(lambda: start(isolation_level))
 
 
 def is_postgres(db: peewee.Database) -> bool:
@@ -46,9 +51,14 @@ def is_postgres(db: peewee.Database) -> bool:
 def executemany(db: peewee.Database, sql: str, rows: list[tuple[Any, ...]]) -> int:
     """One statement over many rows on the current connection (and transaction); peewee's
     error classes, as `execute_sql` raises them. Returns the rows changed."""
-    if is_postgres(db):
+    def run() -> int:
+        with peewee.__exception_wrapper__:
+            cursor = db.cursor()
+            cursor.executemany(sql, rows)
+        return int(cursor.rowcount)
+
+    real = db.obj if isinstance(db, peewee.DatabaseProxy) else db
+    if isinstance(real, Postgres):
         sql = postgres_sql(sql)
-    with peewee.__exception_wrapper__:
-        cursor = db.cursor()
-        cursor.executemany(sql, rows)
-    return int(cursor.rowcount)
+        return real.guarded(run)
+    return run()

@@ -3,7 +3,9 @@
 On PostgreSQL a `Leadership` holds a session advisory lock on a connection of its own,
 kept open while the box lives: the box that holds it does the work, the others look
 again each time. A box that dies (even SIGKILL) closes that connection, which releases
-the lock, so the next box to look takes over. On SQLite there is one box: it leads.
+the lock, so the next box to look takes over. A restarted server ends every session:
+each box's next look finds its own gone and tries the lock again on a new one, and one
+of them wins. On SQLite there is one box: it leads.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ class Leadership:
         self.what = what  # for the log: "the bank sync"
         self._conn: psycopg.Connection[tuple[object, ...]] | None = None
         self._held = False
+        self._said_lost = False
         self._lock = threading.Lock()
 
     def held(self) -> bool:
@@ -46,18 +49,24 @@ class Leadership:
                                                  **real.connect_params)
                     self._held = False
                 if self._held:
-                    self._conn.execute("SELECT 1")  # still ours while the session lives
+                    # Still ours while the session lives; a server restart ends it (and
+                    # the lock), which this statement finds out: then it is taken anew.
+                    self._conn.execute("SELECT 1")
                     return True
                 row = self._conn.execute("SELECT pg_try_advisory_lock(%s)",
                                          (self.key,)).fetchone()
                 self._held = bool(row and row[0])
+                self._said_lost = False  # a session again: the next loss is news
                 if self._held:
                     log.info("this box now does %s (the others leave it to this one)",
                              self.what)
                 return self._held
             except psycopg.Error as exc:
-                log.warning("cannot tell whether this box does %s (%s): it does not now",
-                            self.what, exc)
+                # Once per loss: while the database is away every look fails alike.
+                if self._held or not self._said_lost:
+                    log.warning("cannot tell whether this box does %s (%s): it does not "
+                                "now, and asks again", self.what, " ".join(str(exc).split()))
+                    self._said_lost = True
                 self._drop()
                 return False
 
