@@ -121,8 +121,20 @@ class OutboxWorker(LoopThread):
             finally:
                 sender.release()
             if not worked:
+                self._idle()
                 self._wake.wait(idle)
                 self._wake.clear()
+
+
+    def _idle(self) -> None:
+        # Nothing to send: the modem would idle, so the status reports it holds for us
+        # are read and deleted now rather than between two sends (modem/reports.py).
+        if not self.handle.healthy:
+            return
+        try:
+            self.handle.call(lambda modem: modem.collect_reports())
+        except ModemError as exc:
+            log.debug("modem %s: status reports not collected: %s", self.handle.name, exc)
 
 
 class InboxWorker(LoopThread):

@@ -1,0 +1,124 @@
+"""Stored status reports taken when they cost the radio least (issue 17 on issue 16's
+ds=2): a `+CDSI` only notes its slot; the report is read by the next listing (no
+`+CMGR`), or when the modem would idle, or at once when `HOLD_MAX` are held. The fake
+modem on a real pty; the daemon's idle path end to end with a real SQLite file."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from appliance.fakemodem.pdu import message_type
+from appliance.fakemodem.server import FakeModemServer
+from appliance.modem.pdu import decode_deliver
+from appliance.modem.reports import HOLD_MAX
+from appliance.modem.wrapper import Modem
+from tests.conftest import DaemonProc, Fakes
+from tests.helpers import db_rows, wait_for
+from tests.test_modem_fake import SENDER, Events, connect
+
+
+@pytest.fixture
+def fake(tmp_path: Path) -> Iterator[FakeModemServer]:
+    server = FakeModemServer(tmp_path / "ttyFAKE", tmp_path / "state", delay="none")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def modem(fake: FakeModemServer) -> Iterator[tuple[Modem, Events]]:
+    events = Events()
+    m = connect(fake, events)
+    yield m, events
+    m.close()
+
+
+def _reports(fake: FakeModemServer) -> int:
+    return sum(1 for s in fake.stored() if message_type(s.pdu) == "status-report")
+
+
+def _commands(fake: FakeModemServer, name: str) -> int:
+    return sum(1 for b in fake.timeline() if b.command.startswith(f"AT{name}"))
+
+
+def test_a_noted_report_is_read_by_the_next_listing_and_deleted_when_idle(
+        fake: FakeModemServer, modem: tuple[Modem, Events]) -> None:
+    m, events = modem
+    result = m.send(SENDER, "raporto")
+    wait_for(lambda: m.reports_held == 1, timeout=10, what="the +CDSI noted")
+    assert events.reports == [] and _commands(fake, "+CMGR") == 0  # not read at once
+    fake.deliver(SENDER, "B")
+    listed = m.list_stored()
+    assert [decode_deliver(s.pdu).text for s in listed] == ["B"]  # the inbox's, only
+    assert [r.ref for r in events.reports] == [result.refs[0]]
+    assert _commands(fake, "+CMGR") == 0  # the listing read it
+    assert _reports(fake) == 1  # its delete left for an idle moment
+    assert [decode_deliver(s.pdu).text for s in m.list_stored()] == ["B"]
+    assert len(events.reports) == 1  # a second listing does not hand it over again
+    assert m.collect_reports()
+    assert _reports(fake) == 0 and _commands(fake, "+CMGR") == 0
+    assert m.reports_held == 0 and not m.collect_reports()  # nothing left: no command
+
+
+def test_b_collect_reads_and_deletes_the_noted_reports(
+        fake: FakeModemServer, modem: tuple[Modem, Events]) -> None:
+    m, events = modem
+    refs = [m.send(SENDER, f"raporto {i}").refs[0] for i in range(2)]
+    wait_for(lambda: m.reports_held == 2, timeout=10, what="both +CDSI noted")
+    assert events.reports == []
+    assert m.collect_reports()
+    assert sorted(r.ref for r in events.reports) == sorted(refs)
+    assert _reports(fake) == 0 and events.new == []  # never announced to the inbox
+
+
+def test_c_reports_are_taken_at_once_when_hold_max_are_held(
+        fake: FakeModemServer, modem: tuple[Modem, Events]) -> None:
+    m, events = modem
+    for i in range(HOLD_MAX - 1):
+        m.send(SENDER, f"raporto {i}")
+    wait_for(lambda: m.reports_held == HOLD_MAX - 1, timeout=10, what="the +CDSI noted")
+    assert events.reports == [] and _reports(fake) == HOLD_MAX - 1
+    m.send(SENDER, "one more")
+    wait_for(lambda: len(events.reports) == HOLD_MAX, timeout=10, what="all taken at once")
+    wait_for(lambda: _reports(fake) == 0, timeout=10, what="their slots freed")
+    assert m.reports_held == 0
+
+
+def test_c_a_listing_deletes_the_handed_over_reports_when_hold_max_are_held(
+        fake: FakeModemServer, tmp_path: Path) -> None:
+    events = Events()
+    m = connect(fake, events)
+    m.close()  # the reports come while nobody listens: each waits stored, unnoted
+    other = connect(fake, Events())
+    try:
+        for i in range(HOLD_MAX):
+            other.send(SENDER, f"raporto {i}")
+    finally:
+        other.close()
+    wait_for(lambda: _reports(fake) == HOLD_MAX, timeout=10, what="the reports stored")
+    m = connect(fake, events)
+    try:
+        assert m.list_stored() == []
+        assert len(events.reports) == HOLD_MAX
+        assert _reports(fake) == 0  # so many held: deleted in that session
+    finally:
+        m.close()
+
+
+def test_b_the_daemon_settles_a_report_when_the_outbox_idles(
+        fakes: Fakes, daemon_proc: DaemonProc) -> None:
+    """No listing comes (the inbox polls every 300 s, nothing more arrives): the report
+    of the reply is read and deleted because the outbox has nothing due."""
+    fakes.config(inbox={"poll_interval": 300})
+    daemon_proc.start()
+    fakes.deliver(SENDER, "B")
+    db = fakes.store
+    wait_for(lambda: len(fakes.sent_to(SENDER)) == 1, timeout=30, what="the reply sent")
+    wait_for(lambda: db_rows(db, "SELECT state FROM outbox_message") == [("delivered",)],
+             timeout=15, what="the reply settled by its stored report")
+    wait_for(lambda: _reports(fakes.modem) == 0, timeout=10, what="the report deleted")
+    assert daemon_proc.stop() == 0
+    assert len(fakes.sent_to(SENDER)) == 1
