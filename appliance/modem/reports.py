@@ -29,9 +29,11 @@ import logging
 import threading
 from collections.abc import Callable
 
+from appliance.modem.at_answers import parse_cmgl
+from appliance.modem.channel import Channel
 from appliance.modem.errors import ModemError
 from appliance.modem.pdu import PduError, decode_status_report
-from appliance.modem.types import StatusReport, StoredMessage
+from appliance.modem.types import STAT_REC_READ, StatusReport, StoredMessage
 from appliance.modem.walk import StorageWalk
 
 log = logging.getLogger(__name__)
@@ -64,6 +66,13 @@ class HeldReports:
         self._lock = threading.Lock()
         self._noted: list[Slot] = []
         self._handed: list[Slot] = []
+        # For `AT+CMGD=0,1` (every read message of a storage): the storages listed on this
+        # link, the customers' messages listed there and not deleted yet (read, maybe not
+        # committed: while one is, no bulk delete there), the slots a bulk delete freed.
+        self._known: set[str] = set()
+        self._outstanding: set[Slot] = set()
+        self._bulk_gone: set[Slot] = set()
+        self.bulk_works = True
 
     def note(self, slot: Slot) -> int:
         """A `+CDSI` named `slot`; returns how many slots are held now."""
@@ -91,10 +100,42 @@ class HeldReports:
                 if slot in held:
                     held.remove(slot)
 
-    def listed(self, storage: str, present: set[int]) -> None:
-        """A listing of `storage` showed these slots: a noted one not among them is gone."""
+    def listed(self, storage: str, messages: list[StoredMessage]) -> None:
+        """A whole listing of `storage`: a noted slot not in it is gone; its customers'
+        messages are outstanding until deleted; a report still there, read, at a slot a
+        bulk delete freed means this modem ignores `AT+CMGD=0,1`."""
+        present = {m.index for m in messages}
         with self._lock:
             self._noted = [s for s in self._noted if s[0] != storage or s[1] in present]
+            self._known.add(storage)
+            self._outstanding = {s for s in self._outstanding if s[0] != storage}
+            self._outstanding.update((storage, m.index) for m in messages
+                                     if not is_status_report(m))
+            for m in messages:
+                if ((storage, m.index) in self._bulk_gone and m.status == STAT_REC_READ
+                        and is_status_report(m)):
+                    self.bulk_works = False
+                    log.warning("modem ignores AT+CMGD=0,1: deleting reports one by one")
+            self._bulk_gone = {s for s in self._bulk_gone if s[0] != storage}
+
+    def done(self, slot: Slot) -> None:
+        """`slot` was deleted (the inbox's delete after its commit, or a report's)."""
+        with self._lock:
+            self._outstanding.discard(slot)
+
+    def bulk_safe(self, storage: str) -> bool:
+        """Whether every read message in `storage` is a report handed over: listed on
+        this link, no customer's message listed there and not deleted since."""
+        with self._lock:
+            return (self.bulk_works and storage in self._known
+                    and not any(s[0] == storage for s in self._outstanding))
+
+    def bulk_deleted(self, storage: str) -> None:
+        """`AT+CMGD=0,1` ran on `storage`: its handed-over reports are gone."""
+        with self._lock:
+            gone = {s for s in self._handed if s[0] == storage}
+            self._bulk_gone |= gone
+            self._handed = [s for s in self._handed if s not in gone]
 
     def noted(self) -> list[Slot]:
         with self._lock:
@@ -114,6 +155,9 @@ class HeldReports:
         with self._lock:
             self._noted = []
             self._handed = []
+            self._known = set()  # read messages of an earlier run may wait, uncommitted
+            self._outstanding = set()
+            self._bulk_gone = set()
 
 
 class StoredReports:
@@ -121,6 +165,8 @@ class StoredReports:
 
     name: str
     direct: bool
+    list_timeout: float
+    _ch: Channel
     _walk: StorageWalk
     _held: HeldReports
     _on_status_report: Callable[[StatusReport], None] | None
@@ -159,35 +205,64 @@ class StoredReports:
             return False
         try:
             with self._session():
-                for storage, index in self._held.noted():
-                    msg = self.read(storage, index)
-                    if msg is None:
-                        self._held.drop((storage, index))
-                    elif not self._hand_over([msg]):  # not a report: the inbox's
-                        self._held.drop((storage, index))
-                        self._walk.notice(storage)
-                        if self._on_new_message is not None:
-                            self._on_new_message(storage, index)
-                for storage, index in self._held.to_delete():
-                    self.delete(storage, index)
-                    self._held.drop((storage, index))
+                noted = self._held.noted()
+                for storage in dict.fromkeys(s for s, _ in noted):
+                    slots = [i for s, i in noted if s == storage]
+                    if len(slots) > 1:  # one listing reads them all
+                        self._list_reports(storage)
+                    else:
+                        self._read_report(storage, slots[0])
+                self._free_slots()
         except ModemError as exc:
             log.warning("%s: stored status reports not taken yet: %s", self.name, exc)
         return True
 
-    def _divert_reports(self, messages: list[StoredMessage],
-                        listed: tuple[str, ...] = ()) -> list[StoredMessage]:
-        """From a listing of the storages `listed` (in the session): hand over the stored
-        reports (their deletes left for later), return the rest."""
+    def _read_report(self, storage: str, index: int) -> None:
+        msg = self.read(storage, index)
+        if msg is None:
+            self._held.drop((storage, index))
+        elif not self._hand_over([msg]):  # not a report: the inbox's
+            self._held.drop((storage, index))
+            self._tell_inbox(storage, index)
+
+    def _list_reports(self, storage: str) -> None:
+        self._ch.select(storage)
+        messages = parse_cmgl(storage, self._ch.cmd("AT+CMGL=4", timeout=self.list_timeout))
+        for m in self._divert_reports(messages, (storage,), free=False):
+            self._tell_inbox(storage, m.index)  # listed (read) now: the inbox lists it next
+
+    def _tell_inbox(self, storage: str, index: int) -> None:
+        self._walk.notice(storage)
+        if self._on_new_message is not None:
+            self._on_new_message(storage, index)
+
+    def _free_slots(self) -> None:
+        """Delete the handed-over reports (in the session): one `AT+CMGD=0,1` for a
+        storage where every read message is one of them, else slot by slot."""
+        handed = self._held.to_delete()
+        for storage in dict.fromkeys(s for s, _ in handed):
+            slots = [slot for slot in handed if slot[0] == storage]
+            if len(slots) > 1 and self._held.bulk_safe(storage):
+                self._ch.select(storage)
+                self._ch.cmd("AT+CMGD=0,1")
+                self._held.bulk_deleted(storage)
+                continue
+            for slot in slots:
+                self.delete(*slot)
+                self._held.drop(slot)
+
+    def _divert_reports(self, messages: list[StoredMessage], listed: tuple[str, ...] = (),
+                        *, free: bool = True) -> list[StoredMessage]:
+        """From a whole listing of the storages `listed` (in the session): hand over the
+        stored reports (their deletes left for later, unless `HOLD_MAX` are held and
+        `free`), return the rest."""
         for storage in listed:
-            self._held.listed(storage, {m.index for m in messages if m.storage == storage})
+            self._held.listed(storage, [m for m in messages if m.storage == storage])
         if self._on_status_report is None or not any(is_status_report(m) for m in messages):
             return messages
         taken = self._hand_over(messages)
-        if self._held.count >= HOLD_MAX:
-            for storage, index in self._held.to_delete():
-                self.delete(storage, index)
-                self._held.drop((storage, index))
+        if free and self._held.count >= HOLD_MAX:
+            self._free_slots()
         return [m for m in messages if (m.storage, m.index) not in taken]
 
     def _hand_over(self, messages: list[StoredMessage]) -> set[Slot]:

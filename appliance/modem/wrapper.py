@@ -251,6 +251,7 @@ class Modem(FactQueries, StoredReports):
     def delete(self, storage: str, index: int) -> None:
         """Delete exactly one slot (`AT+CMGD=<index>`); an already empty slot is fine.
         A message handed over (storage `CMT`) is acknowledged instead (`AT+CNMA`)."""
+        self._held.done((storage, index))  # (deleted or not: a later listing tells)
         if storage == DIRECT:
             self.acknowledge()  # after the inbox's commit: the network may forget it now
             return
