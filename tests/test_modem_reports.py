@@ -180,3 +180,22 @@ def test_after_a_reopen_no_bulk_delete_before_a_listing(fake: FakeModemServer) -
         assert [decode_deliver(s.pdu).text for s in fake.stored()] == ["B"]
     finally:
         m.close()
+
+
+def test_direct_a_storage_holding_only_reports_is_not_listed_again(
+        fake: FakeModemServer) -> None:
+    """Direct delivery lists a storage only when something new may be there: reports
+    held for their delete (tracked apart) do not make every listing walk it."""
+    events = Events()
+    m = connect(fake, events, receive="direct")
+    try:
+        assert m.direct
+        m.send(SENDER, "raporto")
+        wait_for(lambda: m.reports_held == 1, timeout=10, what="the +CDSI noted")
+        assert m.list_stored() == []  # the first listing of a link walks every storage
+        assert len(events.reports) == 1
+        listings = _commands(fake, "+CMGL")
+        assert m.list_stored() == []
+        assert _commands(fake, "+CMGL") == listings
+    finally:
+        m.close()

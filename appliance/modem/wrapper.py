@@ -57,7 +57,7 @@ from appliance.modem.errors import (
 from appliance.modem.facts import FactQueries
 from appliance.modem.pdu import PduError, decode_status_report, encode_submit
 from appliance.modem.relay import RelayLink
-from appliance.modem.reports import HeldReports, StoredReports
+from appliance.modem.reports import HeldReports, StoredReports, is_status_report
 from appliance.modem.serial_link import SerialLink
 from appliance.modem.types import (
     SendResult,
@@ -226,7 +226,7 @@ class Modem(FactQueries, StoredReports):
                     self._walk.found(storage)
                     raise
                 found[storage] = parse_cmgl(storage, lines)
-                if found[storage]:
+                if not all(map(is_status_report, found[storage])):  # reports: `_held`'s
                     self._walk.found(storage)
             listed = [m for storage in self._storages for m in found.get(storage, [])]
             stored = self._divert_reports(listed, tuple(found))
