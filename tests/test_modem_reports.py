@@ -13,7 +13,7 @@ import pytest
 from appliance.fakemodem.pdu import message_type
 from appliance.fakemodem.server import FakeModemServer
 from appliance.modem.pdu import decode_deliver
-from appliance.modem.reports import HOLD_MAX
+from appliance.modem.reports import BULK_AT, HOLD_MAX
 from appliance.modem.wrapper import Modem
 from tests.conftest import DaemonProc, Fakes
 from tests.helpers import db_rows, wait_for
@@ -199,3 +199,21 @@ def test_direct_a_storage_holding_only_reports_is_not_listed_again(
         assert _commands(fake, "+CMGL") == listings
     finally:
         m.close()
+
+
+def test_the_inboxs_last_delete_frees_bulk_at_reports_in_one_bulk_delete(
+        fake: FakeModemServer, modem: tuple[Modem, Events]) -> None:
+    """Stored mode in a burst: the listing reads the reports with the messages; once the
+    inbox has deleted the last message it listed, one `AT+CMGD=0,1` frees them."""
+    m, events = modem
+    for i in range(BULK_AT):
+        m.send(SENDER, f"raporto {i}")
+    wait_for(lambda: m.reports_held == BULK_AT, timeout=10, what="the +CDSI noted")
+    fake.deliver(SENDER, "B")
+    (msg,) = m.list_stored()
+    assert len(events.reports) == BULK_AT
+    assert _reports(fake) == BULK_AT  # B listed, not committed: no bulk delete yet
+    m.delete(msg.storage, msg.index)  # committed and deleted
+    assert fake.stored() == []
+    assert _commands(fake, "+CMGD") == 2  # B's, and one for all the reports
+    assert m.reports_held == 0

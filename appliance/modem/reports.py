@@ -42,6 +42,9 @@ _MTI_STATUS_REPORT = 0x02
 # Slots reports may hold on the modem before they are taken at once: under half of the
 # smallest SIM in the field (20 slots), the rest left to customers' messages.
 HOLD_MAX = 8
+# Handed-over reports freed by one bulk delete as soon as it is safe (the inbox deleted
+# the last customer's message it listed): each one held makes every listing longer.
+BULK_AT = 4
 
 Slot = tuple[str, int]
 
@@ -166,6 +169,7 @@ class StoredReports:
     name: str
     direct: bool
     list_timeout: float
+    _freeing = False  # deleting held reports now (`_free_slots`)
     _ch: Channel
     _walk: StorageWalk
     _held: HeldReports
@@ -236,7 +240,22 @@ class StoredReports:
         if self._on_new_message is not None:
             self._on_new_message(storage, index)
 
+    def _slot_freed(self, storage: str, index: int) -> None:
+        """After a delete (in the session): the inbox's last outstanding message there
+        gone, `BULK_AT` handed-over reports go in one bulk delete."""
+        self._held.done((storage, index))
+        if (not self._freeing and self._held.bulk_safe(storage)
+                and sum(s == storage for s, _ in self._held.to_delete()) >= BULK_AT):
+            self._free_slots()
+
     def _free_slots(self) -> None:
+        self._freeing = True
+        try:
+            self._free_handed()
+        finally:
+            self._freeing = False
+
+    def _free_handed(self) -> None:
         """Delete the handed-over reports (in the session): one `AT+CMGD=0,1` for a
         storage where every read message is one of them, else slot by slot."""
         handed = self._held.to_delete()

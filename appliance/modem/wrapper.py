@@ -251,7 +251,6 @@ class Modem(FactQueries, StoredReports):
     def delete(self, storage: str, index: int) -> None:
         """Delete exactly one slot (`AT+CMGD=<index>`); an already empty slot is fine.
         A message handed over (storage `CMT`) is acknowledged instead (`AT+CNMA`)."""
-        self._held.done((storage, index))  # (deleted or not: a later listing tells)
         if storage == DIRECT:
             self.acknowledge()  # after the inbox's commit: the network may forget it now
             return
@@ -263,6 +262,7 @@ class Modem(FactQueries, StoredReports):
                 if exc.code != 321:
                     raise
                 log.debug("%s: %s/%d already empty", self.name, storage, index)
+            self._slot_freed(storage, index)
 
     def send(
         self, to: str, text: str, *, ucs2: bool | None = None, request_report: bool = True,
