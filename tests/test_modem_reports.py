@@ -13,7 +13,7 @@ import pytest
 from appliance.fakemodem.pdu import message_type
 from appliance.fakemodem.server import FakeModemServer
 from appliance.modem.pdu import decode_deliver
-from appliance.modem.reports import BULK_AT, HOLD_MAX
+from appliance.modem.reports import BULK_AT, HOLD_HARD, HOLD_MAX
 from appliance.modem.wrapper import Modem
 from tests.conftest import DaemonProc, Fakes
 from tests.helpers import db_rows, wait_for
@@ -144,22 +144,28 @@ def test_c_held_reports_go_in_one_bulk_delete_of_read_messages(
 def test_a_customers_message_listed_and_not_deleted_stops_the_bulk_delete(
         fake: FakeModemServer, modem: tuple[Modem, Events]) -> None:
     """Invariant 1: a message read by a listing but not committed (so not deleted) yet is
-    a read message too; while one is, reports are deleted one by one."""
+    a read message too; while one is, the reports wait for its delete (then go in one
+    bulk delete), or beyond `HOLD_HARD` are deleted one by one."""
     m, events = modem
     fake.deliver(SENDER, "B")
     (msg,) = m.list_stored()  # read now; the inbox has not committed it
     for i in range(HOLD_MAX):
         m.send(SENDER, f"raporto {i}")
     wait_for(lambda: len(events.reports) == HOLD_MAX, timeout=10, what="all taken")
-    wait_for(lambda: _reports(fake) == 0, timeout=10, what="their slots freed")
-    assert _commands(fake, "+CMGD") == HOLD_MAX  # one by one
-    assert [decode_deliver(s.pdu).text for s in fake.stored()] == ["B"]
-    m.delete(msg.storage, msg.index)  # committed: from now on a bulk delete is safe
-    for i in range(HOLD_MAX):
+    assert _reports(fake) == HOLD_MAX  # held: a bulk delete now would take B
+    assert _commands(fake, "+CMGD") == 0
+    for i in range(HOLD_HARD - HOLD_MAX):
         m.send(SENDER, f"raporto {i}")
-    wait_for(lambda: len(events.reports) == 2 * HOLD_MAX, timeout=10, what="all taken")
-    wait_for(lambda: _reports(fake) == 0, timeout=10, what="their slots freed")
-    assert _commands(fake, "+CMGD") == HOLD_MAX + 1 + 1  # B's, then one bulk delete
+    wait_for(lambda: _reports(fake) == 0, timeout=10, what="deleted one by one")
+    assert _commands(fake, "+CMGD") == HOLD_HARD
+    assert [decode_deliver(s.pdu).text for s in fake.stored()] == ["B"]
+    for i in range(BULK_AT):
+        m.send(SENDER, f"raporto {i}")
+    wait_for(lambda: m.reports_held == BULK_AT, timeout=10, what="the +CDSI noted")
+    m.list_stored()  # B again (not committed yet) and the reports
+    m.delete(msg.storage, msg.index)  # committed: a bulk delete is safe now
+    assert fake.stored() == []
+    assert _commands(fake, "+CMGD") == HOLD_HARD + 2  # B's, then one bulk delete
 
 
 def test_after_a_reopen_no_bulk_delete_before_a_listing(fake: FakeModemServer) -> None:
@@ -175,9 +181,14 @@ def test_after_a_reopen_no_bulk_delete_before_a_listing(fake: FakeModemServer) -
         for i in range(HOLD_MAX):
             m.send(SENDER, f"raporto {i}")
         wait_for(lambda: len(events.reports) == HOLD_MAX, timeout=10, what="all taken")
-        wait_for(lambda: _reports(fake) == 0, timeout=10, what="their slots freed")
-        assert _commands(fake, "+CMGD") == HOLD_MAX  # one by one
-        assert [decode_deliver(s.pdu).text for s in fake.stored()] == ["B"]
+        assert m.collect_reports()  # the modem idle: B was listed (read) just now
+        assert _commands(fake, "+CMGD") == 0
+        assert _reports(fake) == HOLD_MAX
+        (msg,) = m.list_stored()  # the inbox takes B, commits it, deletes it
+        m.delete(msg.storage, msg.index)
+        assert fake.stored() == []
+        assert _commands(fake, "+CMGD") == 2  # B's, then one bulk delete
+        events.reports.clear()
     finally:
         m.close()
 
@@ -217,3 +228,27 @@ def test_the_inboxs_last_delete_frees_bulk_at_reports_in_one_bulk_delete(
     assert fake.stored() == []
     assert _commands(fake, "+CMGD") == 2  # B's, and one for all the reports
     assert m.reports_held == 0
+
+
+def test_a_new_report_read_in_a_freed_slot_keeps_the_bulk_delete(
+        fake: FakeModemServer, modem: tuple[Modem, Events]) -> None:
+    """A slot a bulk delete freed gets a new report, read alone (`+CMGR`: read now);
+    a listing that shows it read is no sign that the modem ignored the bulk delete."""
+    m, events = modem
+    m.list_stored()
+    for i in range(HOLD_MAX):
+        m.send(SENDER, f"raporto {i}")
+    wait_for(lambda: _reports(fake) == 0, timeout=10, what="the first bulk delete")
+    m.send(SENDER, "one more")
+    wait_for(lambda: m.reports_held == 1, timeout=10, what="the +CDSI noted")
+    assert m.collect_reports()  # read alone, then deleted alone
+    for i in range(HOLD_MAX):
+        m.send(SENDER, f"raporto {i}")
+    wait_for(lambda: m.reports_held == HOLD_MAX - 1 or _reports(fake) == 0, timeout=10,
+             what="the reports noted")
+    fake.deliver(SENDER, "B")
+    (msg,) = m.list_stored()
+    m.delete(msg.storage, msg.index)
+    wait_for(lambda: len(events.reports) == 2 * HOLD_MAX + 1, timeout=10, what="all taken")
+    wait_for(lambda: _reports(fake) == 0, timeout=10, what="their slots freed")
+    assert _commands(fake, "+CMGD") <= 1 + 1 + 1 + 2  # bulk, alone, B's, at most 2 bulk

@@ -45,6 +45,9 @@ HOLD_MAX = 8
 # Handed-over reports freed by one bulk delete as soon as it is safe (the inbox deleted
 # the last customer's message it listed): each one held makes every listing longer.
 BULK_AT = 4
+# Held beyond this, reports are deleted one by one even where a bulk delete must wait
+# (a customer's message listed there not deleted yet: it soon is, after its commit).
+HOLD_HARD = HOLD_MAX + BULK_AT
 
 Slot = tuple[str, int]
 
@@ -91,6 +94,7 @@ class HeldReports:
 
     def hand(self, slot: Slot) -> None:
         with self._lock:
+            self._bulk_gone.discard(slot)  # a new report in a freed slot, read by us
             if slot in self._noted:
                 self._noted.remove(slot)
             if slot not in self._handed:
@@ -132,6 +136,12 @@ class HeldReports:
         with self._lock:
             return (self.bulk_works and storage in self._known
                     and not any(s[0] == storage for s in self._outstanding))
+
+    def bulk_pending(self, storage: str) -> bool:
+        """Whether a bulk delete of `storage` waits only for the inbox to delete the
+        customers' messages it listed there (after their commit)."""
+        with self._lock:
+            return self.bulk_works and storage in self._known
 
     def bulk_deleted(self, storage: str) -> None:
         """`AT+CMGD=0,1` ran on `storage`: its handed-over reports are gone."""
@@ -202,9 +212,11 @@ class StoredReports:
             self.collect_reports()
 
     def collect_reports(self) -> bool:
-        """Read the noted reports, hand them over, delete every handed-over one: when the
-        modem would idle (nothing to send) or the reports held reach `HOLD_MAX`. Returns
-        whether it found anything to do. A failure leaves the slots for a later look."""
+        """Read the noted reports, hand them over, delete the handed-over ones: when the
+        modem would idle (nothing to send), or the reports held reach `HOLD_MAX`. Deletes
+        that a bulk delete will do once the inbox has deleted the messages it listed wait
+        for it, up to `HOLD_HARD` reports held. Returns whether it found anything to do;
+        a failure leaves the slots for a later look."""
         if self._held.count == 0:
             return False
         try:
@@ -266,6 +278,9 @@ class StoredReports:
                 self._ch.cmd("AT+CMGD=0,1")
                 self._held.bulk_deleted(storage)
                 continue
+            if (len(slots) > 1 and self._held.bulk_pending(storage)
+                    and self._held.count < HOLD_HARD):
+                continue  # the inbox's delete after its commit frees them (`_slot_freed`)
             for slot in slots:
                 self.delete(*slot)
                 self._held.drop(slot)
