@@ -202,7 +202,7 @@ class Modem(FactQueries, StoredReports):
         messages go to, others named by a notice or due their periodic walk), PDUs raw.
 
         No message is decoded, skipped or deleted here; only a stored status report (with
-        `on_status_report` set) is handed over and deleted instead of listed
+        `on_status_report` set) is handed over instead of listed, its slot deleted later
         (`modem/reports.py`). A storage the modem refuses (`+CMS ERROR`) is logged and
         left out; timeouts and a lost port raise. With direct delivery, the messages
         handed over come first (storage `CMT`), and a storage is listed only when named
