@@ -93,8 +93,10 @@ class Result:
 
     @property
     def report_deletes(self) -> int:
-        # each inbound is deleted once, after its commit; the other deletes free reports
-        return max(0, self.commands.get(DELETE, 0) - self.messages)
+        # each stored inbound is deleted once, after its commit (a direct one is
+        # acknowledged instead); the other deletes free reports
+        inbound = self.messages if self.receive == "stored" else 0
+        return max(0, self.commands.get(DELETE, 0) - inbound)
 
     @property
     def report_commands(self) -> int:
