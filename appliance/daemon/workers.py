@@ -120,16 +120,16 @@ class OutboxWorker(LoopThread):
                 worked = False
             finally:
                 sender.release()
+            self._collect_if_idle(worked)
             if not worked:
-                self._idle()
                 self._wake.wait(idle)
                 self._wake.clear()
 
 
-    def _idle(self) -> None:
+    def _collect_if_idle(self, worked: bool) -> None:
         # Nothing to send: the modem would idle, so the status reports it holds for us
         # are read and deleted now rather than between two sends (modem/reports.py).
-        if not self.handle.healthy:
+        if worked or not self.handle.healthy:
             return
         try:
             self.handle.call(lambda modem: modem.collect_reports())
