@@ -37,12 +37,14 @@ def test_ci_sized_burst_gives_a_consistent_table() -> None:
     assert r["inbound_commands"] == sum(
         n for c, n in r["commands"].items() if c not in ("+CMGS", "<message>", "+CMMS",
                                                          "+CMGD", "+CMGR"))
-    # each inbound deleted once, after its commit; each stored status report read and
-    # deleted once (those that came back before the last reply)
-    reports = r["commands"].get("+CMGR", 0)
-    assert reports <= 10
-    assert r["report_commands"] == 2 * reports
-    assert r["commands"]["+CMGD"] == 10 + reports
+    # each inbound deleted once, after its commit; the stored status reports (those that
+    # came back before the last reply) read alone at most once each, deleted one by one
+    # or several at once
+    reads = r["commands"].get("+CMGR", 0)
+    report_deletes = r["commands"]["+CMGD"] - 10
+    assert 0 <= reads <= 10
+    assert 0 <= report_deletes <= 10
+    assert r["report_commands"] == reads + report_deletes
     # time: the modem cannot be busier than the elapsed time, nor send faster than its radio
     assert 0 < r["transmit_s"] <= r["cmgs_s"] <= r["busy_s"] <= r["elapsed_s"] * 1.001
     assert r["cmgs_pct"] == pytest.approx(100 * r["cmgs_s"] / r["elapsed_s"])
@@ -99,7 +101,8 @@ def test_measure_counts_only_the_burst_up_to_the_last_reply() -> None:
     assert r.cmgs_s == pytest.approx(5.5)
     assert r.busy_s == pytest.approx(8.0)
     assert r.inbound_commands == 1  # +CMGL; a +CMGR reads a stored status report
-    assert r.report_commands == 2
+    # the +CMGR; the one +CMGD is an inbound's (two inbound, each deleted at most once)
+    assert r.report_commands == 1
     assert r.send_commands == 2
     assert r.commands == {"+CMGS": 2, "<message>": 2, "+CMGL": 1, "+CMGR": 1, "+CMGD": 1}
 

@@ -122,18 +122,25 @@ def test_send_and_status_report(modem: Modem, fake: FakeModemServer, events: Eve
     result = modem.send(SENDER, "Bilanci: 1.234,56 EUR")
     (sent,) = fake.sent()
     assert (sent.to, sent.text, sent.parts) == (SENDER, "Bilanci: 1.234,56 EUR", 1)
-    wait_for(lambda: events.reports, timeout=10, what="+CDS")
+    wait_for(lambda: taken(modem, events), timeout=10, what="the report")
     assert events.reports[0].ref == result.refs[0]
     assert events.reports[0].delivered
 
 
+def taken(modem: Modem, events: Events) -> list[StatusReport]:
+    """The reports handed over, once the modem's idle moment (`collect_reports`, which
+    the outbox calls when it has nothing due) has read the noted ones (modem/reports.py)."""
+    modem.collect_reports()
+    return events.reports
+
+
 def test_stored_report_is_read_handed_over_and_deleted(modem: Modem, fake: FakeModemServer,
                                                         events: Events) -> None:
-    """ds=2: the report waits on the modem (`+CDSI`); the wrapper reads it, hands it over
-    as a `+CDS` would be, and deletes its slot; the inbox's listing never sees it."""
+    """ds=2: the report waits on the modem (`+CDSI`); collected, it is read, handed over
+    as a `+CDS` would be, and its slot deleted; the inbox's listing never sees it."""
     assert modem.cnmi == "2,1,0,2,0"
     result = modem.send(SENDER, "raporto")
-    wait_for(lambda: events.reports, timeout=10, what="the stored report handed over")
+    wait_for(lambda: taken(modem, events), timeout=10, what="the stored report handed over")
     assert (events.reports[0].ref, events.reports[0].recipient) == (result.refs[0], SENDER)
     wait_for(lambda: fake.stored() == [], timeout=5, what="its slot deleted")
     assert events.new == []  # not announced as a message for the inbox
@@ -154,6 +161,7 @@ def test_report_that_came_while_the_port_was_closed_is_handed_over_at_the_next_l
         listed = m.list_stored()
         assert [decode_deliver(s.pdu).text for s in listed] == ["B"]
         assert [r.ref for r in events.reports] == [result.refs[0]]
+        m.collect_reports()  # its delete waits for a moment the modem would idle
         assert [codec_kind(s.pdu) for s in fake.stored()] == ["deliver"]
     finally:
         m.close()
@@ -169,7 +177,7 @@ def test_11_no_report_when_not_asked(modem: Modem, fake: FakeModemServer,
                                      events: Events) -> None:
     modem.send(SENDER, "pa raport", request_report=False)
     modem.send(SENDER, "me raport", request_report=True)
-    wait_for(lambda: events.reports, timeout=10, what="+CDS")
+    wait_for(lambda: taken(modem, events), timeout=10, what="the report")
     assert len(fake.sent()) == 2
     assert len(events.reports) == 1
 

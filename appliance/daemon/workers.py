@@ -125,9 +125,21 @@ class OutboxWorker(LoopThread):
                 worked = False
             finally:
                 sender.release()
+            self._collect_if_idle(worked)
             if not worked:
                 self._wake.wait(wait)
                 self._wake.clear()
+
+
+    def _collect_if_idle(self, worked: bool) -> None:
+        # Nothing to send: the modem would idle, so the status reports it holds for us
+        # are read and deleted now rather than between two sends (modem/reports.py).
+        if worked or not self.handle.healthy:
+            return
+        try:
+            self.handle.call(lambda modem: modem.collect_reports())
+        except ModemError as exc:
+            log.debug("modem %s: status reports not collected: %s", self.handle.name, exc)
 
 
 class InboxWorker(LoopThread):

@@ -57,7 +57,7 @@ from appliance.modem.errors import (
 from appliance.modem.facts import FactQueries
 from appliance.modem.pdu import PduError, decode_status_report, encode_submit
 from appliance.modem.relay import RelayLink
-from appliance.modem.reports import StoredReports
+from appliance.modem.reports import HeldReports, StoredReports, is_status_report
 from appliance.modem.serial_link import SerialLink
 from appliance.modem.types import (
     SendResult,
@@ -70,7 +70,6 @@ log = logging.getLogger(__name__)
 
 # parse_cmgl/parse_cmgr: importable from here as before they moved to at_answers.
 __all__ = ["Modem", "parse_cmgl", "parse_cmgr"]
-
 
 
 class Modem(FactQueries, StoredReports):
@@ -129,6 +128,7 @@ class Modem(FactQueries, StoredReports):
         self._want_direct = receive == "direct" and not probe
         self._direct = DirectQueue()
         self._acks = Acks()
+        self._held = HeldReports()  # stored status reports not taken yet (modem/reports.py)
         self.direct = False  # the init set direct delivery up
 
     def pin_state(self) -> str | None:
@@ -185,6 +185,7 @@ class Modem(FactQueries, StoredReports):
         self._relay.forget()
         self._direct.clear()  # not acknowledged: the network delivers them again
         self._acks.clear()
+        self._held.clear()  # the next listing walks every storage: it finds what is left
         setup = startup.initialise(self._ch, self._pin, probe=self._probe,
                                    direct=self._want_direct)
         self._sim_state = setup.sim_state
@@ -201,7 +202,7 @@ class Modem(FactQueries, StoredReports):
         messages go to, others named by a notice or due their periodic walk), PDUs raw.
 
         No message is decoded, skipped or deleted here; only a stored status report (with
-        `on_status_report` set) is handed over and deleted instead of listed
+        `on_status_report` set) is handed over instead of listed, its slot deleted later
         (`modem/reports.py`). A storage the modem refuses (`+CMS ERROR`) is logged and
         left out; timeouts and a lost port raise. With direct delivery, the messages
         handed over come first (storage `CMT`), and a storage is listed only when named
@@ -225,10 +226,10 @@ class Modem(FactQueries, StoredReports):
                     self._walk.found(storage)
                     raise
                 found[storage] = parse_cmgl(storage, lines)
-                if found[storage]:
+                if not all(map(is_status_report, found[storage])):  # reports: `_held`'s
                     self._walk.found(storage)
             listed = [m for storage in self._storages for m in found.get(storage, [])]
-            stored = self._divert_reports(listed)
+            stored = self._divert_reports(listed, tuple(found))
             if self.direct and any(m.received for m in stored):
                 # stored, not handed over: the modem may have dropped to +CNMI mt=0
                 # after an acknowledgement that did not come (the box was down)
@@ -261,6 +262,7 @@ class Modem(FactQueries, StoredReports):
                 if exc.code != 321:
                     raise
                 log.debug("%s: %s/%d already empty", self.name, storage, index)
+            self._slot_freed(storage, index)
 
     def send(
         self, to: str, text: str, *, ucs2: bool | None = None, request_report: bool = True,
