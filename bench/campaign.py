@@ -171,17 +171,25 @@ def make_seed(path: Path, customers: int) -> None:
 
 
 class Daemon:
-    """`appliance run` as its own process, restarted after every kill."""
+    """`appliance run` as its own process, restarted after every kill. In a fleet
+    (bench/campaign_fleet.py) it is one box of several on a shared database: `box` names
+    it, `url` is the shared PostgreSQL database (else `tmp/appliance.sqlite`, which may be
+    a link to the shared file), `lease` its outbox claims' lease."""
 
-    def __init__(self, tmp: Path, bank_url: str, token: Path, link: Path) -> None:
+    def __init__(self, tmp: Path, bank_url: str, token: Path, link: Path, *,
+                 box: str | None = None, url: str | None = None, lease: float | None = None,
+                 modem: str = "m1") -> None:
         self.db = tmp / "appliance.sqlite"
+        self.url = url
         self.config = tmp / "appliance.toml"
         self.log = tmp / "daemon.log"
-        self.config.write_text(f"""\
-database = "{self.db}"
+        database = (f'{{ url = "{url}", state_dir = "{tmp}" }}' if url
+                    else f'"{self.db}"')
+        self.config.write_text((f'box = "{box}"\n' if box else "") + f"""\
+database = {database}
 log_level = "info"
 [[modems]]
-name = "m1"
+name = "{modem}"
 port = "{link}"
 operator = "vala"
 command_timeout = 5
@@ -192,6 +200,7 @@ multipart_timeout = 20
 max_attempts = 50
 backoff_initial = 1
 backoff_max = 2
+""" + (f"lease = {lease}\n" if lease else "") + f"""\
 [bank]
 url = "{bank_url}"
 token_file = "{token}"
@@ -227,7 +236,15 @@ listen = "127.0.0.1:0"
             self.proc.send_signal(signal.SIGTERM)
         return self.proc.wait(60)
 
+    def log_text(self) -> str:
+        try:
+            return self.log.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return ""
+
     def rows(self, sql: str) -> list[tuple[Any, ...]]:
+        if self.url is not None:
+            return pg_rows(self.url, sql)
         try:
             con = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=5)
         except sqlite3.Error:
@@ -240,6 +257,24 @@ listen = "127.0.0.1:0"
             con.close()
 
 
+def pg_rows(url: str, sql: str) -> list[tuple[Any, ...]]:
+    """Rows of `sql` in the PostgreSQL database `url`; none while it cannot be read."""
+    import psycopg
+
+    try:
+        with psycopg.connect(url, autocommit=True, connect_timeout=5) as pg:
+            return [tuple(r) for r in pg.execute(sql)]  # type: ignore[arg-type]
+    except psycopg.Error:
+        return []
+
+
+class Store(Protocol):
+    """What the judge reads of the box(es): the database's rows and the daemons' logs."""
+
+    def rows(self, sql: str) -> list[tuple[Any, ...]]: ...
+    def log_text(self) -> str: ...
+
+
 def wait(predicate: Callable[[], Any], timeout: float, tick: float = 0.1) -> bool:
     deadline = time.monotonic() + timeout
     pause = threading.Event()
@@ -250,8 +285,9 @@ def wait(predicate: Callable[[], Any], timeout: float, tick: float = 0.1) -> boo
     return True
 
 
-def _modem(link: Path, state: Path, delay: str, time_scale: float, seed: int) -> Any:
-    kwargs: dict[str, Any] = {"seed": seed}
+def _modem(link: Path, state: Path, delay: str, time_scale: float, seed: int,
+           **kwargs: Any) -> Any:
+    kwargs["seed"] = seed
     if time_scale != 1.0:
         if "time_scale" not in inspect.signature(FakeModemServer).parameters:
             raise SystemExit("campaign: --time-scale needs a fake modem that has it")
@@ -265,10 +301,7 @@ def run(seed: int, kills: int, messages: int, delay: str, time_scale: float,
     events = schedule(seed, kills, messages, movements, span)
     with contextlib.ExitStack() as stack:
         tmp = keep or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="campaign-")))
-        seed_file = tmp / "bank-seed.yaml"
-        make_seed(seed_file, messages + movements)
-        bank = FakeBankServer(tmp / "bank", seed=seed_file).start()
-        stack.callback(bank.close)
+        bank = start_bank(stack, tmp, seed, messages + movements)
         link = tmp / "modem"
         modem = _modem(link, tmp / "fm", delay, time_scale, seed)
         stack.callback(modem.stop)
@@ -315,7 +348,16 @@ def run(seed: int, kills: int, messages: int, delay: str, time_scale: float,
         return _judge(seed, kills, faults, sms, daemon, modem, bank, delivered, alerted, drain)
 
 
-def _drained(daemon: Daemon, delivered: Counter[str], alerted: list[str]) -> bool:
+def start_bank(stack: contextlib.ExitStack, tmp: Path, seed: int, customers: int) -> Any:
+    """The fake bank, seeded with `customers` customers, closed with `stack`."""
+    seed_file = tmp / "bank-seed.yaml"
+    make_seed(seed_file, customers)
+    bank = FakeBankServer(tmp / "bank", seed=seed_file).start()
+    stack.callback(bank.close)
+    return bank
+
+
+def _drained(daemon: Store, delivered: Counter[str], alerted: list[str]) -> bool:
     inbound = daemon.rows("SELECT COUNT(*) FROM inbound_message "
                           "WHERE state IN ('handled', 'ignored')")
     busy = daemon.rows("SELECT COUNT(*) FROM outbox_message WHERE state IN ('queued', 'sending')")
@@ -327,8 +369,9 @@ def _drained(daemon: Daemon, delivered: Counter[str], alerted: list[str]) -> boo
         and alerts[0][0] >= len(alerted))
 
 
-def _judge(seed: int, kills: int, faults: int, sms: int, daemon: Daemon, modem: Any, bank: Any,
-           delivered: Counter[str], alerted: list[str], drain: float) -> Outcome:
+def _judge(seed: int, kills: int, faults: int, sms: int, daemon: Store, modem: Any, bank: Any,
+           delivered: Counter[str], alerted: list[str], drain: float,
+           causes_of: Callable[[Store, Any], dict[str, int]] | None = None) -> Outcome:
     decided = Counter(str(r[0]) for r in daemon.rows(
         "SELECT sender FROM inbound_message WHERE state IN ('handled', 'ignored')"))
     lost = sum(max(0, n - decided[p]) for p, n in delivered.items())
@@ -348,7 +391,7 @@ def _judge(seed: int, kills: int, faults: int, sms: int, daemon: Daemon, modem: 
     got = Counter(m.to for m in modem.sent())
     duplicates = sum(max(0, got[p] - meant[p]) for p in got)
     replies_missing = given_up + sum(max(0, meant[p] - got[p]) for p in meant)
-    causes = classify(daemon, modem) if duplicates else {}
+    causes = (causes_of or classify)(daemon, modem) if duplicates else {}
     return Outcome(seed, kills, faults, sms, sum(delivered.values()), lost, decided_twice,
                    double_debits, alerts_missing, alerts_doubled, replies_missing, duplicates,
                    round(duplicates / kills, 3) if kills else 0.0, round(drain, 1), causes)
@@ -379,23 +422,26 @@ class _Witness(Protocol):
     def sent(self) -> Sequence[_Submitted]: ...
 
 
-def classify(daemon: Daemon, modem: _Witness) -> dict[str, int]:
+def classify(daemon: Store, modem: _Witness,
+             cause_of: Callable[[tuple[str, str]], str | None] | None = None) -> dict[str, int]:
     """Each duplicate SMS by cause: the row whose text went out more often than it was
-    meant to, and the most telling line the daemon logged about that row."""
+    meant to, and the most telling line the daemon logged about that row (or what
+    `cause_of` says of that (recipient, text), when it says anything)."""
     meant = Counter((str(r[0]), str(r[1])) for r in daemon.rows(
         "SELECT \"to\", text FROM outbox_message WHERE state IN ('sent', 'delivered')"))
     ids: dict[tuple[str, str], list[int]] = {}
     for row_id, to, text in daemon.rows("SELECT id, \"to\", text FROM outbox_message"):
         ids.setdefault((str(to), str(text)), []).append(int(row_id))
     got = Counter((m.to, m.text) for m in modem.sent())
-    try:
-        log = daemon.log.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
-        log = []
+    log = daemon.log_text().splitlines()
     causes: Counter[str] = Counter()
     for key, n in got.items():
         extra = n - meant[key]
         if extra <= 0:
+            continue
+        told = cause_of(key) if cause_of is not None else None
+        if told is not None:
+            causes[told] += extra
             continue
         marks = tuple(f"outbox {i} " for i in ids.get(key, []))
         lines = [line for line in log if any(m in line for m in marks)]
@@ -434,24 +480,41 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--drain-timeout", type=float, default=180.0)
     p.add_argument("--keep", type=Path, default=None, help="keep the run's files here")
     p.add_argument("--json", action="store_true", help="one JSON object per run, no table")
+    p.add_argument("--boxes", type=int, default=1,
+                   help="boxes on one database, each its own daemon and modem "
+                        "(bench/campaign_fleet.py); 1: the single daemon")
+    p.add_argument("--postgres", action="store_true",
+                   help="the boxes share a private PostgreSQL cluster (else one SQLite file)")
+    p.add_argument("--lease", type=float, default=3.0, help="a fleet box's outbox lease, s")
     a = p.parse_args(argv)
     if a.time_scale <= 0:
         p.error("--time-scale must be > 0")
+    if a.boxes < 1 or a.lease <= 0:
+        p.error("--boxes must be >= 1 and --lease > 0")
     span = a.span if a.span is not None else max(5.0, 1.5 * a.kills)
     outcomes = []
     for seed in a.seed:
         keep = a.keep / str(seed) if a.keep else None
         if keep:
             keep.mkdir(parents=True, exist_ok=True)
-        o = run(seed, a.kills, a.messages, a.modem_delay, a.time_scale, span,
-                a.drain_timeout, keep)
+        if a.boxes > 1 or a.postgres:
+            import campaign_fleet
+
+            o = campaign_fleet.run_fleet(
+                seed, a.kills, a.messages, a.modem_delay, a.time_scale, span, a.drain_timeout,
+                boxes=a.boxes, postgres=a.postgres, lease=a.lease, keep=keep)
+        else:
+            o = run(seed, a.kills, a.messages, a.modem_delay, a.time_scale, span,
+                    a.drain_timeout, keep)
         outcomes.append(o)
         if a.json:
             print(json.dumps({**asdict(o), "ok": o.ok}), flush=True)
         if not o.ok:
             print(f"FAILED seed {seed}; replay: .venv/bin/python bench/campaign.py "
                   f"--seed {seed} --kills {a.kills} --messages {a.messages} "
-                  f"--modem-delay {a.modem_delay} --time-scale {a.time_scale} --span {span}",
+                  f"--modem-delay {a.modem_delay} --time-scale {a.time_scale} --span {span}"
+                  + (f" --boxes {a.boxes} --lease {a.lease}" if a.boxes > 1 else "")
+                  + (" --postgres" if a.postgres else ""),
                   file=sys.stderr, flush=True)
     if not a.json:
         Console(width=max(150, Console().width)).print(table(outcomes))
