@@ -114,6 +114,9 @@ class Outcome:
     drain_seconds: float
     # Each duplicate by what the daemon's log says happened to its row (`classify`).
     duplicate_causes: dict[str, int] = field(default_factory=dict)
+    boxes: int = 1
+    # Outbox rows that more than one box's log names: claims a box took over (a fleet's).
+    handed_over: int = 0
 
     @property
     def ok(self) -> bool:
@@ -263,7 +266,7 @@ def pg_rows(url: str, sql: str) -> list[tuple[Any, ...]]:
 
     try:
         with psycopg.connect(url, autocommit=True, connect_timeout=5) as pg:
-            return [tuple(r) for r in pg.execute(sql)]  # type: ignore[arg-type]
+            return [tuple(r) for r in pg.execute(sql)]
     except psycopg.Error:
         return []
 
@@ -464,7 +467,8 @@ def table(outcomes: list[Outcome]) -> Table:
 
 
 def astuple_outcome(o: Outcome) -> tuple[Any, ...]:
-    return tuple(v for k, v in asdict(o).items() if k != "duplicate_causes")
+    return tuple(v for k, v in asdict(o).items()
+                 if k not in ("duplicate_causes", "boxes", "handed_over"))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -521,6 +525,9 @@ def main(argv: list[str] | None = None) -> int:
         causes: Counter[str] = Counter()
         for o in outcomes:
             causes.update(o.duplicate_causes)
+        if any(o.boxes > 1 for o in outcomes):
+            print("rows handled by two boxes or more (taken over): "
+                  + ", ".join(f"seed {o.seed}: {o.handed_over}" for o in outcomes))
         for cause, n in causes.most_common():
             print(f"duplicates: {n:3d}  {cause}")
     return 0 if all(o.ok for o in outcomes) else 1

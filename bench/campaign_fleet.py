@@ -21,7 +21,9 @@ with its PDU written, whose row another box then resent (the documented policy, 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import random
+import re
 import tempfile
 import threading
 import time
@@ -32,17 +34,21 @@ from pathlib import Path
 from typing import Any
 
 import campaign
-from appliance.fakemodem.model import ModemConfig
+
+from appliance.fakebank.server import FakeBankServer
+from appliance.fakemodem.model import ModemConfig, SentMessage
+from appliance.fakemodem.server import FakeModemServer
 from appliance.ops import pgcluster
 from appliance.store import open_database
 
+ROW = re.compile(r"outbox (\d+) ")
 TAKEN_OVER = "box dead past the grace, resent by another box (policy)"
 
 
 @dataclass
 class Box:
     name: str
-    modem: Any  # FakeModemServer
+    modem: FakeModemServer
     daemon: campaign.Daemon
 
 
@@ -58,10 +64,18 @@ class Fleet:
     def log_text(self) -> str:
         return "\n".join(b.daemon.log_text() for b in self.boxes)
 
-    def sent(self) -> list[Any]:
+    def handed_over(self) -> int:
+        """Outbox rows that more than one box's log names."""
+        boxes: dict[str, set[str]] = {}
+        for b in self.boxes:
+            for row in ROW.findall(b.daemon.log_text()):
+                boxes.setdefault(row, set()).add(b.name)
+        return sum(1 for names in boxes.values() if len(names) > 1)
+
+    def sent(self) -> list[SentMessage]:
         return [m for b in self.boxes for m in b.modem.sent()]
 
-    def classify(self, store: campaign.Store, modem: Any) -> dict[str, int]:
+    def classify(self, store: campaign.Store, modem: Fleet) -> dict[str, int]:
         """`campaign.classify`, with a text sent through two boxes' modems put down to a
         takeover past the grace."""
         through: dict[tuple[str, str], set[str]] = {}
@@ -85,7 +99,7 @@ def _database(stack: contextlib.ExitStack, tmp: Path, postgres: bool, url: str |
     return target
 
 
-def _box(stack: contextlib.ExitStack, tmp: Path, i: int, bank: Any, database: str,
+def _box(stack: contextlib.ExitStack, tmp: Path, i: int, bank: FakeBankServer, database: str,
          delay: str, time_scale: float, seed: int, lease: float) -> Box:
     name = f"box{i + 1}"
     home = tmp / name
@@ -189,5 +203,6 @@ def run_fleet(seed: int, kills: int, messages: int, delay: str, time_scale: floa
         campaign.wait(lambda: campaign._drained(fleet, delivered, alerted), drain_timeout,
                       tick=0.25)
         drain = time.monotonic() - drain0
-        return campaign._judge(seed, kills, faults, sms, fleet, fleet, bank, delivered,
-                               alerted, drain, fleet.classify)
+        outcome = campaign._judge(seed, kills, faults, sms, fleet, fleet, bank, delivered,
+                                  alerted, drain, fleet.classify)
+        return dataclasses.replace(outcome, boxes=boxes, handed_over=fleet.handed_over())
