@@ -44,21 +44,34 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import yaml
 from rich.console import Console
-from rich.table import Table
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from campaign_judge import (  # noqa: E402
+    CAUSES,
+    Outcome,
+    Store,
+    _drained,
+    _judge,
+    astuple_outcome,
+    classify,
+    table,
+)
+
 from appliance.fakebank.server import FakeBankServer  # noqa: E402
 from appliance.fakemodem.server import FakeModemServer  # noqa: E402
+
+__all__ = ["CAUSES", "Outcome", "Store", "_drained", "_judge", "astuple_outcome",
+           "classify", "table"]
 
 STRANGER_BASE = 990000
 ALERT_LIMIT = Decimal(500)
@@ -94,34 +107,6 @@ class Event:
     text: str = ""
     fault: str = ""
     params: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class Outcome:
-    seed: int
-    kills: int
-    faults: int
-    messages: int
-    parts: int
-    lost: int
-    decided_twice: int
-    double_debits: int
-    alerts_missing: int
-    alerts_doubled: int
-    replies_missing: int
-    duplicate_sms: int
-    duplicates_per_kill: float
-    drain_seconds: float
-    # Each duplicate by what the daemon's log says happened to its row (`classify`).
-    duplicate_causes: dict[str, int] = field(default_factory=dict)
-    boxes: int = 1
-    # Outbox rows that more than one box's log names: claims a box took over (a fleet's).
-    handed_over: int = 0
-
-    @property
-    def ok(self) -> bool:
-        return not (self.lost or self.decided_twice or self.double_debits
-                    or self.alerts_missing or self.alerts_doubled or self.replies_missing)
 
 
 def schedule(seed: int, kills: int, messages: int, movements: int, span: float) -> list[Event]:
@@ -271,13 +256,6 @@ def pg_rows(url: str, sql: str) -> list[tuple[Any, ...]]:
         return []
 
 
-class Store(Protocol):
-    """What the judge reads of the box(es): the database's rows and the daemons' logs."""
-
-    def rows(self, sql: str) -> list[tuple[Any, ...]]: ...
-    def log_text(self) -> str: ...
-
-
 def wait(predicate: Callable[[], Any], timeout: float, tick: float = 0.1) -> bool:
     deadline = time.monotonic() + timeout
     pause = threading.Event()
@@ -358,117 +336,6 @@ def start_bank(stack: contextlib.ExitStack, tmp: Path, seed: int, customers: int
     bank = FakeBankServer(tmp / "bank", seed=seed_file).start()
     stack.callback(bank.close)
     return bank
-
-
-def _drained(daemon: Store, delivered: Counter[str], alerted: list[str]) -> bool:
-    inbound = daemon.rows("SELECT COUNT(*) FROM inbound_message "
-                          "WHERE state IN ('handled', 'ignored')")
-    busy = daemon.rows("SELECT COUNT(*) FROM outbox_message WHERE state IN ('queued', 'sending')")
-    orders = daemon.rows("SELECT COUNT(*) FROM topup_order WHERE state NOT IN "
-                         "('done', 'rejected', 'failed')")
-    alerts = daemon.rows("SELECT COUNT(*) FROM outbox_message WHERE kind = 'alert'")
-    return bool(inbound and busy and orders and alerts) and (
-        inbound[0][0] >= sum(delivered.values()) and busy[0][0] == 0 and orders[0][0] == 0
-        and alerts[0][0] >= len(alerted))
-
-
-def _judge(seed: int, kills: int, faults: int, sms: int, daemon: Store, modem: Any, bank: Any,
-           delivered: Counter[str], alerted: list[str], drain: float,
-           causes_of: Callable[[Store, Any], dict[str, int]] | None = None) -> Outcome:
-    decided = Counter(str(r[0]) for r in daemon.rows(
-        "SELECT sender FROM inbound_message WHERE state IN ('handled', 'ignored')"))
-    lost = sum(max(0, n - decided[p]) for p, n in delivered.items())
-    decided_twice = sum(max(0, decided[p] - n) for p, n in delivered.items())
-    debits = bank.db.debit_count()
-    done = daemon.rows("SELECT COUNT(*) FROM topup_order WHERE state = 'done'")[0][0]
-    keys = [str(r[0]) for r in daemon.rows("SELECT idempotency_key FROM topup_order")]
-    double_debits = max(0, debits - done) + sum(max(0, bank.db.debit_count(k) - 1) for k in keys)
-    alert_rows = Counter(str(r[0]) for r in daemon.rows(
-        "SELECT \"to\" FROM outbox_message WHERE kind = 'alert'"))
-    alerts_missing = sum(1 for p in alerted if alert_rows[p] == 0)
-    alerts_doubled = sum(max(0, alert_rows[p] - 1) for p in set(alerted))
-    # What the modem submitted against what the box meant to send, recipient by recipient.
-    meant = Counter(str(r[0]) for r in daemon.rows(
-        "SELECT \"to\" FROM outbox_message WHERE state IN ('sent', 'delivered')"))
-    given_up = daemon.rows("SELECT COUNT(*) FROM outbox_message WHERE state = 'failed'")[0][0]
-    got = Counter(m.to for m in modem.sent())
-    duplicates = sum(max(0, got[p] - meant[p]) for p in got)
-    replies_missing = given_up + sum(max(0, meant[p] - got[p]) for p in meant)
-    causes = (causes_of or classify)(daemon, modem) if duplicates else {}
-    return Outcome(seed, kills, faults, sms, sum(delivered.values()), lost, decided_twice,
-                   double_debits, alerts_missing, alerts_doubled, replies_missing, duplicates,
-                   round(duplicates / kills, 3) if kills else 0.0, round(drain, 1), causes)
-
-
-# What the daemon logs about a row it resent, most telling first: the cause of a duplicate.
-CAUSES: tuple[tuple[str, str], ...] = (
-    ("no status report within the grace period", "killed after PDU, no report in grace"),
-    ("was interrupted while sending: resending", "killed after PDU, resent at once"),
-    ("was interrupted before its PDU was written", "killed before PDU (!)"),
-    ("gone", "port vanished mid-send, retried"),
-    ("no answer to AT+CMGS", "no answer to AT+CMGS, retried"),
-    ("no '> ' prompt", "no prompt, retried"),
-    ("failed (", "send error, retried"),
-)
-
-
-class _Submitted(Protocol):
-    @property
-    def to(self) -> str: ...
-    @property
-    def text(self) -> str: ...
-
-
-class _Witness(Protocol):
-    """What `classify` reads of the fake modem: what it was asked to submit."""
-
-    def sent(self) -> Sequence[_Submitted]: ...
-
-
-def classify(daemon: Store, modem: _Witness,
-             cause_of: Callable[[tuple[str, str]], str | None] | None = None) -> dict[str, int]:
-    """Each duplicate SMS by cause: the row whose text went out more often than it was
-    meant to, and the most telling line the daemon logged about that row (or what
-    `cause_of` says of that (recipient, text), when it says anything)."""
-    meant = Counter((str(r[0]), str(r[1])) for r in daemon.rows(
-        "SELECT \"to\", text FROM outbox_message WHERE state IN ('sent', 'delivered')"))
-    ids: dict[tuple[str, str], list[int]] = {}
-    for row_id, to, text in daemon.rows("SELECT id, \"to\", text FROM outbox_message"):
-        ids.setdefault((str(to), str(text)), []).append(int(row_id))
-    got = Counter((m.to, m.text) for m in modem.sent())
-    log = daemon.log_text().splitlines()
-    causes: Counter[str] = Counter()
-    for key, n in got.items():
-        extra = n - meant[key]
-        if extra <= 0:
-            continue
-        told = cause_of(key) if cause_of is not None else None
-        if told is not None:
-            causes[told] += extra
-            continue
-        marks = tuple(f"outbox {i} " for i in ids.get(key, []))
-        lines = [line for line in log if any(m in line for m in marks)]
-        cause = next((name for needle, name in CAUSES
-                      if any(needle in line for line in lines)), "no log line (?)")
-        causes[cause] += extra
-    return dict(causes)
-
-
-def table(outcomes: list[Outcome]) -> Table:
-    t = Table(title="crash-and-fault campaign (DESIGN §2 invariants checked from outside)")
-    cols = ("seed", "kills", "faults", "messages", "parts", "lost", "decided twice",
-            "double debits", "alerts missing", "alerts doubled", "replies missing", "duplicate SMS",
-            "dup/kill", "drain s")
-    for c in cols:
-        t.add_column(c, justify="right")
-    for o in outcomes:
-        t.add_row(*(str(v) for v in astuple_outcome(o)))
-    return t
-
-
-def astuple_outcome(o: Outcome) -> tuple[Any, ...]:
-    return tuple(v for k, v in asdict(o).items()
-                 if k not in ("duplicate_causes", "boxes", "handed_over"))
 
 
 def main(argv: list[str] | None = None) -> int:
