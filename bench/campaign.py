@@ -8,7 +8,11 @@ SMS it was asked to submit, the bank every debit. A seed fixes the whole schedul
 the command it prints.
 
 Run: .venv/bin/python bench/campaign.py --seed 7 --kills 20 [--modem-delay realistic]
-     [--time-scale 0.05] [--messages 60] [--json]
+     [--time-scale 0.05] [--messages 60] [--json] [--boxes N [--postgres] [--lease S]]
+With --boxes N (bench/campaign_fleet.py) N boxes, each its own daemon and fake modem,
+share one database (a private PostgreSQL cluster with --postgres), and each kill takes a
+box down for a seeded while, often past its lease; the judge (bench/campaign_judge.py)
+is the same.
 Exit 0 when every invariant held, 1 otherwise. Each duplicate SMS is put down to a cause
 from what the daemon logged about its row (`classify`: lines under the table, and
 `duplicate_causes` in the JSON).
@@ -347,7 +351,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--modem-delay", choices=("none", "realistic"), default="none")
     p.add_argument("--time-scale", type=float, default=1.0)
     p.add_argument("--span", type=float, default=None,
-                   help="seconds over which the schedule runs (default: 1.5 s a kill)")
+                   help="seconds over which the schedule runs (default: 1.5 s a kill; "
+                        "a fleet's: each box down a third of the time)")
     p.add_argument("--drain-timeout", type=float, default=180.0)
     p.add_argument("--keep", type=Path, default=None, help="keep the run's files here")
     p.add_argument("--json", action="store_true", help="one JSON object per run, no table")
@@ -362,15 +367,21 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--time-scale must be > 0")
     if a.boxes < 1 or a.lease <= 0:
         p.error("--boxes must be >= 1 and --lease > 0")
-    span = a.span if a.span is not None else max(5.0, 1.5 * a.kills)
+    fleet = a.boxes > 1 or a.postgres
+    if fleet:
+        import campaign_fleet
+    if a.span is not None:
+        span = a.span
+    elif fleet:
+        span = campaign_fleet.default_span(a.kills, a.boxes, a.lease)
+    else:
+        span = max(5.0, 1.5 * a.kills)
     outcomes = []
     for seed in a.seed:
         keep = a.keep / str(seed) if a.keep else None
         if keep:
             keep.mkdir(parents=True, exist_ok=True)
-        if a.boxes > 1 or a.postgres:
-            import campaign_fleet
-
+        if fleet:
             o = campaign_fleet.run_fleet(
                 seed, a.kills, a.messages, a.modem_delay, a.time_scale, span, a.drain_timeout,
                 boxes=a.boxes, postgres=a.postgres, lease=a.lease, keep=keep)

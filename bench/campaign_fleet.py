@@ -9,7 +9,8 @@ the single box's (`campaign.schedule`); a second stream drawn from the seed pick
 each event, the box whose modem a customer writes to or a modem fault hits, and the box a
 kill lands on. A killed box's modem keeps running (what customers send it waits there),
 but its daemon comes back only after a seeded delay of up to 2.5 leases: often longer
-than its claims' lease, so another box must take over its claimed and queued rows.
+than its claims' lease, so another box must take over its claimed and queued rows. The
+kills are spread (`default_span`) so that each box is down about a third of the time.
 
 The judge is the single box's (`campaign._judge`) over the shared database, every box's
 modem's record and the one bank ledger. A duplicate whose text went out through two
@@ -42,6 +43,7 @@ from appliance.ops import pgcluster
 from appliance.store import open_database
 
 ROW = re.compile(r"outbox (\d+) ")
+DOWN = (0.2, 2.5)  # a killed box's downtime: seeded, uniform, in leases (0.2 s at least)
 TAKEN_OVER = "box dead past the grace, resent by another box (policy)"
 
 
@@ -84,6 +86,13 @@ class Fleet:
                 through.setdefault((m.to, m.text), set()).add(b.name)
         return campaign.classify(
             store, modem, lambda key: TAKEN_OVER if len(through.get(key, ())) > 1 else None)
+
+
+def default_span(kills: int, boxes: int, lease: float) -> float:
+    """Kills spread so that each box is down about a third of the run: closer together,
+    every box is down at once much of the time, with no survivor to take over."""
+    mean_down = (DOWN[0] + DOWN[1] * lease) / 2
+    return max(5.0, 3 * kills * mean_down / boxes)
 
 
 def _database(stack: contextlib.ExitStack, tmp: Path, postgres: bool, url: str | None) -> str:
@@ -160,7 +169,7 @@ def run_fleet(seed: int, kills: int, messages: int, delay: str, time_scale: floa
     events = campaign.schedule(seed, kills, messages, movements, span)
     # Drawn for every event whatever its kind, so that the picks are the seed's alone.
     rng = random.Random(f"fleet {seed} {boxes}")
-    picks = [(rng.randrange(boxes), rng.uniform(0.2, 2.5 * lease)) for _ in events]
+    picks = [(rng.randrange(boxes), rng.uniform(DOWN[0], DOWN[1] * lease)) for _ in events]
     with contextlib.ExitStack() as stack:
         tmp = keep or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="fleet-")))
         bank = campaign.start_bank(stack, tmp, seed, messages + movements)
