@@ -62,8 +62,8 @@ def test_ci_sized_fleet_campaign_keeps_every_invariant(tmp_path: Path, pg_server
         keep.mkdir()
         results.append(campaign_fleet.run_fleet(
             seed, 4, 24, "realistic", 0.05, span=campaign_fleet.default_span(4, 2, 2.0),
-            drain_timeout=90.0, boxes=2,
-            postgres=True, lease=2.0, keep=keep, url=pg_server.fresh(f"camp{seed}")))
+            drain_timeout=90.0, boxes=2, postgres=True, lease=2.0, keep=keep,
+            url=pg_server.fresh(f"camp{seed}")))
     for r in results:
         assert (r.kills, r.boxes) == (4, 2)
         assert r.messages > 15
