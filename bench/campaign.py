@@ -362,6 +362,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--postgres", action="store_true",
                    help="the boxes share a private PostgreSQL cluster (else one SQLite file)")
     p.add_argument("--lease", type=float, default=3.0, help="a fleet box's outbox lease, s")
+    p.add_argument("--aim", type=float, default=0.5,
+                   help="the share of a fleet's kills that wait up to 1 s for the box to be "
+                        "mid-send (the rest land at random moments)")
     a = p.parse_args(argv)
     if a.time_scale <= 0:
         p.error("--time-scale must be > 0")
@@ -384,7 +387,7 @@ def main(argv: list[str] | None = None) -> int:
         if fleet:
             o = campaign_fleet.run_fleet(
                 seed, a.kills, a.messages, a.modem_delay, a.time_scale, span, a.drain_timeout,
-                boxes=a.boxes, postgres=a.postgres, lease=a.lease, keep=keep)
+                boxes=a.boxes, postgres=a.postgres, lease=a.lease, aim=a.aim, keep=keep)
         else:
             o = run(seed, a.kills, a.messages, a.modem_delay, a.time_scale, span,
                     a.drain_timeout, keep)
@@ -395,7 +398,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"FAILED seed {seed}; replay: .venv/bin/python bench/campaign.py "
                   f"--seed {seed} --kills {a.kills} --messages {a.messages} "
                   f"--modem-delay {a.modem_delay} --time-scale {a.time_scale} --span {span}"
-                  + (f" --boxes {a.boxes} --lease {a.lease}" if a.boxes > 1 else "")
+                  + (f" --boxes {a.boxes} --lease {a.lease} --aim {a.aim}" if fleet else "")
                   + (" --postgres" if a.postgres else ""),
                   file=sys.stderr, flush=True)
     if not a.json:

@@ -29,6 +29,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -44,6 +45,11 @@ from appliance.store import open_database
 
 ROW = re.compile(r"outbox (\d+) ")
 DOWN = (0.2, 2.5)  # a killed box's downtime: seeded, uniform, in leases (0.2 s at least)
+# A kill at a random moment often finds its box idle, with nothing to take over: this
+# share of the kills (seeded) waits a moment for the box to be mid-send, as a box dying
+# under load would be.
+AIM = 0.5
+AIM_WAIT = 1.0
 TAKEN_OVER = "box dead past the grace, resent by another box (policy)"
 
 
@@ -73,6 +79,12 @@ class Fleet:
             for row in ROW.findall(b.daemon.log_text()):
                 boxes.setdefault(row, set()).add(b.name)
         return sum(1 for names in boxes.values() if len(names) > 1)
+
+    def mid_send(self, box: str) -> bool:
+        """Wait (AIM_WAIT s at most) until `box` holds a claim in 'sending'."""
+        return campaign.wait(lambda: self.rows(
+            f"SELECT 1 FROM outbox_message WHERE state = 'sending' AND box = '{box}'"),
+            AIM_WAIT, tick=0.005)
 
     def sent(self) -> list[SentMessage]:
         return [m for b in self.boxes for m in b.modem.sent()]
@@ -146,9 +158,11 @@ class _Restarts:
                 return
             self._pause.wait(min(moment - now, 0.05))
 
-    def kill(self, pick: int, down_for: float) -> str:
+    def kill(self, pick: int, down_for: float,
+             aim: Callable[[str], object] | None = None) -> str:
         """SIGKILL box `pick`'s daemon, or the next one still running; when every box is
-        down, `pick` is brought back first so that each kill kills."""
+        down, `pick` is brought back first so that each kill kills. `aim`: waited on
+        (bounded) with the box's name first."""
         n = len(self.boxes)
         alive = [(pick + k) % n for k in range(n) if (pick + k) % n not in self.due]
         if alive:
@@ -156,6 +170,8 @@ class _Restarts:
         else:
             self.boxes[pick].daemon.start()
             del self.due[pick]
+        if aim is not None:
+            aim(self.boxes[pick].name)
         self.boxes[pick].daemon.kill()
         self.due[pick] = time.monotonic() + down_for
         return self.boxes[pick].name
@@ -163,13 +179,16 @@ class _Restarts:
 
 def run_fleet(seed: int, kills: int, messages: int, delay: str, time_scale: float,
               span: float, drain_timeout: float, *, boxes: int, postgres: bool, lease: float,
-              keep: Path | None = None, url: str | None = None) -> campaign.Outcome:
-    """One seeded fleet run; `url`: a migrated, empty PostgreSQL database to share."""
+              aim: float = AIM, keep: Path | None = None,
+              url: str | None = None) -> campaign.Outcome:
+    """One seeded fleet run; `url`: a migrated, empty PostgreSQL database to share; `aim`:
+    the share of kills that wait (up to AIM_WAIT s) for their box to be mid-send."""
     movements = max(4, messages // 4)
     events = campaign.schedule(seed, kills, messages, movements, span)
     # Drawn for every event whatever its kind, so that the picks are the seed's alone.
     rng = random.Random(f"fleet {seed} {boxes}")
-    picks = [(rng.randrange(boxes), rng.uniform(DOWN[0], DOWN[1] * lease)) for _ in events]
+    picks = [(rng.randrange(boxes), rng.uniform(DOWN[0], DOWN[1] * lease), rng.random() < aim)
+             for _ in events]
     with contextlib.ExitStack() as stack:
         tmp = keep or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="fleet-")))
         bank = campaign.start_bank(stack, tmp, seed, messages + movements)
@@ -186,7 +205,7 @@ def run_fleet(seed: int, kills: int, messages: int, delay: str, time_scale: floa
         sms = faults = 0
         restarts = _Restarts(fleet.boxes)
         t0 = time.monotonic()
-        for ev, (pick, down_for) in zip(events, picks, strict=True):
+        for ev, (pick, down_for, aimed) in zip(events, picks, strict=True):
             restarts.until(t0 + ev.at)
             box = fleet.boxes[pick]
             if ev.kind == "sms":
@@ -197,7 +216,7 @@ def run_fleet(seed: int, kills: int, messages: int, delay: str, time_scale: floa
                 bank.book_movement(f"A{ev.who:05d}", Decimal("-600.00"), "card_payment")
                 alerted.append(campaign.phone(ev.who))
             elif ev.kind == "kill":
-                restarts.kill(pick, down_for)
+                restarts.kill(pick, down_for, fleet.mid_send if aimed else None)
             elif ev.kind == "modem_fault":
                 box.modem.fault(ev.fault, **ev.params)
                 faults += 1

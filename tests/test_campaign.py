@@ -61,8 +61,8 @@ def test_ci_sized_fleet_campaign_keeps_every_invariant(tmp_path: Path, pg_server
         keep = tmp_path / str(seed)
         keep.mkdir()
         results.append(campaign_fleet.run_fleet(
-            seed, 4, 24, "realistic", 0.05, span=campaign_fleet.default_span(4, 2, 2.0),
-            drain_timeout=90.0, boxes=2, postgres=True, lease=2.0, keep=keep,
+            seed, 4, 40, "realistic", 0.05, span=campaign_fleet.default_span(4, 2, 2.0),
+            drain_timeout=90.0, boxes=2, postgres=True, lease=2.0, aim=1.0, keep=keep,
             url=pg_server.fresh(f"camp{seed}")))
     for r in results:
         assert (r.kills, r.boxes) == (4, 2)
