@@ -52,8 +52,9 @@ def test_ci_sized_campaign_keeps_every_invariant(tmp_path: Path) -> None:
 def test_ci_sized_fleet_campaign_keeps_every_invariant(tmp_path: Path, pg_server: Any) -> None:
     """Issue 16 for the fleet: two boxes on a real PostgreSQL, a box killed (its daemon;
     its modem keeps what customers send it) and back only after a seeded delay of up to
-    2.5 leases, so the other box takes over its claims. Every invariant holds across the
-    boxes; duplicates per kill within issue 16's bound."""
+    2.5 leases, so the other box takes over its claims. Every kill waits (up to 1 s) for
+    its box to be mid-send, so that a CI-sized run has claims to take over. Every invariant
+    holds across the boxes; duplicates per kill within issue 16's bound."""
     import campaign_fleet
 
     results = []
