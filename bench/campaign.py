@@ -170,7 +170,7 @@ class Daemon:
 
     def __init__(self, tmp: Path, bank_url: str, token: Path, link: Path, *,
                  box: str | None = None, url: str | None = None, lease: float | None = None,
-                 modem: str = "m1") -> None:
+                 modem: str = "m1", command_timeout: float = 5) -> None:
         self.db = tmp / "appliance.sqlite"
         self.url = url
         self.config = tmp / "appliance.toml"
@@ -184,7 +184,7 @@ log_level = "info"
 name = "{modem}"
 port = "{link}"
 operator = "vala"
-command_timeout = 5
+command_timeout = {command_timeout:g}
 [inbox]
 poll_interval = 2
 multipart_timeout = 20
@@ -361,7 +361,8 @@ def main(argv: list[str] | None = None) -> int:
                         "(bench/campaign_fleet.py); 1: the single daemon")
     p.add_argument("--postgres", action="store_true",
                    help="the boxes share a private PostgreSQL cluster (else one SQLite file)")
-    p.add_argument("--lease", type=float, default=3.0, help="a fleet box's outbox lease, s")
+    p.add_argument("--lease", type=float, default=6.0,
+                   help="a fleet box's outbox lease, s (its modem's command timeout: a quarter)")
     p.add_argument("--aim", type=float, default=0.5,
                    help="the share of a fleet's kills that wait up to 1 s for the box to be "
                         "mid-send (the rest land at random moments)")

@@ -116,10 +116,10 @@ class _Witness(Protocol):
 
 
 def classify(daemon: Store, modem: _Witness,
-             cause_of: Callable[[tuple[str, str]], str | None] | None = None) -> dict[str, int]:
+             refine: Callable[[tuple[str, str], str], str] | None = None) -> dict[str, int]:
     """Each duplicate SMS by cause: the row whose text went out more often than it was
-    meant to, and the most telling line the daemon logged about that row (or what
-    `cause_of` says of that (recipient, text), when it says anything)."""
+    meant to, and the most telling line the daemon logged about that row (`refine`, given
+    the (recipient, text) and that cause, may name it more closely)."""
     meant = Counter((str(r[0]), str(r[1])) for r in daemon.rows(
         "SELECT \"to\", text FROM outbox_message WHERE state IN ('sent', 'delivered')"))
     ids: dict[tuple[str, str], list[int]] = {}
@@ -132,15 +132,11 @@ def classify(daemon: Store, modem: _Witness,
         extra = n - meant[key]
         if extra <= 0:
             continue
-        told = cause_of(key) if cause_of is not None else None
-        if told is not None:
-            causes[told] += extra
-            continue
         marks = tuple(f"outbox {i} " for i in ids.get(key, []))
         lines = [line for line in log if any(m in line for m in marks)]
         cause = next((name for needle, name in CAUSES
                       if any(needle in line for line in lines)), "no log line (?)")
-        causes[cause] += extra
+        causes[refine(key, cause) if refine is not None else cause] += extra
     return dict(causes)
 
 
