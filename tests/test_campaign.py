@@ -58,7 +58,8 @@ def test_ci_sized_fleet_campaign_keeps_every_invariant(tmp_path: Path, pg_server
     import campaign_fleet
 
     results = []
-    for seed in (31, 32):
+    # Seeds whose kills keep a box down past its lease three times (of four).
+    for seed in (31, 38):
         keep = tmp_path / str(seed)
         keep.mkdir()
         results.append(campaign_fleet.run_fleet(
