@@ -408,7 +408,7 @@ def main(argv: list[str] | None = None) -> int:
         for o in outcomes:
             causes.update(o.duplicate_causes)
         if any(o.boxes > 1 for o in outcomes):
-            print("rows handled by two boxes or more (taken over): "
+            print("rows taken over from a box whose lease ran out: "
                   + ", ".join(f"seed {o.seed}: {o.handed_over}" for o in outcomes))
         for cause, n in causes.most_common():
             print(f"duplicates: {n:3d}  {cause}")

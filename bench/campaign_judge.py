@@ -32,7 +32,7 @@ class Outcome:
     # Each duplicate by what the daemon's log says happened to its row (`classify`).
     duplicate_causes: dict[str, int] = field(default_factory=dict)
     boxes: int = 1
-    # Outbox rows that more than one box's log names: claims a box took over (a fleet's).
+    # Rows a running box took over from another whose lease ran out (a fleet's).
     handed_over: int = 0
 
     @property

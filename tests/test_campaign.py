@@ -7,6 +7,7 @@ import json
 import sqlite3
 import subprocess
 import sys
+import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,9 +82,9 @@ def test_ci_sized_fleet_campaign_keeps_every_invariant(tmp_path: Path, pg_server
     assert sum(r.handed_over for r in results) >= 1, results
 
 
-def test_fleet_kills_pick_a_box_and_every_kill_kills(tmp_path: Path) -> None:
-    """A kill that picks a box already down lands on the next one running; with every
-    box down, the picked one is brought back first: each kill kills a running daemon."""
+def test_fleet_kills_pick_a_box_and_never_the_last_one_running(tmp_path: Path) -> None:
+    """A kill that picks a box already down lands on the next one running; the last box
+    running is killed only once another is back, so a survivor can take over."""
     import campaign_fleet
 
     class _Daemon:
@@ -97,15 +98,19 @@ def test_fleet_kills_pick_a_box_and_every_kill_kills(tmp_path: Path) -> None:
             self.log.append("kill")
 
     boxes = [campaign_fleet.Box(f"box{i}", None, _Daemon())  # type: ignore[arg-type]
-             for i in (1, 2)]
+             for i in (1, 2, 3)]
+    logs = [b.daemon.log for b in boxes]  # type: ignore[attr-defined]
     r = campaign_fleet._Restarts(boxes)
-    assert r.kill(0, 60) == "box1"
-    assert r.kill(0, 60) == "box2"  # box1 is down: the next one
-    assert r.kill(1, 60) == "box2"  # both down: box2 back first, then killed
-    assert [b.daemon.log for b in boxes] == [["kill"], ["kill", "start", "kill"]]  # type: ignore[attr-defined]
-    r.due = {0: 0.0}
+    assert r.kill(0, 0.2) == "box1"
+    assert r.kill(0, 60) == "box2"  # box1 is down: the next one running
+    assert logs == [["kill"], ["kill"], []]
+    t0 = time.monotonic()
+    assert r.kill(2, 60) == "box3"  # the last one running: killed once box1 is back
+    assert time.monotonic() - t0 >= 0.1
+    assert logs == [["kill", "start"], ["kill"], ["kill"]]
+    r.due = {1: 0.0, 2: 0.0}
     r.until(0.0)  # due: restarted
-    assert boxes[0].daemon.log == ["kill", "start"]  # type: ignore[attr-defined]
+    assert logs[1:] == [["kill", "start"], ["kill", "start"]]
     assert r.due == {}
 
 
