@@ -48,7 +48,6 @@ DOWN = (0.2, 2.0)  # a killed box's downtime: seeded, uniform, in leases (0.2 s 
 # share of the kills (seeded) waits a moment for the box to be mid-send, as a box dying
 # under load would be.
 AIM = 0.5
-AIM_WAIT = 1.0
 TAKEN_OVER = "box dead past the grace, resent by another box (policy)"
 # A claim whose lease ran out while its box was alive but stuck (a modem command longer
 # than the lease): another box sends the row, and the stuck one finishes its send too.
@@ -79,11 +78,11 @@ class Fleet:
         were interrupted after its own start-up (at start-up it sorts out its own)."""
         return sum(taken_over(b.daemon.log_text()) for b in self.boxes)
 
-    def mid_send(self, box: str) -> bool:
-        """Wait (AIM_WAIT s at most) until `box` holds a claim in 'sending'."""
+    def mid_send(self, box: str, within: float = 1.0) -> bool:
+        """Wait (`within` s at most) until `box` holds a claim in 'sending'."""
         return campaign.wait(lambda: self.rows(
             f"SELECT 1 FROM outbox_message WHERE state = 'sending' AND box = '{box}'"),
-            AIM_WAIT, tick=0.005)
+            within, tick=0.005)
 
     def sent(self) -> list[SentMessage]:
         return [m for b in self.boxes for m in b.modem.sent()]
@@ -196,10 +195,10 @@ class _Restarts:
 
 def run_fleet(seed: int, kills: int, messages: int, delay: str, time_scale: float,
               span: float, drain_timeout: float, *, boxes: int, postgres: bool, lease: float,
-              aim: float = AIM, keep: Path | None = None,
+              aim: float = AIM, aim_wait: float = 1.0, keep: Path | None = None,
               url: str | None = None) -> campaign.Outcome:
     """One seeded fleet run; `url`: a migrated, empty PostgreSQL database to share; `aim`:
-    the share of kills that wait (up to AIM_WAIT s) for their box to be mid-send."""
+    the share of kills that wait (up to `aim_wait` s) for their box to be mid-send."""
     movements = max(4, messages // 4)
     events = campaign.schedule(seed, kills, messages, movements, span)
     # Drawn for every event whatever its kind, so that the picks are the seed's alone.
@@ -233,7 +232,8 @@ def run_fleet(seed: int, kills: int, messages: int, delay: str, time_scale: floa
                 bank.book_movement(f"A{ev.who:05d}", Decimal("-600.00"), "card_payment")
                 alerted.append(campaign.phone(ev.who))
             elif ev.kind == "kill":
-                restarts.kill(pick, down_for, fleet.mid_send if aimed else None)
+                restarts.kill(pick, down_for,
+                              (lambda name: fleet.mid_send(name, aim_wait)) if aimed else None)
             elif ev.kind == "modem_fault":
                 box.modem.fault(ev.fault, **ev.params)
                 faults += 1

@@ -53,7 +53,7 @@ def test_ci_sized_campaign_keeps_every_invariant(tmp_path: Path) -> None:
 def test_ci_sized_fleet_campaign_keeps_every_invariant(tmp_path: Path, pg_server: Any) -> None:
     """Issue 16 for the fleet: two boxes on a real PostgreSQL, a box killed (its daemon;
     its modem keeps what customers send it) and back only after a seeded delay of up to
-    2 leases, so the other box takes over its claims. Every kill waits (up to 1 s) for
+    2 leases, so the other box takes over its claims. Every kill waits (up to 5 s) for
     its box to be mid-send, so that a CI-sized run has claims to take over. Every invariant
     holds across the boxes; duplicates per kill within issue 16's bound."""
     import campaign_fleet
@@ -65,7 +65,8 @@ def test_ci_sized_fleet_campaign_keeps_every_invariant(tmp_path: Path, pg_server
         keep.mkdir()
         results.append(campaign_fleet.run_fleet(
             seed, 4, 40, "realistic", 0.05, span=20.0,
-            drain_timeout=90.0, boxes=2, postgres=True, lease=4.0, aim=1.0, keep=keep,
+            drain_timeout=90.0, boxes=2, postgres=True, lease=4.0, aim=1.0, aim_wait=5.0,
+            keep=keep,
             url=pg_server.fresh(f"camp{seed}")))
     for r in results:
         assert (r.kills, r.boxes) == (4, 2)
