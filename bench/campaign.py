@@ -8,7 +8,11 @@ SMS it was asked to submit, the bank every debit. A seed fixes the whole schedul
 the command it prints.
 
 Run: .venv/bin/python bench/campaign.py --seed 7 --kills 20 [--modem-delay realistic]
-     [--time-scale 0.05] [--messages 60] [--json]
+     [--time-scale 0.05] [--messages 60] [--json] [--boxes N [--postgres] [--lease S]]
+With --boxes N (bench/campaign_fleet.py) N boxes, each its own daemon and fake modem,
+share one database (a private PostgreSQL cluster with --postgres), and each kill takes a
+box down for a seeded while, often past its lease; the judge (bench/campaign_judge.py)
+is the same.
 Exit 0 when every invariant held, 1 otherwise. Each duplicate SMS is put down to a cause
 from what the daemon logged about its row (`classify`: lines under the table, and
 `duplicate_causes` in the JSON).
@@ -44,21 +48,34 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import yaml
 from rich.console import Console
-from rich.table import Table
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from campaign_judge import (  # noqa: E402
+    CAUSES,
+    Outcome,
+    Store,
+    _drained,
+    _judge,
+    astuple_outcome,
+    classify,
+    table,
+)
+
 from appliance.fakebank.server import FakeBankServer  # noqa: E402
 from appliance.fakemodem.server import FakeModemServer  # noqa: E402
+
+__all__ = ["CAUSES", "Outcome", "Store", "_drained", "_judge", "astuple_outcome",
+           "classify", "table"]
 
 STRANGER_BASE = 990000
 ALERT_LIMIT = Decimal(500)
@@ -94,31 +111,6 @@ class Event:
     text: str = ""
     fault: str = ""
     params: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class Outcome:
-    seed: int
-    kills: int
-    faults: int
-    messages: int
-    parts: int
-    lost: int
-    decided_twice: int
-    double_debits: int
-    alerts_missing: int
-    alerts_doubled: int
-    replies_missing: int
-    duplicate_sms: int
-    duplicates_per_kill: float
-    drain_seconds: float
-    # Each duplicate by what the daemon's log says happened to its row (`classify`).
-    duplicate_causes: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        return not (self.lost or self.decided_twice or self.double_debits
-                    or self.alerts_missing or self.alerts_doubled or self.replies_missing)
 
 
 def schedule(seed: int, kills: int, messages: int, movements: int, span: float) -> list[Event]:
@@ -171,20 +163,28 @@ def make_seed(path: Path, customers: int) -> None:
 
 
 class Daemon:
-    """`appliance run` as its own process, restarted after every kill."""
+    """`appliance run` as its own process, restarted after every kill. In a fleet
+    (bench/campaign_fleet.py) it is one box of several on a shared database: `box` names
+    it, `url` is the shared PostgreSQL database (else `tmp/appliance.sqlite`, which may be
+    a link to the shared file), `lease` its outbox claims' lease."""
 
-    def __init__(self, tmp: Path, bank_url: str, token: Path, link: Path) -> None:
+    def __init__(self, tmp: Path, bank_url: str, token: Path, link: Path, *,
+                 box: str | None = None, url: str | None = None, lease: float | None = None,
+                 modem: str = "m1", command_timeout: float = 5) -> None:
         self.db = tmp / "appliance.sqlite"
+        self.url = url
         self.config = tmp / "appliance.toml"
         self.log = tmp / "daemon.log"
-        self.config.write_text(f"""\
-database = "{self.db}"
+        database = (f'{{ url = "{url}", state_dir = "{tmp}" }}' if url
+                    else f'"{self.db}"')
+        self.config.write_text((f'box = "{box}"\n' if box else "") + f"""\
+database = {database}
 log_level = "info"
 [[modems]]
-name = "m1"
+name = "{modem}"
 port = "{link}"
 operator = "vala"
-command_timeout = 5
+command_timeout = {command_timeout:g}
 [inbox]
 poll_interval = 2
 multipart_timeout = 20
@@ -192,6 +192,7 @@ multipart_timeout = 20
 max_attempts = 50
 backoff_initial = 1
 backoff_max = 2
+""" + (f"lease = {lease}\n" if lease else "") + f"""\
 [bank]
 url = "{bank_url}"
 token_file = "{token}"
@@ -227,7 +228,15 @@ listen = "127.0.0.1:0"
             self.proc.send_signal(signal.SIGTERM)
         return self.proc.wait(60)
 
+    def log_text(self) -> str:
+        try:
+            return self.log.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return ""
+
     def rows(self, sql: str) -> list[tuple[Any, ...]]:
+        if self.url is not None:
+            return pg_rows(self.url, sql)
         try:
             con = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=5)
         except sqlite3.Error:
@@ -240,6 +249,17 @@ listen = "127.0.0.1:0"
             con.close()
 
 
+def pg_rows(url: str, sql: str) -> list[tuple[Any, ...]]:
+    """Rows of `sql` in the PostgreSQL database `url`; none while it cannot be read."""
+    import psycopg
+
+    try:
+        with psycopg.connect(url, autocommit=True, connect_timeout=5) as pg:
+            return [tuple(r) for r in pg.execute(sql)]
+    except psycopg.Error:
+        return []
+
+
 def wait(predicate: Callable[[], Any], timeout: float, tick: float = 0.1) -> bool:
     deadline = time.monotonic() + timeout
     pause = threading.Event()
@@ -250,8 +270,9 @@ def wait(predicate: Callable[[], Any], timeout: float, tick: float = 0.1) -> boo
     return True
 
 
-def _modem(link: Path, state: Path, delay: str, time_scale: float, seed: int) -> Any:
-    kwargs: dict[str, Any] = {"seed": seed}
+def _modem(link: Path, state: Path, delay: str, time_scale: float, seed: int,
+           **kwargs: Any) -> Any:
+    kwargs["seed"] = seed
     if time_scale != 1.0:
         if "time_scale" not in inspect.signature(FakeModemServer).parameters:
             raise SystemExit("campaign: --time-scale needs a fake modem that has it")
@@ -265,10 +286,7 @@ def run(seed: int, kills: int, messages: int, delay: str, time_scale: float,
     events = schedule(seed, kills, messages, movements, span)
     with contextlib.ExitStack() as stack:
         tmp = keep or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="campaign-")))
-        seed_file = tmp / "bank-seed.yaml"
-        make_seed(seed_file, messages + movements)
-        bank = FakeBankServer(tmp / "bank", seed=seed_file).start()
-        stack.callback(bank.close)
+        bank = start_bank(stack, tmp, seed, messages + movements)
         link = tmp / "modem"
         modem = _modem(link, tmp / "fm", delay, time_scale, seed)
         stack.callback(modem.stop)
@@ -315,110 +333,13 @@ def run(seed: int, kills: int, messages: int, delay: str, time_scale: float,
         return _judge(seed, kills, faults, sms, daemon, modem, bank, delivered, alerted, drain)
 
 
-def _drained(daemon: Daemon, delivered: Counter[str], alerted: list[str]) -> bool:
-    inbound = daemon.rows("SELECT COUNT(*) FROM inbound_message "
-                          "WHERE state IN ('handled', 'ignored')")
-    busy = daemon.rows("SELECT COUNT(*) FROM outbox_message WHERE state IN ('queued', 'sending')")
-    orders = daemon.rows("SELECT COUNT(*) FROM topup_order WHERE state NOT IN "
-                         "('done', 'rejected', 'failed')")
-    alerts = daemon.rows("SELECT COUNT(*) FROM outbox_message WHERE kind = 'alert'")
-    return bool(inbound and busy and orders and alerts) and (
-        inbound[0][0] >= sum(delivered.values()) and busy[0][0] == 0 and orders[0][0] == 0
-        and alerts[0][0] >= len(alerted))
-
-
-def _judge(seed: int, kills: int, faults: int, sms: int, daemon: Daemon, modem: Any, bank: Any,
-           delivered: Counter[str], alerted: list[str], drain: float) -> Outcome:
-    decided = Counter(str(r[0]) for r in daemon.rows(
-        "SELECT sender FROM inbound_message WHERE state IN ('handled', 'ignored')"))
-    lost = sum(max(0, n - decided[p]) for p, n in delivered.items())
-    decided_twice = sum(max(0, decided[p] - n) for p, n in delivered.items())
-    debits = bank.db.debit_count()
-    done = daemon.rows("SELECT COUNT(*) FROM topup_order WHERE state = 'done'")[0][0]
-    keys = [str(r[0]) for r in daemon.rows("SELECT idempotency_key FROM topup_order")]
-    double_debits = max(0, debits - done) + sum(max(0, bank.db.debit_count(k) - 1) for k in keys)
-    alert_rows = Counter(str(r[0]) for r in daemon.rows(
-        "SELECT \"to\" FROM outbox_message WHERE kind = 'alert'"))
-    alerts_missing = sum(1 for p in alerted if alert_rows[p] == 0)
-    alerts_doubled = sum(max(0, alert_rows[p] - 1) for p in set(alerted))
-    # What the modem submitted against what the box meant to send, recipient by recipient.
-    meant = Counter(str(r[0]) for r in daemon.rows(
-        "SELECT \"to\" FROM outbox_message WHERE state IN ('sent', 'delivered')"))
-    given_up = daemon.rows("SELECT COUNT(*) FROM outbox_message WHERE state = 'failed'")[0][0]
-    got = Counter(m.to for m in modem.sent())
-    duplicates = sum(max(0, got[p] - meant[p]) for p in got)
-    replies_missing = given_up + sum(max(0, meant[p] - got[p]) for p in meant)
-    causes = classify(daemon, modem) if duplicates else {}
-    return Outcome(seed, kills, faults, sms, sum(delivered.values()), lost, decided_twice,
-                   double_debits, alerts_missing, alerts_doubled, replies_missing, duplicates,
-                   round(duplicates / kills, 3) if kills else 0.0, round(drain, 1), causes)
-
-
-# What the daemon logs about a row it resent, most telling first: the cause of a duplicate.
-CAUSES: tuple[tuple[str, str], ...] = (
-    ("no status report within the grace period", "killed after PDU, no report in grace"),
-    ("was interrupted while sending: resending", "killed after PDU, resent at once"),
-    ("was interrupted before its PDU was written", "killed before PDU (!)"),
-    ("gone", "port vanished mid-send, retried"),
-    ("no answer to AT+CMGS", "no answer to AT+CMGS, retried"),
-    ("no '> ' prompt", "no prompt, retried"),
-    ("failed (", "send error, retried"),
-)
-
-
-class _Submitted(Protocol):
-    @property
-    def to(self) -> str: ...
-    @property
-    def text(self) -> str: ...
-
-
-class _Witness(Protocol):
-    """What `classify` reads of the fake modem: what it was asked to submit."""
-
-    def sent(self) -> Sequence[_Submitted]: ...
-
-
-def classify(daemon: Daemon, modem: _Witness) -> dict[str, int]:
-    """Each duplicate SMS by cause: the row whose text went out more often than it was
-    meant to, and the most telling line the daemon logged about that row."""
-    meant = Counter((str(r[0]), str(r[1])) for r in daemon.rows(
-        "SELECT \"to\", text FROM outbox_message WHERE state IN ('sent', 'delivered')"))
-    ids: dict[tuple[str, str], list[int]] = {}
-    for row_id, to, text in daemon.rows("SELECT id, \"to\", text FROM outbox_message"):
-        ids.setdefault((str(to), str(text)), []).append(int(row_id))
-    got = Counter((m.to, m.text) for m in modem.sent())
-    try:
-        log = daemon.log.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
-        log = []
-    causes: Counter[str] = Counter()
-    for key, n in got.items():
-        extra = n - meant[key]
-        if extra <= 0:
-            continue
-        marks = tuple(f"outbox {i} " for i in ids.get(key, []))
-        lines = [line for line in log if any(m in line for m in marks)]
-        cause = next((name for needle, name in CAUSES
-                      if any(needle in line for line in lines)), "no log line (?)")
-        causes[cause] += extra
-    return dict(causes)
-
-
-def table(outcomes: list[Outcome]) -> Table:
-    t = Table(title="crash-and-fault campaign (DESIGN §2 invariants checked from outside)")
-    cols = ("seed", "kills", "faults", "messages", "parts", "lost", "decided twice",
-            "double debits", "alerts missing", "alerts doubled", "replies missing", "duplicate SMS",
-            "dup/kill", "drain s")
-    for c in cols:
-        t.add_column(c, justify="right")
-    for o in outcomes:
-        t.add_row(*(str(v) for v in astuple_outcome(o)))
-    return t
-
-
-def astuple_outcome(o: Outcome) -> tuple[Any, ...]:
-    return tuple(v for k, v in asdict(o).items() if k != "duplicate_causes")
+def start_bank(stack: contextlib.ExitStack, tmp: Path, seed: int, customers: int) -> Any:
+    """The fake bank, seeded with `customers` customers, closed with `stack`."""
+    seed_file = tmp / "bank-seed.yaml"
+    make_seed(seed_file, customers)
+    bank = FakeBankServer(tmp / "bank", seed=seed_file).start()
+    stack.callback(bank.close)
+    return bank
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -430,34 +351,65 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--modem-delay", choices=("none", "realistic"), default="none")
     p.add_argument("--time-scale", type=float, default=1.0)
     p.add_argument("--span", type=float, default=None,
-                   help="seconds over which the schedule runs (default: 1.5 s a kill)")
+                   help="seconds over which the schedule runs (default: 1.5 s a kill; "
+                        "a fleet's: each box down a third of the time)")
     p.add_argument("--drain-timeout", type=float, default=180.0)
     p.add_argument("--keep", type=Path, default=None, help="keep the run's files here")
     p.add_argument("--json", action="store_true", help="one JSON object per run, no table")
+    p.add_argument("--boxes", type=int, default=1,
+                   help="boxes on one database, each its own daemon and modem "
+                        "(bench/campaign_fleet.py); 1: the single daemon")
+    p.add_argument("--postgres", action="store_true",
+                   help="the boxes share a private PostgreSQL cluster (else one SQLite file)")
+    p.add_argument("--lease", type=float, default=6.0,
+                   help="a fleet box's outbox lease, s (its modem's command timeout: a quarter)")
+    p.add_argument("--aim", type=float, default=0.5,
+                   help="the share of a fleet's kills that wait up to 1 s for the box to be "
+                        "mid-send (the rest land at random moments)")
     a = p.parse_args(argv)
     if a.time_scale <= 0:
         p.error("--time-scale must be > 0")
-    span = a.span if a.span is not None else max(5.0, 1.5 * a.kills)
+    if a.boxes < 1 or a.lease <= 0:
+        p.error("--boxes must be >= 1 and --lease > 0")
+    fleet = a.boxes > 1 or a.postgres
+    if fleet:
+        import campaign_fleet
+    if a.span is not None:
+        span = a.span
+    elif fleet:
+        span = campaign_fleet.default_span(a.kills, a.boxes, a.lease)
+    else:
+        span = max(5.0, 1.5 * a.kills)
     outcomes = []
     for seed in a.seed:
         keep = a.keep / str(seed) if a.keep else None
         if keep:
             keep.mkdir(parents=True, exist_ok=True)
-        o = run(seed, a.kills, a.messages, a.modem_delay, a.time_scale, span,
-                a.drain_timeout, keep)
+        if fleet:
+            o = campaign_fleet.run_fleet(
+                seed, a.kills, a.messages, a.modem_delay, a.time_scale, span, a.drain_timeout,
+                boxes=a.boxes, postgres=a.postgres, lease=a.lease, aim=a.aim, keep=keep)
+        else:
+            o = run(seed, a.kills, a.messages, a.modem_delay, a.time_scale, span,
+                    a.drain_timeout, keep)
         outcomes.append(o)
         if a.json:
             print(json.dumps({**asdict(o), "ok": o.ok}), flush=True)
         if not o.ok:
             print(f"FAILED seed {seed}; replay: .venv/bin/python bench/campaign.py "
                   f"--seed {seed} --kills {a.kills} --messages {a.messages} "
-                  f"--modem-delay {a.modem_delay} --time-scale {a.time_scale} --span {span}",
+                  f"--modem-delay {a.modem_delay} --time-scale {a.time_scale} --span {span}"
+                  + (f" --boxes {a.boxes} --lease {a.lease} --aim {a.aim}" if fleet else "")
+                  + (" --postgres" if a.postgres else ""),
                   file=sys.stderr, flush=True)
     if not a.json:
         Console(width=max(150, Console().width)).print(table(outcomes))
         causes: Counter[str] = Counter()
         for o in outcomes:
             causes.update(o.duplicate_causes)
+        if any(o.boxes > 1 for o in outcomes):
+            print("rows taken over from a box whose lease ran out: "
+                  + ", ".join(f"seed {o.seed}: {o.handed_over}" for o in outcomes))
         for cause, n in causes.most_common():
             print(f"duplicates: {n:3d}  {cause}")
     return 0 if all(o.ok for o in outcomes) else 1
