@@ -45,7 +45,7 @@ def main() -> None:
     timeline: dict[str, list[list[object]]] = json.loads(
         (args.day / "timeline.json").read_text())
     reads = {m: sorted(datetime.fromisoformat(str(at)) for at, cmd, _ in t
-                       if str(cmd).startswith(("AT+CMGL", "AT+CMGR")))
+                       if str(cmd).startswith(("+CMGL", "+CMGR")))
              for m, t in timeline.items()}
     sends = {m: sorted(datetime.fromisoformat(str(at)) for at, cmd, _ in t
                        if cmd == "<message>") for m, t in timeline.items()}
