@@ -205,6 +205,9 @@ class Day:
     busy_pct: dict[str, float] = field(default_factory=dict)
     sends: dict[str, int] = field(default_factory=dict)  # alerts per modem
     reply_waits: list[float] = field(default_factory=list)
+    # Each B: its number -> (when it reached the fake modem, ISO; which modem): the
+    # per-step breakdown of a reply's wait (bench/reply_steps.py) reads it from `asked.json`.
+    asked: dict[str, tuple[str, str]] = field(default_factory=dict)
     unanswered: int = 0  # B's left on the dead box's SIMs
     killed: str | None = None
     killed_after: int = 0  # alerts out when the box was killed
@@ -222,6 +225,7 @@ class Day:
 
     def to_json(self) -> dict[str, object]:
         data: dict[str, object] = asdict(self)
+        del data["asked"]
         data.update(rate=self.rate, wait_p50=pct(self.reply_waits, 50) if self.reply_waits
                     else None, wait_p99=pct(self.reply_waits, 99) if self.reply_waits else None)
         return data
@@ -264,6 +268,10 @@ def run_day(tmp: Path, *, alerts: int, n_modems: int, n_boxes: int, time_scale: 
         t0 = datetime.now(UTC)
         book_salaries(bank.db, alerts)
         drain(day, modems, boxes, db, salary_phones, t0, rng, trickle_base, trickle_gap, kill)
+        (tmp / "asked.json").write_text(json.dumps(day.asked), encoding="utf-8")
+        (tmp / "timeline.json").write_text(json.dumps({
+            name: [(b.at.isoformat(), b.command[:12], b.seconds) for b in m.timeline()
+                   if b.at >= t0] for name, m in modems.items()}), encoding="utf-8")
     finally:
         for box in boxes:
             if box.proc.poll() is None:
@@ -335,7 +343,7 @@ def drain(day: Day, modems: dict[str, FakeModemServer], boxes: list[Box], db: Pa
         pause.wait(min(0.25, gap * scale if gap else 0.25))
     if dead:  # the dead box's claims settle (sent by a survivor, or not): doubles show
         wait(lambda: not _stuck(db, dead, salary), 120, "the dead box's claims", tick=0.25)
-    judge(day, modems, boxes, db, salary, t0, asked, dead, killed_at, held)
+    judge(day, modems, boxes, db, salary, t0, asked, asked_via, dead, killed_at, held)
 
 
 def _stuck(db: Path | str, dead: set[str], salary: set[str]) -> set[str]:
@@ -346,8 +354,9 @@ def _stuck(db: Path | str, dead: set[str], salary: set[str]) -> set[str]:
 
 
 def judge(day: Day, modems: dict[str, FakeModemServer], boxes: list[Box], db: Path | str,
-          salary: set[str], t0: datetime, asked: dict[str, datetime], dead: set[str],
-          killed_at: datetime | None, held: set[str]) -> None:
+          salary: set[str], t0: datetime, asked: dict[str, datetime],
+          asked_via: dict[str, str], dead: set[str], killed_at: datetime | None,
+          held: set[str]) -> None:
     scale = day.time_scale
     parts = [(name, p) for name, m in modems.items() for p in list(m.interpreter.sent_parts)]
     alerts = [(name, p) for name, p in parts if p.to in salary]
@@ -396,6 +405,7 @@ def judge(day: Day, modems: dict[str, FakeModemServer], boxes: list[Box], db: Pa
     day.reply_waits = [(first[n] - at).total_seconds() / scale
                        for n, at in asked.items() if n in first]
     day.unanswered = len(asked) - len(day.reply_waits)
+    day.asked = {n: (at.isoformat(), asked_via[n]) for n, at in asked.items()}
 
 
 def tables(day: Day, scaling: list[Day]) -> list[Table]:

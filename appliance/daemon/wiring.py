@@ -189,7 +189,7 @@ class Daemon:
     def message_notified(self, handle: ModemHandle) -> None:
         """A +CMTI from `handle`'s modem: read it before that modem's next send."""
         handle.want_inbox()
-        self.wake_inbox()
+        self.inbox_worker.notice()
 
     def wake_outbox(self) -> None:
         for worker in self.workers:

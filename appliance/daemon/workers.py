@@ -143,11 +143,14 @@ class OutboxWorker(LoopThread):
 
 
 class InboxWorker(LoopThread):
-    """Reads every healthy modem and decides what is complete, on its own thread.
+    """Reads the modems and decides what is complete, on its own thread.
 
     It wakes on its own timed wait (the poll interval, or sooner when a multi-part
-    message's wait for a missing part ends) and when woken (`+CMTI`, a modem back, the
-    first sync): one mechanism, no scheduler job.
+    message's wait for a missing part ends), on `notice()` (a `+CMTI`) and when woken
+    (a modem back, the first sync): one mechanism, no scheduler job. A turn woken by
+    notices alone reads only the notified modems and decides at once: each read waits
+    for that modem's send in progress, so reading every modem first kept a customer's
+    reply behind one send per modem (issue 14). Every other turn then reads the rest.
     """
 
     def __init__(self, d: Daemon) -> None:
@@ -156,13 +159,30 @@ class InboxWorker(LoopThread):
         self.heartbeat = service.monotonic()
         self._synced = False
         self._said_waiting = False
+        self._sweep = True  # the next turn reads every modem, not just the notified
+        self._sweep_lock = threading.Lock()
+
+    def wake(self) -> None:
+        with self._sweep_lock:
+            self._sweep = True
+        super().wake()
+
+    def _take_sweep(self) -> bool:
+        with self._sweep_lock:
+            sweep, self._sweep = self._sweep, False
+        return sweep
+
+    def notice(self) -> None:
+        """A modem notified a new message (`+CMTI`): read it and decide, soon."""
+        self._wake.set()
 
     def _run(self) -> None:
         d = self.d
         poll = float(d.settings.inbox.poll_interval)
         wait = 0.0
         while not d.stop_event.is_set():
-            self._wake.wait(wait)
+            if not self._wake.wait(wait):
+                self.wake()  # the timed look reads every modem
             self._wake.clear()
             if d.stop_event.is_set():
                 return
@@ -176,7 +196,8 @@ class InboxWorker(LoopThread):
                 wait = 1.0
 
     def turn(self, poll: float) -> float:
-        """Read every healthy modem, decide what is complete; seconds until the next look."""
+        """Read the notified modems and decide, then (but on a turn for notices alone) read
+        the other healthy modems and decide; seconds until the next look."""
         generations = {h: h.inbox_generation() for h in self.d.pool.healthy()}
         try:
             return self._turn(poll)
@@ -185,14 +206,37 @@ class InboxWorker(LoopThread):
                 handle.inbox_done(generation)
 
     def _turn(self, poll: float) -> float:
-        d = self.d
-        for handle in d.pool.healthy():
+        healthy = self.d.pool.healthy()
+        first = [h for h in healthy if h.inbox_pending()]
+        sweep = self._take_sweep()
+        rest = [h for h in healthy if h not in first] if sweep else []
+        new = self._collect(first)
+        done = set(first)
+        for handle in rest:
+            # A notice that came meanwhile goes before the next modem of the sweep.
+            notified = [h for h in healthy if h not in done and h.inbox_pending()]
+            if notified or new:
+                new = self._collect(notified)
+                done.update(notified)
+                self._decide(poll)
+            if handle not in done:
+                new = self._collect([handle])
+                done.add(handle)
+        return self._decide(poll)
+
+    def _collect(self, handles: list[ModemHandle]) -> int:
+        new = 0
+        for handle in handles:
             try:
-                d.inbox.collect(handle)
+                new += self.d.inbox.collect(handle)
             except (ModemTimeout, ModemGone) as exc:
                 handle.mark_unhealthy(str(exc))
             except ModemError as exc:
                 log.warning("modem %s: reading messages failed: %s", handle.name, exc)
+        return new
+
+    def _decide(self, poll: float) -> float:
+        d = self.d
         if not self.ever_synced():
             # A fresh database knows no agreement yet: every customer would be refused as
             # a stranger. Messages are stored (and deleted from the modem) meanwhile, and

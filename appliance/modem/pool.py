@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -48,6 +49,12 @@ class ModemHandle:
         self._factory = factory
         self._modem: Modem | None = None
         self._lock = threading.RLock()  # one AT conversation at a time per port
+        # Reads of the inbox go before the next send: the outbox's two lanes hand the
+        # port from one send to the next, and a reader queued on the lock alone lost to
+        # them for a whole salary day's run of alerts (issue 14).
+        self._reading = 0  # inbox calls waiting for (or holding) the port
+        self._reading_lock = threading.Lock()
+        self._port_free = threading.Condition(self._lock)
         self._healthy = threading.Event()
         self.last_error: str | None = None
         self.on_change = on_change
@@ -120,6 +127,11 @@ class ModemHandle:
             self._inbox_read = max(self._inbox_read, generation)
             self._inbox_cv.notify_all()
 
+    def inbox_pending(self) -> bool:
+        """Whether a notified message is still unread (the inbox reads this modem first)."""
+        with self._inbox_cv:
+            return self._inbox_read < self._inbox_wanted
+
     def wait_for_inbox(self, timeout: float) -> bool:
         """Wait (at most `timeout`) while a notified message is unread; True if none is."""
         with self._inbox_cv:
@@ -129,7 +141,7 @@ class ModemHandle:
     # -- the calls the flows make -----------------------------------------------------
     def list_stored(self) -> list[StoredPdu]:
         """Every message stored on the modem, from both SIM (SM) and phone (ME) storage."""
-        with self._lock:
+        with self._read_port():
             modem = self._require()
             return [StoredPdu(m.storage, m.index, m.pdu, m.received) for m in modem.list_stored()]
 
@@ -146,8 +158,22 @@ class ModemHandle:
                 raise ModemGone(f"modem {self.name} is not in service")
             modem.delete(storage, index)
             return
-        with self._lock:
+        with self._read_port():
             self._require().delete(storage, index)
+
+    @contextmanager
+    def _read_port(self) -> Iterator[None]:
+        """The port for the inbox, ahead of any send waiting for it."""
+        with self._reading_lock:
+            self._reading += 1
+        try:
+            with self._lock:
+                yield
+        finally:
+            with self._lock:
+                with self._reading_lock:
+                    self._reading -= 1
+                self._port_free.notify_all()
 
     def send_text(self, to: str, text: str,
                   progress: Callable[[str], None] | None = None,
@@ -156,6 +182,8 @@ class ModemHandle:
         `progress` hears how far each part got (`Modem.send`); `on_locked` is called
         once this send holds the port (before anything is written)."""
         with self._lock:
+            while self._reading:  # the inbox first (it releases the port meanwhile)
+                self._port_free.wait(1.0)
             if on_locked is not None:
                 on_locked()
             modem = self._require()

@@ -1,0 +1,60 @@
+"""Issue 14: a customer's reply does not wait behind a salary day's alerts. The whole box
+in-process, two fake modems over ptys with realistic delays, a real SQLite file: a flood
+of queued alerts on both modems, one B; its reply goes out within a few of its modem's
+sends (counted in the fake modem's sent order, not in wall time)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from appliance.fakemodem.model import DelayModel
+from appliance.store.outbox import enqueue_outbox
+from tests.conftest import Box, Fakes, start_fake_modem
+from tests.helpers import wait_for
+
+ARBEN = "+38344123456"  # Vala, a customer of the fake bank
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def test_a_reply_is_decided_without_waiting_for_the_other_modems_sends(
+        fakes: Fakes, make_box: Callable[..., Box]) -> None:
+    ipko = start_fake_modem(fakes.tmp / "fm2", fakes.tmp / "modem2")
+    fakes.extra_modems["ipko"] = ipko
+    b = make_box(modems={
+        "vala": {"name": "vala", "port": str(fakes.modem_link), "operator": "vala",
+                 "command_timeout": 30},
+        "ipko": {"name": "ipko", "port": str(fakes.tmp / "modem2"), "operator": "ipko",
+                 "command_timeout": 30},
+    })
+    vala = fakes.modem
+    with vala._lock:  # quick sends here (20-80 ms) ...
+        vala.interpreter.delays = DelayModel("realistic", 3, time_scale=0.02)
+    with ipko._lock:  # ... and long ones there (3-12 s): the inbox must not wait for them
+        ipko.interpreter.delays = DelayModel("realistic", 4, time_scale=3.0)
+    # The outbox never steps aside for the inbox here, so the Vala modem's alerts count
+    # how long the reply took to be decided.
+    b.daemon.outbound.policy = dataclasses.replace(b.daemon.outbound.policy, inbox_first=0.0)
+    for i in range(400):
+        enqueue_outbox(f"+383446{i:05d}", f"Paga {i}", "alert", _now(), preferred_modem="vala")
+    for i in range(10):
+        enqueue_outbox(f"+383496{i:05d}", f"Paga {i}", "alert", _now(), preferred_modem="ipko")
+    b.daemon.wake_outbox()
+    # Past the first sync's look at every modem, which waited for the IPKO modem's first
+    # send (its PDU is in `sent()` as soon as written: the second is after the answer).
+    wait_for(lambda: b.daemon.inbox_worker.synced and len(ipko.sent()) >= 2, 60,
+             what="the first sync's look done, both modems sending alerts")
+    sent = len(vala.sent())
+    wait_for(lambda: len(vala.sent()) >= sent + 5, 30, what="more alerts")
+    fakes.deliver(ARBEN, "B", modem=vala)
+    ahead = len(vala.sent())
+    fakes.wait_replies(ARBEN, 1, modem=vala, timeout=60)
+    order = [m.to for m in vala.sent()]
+    # The B's read waits for the Vala modem's send in progress; its reply then goes
+    # next (the other lane's claimed alert at most before it). Reading the IPKO modem
+    # first (behind its 3-12 s send) let dozens of alerts out before it.
+    assert order.index(ARBEN) - ahead <= 6, order.index(ARBEN) - ahead
