@@ -52,15 +52,21 @@ def is_url(target: Path | str) -> bool:
 
 
 def _open_postgres(url: str, apply_migrations: bool) -> peewee.Database:
-    db = Postgres(url, connect_timeout=10)
+    # The URL may carry a password: name the database by its host and name only.
+    return _bind(Postgres(url, connect_timeout=10), shown_url(url), apply_migrations,
+                 peewee.PeeweeException)
+
+
+def _bind(db: peewee.Database, shown: str, apply_migrations: bool,
+          errors: type[Exception]) -> peewee.Database:
+    """Connect, migrate and bind the models to `db`; `errors` become one StoreError."""
     try:
         db.connect(reuse_if_open=True)
         if apply_migrations:
             migrate(db)
-    except peewee.PeeweeException as exc:
+    except errors as exc:
         db.close()
-        # The URL may carry a password: name the database by its host and name only.
-        raise StoreError(f"cannot open database {shown_url(url)}: {exc}") from exc
+        raise StoreError(f"cannot open database {shown}: {exc}") from exc
     database.initialize(db)
     return db
 
@@ -88,15 +94,7 @@ def open_database(target: Path | str, *, apply_migrations: bool = True) -> peewe
         timeout=BUSY_TIMEOUT_MS / 1000,
         check_same_thread=False,
     )
-    try:
-        db.connect(reuse_if_open=True)
-        if apply_migrations:
-            migrate(db)
-    except peewee.OperationalError as exc:
-        db.close()
-        raise StoreError(f"cannot open database {path}: {exc}") from exc
-    database.initialize(db)
-    return db
+    return _bind(db, str(path), apply_migrations, peewee.OperationalError)
 
 
 def write_transaction() -> Any:
