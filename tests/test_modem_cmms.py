@@ -16,7 +16,6 @@ from appliance.fakemodem.server import FakeModemServer
 from appliance.modem.wrapper import Modem
 SCALE = 0.1  # a 3 s send takes 300 ms, and so does the 3 s link timeout: at 0.01 a loaded
 # machine pausing 30 ms between two sends closed the link and failed the run-of-sends test
-# can pause 30 ms between two sends (it failed at 0.01), not 300
 
 
 def realistic(tmp_path: Path, config: ModemConfig | None = None) -> FakeModemServer:
