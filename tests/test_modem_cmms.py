@@ -14,6 +14,7 @@ from appliance.fakemodem.atclient import AtPort
 from appliance.fakemodem.model import LINK_SETUP, DelayModel, ModemConfig
 from appliance.fakemodem.server import FakeModemServer
 from appliance.modem.wrapper import Modem
+
 SCALE = 0.1  # a 3 s send takes 300 ms, and so does the 3 s link timeout: at 0.01 a loaded
 # machine pausing 30 ms between two sends closed the link and failed the run-of-sends test
 
