@@ -79,7 +79,14 @@ class OutboxWorker(LoopThread):
         turn = threading.Lock()
         self._lanes = [(_Sender(handle, outbound.clock, turn), SendCounts())
                        for _ in range(self.LANES)]
+        # One wake per lane: with one shared event, the lane that woke first cleared it
+        # while the other was still in its turn, which then slept a whole idle poll.
+        self._wakes = [threading.Event() for _ in range(self.LANES)]
         self._threads: list[threading.Thread] = []
+
+    def wake(self) -> None:
+        for event in self._wakes:
+            event.set()
 
     @property
     def counts(self) -> SendCounts:
@@ -109,6 +116,7 @@ class OutboxWorker(LoopThread):
 
     def _lane(self, lane: int) -> None:
         sender, counts = self._lanes[lane]
+        wake = self._wakes[lane]
         idle = self.outbound.policy.idle_poll
         worked = False
         while not self._stop.is_set():
@@ -127,9 +135,8 @@ class OutboxWorker(LoopThread):
                 sender.release()
             self._collect_if_idle(worked)
             if not worked:
-                self._wake.wait(wait)
-                self._wake.clear()
-
+                wake.wait(wait)
+                wake.clear()
 
     def _collect_if_idle(self, worked: bool) -> None:
         # Nothing to send: the modem would idle, so the status reports it holds for us
