@@ -1,6 +1,11 @@
 """Benchmark: bank sync of 100,000 movements across 10,000 agreements into a fresh database.
 
     .venv/bin/python bench/bench_sync.py [--movements N] [--agreements N] [--page-size N]
+        [--postgres]
+
+The fresh database is a SQLite file, or with `--postgres` a database in a private
+PostgreSQL cluster (bench/stores.py) reached over TCP on loopback, as a fleet's boxes reach
+theirs.
 
 The fake bank runs in its own process (so that its memory is not counted), with its ledger
 bulk-generated straight into its SQLite file. This process then runs `sync_once` over real
@@ -28,9 +33,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
+from stores import shared_databases, store_name  # noqa: E402
 
 from appliance.fakebank.ledger import FakeBankDB, iso, money  # noqa: E402
 
@@ -108,6 +115,8 @@ def main() -> int:
     parser.add_argument("--page-size", type=int, default=2000)
     parser.add_argument("--work-dir", type=Path, default=None,
                         help="Where to put the databases (default: a temporary directory).")
+    parser.add_argument("--postgres", action="store_true",
+                        help="sync into a private PostgreSQL cluster instead of SQLite")
     parser.add_argument("--serve-bank", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_bank is not None:
@@ -120,8 +129,10 @@ def main() -> int:
     from appliance.store.db import open_database
     from appliance.store.models import Movement, OutboxMessage
 
-    with tempfile.TemporaryDirectory(prefix="bench-sync-", dir=args.work_dir) as tmp:
+    with (tempfile.TemporaryDirectory(prefix="bench-sync-", dir=args.work_dir) as tmp,
+          shared_databases(args.postgres) as fresh):
         tmp_path = Path(tmp)
+        url = fresh("sync")
         child = subprocess.Popen(
             [sys.executable, __file__, "--serve-bank", str(tmp_path / "bank"),
              "--movements", str(args.movements), "--agreements", str(args.agreements)],
@@ -131,7 +142,7 @@ def main() -> int:
             assert child.stdout is not None
             info = json.loads(child.stdout.readline())
             client = BankClient(info["url"], Path(info["token_file"]), read_timeout=60.0)
-            db = open_database(tmp_path / "appliance.sqlite")
+            db = open_database(url or tmp_path / "appliance.sqlite")
             rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             cpu_before = time.process_time()
             started = time.perf_counter()
@@ -148,7 +159,7 @@ def main() -> int:
             child.send_signal(signal.SIGTERM)
             child.wait(timeout=30)
 
-    table = Table(title="Bank sync into a fresh database")
+    table = Table(title=f"Bank sync into a fresh database ({store_name(url)})")
     table.add_column("measure")
     table.add_column("value", justify="right")
     table.add_column("target", justify="right")
