@@ -13,7 +13,10 @@ The daemon runs as `appliance run` in a subprocess, exactly as on the box; the f
    is busy >= 95 % of the time, and a customer's `B` overtakes the queued alerts.
 4. Peak RSS of the daemon process (VmHWM) over all phases. Target < 100 MB.
 
-Run: .venv/bin/python bench/bench_daemon.py [--quick]
+Each phase's daemon works from its own SQLite file, or with `--postgres` from its own
+database in one private PostgreSQL cluster (bench/stores.py), as a fleet's box would.
+
+Run: .venv/bin/python bench/bench_daemon.py [--quick] [--postgres]
 """
 
 from __future__ import annotations
@@ -40,6 +43,9 @@ from rich.table import Table
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from stores import shared_databases  # noqa: E402
 
 from appliance.fakebank.server import FakeBankServer  # noqa: E402
 from appliance.fakemodem.server import FakeModemServer  # noqa: E402
@@ -81,7 +87,7 @@ def wait(predicate: Callable[[], Any], timeout: float, what: str, tick: float = 
 @dataclass
 class Daemon:
     proc: subprocess.Popen[bytes]
-    db: Path
+    db: Path | str  # a SQLite file, or a PostgreSQL URL
 
     def peak_rss_mb(self) -> float:
         for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
@@ -99,11 +105,16 @@ class Daemon:
 
 
 def start_daemon(tmp: Path, name: str, bank: FakeBankServer, link: Path,
-                 timeout: float = 30, modem_keys: str = "") -> Daemon:
-    db = tmp / f"{name}.sqlite"
+                 timeout: float = 30, modem_keys: str = "",
+                 database: str | None = None) -> Daemon:
+    """`appliance run` on `link`, working from `database` (a PostgreSQL URL) or else the
+    SQLite file `tmp/NAME.sqlite`; returns once its first bank sync is in."""
+    db: Path | str = tmp / f"{name}.sqlite" if database is None else database
+    where = (f'database = "{db}"' if database is None else
+             f'database = {{ url = "{db}", state_dir = "{tmp / name}" }}')
     config = tmp / f"{name}.toml"
     config.write_text(f"""\
-database = "{db}"
+{where}
 log_level = "warning"
 [[modems]]
 name = "m1"
@@ -127,22 +138,33 @@ listen = "127.0.0.1:0"
          str(config)], stdout=log, stderr=log, env=env)
     log.close()
 
-    def synced() -> bool:
-        if not db.exists():
-            return False
-        try:
-            con = sqlite3.connect(db, timeout=1)
-            try:
-                row = con.execute("SELECT value FROM sync_state WHERE key = ?",
-                                  (queries.STATE_LAST_SYNC_AT,)).fetchone()
-            finally:
-                con.close()
-        except sqlite3.Error:
-            return False
-        return row is not None
-
-    wait(synced, timeout, "the daemon's first sync", tick=0.05)
+    wait(lambda: last_sync_in(db), timeout, "the daemon's first sync", tick=0.05)
     return Daemon(proc, db)
+
+
+def last_sync_in(db: Path | str) -> bool:
+    """Whether the daemon working from `db` has recorded a bank sync (read from outside)."""
+    query = "SELECT value FROM sync_state WHERE key = %s"
+    if isinstance(db, str):
+        import psycopg
+
+        try:
+            with psycopg.connect(db, connect_timeout=2) as pg:
+                return pg.execute(query, (queries.STATE_LAST_SYNC_AT,)).fetchone() is not None
+        except psycopg.Error:  # not created or not migrated yet
+            return False
+    if not db.exists():
+        return False
+    try:
+        con = sqlite3.connect(db, timeout=1)
+        try:
+            row = con.execute(query.replace("%s", "?"),
+                              (queries.STATE_LAST_SYNC_AT,)).fetchone()
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return False
+    return row is not None
 
 
 def sent_count(modem: FakeModemServer) -> int:
@@ -155,10 +177,10 @@ def pct(values: list[float], q: float) -> float:
 
 
 def phase_latency_and_burst(tmp: Path, bank: FakeBankServer, n_latency: int, n_burst: int,
-                            numbers: int) -> dict[str, float]:
+                            numbers: int, database: str | None = None) -> dict[str, float]:
     link = tmp / "modem-fast"
     modem = FakeModemServer(link, tmp / "fm-fast", "none", seed=1).start()
-    daemon = start_daemon(tmp, "fast", bank, link)
+    daemon = start_daemon(tmp, "fast", bank, link, database=database)
     out: dict[str, float] = {}
     try:
         # Warm-up (first queries, page cache).
@@ -218,15 +240,15 @@ def phase_latency_and_burst(tmp: Path, bank: FakeBankServer, n_latency: int, n_b
 
 
 def phase_realistic(tmp: Path, bank: FakeBankServer, numbers: int, alerts: int,
-                    window: float) -> dict[str, float]:
+                    window: float, database: str | None = None) -> dict[str, float]:
     link = tmp / "modem-real"
     modem = FakeModemServer(link, tmp / "fm-real", "realistic", seed=2)
     # The modem's own view of its send slot: every AT+CMGS's transmission time.
     busy: list[tuple[float, float]] = []
     real_submit = modem.interpreter.delays.submit
 
-    def submit() -> float:
-        d = real_submit()
+    def submit(link_open: bool = False) -> float:
+        d = real_submit(link_open)
         busy.append((time.monotonic(), d))
         return d
 
@@ -234,15 +256,14 @@ def phase_realistic(tmp: Path, bank: FakeBankServer, numbers: int, alerts: int,
     modem.start()
     out: dict[str, float] = {}
     # Queue the alerts before the daemon starts (a bank feed that came back after hours).
-    db_path = tmp / "real.sqlite"
-    db = open_database(db_path)
+    db = open_database(database or tmp / "real.sqlite")
     now = datetime.now(UTC)
     with db.atomic():
         for i in range(alerts):
             queries.enqueue_outbox(phone(i % numbers), f"Njoftim {i}: -600,00 EUR", "alert", now,
                                    dedupe_key=f"bench-alert:{i}")
     db.close()
-    daemon = start_daemon(tmp, "real", bank, link, timeout=60)
+    daemon = start_daemon(tmp, "real", bank, link, timeout=60, database=database)
     try:
         wait(lambda: sent_count(modem) >= 2, 60, "the first alerts out", tick=0.05)
         customer = phone(numbers - 1)
@@ -289,10 +310,13 @@ def main() -> None:
     ap.add_argument("--window", type=float, default=30.0)
     ap.add_argument("--keep", type=Path, default=None,
                     help="work in this directory and keep it (logs, databases)")
+    ap.add_argument("--postgres", action="store_true",
+                    help="each phase's daemon on a private PostgreSQL cluster, not SQLite")
     args = ap.parse_args()
     if args.quick:
         args.latency, args.burst, args.window = 100, 200, 10.0
-    with tempfile.TemporaryDirectory(prefix="bench-daemon-") as d:
+    with (tempfile.TemporaryDirectory(prefix="bench-daemon-") as d,
+          shared_databases(args.postgres) as fresh):
         tmp = Path(d) if args.keep is None else args.keep
         tmp.mkdir(parents=True, exist_ok=True)
         seed = tmp / "seed.yaml"
@@ -300,9 +324,11 @@ def main() -> None:
         bank = FakeBankServer(tmp / "bank", seed=seed).start()
         try:
             console.print(f"[dim]latency: {args.latency} x B …[/dim]")
-            fast = phase_latency_and_burst(tmp, bank, args.latency, args.burst, args.numbers)
+            fast = phase_latency_and_burst(tmp, bank, args.latency, args.burst, args.numbers,
+                                           fresh("fast"))
             console.print(f"[dim]realistic delay: {args.alerts} alerts queued …[/dim]")
-            real = phase_realistic(tmp, bank, args.numbers, args.alerts, args.window)
+            real = phase_realistic(tmp, bank, args.numbers, args.alerts, args.window,
+                                   fresh("real"))
         finally:
             bank.close()
     report(fast, real, args)
@@ -313,7 +339,8 @@ def report(fast: dict[str, float], real: dict[str, float], args: argparse.Namesp
         return "[green]yes[/green]" if good else "[red]NO[/red]"
 
     rss = max(fast["rss_fast"], real["rss_real"])
-    t = Table(title="appliance daemon benchmark (daemon = `appliance run` subprocess)")
+    store = "PostgreSQL" if args.postgres else "SQLite"
+    t = Table(title=f"appliance daemon benchmark (daemon = `appliance run` subprocess, {store})")
     t.add_column("measure")
     t.add_column("value", justify="right")
     t.add_column("target", justify="right")
