@@ -100,4 +100,5 @@ def test_rate_limit_windows_and_verdicts() -> None:
     assert guards.rate_exceeded(10, 10, limit) is None
     assert guards.rate_exceeded(11, 11, limit) == "minute"
     assert guards.rate_exceeded(5, 61, limit) == "hour"
+    assert guards.rate_exceeded(61, 61, limit) == "hour"  # over both: the hour's notice
     assert guards.rate_exceeded(500, 500, guards.RateLimit(0, 0)) is None

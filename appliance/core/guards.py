@@ -92,11 +92,12 @@ def rate_windows(received_at: datetime) -> tuple[tuple[str, datetime], tuple[str
 
 def rate_exceeded(in_minute: int, in_hour: int, limit: RateLimit) -> str | None:
     """The window ('minute' or 'hour') whose limit the n-th message of a phone in it goes
-    over (counts include that message), or None."""
-    if limit.per_minute and in_minute > limit.per_minute:
-        return "minute"
+    over (counts include that message), or None. The hour goes first: a phone over it gets
+    that hour's one notice and no more (minute first gave a flood one more each minute)."""
     if limit.per_hour and in_hour > limit.per_hour:
         return "hour"
+    if limit.per_minute and in_minute > limit.per_minute:
+        return "minute"
     return None
 
 
