@@ -77,3 +77,24 @@ def test_systemd_notify_ready_status_and_watchdog(fakes: Fakes,
     finally:
         sock.close()
     assert os.environ.get("NOTIFY_SOCKET") != f"@{name}"
+
+
+def test_sigterm_during_a_send_the_modem_never_answers_stops_within_systemds_timeout(
+        fakes: Fakes, daemon_proc: DaemonProc) -> None:
+    """A send whose `+CMGS` never comes back holds the modem for minutes (the send's own
+    timeout); SIGTERM must still end the daemon well inside the unit's TimeoutStopSec (45 s),
+    with exit 0, leaving the row to the next start's crash recovery."""
+    import time
+
+    fakes.config(modem={"command_timeout": 30})
+    fakes.modem.fault("no-answer", match="+CMGS", count=1)
+    daemon_proc.start()
+    fakes.deliver("+38344123456", "B")
+    wait_for(lambda: any(b.command == "<message>" for b in fakes.modem.timeline()),
+             timeout=30, what="the reply's PDU written")
+    assert daemon_proc.proc is not None
+    started = time.monotonic()
+    daemon_proc.proc.send_signal(signal.SIGTERM)
+    assert daemon_proc.wait_exit(40) == 0
+    assert time.monotonic() - started < 20
+    assert "daemon stopped" in daemon_proc.log_file.read_text(encoding="utf-8")

@@ -41,6 +41,8 @@ from appliance.web import WebServer, events, serve
 
 log = logging.getLogger(__name__)
 
+STOP_GRACE = 10.0  # seconds a stop waits for the threads (systemd's TimeoutStopSec is 45)
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -290,13 +292,23 @@ class Daemon:
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
             self.scheduler = None
+        # One deadline for the whole stop, well inside systemd's TimeoutStopSec (45 s): a
+        # thread stuck in a command the modem never answers (a send's timeout is minutes)
+        # is left behind; what it was doing is a crash to the next start, which recovers it.
+        deadline = service.monotonic() + STOP_GRACE
+
+        def left() -> float:
+            return max(0.0, deadline - service.monotonic())
+
         for worker in self.workers:
-            worker.join(10)
+            worker.join(left())
         for thread in (self.inbox_worker, self.topup_worker, self.reports_worker):
-            thread.join(10)
-        self.health.join(5)
+            thread.join(left())
+        self.health.join(min(5.0, left()))
         for handle in self.pool:
-            handle.close()
+            if not handle.close(timeout=left()):
+                log.warning("modem %s still in a command at stop: left to the next start",
+                            handle.name)
         if self.bank_port is not None:
             self.bank_port.close()
             self.bank_port = None

@@ -107,8 +107,9 @@ class OutboxWorker(LoopThread):
             t.start()
 
     def join(self, timeout: float | None = None) -> None:
+        end = None if timeout is None else service.monotonic() + timeout
         for t in self._threads:
-            t.join(timeout)
+            t.join(None if end is None else max(0.0, end - service.monotonic()))
 
     @property
     def alive(self) -> bool:

@@ -92,10 +92,17 @@ class ModemHandle:
         log.info("modem %s in service", self.name)
         self.on_change(self)
 
-    def close(self) -> None:
-        with self._lock:
-            self._healthy.clear()
+    def close(self, timeout: float = -1) -> bool:
+        """Take the modem out of service and close its port; False if a command still
+        held the port after `timeout` seconds (left open: the process is ending)."""
+        self._healthy.clear()
+        if not self._lock.acquire(timeout=timeout):
+            return False
+        try:
             self._close_quietly()
+        finally:
+            self._lock.release()
+        return True
 
     def _close_quietly(self) -> None:
         if self._modem is not None:
