@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from appliance.fakemodem.model import DelayModel
+from appliance.store import open_database
 from appliance.store.outbox import enqueue_outbox
 from tests.conftest import Box, Fakes, start_fake_modem
 from tests.helpers import wait_for
@@ -58,3 +59,35 @@ def test_a_reply_is_decided_without_waiting_for_the_other_modems_sends(
     # next (the other lane's claimed alert at most before it). Reading the IPKO modem
     # first (behind its 3-12 s send) let dozens of alerts out before it.
     assert order.index(ARBEN) - ahead <= 6, order.index(ARBEN) - ahead
+
+
+def test_a_b_waiting_on_a_sim_at_start_up_is_answered_before_the_alerts(
+        fakes: Fakes, make_box: Callable[..., Box]) -> None:
+    """A B that reached a SIM while its box was down (its +CMTI heard by nobody) is read
+    before that modem's first send, not by the start-up sweep after the sends in progress
+    on every modem listed before it (a salary day's first B's: 40-70 model seconds)."""
+    ipko = start_fake_modem(fakes.tmp / "fm2", fakes.tmp / "modem2")
+    fakes.extra_modems["ipko"] = ipko
+    vala = fakes.modem
+    with ipko._lock:  # long sends here (3-12 s), listed first ...
+        ipko.interpreter.delays = DelayModel("realistic", 4, time_scale=3.0)
+    with vala._lock:  # ... quick ones (20-80 ms) on the modem the B reached
+        vala.interpreter.delays = DelayModel("realistic", 3, time_scale=0.02)
+    store = open_database(fakes.store)
+    for i in range(400):
+        enqueue_outbox(f"+383446{i:05d}", f"Paga {i}", "alert", _now(), preferred_modem="vala")
+    for i in range(10):
+        enqueue_outbox(f"+383496{i:05d}", f"Paga {i}", "alert", _now(), preferred_modem="ipko")
+    store.close()
+    fakes.deliver(ARBEN, "B", modem=vala)  # nobody has the port open: no one hears +CMTI
+    make_box(modems={
+        "ipko": {"name": "ipko", "port": str(fakes.tmp / "modem2"), "operator": "ipko",
+                 "command_timeout": 30},
+        "vala": {"name": "vala", "port": str(fakes.modem_link), "operator": "vala",
+                 "command_timeout": 30},
+    })
+    fakes.wait_replies(ARBEN, 1, modem=vala, timeout=60)
+    order = [m.to for m in vala.sent()]
+    # Read before the Vala modem's first send: its reply goes first (or after an alert
+    # a lane claimed meanwhile). The sweep read the IPKO modem first, behind its send.
+    assert order.index(ARBEN) <= 2, order.index(ARBEN)
