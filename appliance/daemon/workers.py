@@ -42,19 +42,27 @@ class _Sender(SendingModem):
         self._clock = clock
         self._turn = turn
         self._holding = False
+        self._reply_due = False
         self.on_locked = self.release
 
     def wait_for_inbox(self, timeout: float) -> bool:
         # The wait lets a customer's reply overtake queued alerts. With a reply due, the
         # next send is a reply anyway (and what the inbox decides queues behind it):
         # waiting would only leave the radio idle (issue 17).
-        ready = reply_due(self._clock()) or super().wait_for_inbox(timeout)
+        self._reply_due = reply_due(self._clock())
+        ready = self._reply_due or super().wait_for_inbox(timeout)
         # Called just before the claim: from here until this lane holds the modem (or
         # found nothing to send), the other lane neither claims nor sends, so rows go
         # out in the order they were claimed.
         self._turn.acquire()
         self._holding = True
         return ready
+
+    def read_first(self) -> bool:
+        # A +CMTI that came with the answer to the other lane's send: its read goes before
+        # this send, so that its reply is queued before the next claim, unless replies
+        # are due already (then this send is one, and waiting would idle the radio).
+        return not self._reply_due
 
     def release(self) -> None:
         """This lane holds the modem, or has nothing to send: the other lane's turn."""

@@ -123,6 +123,10 @@ class SerialLink:
         self._strays = 0
         self.bytes_received = 0  # processed by the reader (diagnostics, tests)
         self.answered_at = 0.0  # monotonic time of the last final result read
+        # Notices read and not yet through their callback (`notices_pending`): each
+        # counter written by one thread only, the reader and the dispatcher.
+        self._notices_queued = 0
+        self._notices_done = 0
         self._running = False
         self._gone = threading.Event()
         self._closed_by_us = False
@@ -339,6 +343,7 @@ class SerialLink:
             if pending is not None:
                 pending.prompt.set()
         elif isinstance(event, Notice):
+            self._notices_queued += 1
             self._queue.put(event)
         elif isinstance(event, Stray):
             self._strays += 1
@@ -352,6 +357,12 @@ class SerialLink:
             log.warning("%s: %s dropped", self.name, event.what)
         elif isinstance(event, Echo):
             pass  # ATE1 still on, or restored by a reset
+
+    @property
+    def notices_pending(self) -> bool:
+        """Whether a notice read from the port has not been through its callback yet (a
+        +CMTI that came with a command's answer, on its way to the inbox)."""
+        return self._notices_queued > self._notices_done
 
     def _lost(self, exc: BaseException) -> None:
         if self._closed_by_us:
@@ -387,3 +398,6 @@ class SerialLink:
                     self._on_notice(item)
             except Exception:
                 log.exception("%s: notice callback failed", self.name)
+            finally:
+                if isinstance(item, Notice):
+                    self._notices_done += 1
