@@ -11,6 +11,10 @@ timestamps, and prints the median and p99 of each step in model seconds:
     queued -> claimed    the reply's row claimed (`sending_at`)
     claimed -> sent      the modem accepted it (`sent_at`)
 
+and arrival -> sent with the daemon's own time unscaled (`bench/slots.py`: the B's modem's
+commands until its read, and the reply's modem's from its queueing, as radio time; the
+rest real),
+
 and how many other messages the reply's modem started between the reply's queueing and
 its own send (0 is ideal; 1 is the send already on the radio).
 
@@ -33,6 +37,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from itertools import pairwise
 from pathlib import Path
+
+import slots
 
 from appliance.store.fields import parse_utc_text
 
@@ -84,14 +90,35 @@ def load(day: Path) -> tuple[list[Reply], dict[str, list[tuple[datetime, str, fl
     return out, timeline
 
 
+@dataclass(frozen=True)
+class _Cmd:
+    at: datetime
+    command: str
+    seconds: float
+
+
+def unscaled(r: Reply, timeline: dict[str, list[tuple[datetime, str, float]]],
+             scale: float) -> float:
+    """Arrival to sent with the daemon's time unscaled (`slots.unscaled_wait`)."""
+    via = [_Cmd(*c) for c in timeline.get(r.via, [])]
+    mine = [_Cmd(*c) for c in timeline.get(r.modem, [])]
+    arrival, read, _, queued, _, sent = (m.timestamp() for m in r.marks)
+    read_end = min(sent, next((c.at.timestamp() + c.seconds * scale for c in via
+                               if c.at.timestamp() >= read), read))
+    return slots.unscaled_wait(arrival, read_end, max(read_end, queued), sent, via, mine,
+                               scale)
+
+
 def summary(replies: list[Reply], timeline: dict[str, list[tuple[datetime, str, float]]],
             scale: float) -> None:
-    steps: dict[str, list[float]] = {k: [] for k in (*STEPS, "arrival->sent")}
+    steps: dict[str, list[float]] = {k: [] for k in (*STEPS, "arrival->sent",
+                                                     "  daemon unscaled")}
     ahead: list[int] = []
     for r in replies:
         for key, (a, b) in zip(STEPS, pairwise(r.marks), strict=True):
             steps[key].append((b - a).total_seconds() / scale)
         steps["arrival->sent"].append(r.wait(scale))
+        steps["  daemon unscaled"].append(unscaled(r, timeline, scale))
         queued, claimed = r.marks[3], r.marks[4]
         ahead.append(sum(1 for at, cmd, _ in timeline.get(r.modem, [])
                          if cmd == "<message>" and queued <= at < claimed))

@@ -466,23 +466,36 @@ def judge(day: Day, modems: dict[str, FakeModemServer], boxes: list[Box], db: Pa
             first[p.to] = (p.at, name)
     day.reply_waits = [(first[n][0] - at).total_seconds() / scale
                        for n, at in asked.items() if n in first]
+    queued = _replies_queued(db)
     day.reply_waits_unscaled = [
-        _unscaled_wait(at, asked_via[n], *first[n], timelines, scale)
+        _unscaled_wait(at, asked_via[n], *first[n], queued.get(n), timelines, scale)
         for n, at in asked.items() if n in first]
     day.unanswered = len(asked) - len(day.reply_waits)
     day.asked = {n: (at.isoformat(), asked_via[n]) for n, at in asked.items()}
 
 
 def _unscaled_wait(arrival: datetime, via: str, reply_at: datetime, reply_modem: str,
-                   timelines: dict[str, list[Busy]], scale: float) -> float:
+                   queued: datetime | None, timelines: dict[str, list[Busy]],
+                   scale: float) -> float:
     """A reply's wait with the daemon's time unscaled (`slots.unscaled_wait`); the B's
-    read is the first +CMGL/+CMGR on its modem after it came."""
-    a = arrival.timestamp()
-    read_end = next((b.at.timestamp() + b.seconds * scale for b in timelines[via]
-                     if b.at >= arrival and b.command in ("+CMGL", "+CMGR")), a)
-    return slots.unscaled_wait(a, min(read_end, reply_at.timestamp()),
-                               reply_at.timestamp(), timelines[via],
+    read is the first +CMGL/+CMGR on its modem after it came; its reply waits for the
+    modem that sends it from when it was queued (else from the read)."""
+    a, end = arrival.timestamp(), reply_at.timestamp()
+    read_end = min(end, next((b.at.timestamp() + b.seconds * scale for b in timelines[via]
+                              if b.at >= arrival and b.command in ("+CMGL", "+CMGR")), a))
+    since = read_end if queued is None else min(end, max(read_end, queued.timestamp()))
+    return slots.unscaled_wait(a, read_end, since, end, timelines[via],
                                timelines[reply_modem], scale)
+
+
+def _replies_queued(db: Path | str) -> dict[str, datetime]:
+    """Each B's sender -> when its (first) reply was queued."""
+    out: dict[str, datetime] = {}
+    for sender, at in rows(db, "SELECT i.sender, MIN(o.created_at) FROM inbound_message i "
+                               "JOIN outbox_message o ON o.inbound_id = i.id "
+                               "GROUP BY i.sender"):
+        out[str(sender)] = at if isinstance(at, datetime) else parse_utc_text(str(at))
+    return out
 
 
 def _last_claims(db: Path | str, operators: dict[str, str]) -> dict[str, float]:
