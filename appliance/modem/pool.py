@@ -206,7 +206,7 @@ class ModemHandle:
                     break
                 elif self.inbox_pending():  # woken by `inbox_done`
                     self._port_free.wait(0.05)
-                elif self._notices_pending():  # on the modem's dispatcher thread: soon
+                elif self._message_pending():  # on the modem's dispatcher thread: soon
                     self._port_free.wait(0.001)
                 else:
                     break
@@ -216,11 +216,11 @@ class ModemHandle:
             return list(modem.send(to, text, request_report=True, progress=progress,
                                    more=self.backlog).refs)
 
-    def _notices_pending(self) -> bool:
-        # a notice (a +CMTI that came with the answer this send waited for) still on its
-        # way to `want_inbox`
+    def _message_pending(self) -> bool:
+        # a +CMTI that came with the answer this send waited for, still on its way to
+        # `want_inbox`
         modem = self._modem
-        return modem is not None and modem.notices_pending
+        return modem is not None and modem.messages_pending
 
     def call(self, fn: Callable[[Modem], T]) -> T:
         """Run `fn(modem)` with the wrapper `Modem` under this handle's port lock."""

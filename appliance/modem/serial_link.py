@@ -85,6 +85,8 @@ class _Pending:
 
 
 _STOP = object()
+# The notices that announce a new message (stored, or handed over in direct delivery).
+_MESSAGE_NOTICES = ("+CMTI", "+CMT")
 
 
 class SerialLink:
@@ -123,10 +125,11 @@ class SerialLink:
         self._strays = 0
         self.bytes_received = 0  # processed by the reader (diagnostics, tests)
         self.answered_at = 0.0  # monotonic time of the last final result read
-        # Notices read and not yet through their callback (`notices_pending`): each
-        # counter written by one thread only, the reader and the dispatcher.
-        self._notices_queued = 0
-        self._notices_done = 0
+        # New-message notices read and not yet through their callback
+        # (`messages_pending`): each counter written by one thread only, the reader and
+        # the dispatcher.
+        self._messages_queued = 0
+        self._messages_done = 0
         self._running = False
         self._gone = threading.Event()
         self._closed_by_us = False
@@ -343,7 +346,7 @@ class SerialLink:
             if pending is not None:
                 pending.prompt.set()
         elif isinstance(event, Notice):
-            self._notices_queued += 1
+            self._messages_queued += event.prefix in _MESSAGE_NOTICES
             self._queue.put(event)
         elif isinstance(event, Stray):
             self._strays += 1
@@ -359,10 +362,11 @@ class SerialLink:
             pass  # ATE1 still on, or restored by a reset
 
     @property
-    def notices_pending(self) -> bool:
-        """Whether a notice read from the port has not been through its callback yet (a
-        +CMTI that came with a command's answer, on its way to the inbox)."""
-        return self._notices_queued > self._notices_done
+    def messages_pending(self) -> bool:
+        """Whether a new-message notice (`+CMTI`, `+CMT`) read from the port has not been
+        through its callback yet (it came with a command's answer, on its way to the
+        inbox)."""
+        return self._messages_queued > self._messages_done
 
     def _lost(self, exc: BaseException) -> None:
         if self._closed_by_us:
@@ -399,5 +403,5 @@ class SerialLink:
             except Exception:
                 log.exception("%s: notice callback failed", self.name)
             finally:
-                if isinstance(item, Notice):
-                    self._notices_done += 1
+                if isinstance(item, Notice) and item.prefix in _MESSAGE_NOTICES:
+                    self._messages_done += 1
