@@ -85,8 +85,7 @@ class _Pending:
 
 
 _STOP = object()
-# The notices that announce a new message (stored, or handed over in direct delivery).
-_MESSAGE_NOTICES = ("+CMTI", "+CMT")
+_MESSAGE_NOTICES = ("+CMTI", "+CMT")  # a new message, stored or handed over
 
 
 class SerialLink:
@@ -125,9 +124,7 @@ class SerialLink:
         self._strays = 0
         self.bytes_received = 0  # processed by the reader (diagnostics, tests)
         self.answered_at = 0.0  # monotonic time of the last final result read
-        # New-message notices read and not yet through their callback
-        # (`messages_pending`): each counter written by one thread only, the reader and
-        # the dispatcher.
+        # `messages_pending`: each counter written by one thread, reader or dispatcher
         self._messages_queued = 0
         self._messages_done = 0
         self._running = False
@@ -363,9 +360,7 @@ class SerialLink:
 
     @property
     def messages_pending(self) -> bool:
-        """Whether a new-message notice (`+CMTI`, `+CMT`) read from the port has not been
-        through its callback yet (it came with a command's answer, on its way to the
-        inbox)."""
+        """Whether a `+CMTI`/`+CMT` read from the port is still on its way to its callback."""
         return self._messages_queued > self._messages_done
 
     def _lost(self, exc: BaseException) -> None:
@@ -402,6 +397,4 @@ class SerialLink:
                     self._on_notice(item)
             except Exception:
                 log.exception("%s: notice callback failed", self.name)
-            finally:
-                if isinstance(item, Notice) and item.prefix in _MESSAGE_NOTICES:
-                    self._messages_done += 1
+            self._messages_done += isinstance(item, Notice) and item.prefix in _MESSAGE_NOTICES
