@@ -11,9 +11,9 @@ timestamps, and prints the median and p99 of each step in model seconds:
     queued -> claimed    the reply's row claimed (`sending_at`)
     claimed -> sent      the modem accepted it (`sent_at`)
 
-and arrival -> sent with the daemon's own time unscaled (`bench/slots.py`: the B's modem's
-commands until its read, and the reply's modem's from its queueing, as radio time; the
-rest real),
+and, as `bench/salary_day.py` measures a reply's wait, arrival -> the reply's own +CMGS,
+also with the daemon's time unscaled (`bench/slots.py`: the B's modem's commands until
+the reply was queued and the reply's modem's from then as radio time, the rest real),
 
 and how many other messages the reply's modem started between the reply's queueing and
 its own send (0 is ideal; 1 is the send already on the radio).
@@ -97,28 +97,32 @@ class _Cmd:
     seconds: float
 
 
-def unscaled(r: Reply, timeline: dict[str, list[tuple[datetime, str, float]]],
-             scale: float) -> float:
-    """Arrival to sent with the daemon's time unscaled (`slots.unscaled_wait`)."""
+def to_cmgs(r: Reply, timeline: dict[str, list[tuple[datetime, str, float]]],
+            scale: float) -> tuple[float, float]:
+    """Arrival to the reply's own +CMGS (the last one its modem started before `sent_at`),
+    as `bench/salary_day.py` measures it: raw, and with the daemon's time unscaled."""
     via = [_Cmd(*c) for c in timeline.get(r.via, [])]
     mine = [_Cmd(*c) for c in timeline.get(r.modem, [])]
-    arrival, read, _, queued, _, sent = (m.timestamp() for m in r.marks)
-    read_end = min(sent, next((c.at.timestamp() + c.seconds * scale for c in via
-                               if c.at.timestamp() >= read), read))
-    return slots.unscaled_wait(arrival, read_end, max(read_end, queued), sent, via, mine,
-                               scale)
+    arrival, _, _, queued, _, sent = (m.timestamp() for m in r.marks)
+    end = max((c.at.timestamp() for c in mine
+               if c.command == "<message>" and c.at.timestamp() <= sent), default=sent)
+    at = min(max(arrival, queued), end)
+    return ((end - arrival) / scale,
+            slots.unscaled_wait(arrival, at, end, via, mine, scale))
 
 
 def summary(replies: list[Reply], timeline: dict[str, list[tuple[datetime, str, float]]],
             scale: float) -> None:
     steps: dict[str, list[float]] = {k: [] for k in (*STEPS, "arrival->sent",
-                                                     "  daemon unscaled")}
+                                                     "arrival->+CMGS", "  daemon unscaled")}
     ahead: list[int] = []
     for r in replies:
         for key, (a, b) in zip(STEPS, pairwise(r.marks), strict=True):
             steps[key].append((b - a).total_seconds() / scale)
         steps["arrival->sent"].append(r.wait(scale))
-        steps["  daemon unscaled"].append(unscaled(r, timeline, scale))
+        raw, unscaled = to_cmgs(r, timeline, scale)
+        steps["arrival->+CMGS"].append(raw)
+        steps["  daemon unscaled"].append(unscaled)
         queued, claimed = r.marks[3], r.marks[4]
         ahead.append(sum(1 for at, cmd, _ in timeline.get(r.modem, [])
                          if cmd == "<message>" and queued <= at < claimed))

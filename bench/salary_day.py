@@ -477,14 +477,16 @@ def judge(day: Day, modems: dict[str, FakeModemServer], boxes: list[Box], db: Pa
 def _unscaled_wait(arrival: datetime, via: str, reply_at: datetime, reply_modem: str,
                    queued: datetime | None, timelines: dict[str, list[Busy]],
                    scale: float) -> float:
-    """A reply's wait with the daemon's time unscaled (`slots.unscaled_wait`); the B's
-    read is the first +CMGL/+CMGR on its modem after it came; its reply waits for the
-    modem that sends it from when it was queued (else from the read)."""
+    """A reply's wait with the daemon's time unscaled (`slots.unscaled_wait`), from the
+    B's arrival on its modem to its reply's +CMGS; the reply queued at `queued` (unknown:
+    at the end of the B's read)."""
     a, end = arrival.timestamp(), reply_at.timestamp()
-    read_end = min(end, next((b.at.timestamp() + b.seconds * scale for b in timelines[via]
-                              if b.at >= arrival and b.command in ("+CMGL", "+CMGR")), a))
-    since = read_end if queued is None else min(end, max(read_end, queued.timestamp()))
-    return slots.unscaled_wait(a, read_end, since, end, timelines[via],
+    if queued is None:
+        at = next((b.at.timestamp() + b.seconds * scale for b in timelines[via]
+                   if b.at >= arrival and b.command in ("+CMGL", "+CMGR")), a)
+    else:
+        at = queued.timestamp()
+    return slots.unscaled_wait(a, min(max(a, at), end), end, timelines[via],
                                timelines[reply_modem], scale)
 
 

@@ -95,15 +95,16 @@ def slot(commands: Sequence[Command], scale: float, lo: float, hi: float) -> Slo
     return Slot((hi - lo) / scale, sends / scale, radio / scale, (hi - lo) - radio)
 
 
-def unscaled_wait(arrival: float, read_end: float, queued: float, reply_at: float,
+def unscaled_wait(arrival: float, queued: float, reply_at: float,
                   b_modem: Sequence[Command], reply_modem: Sequence[Command],
                   scale: float) -> float:
     """A reply's wait (arrival to its +CMGS) in model seconds with the daemon's time
-    unscaled: the B's modem's commands until its read ended, and the reply's modem's from
-    the reply's queueing to its send, count as radio time (divided by the scale); the
-    rest (storing, deciding, claiming: the daemon's) as it was. Daemon time spent while
-    the reply's modem was busy counts as radio: an upper bound."""
-    radio = (covered(intervals(b_modem, scale), arrival, read_end)
+    unscaled: the B's modem's commands until the reply was queued (the send in progress,
+    the read, the delete and any send the inbox waited for), and the reply's modem's from
+    then to the reply's send, count as radio time (divided by the scale); the rest
+    (storing, deciding, claiming: the daemon's) as it was. Daemon time spent while one
+    of those modems was busy counts as radio: an upper bound."""
+    radio = (covered(intervals(b_modem, scale), arrival, queued)
              + covered(intervals(reply_modem, scale), queued, reply_at))
     total = reply_at - arrival
     return radio / scale + (total - radio)
