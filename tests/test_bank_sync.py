@@ -361,6 +361,8 @@ def test_each_committed_page_is_told_its_alerts_while_the_sync_goes_on(
     report = sync_once(client, RULES, now(), page_size=3, on_page=page)
     assert report.alerts == 7
     told = [n for n, _ in seen]
-    assert len(told) > 1 and sum(told) == 7 and all(told)  # each page with alerts, once
+    assert len(told) > 1  # over several pages
+    assert sum(told) == 7
+    assert all(told)  # each page with alerts, once
     # committed when told: the outbox holds every alert told so far
     assert [queued for _, queued in seen] == [sum(told[:i + 1]) for i in range(len(told))]

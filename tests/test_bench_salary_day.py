@@ -45,7 +45,11 @@ def test_tiny_salary_day_drains_with_nothing_lost_or_doubled(tmp_path: Path) -> 
     # empty) is within the raw one, and unscaling the daemon's time only raises it.
     for name, fair in day["busy_pct"].items():
         raw, unscaled = day["busy_raw_pct"][name], day["busy_unscaled_pct"][name]
-        assert 0 < raw <= fair <= unscaled <= 100.0, (name, raw, fair, unscaled)
+        assert 0 <= raw <= fair <= unscaled <= 100.0, (name, raw, fair, unscaled)
+    # The survivor's modems sent all along. The dead box's may have sent nothing: the
+    # alerts are queued by the box whose sync took them, and the other box's modems see
+    # them at their idle poll (1 s real, 50 model s here), by when half may be out.
+    assert all(day["busy_pct"][m] > 0 for m in ("m01", "m03")), day["busy_pct"]
     # realistic +CMGS is 1-4 model seconds; nothing drains faster than its radios allow
     assert 1.0 <= day["send_s"] <= 4.0
     assert day["drain_s"] >= day["ideal_s"] * 0.8
