@@ -58,12 +58,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+import slots  # noqa: E402
 from bench_daemon import pct, wait  # noqa: E402
 
 from appliance.fakebank.ledger import FakeBankDB, iso, money  # noqa: E402
 from appliance.fakebank.server import DB_NAME, FakeBankServer  # noqa: E402
+from appliance.fakemodem.model import Busy  # noqa: E402
 from appliance.fakemodem.server import FakeModemServer  # noqa: E402
 from appliance.store import queries  # noqa: E402
+from appliance.store.fields import parse_utc_text  # noqa: E402
 
 LIMIT = "500.00"
 SALARY = "600.00"
@@ -117,7 +120,7 @@ class Box:
 
 
 def start_box(tmp: Path, name: str, modems: list[tuple[str, Path, str]], db: Path | str,
-              bank: FakeBankServer, time_scale: float) -> Box:
+              bank: FakeBankServer, time_scale: float, log_level: str = "warning") -> Box:
     config = tmp / f"{name}.toml"
     blocks = "".join(f"""
 [[modems]]
@@ -129,7 +132,7 @@ command_timeout = 30
     config.write_text(f"""\
 box = "{name}"
 database = {_database(db, tmp / name)}
-log_level = "warning"
+log_level = "{log_level}"
 {blocks}
 [inbox]
 poll_interval = 30
@@ -202,9 +205,17 @@ class Day:
     ideal_s: float = 0.0
     parts: int = 0
     send_s: float = 0.0  # mean transmission time of one part
+    # per modem: send slot busy until its operator's queue was empty (or its own last send
+    # ended); raw: over the whole drain, as measured before; unscaled: the fair figure with
+    # the daemon's own (real) time between commands not multiplied by the time scale
     busy_pct: dict[str, float] = field(default_factory=dict)
+    busy_raw_pct: dict[str, float] = field(default_factory=dict)
+    busy_unscaled_pct: dict[str, float] = field(default_factory=dict)
+    overlaps: int = 0  # commands of one modem overlapping in its timeline (should be 0)
+    operators: dict[str, str] = field(default_factory=dict)  # modem -> its SIM's operator
     sends: dict[str, int] = field(default_factory=dict)  # alerts per modem
     reply_waits: list[float] = field(default_factory=list)
+    reply_waits_unscaled: list[float] = field(default_factory=list)  # daemon time unscaled
     # Each B: its number -> (when it reached the fake modem, ISO; which modem): the
     # per-step breakdown of a reply's wait (bench/reply_steps.py) reads it from `asked.json`.
     asked: dict[str, tuple[str, str]] = field(default_factory=dict)
@@ -227,13 +238,16 @@ class Day:
         data: dict[str, object] = asdict(self)
         del data["asked"]
         data.update(rate=self.rate, wait_p50=pct(self.reply_waits, 50) if self.reply_waits
-                    else None, wait_p99=pct(self.reply_waits, 99) if self.reply_waits else None)
+                    else None, wait_p99=pct(self.reply_waits, 99) if self.reply_waits else None,
+                    wait_unscaled_p99=pct(self.reply_waits_unscaled, 99)
+                    if self.reply_waits_unscaled else None)
         return data
 
 
 def run_day(tmp: Path, *, alerts: int, n_modems: int, n_boxes: int, time_scale: float,
             seed: int, trickle_gap: float | None, kill: bool,
-            operators: tuple[str, ...] = ("vala", "ipko"), pg_url: str | None = None) -> Day:
+            operators: tuple[str, ...] = ("vala", "ipko"), pg_url: str | None = None,
+            log_level: str = "warning") -> Day:
     """Bank, fake modems and boxes up; book the salaries; drain; judge."""
     tmp.mkdir(parents=True)
     rng = random.Random(seed)
@@ -260,15 +274,24 @@ def run_day(tmp: Path, *, alerts: int, n_modems: int, n_boxes: int, time_scale: 
             # sends on-net to everyone.
             spec = [(m, tmp / f"{m}.link", operators[k % len(operators)])
                     for k, m in enumerate(names)]
-            boxes.append(start_box(tmp, f"box{b + 1}", spec, db, bank, time_scale))
+            day.operators.update({m: op for m, _, op in spec})
+            boxes.append(start_box(tmp, f"box{b + 1}", spec, db, bank, time_scale,
+                                   log_level))
             if b == 0:  # the first box creates and migrates the database alone
                 wait(lambda: synced(db), 120, "box1's first sync", tick=0.1)
-        threading.Event().wait(1.0)  # every box past its start (its first sync's baseline)
+        # Every box up before the booking: each modem opened and listed once by its box's
+        # inbox. A B sent before its box had opened the modem waited for the box's
+        # start-up (seconds of real time, twenty times that in model time at scale 0.05):
+        # that measured a restart, not a salary day (it set the p99 of earlier runs).
+        wait(lambda: all(_listed(m) for m in modems.values()), 120, "every box up",
+             tick=0.1)
+        threading.Event().wait(0.5)  # past each box's first sync (its baseline)
         salary_phones = {phone(i) for i in range(alerts)}
         t0 = datetime.now(UTC)
         book_salaries(bank.db, alerts)
         drain(day, modems, boxes, db, salary_phones, t0, rng, trickle_base, trickle_gap, kill)
         (tmp / "asked.json").write_text(json.dumps(day.asked), encoding="utf-8")
+        (tmp / "day.json").write_text(json.dumps({"t0": t0.isoformat()}), encoding="utf-8")
         (tmp / "timeline.json").write_text(json.dumps({
             name: [(b.at.isoformat(), b.command[:12], b.seconds) for b in m.timeline()
                    if b.at >= t0] for name, m in modems.items()}), encoding="utf-8")
@@ -287,9 +310,35 @@ def run_day(tmp: Path, *, alerts: int, n_modems: int, n_boxes: int, time_scale: 
     return day
 
 
-def _alert_count(modems: dict[str, FakeModemServer], salary: set[str]) -> int:
-    return sum(1 for m in modems.values() for p in list(m.interpreter.sent_parts)
-               if p.to in salary)
+def _listed(modem: FakeModemServer) -> bool:
+    """Whether a box opened this modem and its inbox listed it (`+CMGL`)."""
+    return any(b.command == "+CMGL" for b in modem.timeline())
+
+
+class _Witness:
+    """What the fake modems sent so far, taken in incrementally: the drain looks four
+    times a second, and rescanning 50,000 parts each time kept this process (the fake
+    modems' too) busy enough to delay their answers, which the measure counted as the
+    daemon's turnaround."""
+
+    def __init__(self, modems: dict[str, FakeModemServer], salary: set[str]) -> None:
+        self._modems = modems
+        self._salary = salary
+        self._seen = dict.fromkeys(modems, 0)
+        self.sent_to: set[str] = set()
+        self.alerts = 0  # parts to salary phones (a resend counts again)
+        self.missing = len(salary)  # salary phones no modem sent to yet
+
+    def look(self) -> None:
+        for name, m in self._modems.items():
+            parts = m.interpreter.sent_parts
+            new = parts[self._seen[name]:len(parts)]
+            self._seen[name] += len(new)
+            for p in new:
+                if p.to in self._salary:
+                    self.alerts += 1
+                    self.missing -= p.to not in self.sent_to
+                self.sent_to.add(p.to)
 
 
 def drain(day: Day, modems: dict[str, FakeModemServer], boxes: list[Box], db: Path | str,
@@ -305,12 +354,14 @@ def drain(day: Day, modems: dict[str, FakeModemServer], boxes: list[Box], db: Pa
     killed_real = 0.0
     next_b = time.monotonic()
     j = trickle_base
+    seen = _Witness(modems, salary)
     deadline = time.monotonic() + 600 + day.alerts * 4.0 * scale / max(1, day.modems // 2)
     while True:
         now = time.monotonic()
         if now > deadline:
             raise TimeoutError("the salary day did not drain")
-        out = _alert_count(modems, salary)
+        seen.look()
+        out = seen.alerts
         if kill and killed_at is None and out >= day.alerts // 2:
             victim = boxes[-1]
             victim.proc.send_signal(signal.SIGKILL)
@@ -329,16 +380,16 @@ def drain(day: Day, modems: dict[str, FakeModemServer], boxes: list[Box], db: Pa
             asked_via[number] = via
             j += 1
             next_b = now + gap * scale
-        stuck = _stuck(db, dead, salary) if dead else set()
-        sent_to = {p.to for m in modems.values() for p in list(m.interpreter.sent_parts)}
+        sent_to = seen.sent_to
         # A B that reached a modem of the dead box waits on that SIM for its return:
         # unanswered until then (counted), unless the box had stored it before dying.
         answered = all(n in sent_to or asked_via[n] in dead for n in asked)
-        if answered and salary <= sent_to:
+        if answered and not seen.missing:
             break
         # Without a lease taking them over, the dead box's claims never go out: give up on
         # them two minutes after the kill (the table counts them).
-        if answered and salary <= (sent_to | stuck) and now - killed_real > 120:
+        if answered and dead and now - killed_real > 120 and salary <= (
+                sent_to | _stuck(db, dead, salary)):
             break
         pause.wait(min(0.25, gap * scale if gap else 0.25))
     if dead:  # the dead box's claims settle (sent by a survivor, or not): doubles show
@@ -379,13 +430,23 @@ def judge(day: Day, modems: dict[str, FakeModemServer], boxes: list[Box], db: Pa
     start = min(b.at.timestamp() for s in sends.values() for b in s)
     day.drain_s = (end - start) / scale
     day.first_alert_real_s = start - t0.timestamp()
-    # Over the whole drain (until the kill, for the dead box's modems): a modem that stood
-    # idle while others still sent counts as idle.
-    for name, s in sends.items():
+    timelines = {name: [b for b in m.timeline() if b.at >= t0] for name, m in modems.items()}
+    last_claim = _last_claims(db, day.operators)
+    day.overlaps = sum(slots.overlaps(slots.intervals(t, scale)) for t in timelines.values())
+    for name, t in timelines.items():
+        # raw: over the whole drain (until the kill, for the dead box's modems), so a
+        # modem that stood idle while others still sent counts as idle
         until = killed_at.timestamp() if killed_at is not None and name in dead else end
-        window = (until - start) / scale
-        busy = sum(min(b.seconds, max(0.0, (until - b.at.timestamp()) / scale)) for b in s)
-        day.busy_pct[name] = 100 * busy / window if window > 0 else 0.0
+        day.busy_raw_pct[name] = slots.slot(t, scale, start, until).busy_pct
+        # fair: until its operator's queue was empty (the last claim of a row for it, by
+        # any modem of that operator) or its own last send ended, whichever is later: an
+        # idle tail with nothing left to send is not the daemon's turnaround
+        own_end = max((b.at.timestamp() + b.seconds * scale for b in sends[name]),
+                      default=start)
+        op_end = last_claim.get(day.operators.get(name, ""), until)
+        fair = slots.slot(t, scale, start, min(until, max(own_end, op_end)))
+        day.busy_pct[name] = fair.busy_pct
+        day.busy_unscaled_pct[name] = fair.unscaled_pct
     if killed_at is None:
         day.ideal_s = day.parts * day.send_s / day.modems
     else:
@@ -398,14 +459,59 @@ def judge(day: Day, modems: dict[str, FakeModemServer], boxes: list[Box], db: Pa
             span = (max(p.at for p in after) - killed_at).total_seconds() / scale
             day.survivor_rate = len(after) / span if span else 0.0
         day.survivor_limit = survivors / day.send_s if day.send_s else 0.0
-    first: dict[str, datetime] = {}
-    for _, p in parts:
-        if p.to in asked and p.at >= asked[p.to] and (p.to not in first or p.at < first[p.to]):
-            first[p.to] = p.at
-    day.reply_waits = [(first[n] - at).total_seconds() / scale
+    first: dict[str, tuple[datetime, str]] = {}  # each B's reply: its first part, modem
+    for name, p in parts:
+        if p.to in asked and p.at >= asked[p.to] and (p.to not in first
+                                                       or p.at < first[p.to][0]):
+            first[p.to] = (p.at, name)
+    day.reply_waits = [(first[n][0] - at).total_seconds() / scale
                        for n, at in asked.items() if n in first]
+    queued = _replies_queued(db)
+    day.reply_waits_unscaled = [
+        _unscaled_wait(at, asked_via[n], *first[n], queued.get(n), timelines, scale)
+        for n, at in asked.items() if n in first]
     day.unanswered = len(asked) - len(day.reply_waits)
     day.asked = {n: (at.isoformat(), asked_via[n]) for n, at in asked.items()}
+
+
+def _unscaled_wait(arrival: datetime, via: str, reply_at: datetime, reply_modem: str,
+                   queued: datetime | None, timelines: dict[str, list[Busy]],
+                   scale: float) -> float:
+    """A reply's wait with the daemon's time unscaled (`slots.unscaled_wait`), from the
+    B's arrival on its modem to its reply's +CMGS; the reply queued at `queued` (unknown:
+    at the end of the B's read)."""
+    a, end = arrival.timestamp(), reply_at.timestamp()
+    if queued is None:
+        at = next((b.at.timestamp() + b.seconds * scale for b in timelines[via]
+                   if b.at >= arrival and b.command in ("+CMGL", "+CMGR")), a)
+    else:
+        at = queued.timestamp()
+    return slots.unscaled_wait(a, min(max(a, at), end), end, timelines[via],
+                               timelines[reply_modem], scale)
+
+
+def _replies_queued(db: Path | str) -> dict[str, datetime]:
+    """Each B's sender -> when its (first) reply was queued."""
+    out: dict[str, datetime] = {}
+    for sender, at in rows(db, "SELECT i.sender, MIN(o.created_at) FROM inbound_message i "
+                               "JOIN outbox_message o ON o.inbound_id = i.id "
+                               "GROUP BY i.sender"):
+        out[str(sender)] = at if isinstance(at, datetime) else parse_utc_text(str(at))
+    return out
+
+
+def _last_claims(db: Path | str, operators: dict[str, str]) -> dict[str, float]:
+    """Per operator, when the last row sent by one of its modems was claimed (the queue
+    for that operator was empty from then on; `sending_at` is a row's last claim)."""
+    out: dict[str, float] = {}
+    for modem, at in rows(db, "SELECT modem, sending_at FROM outbox_message "
+                              "WHERE sending_at IS NOT NULL AND state = 'sent'"):
+        op = operators.get(str(modem))
+        if op is None:
+            continue
+        when = at if isinstance(at, datetime) else parse_utc_text(str(at))
+        out[op] = max(out.get(op, 0.0), when.timestamp())
+    return out
 
 
 def tables(day: Day, scaling: list[Day]) -> list[Table]:
@@ -422,15 +528,27 @@ def tables(day: Day, scaling: list[Day]) -> list[Table]:
               f"{day.parts:,} parts x {day.send_s:.2f} s / modems working")
     t.add_row("drain / ideal", f"{day.drain_s / day.ideal_s:.2f}" if day.ideal_s else "-", "")
     t.add_row("throughput", f"{day.rate:.2f} alerts/s", "over the drain")
-    busy = sorted(day.busy_pct.values())
-    if busy:
-        t.add_row("send slot busy, min / median", f"{busy[0]:.1f} / "
-                  f"{statistics.median(busy):.1f} %", "per modem: the table below")
+    for label, values, note in (
+            ("send slot busy, min / median", day.busy_pct,
+             "until its operator's queue was empty; per modem below"),
+            ("  raw: over the whole drain", day.busy_raw_pct, "an empty queue's tail counts"),
+            ("  daemon time unscaled", day.busy_unscaled_pct,
+             "estimate: its real ms not multiplied by the time scale")):
+        busy = sorted(values.values())
+        if busy:
+            t.add_row(label, f"{busy[0]:.1f} / {statistics.median(busy):.1f} %", note)
+    if day.overlaps:
+        t.add_row("  overlapping commands", f"{day.overlaps}",
+                  "in the fake modems' timelines: a clock step? (merged, not summed)")
     if day.reply_waits:
         t.add_row("customer reply wait p50", f"{pct(day.reply_waits, 50):.2f} s",
-                  f"{len(day.reply_waits)} B's during the drain")
+                  f"{len(day.reply_waits)} B's during the drain, to the reply's +CMGS")
         t.add_row("customer reply wait p99", f"{pct(day.reply_waits, 99):.2f} s",
                   f"one send time: {day.send_s:.2f} s")
+        u = day.reply_waits_unscaled
+        t.add_row("  daemon time unscaled, p50 / p99",
+                  f"{pct(u, 50):.2f} / {pct(u, 99):.2f} s",
+                  "estimate: radio time as measured, the daemon's real")
     if day.unanswered:
         t.add_row("  B's unanswered", f"{day.unanswered}",
                   "they reached the dead box's SIMs: answered when it is back")
@@ -443,11 +561,13 @@ def tables(day: Day, scaling: list[Day]) -> list[Table]:
         t.add_row("alerts doubled", f"{day.doubled}", "")
         t.add_row("survivor's rate", f"{day.survivor_rate:.2f} alerts/s",
                   f"its modems' limit {day.survivor_limit:.2f}/s")
-    per = Table(title="send slot busy per modem (over the drain)")
-    per.add_column("modem")
-    per.add_column("busy", justify="right")
+    per = Table(title="send slot busy per modem")
+    for c in ("modem", "operator", "alerts", "busy", "raw", "unscaled"):
+        per.add_column(c, justify="left" if c in ("modem", "operator") else "right")
     for name, value in day.busy_pct.items():
-        per.add_row(name, f"{value:.1f} %")
+        per.add_row(name, day.operators.get(name, ""), f"{day.sends.get(name, 0):,}",
+                    f"{value:.1f} %", f"{day.busy_raw_pct[name]:.1f} %",
+                    f"{day.busy_unscaled_pct[name]:.1f} %")
     out = [t, per]
     if scaling:
         s = Table(title="throughput scaling (same drain per modem, model time)")
@@ -507,6 +627,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=14)
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--keep", type=Path, default=None)
+    ap.add_argument("--log-level", default="warning", help="the boxes' log level")
     ap.add_argument("--postgres", action="store_true",
                     help="the boxes share a private PostgreSQL cluster, not a SQLite file")
     args = ap.parse_args()
@@ -519,7 +640,8 @@ def main() -> None:
         day = run_day(tmp / "day", alerts=args.alerts, n_modems=args.modems,
                       n_boxes=args.boxes, time_scale=args.time_scale, seed=args.seed,
                       trickle_gap=args.trickle_gap or None, operators=operators,
-                      kill=not args.no_kill and args.boxes > 1, pg_url=fresh("day"))
+                      kill=not args.no_kill and args.boxes > 1, pg_url=fresh("day"),
+                      log_level=args.log_level)
         scaling: list[Day] = []
         for k in [int(x) for x in args.scaling.split(",") if x]:
             print(f"scaling: {k} modems …", file=sys.stderr)

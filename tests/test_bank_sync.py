@@ -343,3 +343,26 @@ def test_every_movement_alerts_each_subscribed_phone_exactly_once(
         finally:
             db.close()
             bank.close()
+
+
+def test_each_committed_page_is_told_its_alerts_while_the_sync_goes_on(
+        bank: FakeBankServer, db_path: Path) -> None:
+    """A payroll spans pages: the daemon sends each page's alerts once it is committed
+    (`on_page`), not after the last page."""
+    client = client_for(bank)
+    sync_once(client, RULES, now())
+    for _ in range(7):
+        bank.book_movement("A1001", Decimal("600.00"), "salary")
+    seen: list[tuple[int, int]] = []  # (alerts the page told, alerts in the outbox then)
+
+    def page(n: int) -> None:
+        seen.append((n, OutboxMessage.select().where(OutboxMessage.kind == "alert").count()))
+
+    report = sync_once(client, RULES, now(), page_size=3, on_page=page)
+    assert report.alerts == 7
+    told = [n for n, _ in seen]
+    assert len(told) > 1  # over several pages
+    assert sum(told) == 7
+    assert all(told)  # each page with alerts, once
+    # committed when told: the outbox holds every alert told so far
+    assert [queued for _, queued in seen] == [sum(told[:i + 1]) for i in range(len(told))]

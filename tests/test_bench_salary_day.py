@@ -39,7 +39,17 @@ def test_tiny_salary_day_drains_with_nothing_lost_or_doubled(tmp_path: Path) -> 
     assert day["doubled"] <= day["held"]
     assert day["parts"] == 40 - day["lost"] + day["doubled"]  # a policy resend is a part too
     assert set(day["busy_pct"]) == {"m01", "m02", "m03", "m04"}
-    assert all(0 < v <= 100.5 for v in day["busy_pct"].values()), day["busy_pct"]
+    # A modem runs one command at a time: its busy intervals are merged, so no figure can
+    # pass 100 % (summed, two intervals overlapping in the wall-clock timeline once gave
+    # 100.5+ on a loaded machine). The fair window (until the operator's queue was
+    # empty) is within the raw one, and unscaling the daemon's time only raises it.
+    for name, fair in day["busy_pct"].items():
+        raw, unscaled = day["busy_raw_pct"][name], day["busy_unscaled_pct"][name]
+        assert 0 <= raw <= fair <= unscaled <= 100.0, (name, raw, fair, unscaled)
+    # The survivor's modems sent all along. The dead box's may have sent nothing: the
+    # alerts are queued by the box whose sync took them, and the other box's modems see
+    # them at their idle poll (1 s real, 50 model s here), by when half may be out.
+    assert all(day["busy_pct"][m] > 0 for m in ("m01", "m03")), day["busy_pct"]
     # realistic +CMGS is 1-4 model seconds; nothing drains faster than its radios allow
     assert 1.0 <= day["send_s"] <= 4.0
     assert day["drain_s"] >= day["ideal_s"] * 0.8
@@ -52,6 +62,8 @@ def test_tiny_salary_day_drains_with_nothing_lost_or_doubled(tmp_path: Path) -> 
     text = run.stdout
     assert f"{day['drain_s'] / 3600:.2f} radio-h" in text
     assert f"{day['wait_p99']:.2f} s" in text
+    assert len(day["reply_waits_unscaled"]) == len(day["reply_waits"])
+    assert day["wait_unscaled_p99"] <= day["wait_p99"] + 1e-9  # scale < 1: only less
     assert "alerts lost" in text
     assert "claimed by the dead box at the kill" in text
     assert "throughput scaling" in text

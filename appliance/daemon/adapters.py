@@ -83,10 +83,15 @@ class SendingModem:
     def wait_for_inbox(self, timeout: float) -> bool:
         return self.handle.wait_for_inbox(timeout)
 
+    def read_first(self) -> bool:
+        """Whether this send lets a just-notified message be read first (`ModemHandle`)."""
+        return True
+
     def send_text(self, to: str, text: str,
                   progress: Callable[[str], None] | None = None) -> list[int]:
         try:
-            return self.handle.send_text(to, text, progress, on_locked=self.on_locked)
+            return self.handle.send_text(to, text, progress, on_locked=self.on_locked,
+                                         read_first=self.read_first())
         except CmsError as exc:
             raise SendFailed(str(exc), permanent=not exc.transient,
                              code=f"cms_{exc.code}") from exc

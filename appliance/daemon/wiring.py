@@ -211,6 +211,11 @@ class Daemon:
         if handle.name in self._opened:  # not its first opening: a reconnect
             events.modem_reconnected(handle.name)
         self._opened.add(handle.name)
+        # What reached its SIM while the port was closed (the box down, the port away)
+        # came with a +CMTI nobody heard: read this modem first, before its first send,
+        # as if notified. Left to the sweep, its read waited for the sends in progress
+        # on every modem listed before it (issue 14: a salary day's first B's).
+        self.message_notified(handle)
         self.wake_inbox()
         self.wake_outbox()
         self.facts.refresh(handle, record_identity=True)

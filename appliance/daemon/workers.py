@@ -42,19 +42,27 @@ class _Sender(SendingModem):
         self._clock = clock
         self._turn = turn
         self._holding = False
+        self._reply_due = False
         self.on_locked = self.release
 
     def wait_for_inbox(self, timeout: float) -> bool:
         # The wait lets a customer's reply overtake queued alerts. With a reply due, the
         # next send is a reply anyway (and what the inbox decides queues behind it):
         # waiting would only leave the radio idle (issue 17).
-        ready = reply_due(self._clock()) or super().wait_for_inbox(timeout)
+        self._reply_due = reply_due(self._clock())
+        ready = self._reply_due or super().wait_for_inbox(timeout)
         # Called just before the claim: from here until this lane holds the modem (or
         # found nothing to send), the other lane neither claims nor sends, so rows go
         # out in the order they were claimed.
         self._turn.acquire()
         self._holding = True
         return ready
+
+    def read_first(self) -> bool:
+        # A +CMTI that came with the answer to the other lane's send: its read goes before
+        # this send, so that its reply is queued before the next claim, unless replies
+        # are due already (then this send is one, and waiting would idle the radio).
+        return not self._reply_due
 
     def release(self) -> None:
         """This lane holds the modem, or has nothing to send: the other lane's turn."""
@@ -158,7 +166,9 @@ class InboxWorker(LoopThread):
     (a modem back, the first sync): one mechanism, no scheduler job. A turn woken by
     notices alone reads only the notified modems and decides at once: each read waits
     for that modem's send in progress, so reading every modem first kept a customer's
-    reply behind one send per modem (issue 14). Every other turn then reads the rest.
+    reply behind one send per modem (issue 14). Every other turn then reads the rest;
+    the notified modems' outbox goes on as soon as they are decided, not after the rest.
+    A modem just opened counts as notified (wiring: `_modem_recovered`).
     """
 
     def __init__(self, d: Daemon) -> None:
@@ -208,29 +218,41 @@ class InboxWorker(LoopThread):
         the other healthy modems and decide; seconds until the next look."""
         generations = {h: h.inbox_generation() for h in self.d.pool.healthy()}
         try:
-            return self._turn(poll)
+            return self._turn(poll, generations)
         finally:
             for handle, generation in generations.items():
                 handle.inbox_done(generation)
 
-    def _turn(self, poll: float) -> float:
+    def _turn(self, poll: float, generations: dict[ModemHandle, int]) -> float:
         healthy = self.d.pool.healthy()
         first = [h for h in healthy if h.inbox_pending()]
         sweep = self._take_sweep()
         rest = [h for h in healthy if h not in first] if sweep else []
-        new = self._collect(first)
+        wait = poll
+        if first:
+            taken = {h: generations.get(h, h.inbox_generation()) for h in first}
+            self._collect(first)
+            wait = self._decide(poll)
+            # Their outbox may send again now, not only after the sweep's other reads
+            # (each of which waits for that modem's send in progress).
+            for h, generation in taken.items():
+                h.inbox_done(generation)
+        new = 0
         done = set(first)
         for handle in rest:
             # A notice that came meanwhile goes before the next modem of the sweep.
             notified = [h for h in healthy if h not in done and h.inbox_pending()]
             if notified or new:
-                new = self._collect(notified)
+                taken = {h: h.inbox_generation() for h in notified}
+                self._collect(notified)
                 done.update(notified)
                 self._decide(poll)
+                for h, generation in taken.items():
+                    h.inbox_done(generation)
             if handle not in done:
                 new = self._collect([handle])
                 done.add(handle)
-        return self._decide(poll)
+        return self._decide(poll) if rest or not first else wait
 
     def _collect(self, handles: list[ModemHandle]) -> int:
         new = 0

@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -70,11 +70,14 @@ def sync_once(
     page_size: int = 200,
     max_pages: int | None = None,
     alert_backlog: bool = False,
+    on_page: Callable[[int], None] | None = None,
 ) -> SyncReport:
     """Pull every page after the stored cursor into the open database; queue alerts.
 
     Raises the bank's error when it fails (and `PageRejected` for a page the store refuses);
     the pages committed before the failure stay, and the next run goes on from there.
+    `on_page` hears the alerts each page queued, once it is committed: a salary day's
+    first thousand go out while the next pages are applied.
     """
     cursor = get_state(STATE_BANK_CURSOR)
     baseline = get_state(STATE_BASELINE)
@@ -124,6 +127,8 @@ def sync_once(
             movements += result.movements
             alerts += result.alerts
             cursor = page.cursor
+            if on_page is not None and result.alerts:
+                on_page(result.alerts)
             if not page.more:
                 complete = True
                 break
@@ -139,12 +144,13 @@ def sync_once(
 
 
 def sync_if_leading(leader: Leadership, client: ChangeFeed, rules: Rules, now: datetime,
-                    *, page_size: int) -> SyncReport | None:
+                    *, page_size: int, on_page: Callable[[int], None] | None = None
+                    ) -> SyncReport | None:
     """`sync_once` when this box leads the bank sync; None when another box of the fleet
     holds it (DESIGN §10: one box at a time, any box takes over when the holder dies)."""
     if not leader.held():
         return None
-    return sync_once(client, rules, now, page_size=page_size)
+    return sync_once(client, rules, now, page_size=page_size, on_page=on_page)
 
 
 def _drop(ahead: Future[ChangesPage] | None) -> None:

@@ -49,6 +49,13 @@ class FactQueries:
         link = self._ch.link
         return link.answered_at if link is not None else 0.0
 
+    @property
+    def messages_pending(self) -> bool:
+        """Whether a new-message notice the modem sent is still on its way to its
+        callback (`SerialLink.messages_pending`)."""
+        link = self._ch.link
+        return link is not None and link.messages_pending
+
     def info(self) -> ModemInfo:
         """Manufacturer, model, revision, IMEI and IMSI (None where the modem won't say).
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,6 +26,10 @@ from appliance.modem.wrapper import Modem
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+# The longest a send that holds the port lets a notified message be read and decided
+# first (the inbox takes a few milliseconds; a stuck inbox must not stop the sends).
+READ_FIRST_MAX = 1.0
 
 
 @dataclass(frozen=True)
@@ -133,6 +138,13 @@ class ModemHandle:
         with self._inbox_cv:
             self._inbox_read = max(self._inbox_read, generation)
             self._inbox_cv.notify_all()
+        # A send waiting for it (`send_text`) waits with the port free: look again now.
+        # Held, the port is being used, and its holder's waiter looks when it lets go.
+        if self._lock.acquire(blocking=False):
+            try:
+                self._port_free.notify_all()
+            finally:
+                self._lock.release()
 
     def inbox_pending(self) -> bool:
         """Whether a notified message is still unread (the inbox reads this modem first)."""
@@ -184,18 +196,38 @@ class ModemHandle:
 
     def send_text(self, to: str, text: str,
                   progress: Callable[[str], None] | None = None,
-                  on_locked: Callable[[], None] | None = None) -> list[int]:
+                  on_locked: Callable[[], None] | None = None,
+                  read_first: bool = False) -> list[int]:
         """Send `text` (encoded, split as needed); the modem's references, one per part.
         `progress` hears how far each part got (`Modem.send`); `on_locked` is called
-        once this send holds the port (before anything is written)."""
+        once this send holds the port (before anything is written). `read_first`: a
+        message notified and not yet read and decided goes first (at most
+        `READ_FIRST_MAX`): its +CMTI comes with the answer to the send before, when this
+        send was already waiting for the port, and would win the port from the inbox."""
         with self._lock:
-            while self._reading:  # the inbox first (it releases the port meanwhile)
-                self._port_free.wait(1.0)
+            until = time.monotonic() + READ_FIRST_MAX
+            while True:  # the inbox first (the port is released while this waits)
+                if self._reading:
+                    self._port_free.wait(1.0)
+                elif not read_first or time.monotonic() >= until:
+                    break
+                elif self.inbox_pending():  # woken by `inbox_done`
+                    self._port_free.wait(0.05)
+                elif self._message_pending():  # on the modem's dispatcher thread: soon
+                    self._port_free.wait(0.001)
+                else:
+                    break
             if on_locked is not None:
                 on_locked()
             modem = self._require()
             return list(modem.send(to, text, request_report=True, progress=progress,
                                    more=self.backlog).refs)
+
+    def _message_pending(self) -> bool:
+        # a +CMTI that came with the answer this send waited for, still on its way to
+        # `want_inbox`
+        modem = self._modem
+        return modem is not None and modem.messages_pending
 
     def call(self, fn: Callable[[Modem], T]) -> T:
         """Run `fn(modem)` with the wrapper `Modem` under this handle's port lock."""

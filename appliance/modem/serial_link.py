@@ -85,6 +85,7 @@ class _Pending:
 
 
 _STOP = object()
+_MESSAGE_NOTICES = ("+CMTI", "+CMT")  # a new message, stored or handed over
 
 
 class SerialLink:
@@ -123,6 +124,9 @@ class SerialLink:
         self._strays = 0
         self.bytes_received = 0  # processed by the reader (diagnostics, tests)
         self.answered_at = 0.0  # monotonic time of the last final result read
+        # `messages_pending`: each counter written by one thread, reader or dispatcher
+        self._messages_queued = 0
+        self._messages_done = 0
         self._running = False
         self._gone = threading.Event()
         self._closed_by_us = False
@@ -339,6 +343,7 @@ class SerialLink:
             if pending is not None:
                 pending.prompt.set()
         elif isinstance(event, Notice):
+            self._messages_queued += event.prefix in _MESSAGE_NOTICES
             self._queue.put(event)
         elif isinstance(event, Stray):
             self._strays += 1
@@ -352,6 +357,11 @@ class SerialLink:
             log.warning("%s: %s dropped", self.name, event.what)
         elif isinstance(event, Echo):
             pass  # ATE1 still on, or restored by a reset
+
+    @property
+    def messages_pending(self) -> bool:
+        """Whether a `+CMTI`/`+CMT` read from the port is still on its way to its callback."""
+        return self._messages_queued > self._messages_done
 
     def _lost(self, exc: BaseException) -> None:
         if self._closed_by_us:
@@ -387,3 +397,4 @@ class SerialLink:
                     self._on_notice(item)
             except Exception:
                 log.exception("%s: notice callback failed", self.name)
+            self._messages_done += isinstance(item, Notice) and item.prefix in _MESSAGE_NOTICES
