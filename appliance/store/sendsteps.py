@@ -1,7 +1,8 @@
 """How far a send got, and what a crash mid-send leaves (I5, issue 16).
 
 A claimed row (`sending`) has `send_step` NULL until its first PDU is about to be
-written; then `'pdu'` (one fixed UPDATE, `mark_pdu_step`). After a crash:
+written; then `'pdu'` (one fixed UPDATE: `leases.claim_pdu`, which checks the claim is
+still this box's first; `mark_pdu_step` without that check). After a crash:
 - `sending` with no step: nothing can have reached the network; requeued, no risk;
 - `sending` at `'pdu'`: it may have gone out. With a grace period it becomes
   `'unconfirmed'` (still `sending`), due for the policy at `next_attempt_at`; a status
@@ -9,6 +10,8 @@ written; then `'pdu'` (one fixed UPDATE, `mark_pdu_step`). After a crash:
   else `expire_unconfirmed` applies the policy ('resend' or 'fail').
 A send the modem broke off after its PDU was written (no answer, the port gone) is the
 same case while the daemon runs: `await_report` makes it `'unconfirmed'` at once.
+In a fleet, a row another box took over at `'pdu'` (its own box dead or stuck) also
+waits for its modem to be seen again (`held_at`, `store.leases.hold_in_doubt`).
 """
 
 from __future__ import annotations
