@@ -139,6 +139,8 @@ backoff_initial = 1
 # had written waits for a status report (10-12 model s) before the survivor resends it.
 lease = {max(1.0, 60 * time_scale):g}
 sending_grace = {max(0.5, 15 * time_scale):g}
+# A PDU the dead box had written waits this long (300 model s) for its modem to be back.
+dead_box_hold = {max(1.0, 300 * time_scale):g}
 [bank]
 url = "{bank.url}"
 token_file = "{bank.token_file}"
