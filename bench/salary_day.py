@@ -6,7 +6,8 @@ who got no salary text `B`, one every `--trickle-gap` model seconds. Two boxes
 (`appliance run` subprocesses, `--boxes`) share one database and `--modems` fake
 modems (realistic delays, `--time-scale`), half each, Vala and IPKO SIMs alternating; the
 fake modems and the fake bank run in this process and are the witnesses. When half the
-alerts are out, one box is killed with SIGKILL; its modems fall silent with it.
+alerts are out, one box is killed with SIGKILL; its modems fall silent with it (with
+`--restart-after S` it is started again S model seconds later, as systemd would).
 
 Measured, in model (radio) time:
 - drain time from the booking to the last alert, against the ideal: parts x mean
@@ -26,6 +27,7 @@ and stopped here) instead of one SQLite file.
 
 Run: .venv/bin/python bench/salary_day.py [--alerts 50000] [--modems 16] [--boxes 2]
      [--time-scale 0.05] [--scaling 1,2,4,8,16] [--scaling-alerts 40] [--postgres] [--json]
+     [--restart-after 5]
 """
 
 from __future__ import annotations
@@ -114,6 +116,18 @@ class Box:
     name: str
     modems: list[str]
     proc: subprocess.Popen[bytes]
+    config: Path
+    log: Path
+
+
+def _launch(config: Path, log_path: Path) -> subprocess.Popen[bytes]:
+    """`appliance run` on `config`, its output appended to `log_path`."""
+    log = log_path.open("ab")
+    env = {k: v for k, v in os.environ.items() if k not in ("NOTIFY_SOCKET", "APPLIANCE_CRASH_AT")}
+    proc = subprocess.Popen([sys.executable, "-c", "from appliance.cli import main; main()",
+                             "run", "--config", str(config)], stdout=log, stderr=log, env=env)
+    log.close()
+    return proc
 
 
 def start_box(tmp: Path, name: str, modems: list[tuple[str, Path, str]], db: Path | str,
@@ -149,12 +163,8 @@ page_size = 1000
 [http]
 listen = "127.0.0.1:0"
 """, encoding="utf-8")
-    log = (tmp / f"{name}.log").open("ab")
-    env = {k: v for k, v in os.environ.items() if k not in ("NOTIFY_SOCKET", "APPLIANCE_CRASH_AT")}
-    proc = subprocess.Popen([sys.executable, "-c", "from appliance.cli import main; main()",
-                             "run", "--config", str(config)], stdout=log, stderr=log, env=env)
-    log.close()
-    return Box(name, [m for m, _, _ in modems], proc)
+    log = tmp / f"{name}.log"
+    return Box(name, [m for m, _, _ in modems], _launch(config, log), config, log)
 
 
 def _database(db: Path | str, state_dir: Path) -> str:
@@ -213,6 +223,7 @@ class Day:
     unanswered: int = 0  # B's left on the dead box's SIMs
     killed: str | None = None
     killed_after: int = 0  # alerts out when the box was killed
+    restarted_after: float | None = None  # model seconds from the kill to its restart
     lost: int = 0
     stuck: int = 0  # of the lost: rows the dead box still holds in `sending` at the end
     held: int = 0  # rows the dead box held in `sending` when it was killed
@@ -235,7 +246,8 @@ class Day:
 
 def run_day(tmp: Path, *, alerts: int, n_modems: int, n_boxes: int, time_scale: float,
             seed: int, trickle_gap: float | None, kill: bool,
-            operators: tuple[str, ...] = ("vala", "ipko"), pg_url: str | None = None) -> Day:
+            operators: tuple[str, ...] = ("vala", "ipko"), pg_url: str | None = None,
+            restart_after: float | None = None) -> Day:
     """Bank, fake modems and boxes up; book the salaries; drain; judge."""
     tmp.mkdir(parents=True)
     rng = random.Random(seed)
@@ -269,7 +281,8 @@ def run_day(tmp: Path, *, alerts: int, n_modems: int, n_boxes: int, time_scale: 
         salary_phones = {phone(i) for i in range(alerts)}
         t0 = datetime.now(UTC)
         book_salaries(bank.db, alerts)
-        drain(day, modems, boxes, db, salary_phones, t0, rng, trickle_base, trickle_gap, kill)
+        drain(day, modems, boxes, db, salary_phones, t0, rng, trickle_base, trickle_gap, kill,
+              restart_after)
         (tmp / "asked.json").write_text(json.dumps(day.asked), encoding="utf-8")
         (tmp / "timeline.json").write_text(json.dumps({
             name: [(b.at.isoformat(), b.command[:12], b.seconds) for b in m.timeline()
@@ -296,7 +309,7 @@ def _alert_count(modems: dict[str, FakeModemServer], salary: set[str]) -> int:
 
 def drain(day: Day, modems: dict[str, FakeModemServer], boxes: list[Box], db: Path | str,
           salary: set[str], t0: datetime, rng: random.Random, trickle_base: int,
-          gap: float | None, kill: bool) -> None:
+          gap: float | None, kill: bool, restart_after: float | None = None) -> None:
     scale = day.time_scale
     pause = threading.Event()
     asked: dict[str, datetime] = {}
@@ -322,6 +335,13 @@ def drain(day: Day, modems: dict[str, FakeModemServer], boxes: list[Box], db: Pa
             day.killed, day.killed_after = victim.name, out
             held = _stuck(db, dead, salary)
             killed_real = now
+        if restart_after is not None and killed_at is not None and day.restarted_after is None \
+                and now - killed_real >= restart_after * scale:
+            # As systemd's Restart= would: the same config, its modems (still holding what
+            # came meanwhile, status reports too) opened again.
+            victim = boxes[-1]
+            victim.proc = _launch(victim.config, victim.log)
+            day.restarted_after = restart_after
         if gap is not None and now >= next_b and out < day.alerts:
             live = [n for n in modems if n not in dead]
             number = phone(j)
@@ -438,6 +458,9 @@ def tables(day: Day, scaling: list[Day]) -> list[Table]:
                   "they reached the dead box's SIMs: answered when it is back")
     if day.killed:
         t.add_row("box SIGKILLed", day.killed, f"after {day.killed_after:,} alerts")
+        if day.restarted_after is not None:
+            t.add_row("  restarted", f"{day.restarted_after:g} s later",
+                      "as systemd's Restart= would (--restart-after)")
         t.add_row("alerts lost", f"{day.lost}",
                   f"{day.stuck} of them still held in `sending` by the dead box")
         t.add_row("claimed by the dead box at the kill", f"{day.held}",
@@ -504,6 +527,9 @@ def main() -> None:
     ap.add_argument("--operators", default="vala,ipko",
                     help="the SIMs' operators, in turn over each box's modems")
     ap.add_argument("--no-kill", action="store_true", help="no box is killed at half-time")
+    ap.add_argument("--restart-after", type=float, default=None,
+                    help="model seconds after the kill the killed box is started again, as "
+                         "systemd's Restart= would (default: it stays dead)")
     ap.add_argument("--scaling", default="1,2,4,8,16", help="modem counts ('' for none)")
     ap.add_argument("--scaling-alerts", type=int, default=40, help="alerts per modem")
     ap.add_argument("--seed", type=int, default=14)
@@ -521,7 +547,8 @@ def main() -> None:
         day = run_day(tmp / "day", alerts=args.alerts, n_modems=args.modems,
                       n_boxes=args.boxes, time_scale=args.time_scale, seed=args.seed,
                       trickle_gap=args.trickle_gap or None, operators=operators,
-                      kill=not args.no_kill and args.boxes > 1, pg_url=fresh("day"))
+                      kill=not args.no_kill and args.boxes > 1, pg_url=fresh("day"),
+                      restart_after=args.restart_after)
         scaling: list[Day] = []
         for k in [int(x) for x in args.scaling.split(",") if x]:
             print(f"scaling: {k} modems …", file=sys.stderr)
