@@ -209,9 +209,10 @@ def test_a_dead_boxs_row_in_doubt_waits_for_its_modem_then_a_grace(db: Any) -> N
     for s in range(40):
         assert _tick(taken + timedelta(seconds=s)) == [], s
     presence.report_modems("box-c", [("vala-c", "vala", True)], back, STALE)
-    # At least half a grace left for the box's stored reports to come in.
-    for s in range(int(GRACE.total_seconds() / 2)):
+    # A whole grace from its return for the box's stored reports to come in.
+    for s in range(int(GRACE.total_seconds())):
         assert _tick(back + timedelta(seconds=s)) == [], s
+    assert OutboxMessage.get_by_id(row_id).held_at is None
     assert sendsteps.settle_unconfirmed("vala-c", PHONE, 42, taken, back) == row_id
     assert OutboxMessage.get_by_id(row_id).state == "delivered"
 
@@ -240,3 +241,23 @@ def test_without_a_hold_a_dead_boxs_row_gets_the_grace_alone(db: Any) -> None:
     assert OutboxMessage.get_by_id(row.id).held_at is None
     leases.hold_in_doubt(taken + GRACE, GRACE, HOLD)
     assert sendsteps.expire_unconfirmed("resend", taken + GRACE) == [(row.id, PHONE)]
+
+
+def test_a_box_restarting_holds_its_rows_in_doubt_until_its_modem_is_open(db: Any) -> None:
+    """A box restarted (systemd) recovers before it opens its modems: its grace for the
+    stored reports starts once its modem reports again, not at the recovery."""
+    presence.report_modems("box-c", [("vala-c", "vala", True)], NOW, STALE)
+    queries.enqueue_outbox(PHONE, "B", "reply", NOW)
+    row = queries.claim_next_outbox(set(), NOW, "vala-c", box="box-c", lease=LEASE)
+    assert row is not None
+    assert leases.claim_pdu(row.id, row.attempts, NOW + LEASE)
+    start = NOW + timedelta(seconds=2)
+    done = sendsteps.recover_sending("resend", start, GRACE, box="box-c", hold=HOLD)
+    assert done.waiting == [row.id]
+    opened = start + GRACE + timedelta(seconds=5)  # a slow modem opening, past the grace
+    for s in range(int((opened - start).total_seconds())):
+        assert _tick(start + timedelta(seconds=s)) == [], s
+    presence.report_modems("box-c", [("vala-c", "vala", True)], opened, STALE)
+    assert _tick(opened) == []
+    assert _tick(opened + GRACE - timedelta(seconds=1)) == []
+    assert _tick(opened + GRACE) == [row.id]

@@ -90,18 +90,19 @@ def recover_interrupted(policy: OutboxPolicy, now: datetime, *,
     for row_id in done.unsent:
         log.warning("outbox %d to %s was interrupted before its PDU was written: resending "
                     "it (it cannot have gone out)", row_id, who(row_id))
-    held = others and policy.hold > timedelta(0)
     for row_id in done.waiting:
-        if held:  # its box's lease ran out: the report waits on that box's modem
+        if others and policy.hold > timedelta(0):  # its report waits on that box's SIM
             log.warning("outbox %d to %s was interrupted after its PDU was written on a box "
                         "whose claim ran out: waiting up to %ds for its modem to be back, "
-                        "then %ds for a status report before policy %s", row_id,
-                        who(row_id), int(policy.hold.total_seconds()),
+                        "then %ds for a status report before policy %s", row_id, who(row_id),
+                        int(policy.hold.total_seconds()),
                         int(policy.sending_grace.total_seconds()), policy.on_sending)
             continue
         log.warning("outbox %d to %s was interrupted after its PDU was written: waiting up "
-                    "to %ds for a status report before policy %s", row_id, who(row_id),
-                    int(policy.sending_grace.total_seconds()), policy.on_sending)
+                    "to %ds for a status report%s before policy %s", row_id, who(row_id),
+                    int(policy.sending_grace.total_seconds()),
+                    " (once its modem is open)" if policy.hold > timedelta(0) else "",
+                    policy.on_sending)
     for row_id in done.by_policy:
         _log_policy(policy, row_id, who(row_id), "")
     return [*done.unsent, *done.waiting, *done.by_policy]

@@ -11,12 +11,13 @@ over and claimed again, even by the same box, is another claim).
   microseconds before the write, could still let two boxes send one row.
 - `renew`: the claims in flight are renewed while their box runs (`flows.outbound`), so a
   long send is never taken over from a live box.
-- `hold_in_doubt`: a row another box took over after its PDU was written may have gone
-  out, and only its own modem's status report can tell (`+CNMI` ds=2 keeps it on the SIM
-  while nobody listens). It waits for that modem to be seen again: while the modem
-  has not reported (`modem_presence`) since the takeover (`held_at`), and for at most the
-  hold, its grace is pushed on, so the policy applies only a grace after the modem came
-  back (its box restarted and read the stored reports) or once the hold is over.
+- `hold_in_doubt`: a row whose claim lapsed after its PDU was written (its box died or
+  was stuck, and another box took it over; or its own box restarted) may have gone out,
+  and only its own modem's status report can tell (`+CNMI` ds=2 keeps it on the SIM while
+  nobody listens). It waits for that modem to be seen again: while the modem has not
+  reported (`modem_presence`) since `held_at`, and for at most the hold, its grace is
+  pushed on; once it has, the hold ends with a whole grace from then (its box is back and
+  reads the stored reports), and after that the policy applies as for any row in doubt.
 """
 
 from __future__ import annotations
@@ -38,16 +39,26 @@ _RENEW_SQL = (
     "UPDATE outbox_message SET lease_until = ? WHERE id = ? AND state = 'sending' "
     "AND attempts = ? AND (send_step IS NULL OR send_step = 'pdu')"
 )
-_HOLD_SQL = (
-    "UPDATE outbox_message SET next_attempt_at = ? "
+# The modem is back (it reported since the row was held): the hold ends, with a whole
+# grace from now for its stored reports.
+_RELEASE_SQL = (
+    "UPDATE outbox_message SET held_at = NULL, next_attempt_at = CASE "
+    "WHEN next_attempt_at < ? THEN ? ELSE next_attempt_at END "
     "WHERE state = 'sending' AND send_step = 'unconfirmed' AND held_at IS NOT NULL "
-    "AND held_at > ? AND next_attempt_at < ? AND NOT EXISTS ("
-    "SELECT 1 FROM modem_presence p WHERE p.name = outbox_message.modem "
+    "AND EXISTS (SELECT 1 FROM modem_presence p WHERE p.name = outbox_message.modem "
     "AND p.seen_at > outbox_message.held_at)"
 )
-_HELD_SQL = (
+# Still away, within the hold: the grace pushed on once less than half of it is left.
+_PUSH_SQL = (
+    "UPDATE outbox_message SET next_attempt_at = ? "
+    "WHERE state = 'sending' AND send_step = 'unconfirmed' AND held_at IS NOT NULL "
+    "AND held_at > ? AND next_attempt_at < ? "
+    "AND NOT EXISTS (SELECT 1 FROM modem_presence p WHERE p.name = outbox_message.modem "
+    "AND p.seen_at > outbox_message.held_at)"
+)
+_ANY_HELD_SQL = (
     "SELECT 1 FROM outbox_message WHERE state = 'sending' AND send_step = 'unconfirmed' "
-    "AND held_at IS NOT NULL AND held_at > ? AND next_attempt_at < ? LIMIT 1"
+    "AND held_at IS NOT NULL LIMIT 1"
 )
 
 
@@ -79,13 +90,15 @@ def renew(claims: Collection[tuple[int, int]], until: datetime) -> int:
 
 
 def hold_in_doubt(now: datetime, grace: timedelta, hold: timedelta) -> None:
-    """Push on the grace of the rows taken over in doubt whose modem has not been seen
-    since (module doc), when less than half of it is left; at most `hold` after the
-    takeover. Checked about once a second: one read when nothing is held."""
-    if grace <= timedelta(0) or hold <= timedelta(0):
+    """The held rows (module doc): those whose modem has been seen since get a whole grace
+    from `now` and are held no more; the others' grace is pushed on when less than half
+    of it is left, for at most `hold` after `held_at`. Checked about once a second: one
+    read when nothing is held."""
+    if not database.execute_sql(_ANY_HELD_SQL).fetchone():
         return
-    since, soon = utc_text(now - hold), utc_text(now + grace / 2)
-    if not database.execute_sql(_HELD_SQL, [since, soon]).fetchone():
-        return
+    fresh = utc_text(now + grace)
     with writing():
-        database.execute_sql(_HOLD_SQL, [utc_text(now + grace), since, soon])
+        database.execute_sql(_RELEASE_SQL, [fresh, fresh])
+        if grace > timedelta(0) and hold > timedelta(0):
+            database.execute_sql(_PUSH_SQL, [fresh, utc_text(now - hold),
+                                             utc_text(now + grace / 2)])

@@ -95,7 +95,8 @@ def _apply_policy(ids: list[int], policy: SendingPolicy, now: datetime, why: str
         values = {"state": "failed", "last_error": f"{why}; failed by policy"}
     else:
         raise ValueError(f"unknown sending policy {policy!r}")
-    OutboxMessage.update(send_step=None, **values).where(OutboxMessage.id.in_(ids)).execute()
+    OutboxMessage.update(send_step=None, held_at=None, **values).where(
+        OutboxMessage.id.in_(ids)).execute()
 
 
 def _leftovers(box: str | None, others: bool, stamp: str) -> tuple[str, list[str]]:
@@ -118,9 +119,10 @@ def recover_sending(policy: SendingPolicy, now: datetime,
     """After a crash: sort the rows left in `sending` by how far they got (module doc);
     with `box`, only the rows `_leftovers` names (a fleet's other boxes are alive).
 
-    Rows already `'unconfirmed'` (an earlier crash) keep their deadline. With `others`
-    and a `hold` (and a grace), rows taken over after their PDU was written are marked
-    `held_at`: they wait for their modem to be seen again (`store.leases`).
+    Rows already `'unconfirmed'` (an earlier crash) keep their deadline. With a `hold` (and
+    a grace), rows left after their PDU was written are marked `held_at`: they wait for
+    their modem to be seen again (`store.leases`), be it another box's (`others`: that box
+    died or is stuck) or this box's own, opened after this recovery.
     """
     out = Recovery()
     sql, params = _leftovers(box, others, utc_text(now))
@@ -144,7 +146,7 @@ def recover_sending(policy: SendingPolicy, now: datetime,
         if out.waiting:
             OutboxMessage.update(
                 send_step="unconfirmed", next_attempt_at=now + grace,
-                held_at=now if others and hold > timedelta(0) else None,
+                held_at=now if hold > timedelta(0) else None,
                 last_error="interrupted after its PDU was written; waiting for a report",
             ).where(OutboxMessage.id.in_(out.waiting)).execute()
         _apply_policy(out.by_policy, policy, now, "interrupted after its PDU was written")
