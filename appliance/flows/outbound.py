@@ -33,10 +33,9 @@ from appliance.store.outbox import ClaimedOutbox
 log = logging.getLogger(__name__)
 
 REPORT_BATCH = 500  # delivery reports applied per transaction at most
-# A claim in flight is renewed at least this often (and four times per lease); a send
-# still in flight after RENEW_AT_MOST (a hung thread, not a modem: its commands time out)
-# is renewed no more, so its row goes to another box.
-RENEW_EVERY = 1.0
+# A claim in flight is renewed four times per lease (so three renewals may fail before
+# it lapses); a send still in flight after RENEW_AT_MOST seconds (a hung thread, not a
+# modem: its commands time out) is renewed no more, so its row goes to another box.
 RENEW_AT_MOST = 900.0
 # A delivered report that matched no row is kept this long (at most UNMATCHED_KEPT of
 # them): the send it reports may be marked unconfirmed just after (a modem error after the
@@ -61,10 +60,10 @@ class OutboxPolicy:
     # one box alone), and how long a claim holds before another box may take it over.
     box: str | None = None
     lease: timedelta = sendsteps.DEFAULT_LEASE
-    inbox_first: float = 5.0
-    # A row taken over from a lapsed claim after its PDU was written waits at most this
-    # long for its modem to be seen again (store.leases); 0: the grace alone.
-    hold: timedelta = timedelta(0)  # at most this long the outbox waits for the inbox to read
+    inbox_first: float = 5.0  # at most this long the outbox waits for the inbox to read
+    # A row whose claim lapsed after its PDU was written (its box dead, stuck or restarted)
+    # waits at most this long for its modem to be seen again (store.leases); 0: the grace.
+    hold: timedelta = timedelta(0)
 
 
 def recover_interrupted(policy: OutboxPolicy, now: datetime, *,
@@ -356,14 +355,13 @@ class Outbound:
                 self._unmatched.append((tick, report))
 
     def renew_leases(self) -> int:
-        """Hold this box's claims in flight for another lease (a fleet's box: at most every
-        RENEW_EVERY seconds, and four times per lease), so that a long send is never taken
-        over while this box runs; returns how many were renewed."""
+        """Hold this box's claims in flight for another lease (a fleet's box: four times
+        per lease), so that a long send is never taken over while this box runs; returns
+        how many were renewed."""
         tick = time.monotonic()
         if self.policy.box is None or tick < self._next_renewal:
             return 0
-        lease = self.policy.lease.total_seconds()
-        self._next_renewal = tick + min(RENEW_EVERY, lease / 4)
+        self._next_renewal = tick + self.policy.lease.total_seconds() / 4
         with self._flight_lock:
             claims = [c for c, since in self._flight.items() if tick - since < RENEW_AT_MOST]
         return leases.renew(claims, self.clock() + self.policy.lease)
