@@ -356,7 +356,10 @@ def drain(day: Day, modems: dict[str, FakeModemServer], boxes: list[Box], db: Pa
         # A B that reached a modem of the dead box waits on that SIM for its return:
         # unanswered until then (counted), unless the box had stored it before dying.
         answered = all(n in sent_to or asked_via[n] in dead for n in asked)
-        if answered and salary <= sent_to:
+        # A restart asked for is made even when the survivors drained the day first.
+        restart_due = restart_after is not None and killed_at is not None \
+            and day.restarted_after is None
+        if answered and salary <= sent_to and not restart_due:
             break
         # Without a lease taking them over, the dead box's claims never go out: give up on
         # them two minutes after the kill (the table counts them).
