@@ -78,10 +78,12 @@ DEMO_SMSC = ModemConfig().smsc  # the fake modem's service centre
 
 # A fleet box's claims: a demo's sends take seconds (command_timeout 10), so a 20 s lease
 # is safe, and a row whose PDU a killed box had written waits 10 s for a status report
-# that its dead modem will never bring before the survivor resends it (DESIGN §2, I5).
+# that its dead modem will never bring before the survivor resends it (DESIGN §2, I5): a
+# demo's killed box stays dead (§9), so no hold for its modem's return.
 FLEET_OUTBOX = """\
 lease = 20
 sending_grace = 10
+dead_box_hold = 0
 """
 
 

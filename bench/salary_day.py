@@ -6,7 +6,8 @@ who got no salary text `B`, one every `--trickle-gap` model seconds. Two boxes
 (`appliance run` subprocesses, `--boxes`) share one database and `--modems` fake
 modems (realistic delays, `--time-scale`), half each, Vala and IPKO SIMs alternating; the
 fake modems and the fake bank run in this process and are the witnesses. When half the
-alerts are out, one box is killed with SIGKILL; its modems fall silent with it.
+alerts are out, one box is killed with SIGKILL; its modems fall silent with it (with
+`--restart-after S` it is started again S model seconds later, as systemd would).
 
 Measured, in model (radio) time:
 - drain time from the booking to the last alert, against the ideal: parts x mean
@@ -26,16 +27,15 @@ and stopped here) instead of one SQLite file.
 
 Run: .venv/bin/python bench/salary_day.py [--alerts 50000] [--modems 16] [--boxes 2]
      [--time-scale 0.05] [--scaling 1,2,4,8,16] [--scaling-alerts 40] [--postgres] [--json]
+     [--restart-after 5]
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import random
-import shutil
 import signal
 import sqlite3
 import statistics
@@ -45,7 +45,6 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -60,6 +59,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import slots  # noqa: E402
 from bench_daemon import pct, wait  # noqa: E402
+from stores import shared_databases  # noqa: E402
 
 from appliance.fakebank.ledger import FakeBankDB, iso, money  # noqa: E402
 from appliance.fakebank.server import DB_NAME, FakeBankServer  # noqa: E402
@@ -117,6 +117,18 @@ class Box:
     name: str
     modems: list[str]
     proc: subprocess.Popen[bytes]
+    config: Path
+    log: Path
+
+
+def _launch(config: Path, log_path: Path) -> subprocess.Popen[bytes]:
+    """`appliance run` on `config`, its output appended to `log_path`."""
+    log = log_path.open("ab")
+    env = {k: v for k, v in os.environ.items() if k not in ("NOTIFY_SOCKET", "APPLIANCE_CRASH_AT")}
+    proc = subprocess.Popen([sys.executable, "-c", "from appliance.cli import main; main()",
+                             "run", "--config", str(config)], stdout=log, stderr=log, env=env)
+    log.close()
+    return proc
 
 
 def start_box(tmp: Path, name: str, modems: list[tuple[str, Path, str]], db: Path | str,
@@ -142,6 +154,8 @@ backoff_initial = 1
 # had written waits for a status report (10-12 model s) before the survivor resends it.
 lease = {max(1.0, 60 * time_scale):g}
 sending_grace = {max(0.5, 15 * time_scale):g}
+# A PDU the dead box had written waits this long (300 model s) for its modem to be back.
+dead_box_hold = {max(1.0, 300 * time_scale):g}
 [bank]
 url = "{bank.url}"
 token_file = "{bank.token_file}"
@@ -150,12 +164,8 @@ page_size = 1000
 [http]
 listen = "127.0.0.1:0"
 """, encoding="utf-8")
-    log = (tmp / f"{name}.log").open("ab")
-    env = {k: v for k, v in os.environ.items() if k not in ("NOTIFY_SOCKET", "APPLIANCE_CRASH_AT")}
-    proc = subprocess.Popen([sys.executable, "-c", "from appliance.cli import main; main()",
-                             "run", "--config", str(config)], stdout=log, stderr=log, env=env)
-    log.close()
-    return Box(name, [m for m, _, _ in modems], proc)
+    log = tmp / f"{name}.log"
+    return Box(name, [m for m, _, _ in modems], _launch(config, log), config, log)
 
 
 def _database(db: Path | str, state_dir: Path) -> str:
@@ -222,6 +232,7 @@ class Day:
     unanswered: int = 0  # B's left on the dead box's SIMs
     killed: str | None = None
     killed_after: int = 0  # alerts out when the box was killed
+    restarted_after: float | None = None  # model seconds from the kill to its restart
     lost: int = 0
     stuck: int = 0  # of the lost: rows the dead box still holds in `sending` at the end
     held: int = 0  # rows the dead box held in `sending` when it was killed
@@ -247,7 +258,7 @@ class Day:
 def run_day(tmp: Path, *, alerts: int, n_modems: int, n_boxes: int, time_scale: float,
             seed: int, trickle_gap: float | None, kill: bool,
             operators: tuple[str, ...] = ("vala", "ipko"), pg_url: str | None = None,
-            log_level: str = "warning") -> Day:
+            log_level: str = "warning", restart_after: float | None = None) -> Day:
     """Bank, fake modems and boxes up; book the salaries; drain; judge."""
     tmp.mkdir(parents=True)
     rng = random.Random(seed)
@@ -289,7 +300,8 @@ def run_day(tmp: Path, *, alerts: int, n_modems: int, n_boxes: int, time_scale: 
         salary_phones = {phone(i) for i in range(alerts)}
         t0 = datetime.now(UTC)
         book_salaries(bank.db, alerts)
-        drain(day, modems, boxes, db, salary_phones, t0, rng, trickle_base, trickle_gap, kill)
+        drain(day, modems, boxes, db, salary_phones, t0, rng, trickle_base, trickle_gap, kill,
+              restart_after)
         (tmp / "asked.json").write_text(json.dumps(day.asked), encoding="utf-8")
         (tmp / "day.json").write_text(json.dumps({"t0": t0.isoformat()}), encoding="utf-8")
         (tmp / "timeline.json").write_text(json.dumps({
@@ -343,7 +355,7 @@ class _Witness:
 
 def drain(day: Day, modems: dict[str, FakeModemServer], boxes: list[Box], db: Path | str,
           salary: set[str], t0: datetime, rng: random.Random, trickle_base: int,
-          gap: float | None, kill: bool) -> None:
+          gap: float | None, kill: bool, restart_after: float | None = None) -> None:
     scale = day.time_scale
     pause = threading.Event()
     asked: dict[str, datetime] = {}
@@ -371,6 +383,13 @@ def drain(day: Day, modems: dict[str, FakeModemServer], boxes: list[Box], db: Pa
             day.killed, day.killed_after = victim.name, out
             held = _stuck(db, dead, salary)
             killed_real = now
+        if restart_after is not None and killed_at is not None and day.restarted_after is None \
+                and now - killed_real >= restart_after * scale:
+            # As systemd's Restart= would: the same config, its modems (still holding what
+            # came meanwhile, status reports too) opened again.
+            victim = boxes[-1]
+            victim.proc = _launch(victim.config, victim.log)
+            day.restarted_after = restart_after
         if gap is not None and now >= next_b and out < day.alerts:
             live = [n for n in modems if n not in dead]
             number = phone(j)
@@ -384,7 +403,10 @@ def drain(day: Day, modems: dict[str, FakeModemServer], boxes: list[Box], db: Pa
         # A B that reached a modem of the dead box waits on that SIM for its return:
         # unanswered until then (counted), unless the box had stored it before dying.
         answered = all(n in sent_to or asked_via[n] in dead for n in asked)
-        if answered and not seen.missing:
+        # A restart asked for is made even when the survivors drained the day first.
+        restart_due = restart_after is not None and killed_at is not None \
+            and day.restarted_after is None
+        if answered and not seen.missing and not restart_due:
             break
         # Without a lease taking them over, the dead box's claims never go out: give up on
         # them two minutes after the kill (the table counts them).
@@ -554,6 +576,9 @@ def tables(day: Day, scaling: list[Day]) -> list[Table]:
                   "they reached the dead box's SIMs: answered when it is back")
     if day.killed:
         t.add_row("box SIGKILLed", day.killed, f"after {day.killed_after:,} alerts")
+        if day.restarted_after is not None:
+            t.add_row("  restarted", f"{day.restarted_after:g} s later",
+                      "as systemd's Restart= would (--restart-after)")
         t.add_row("alerts lost", f"{day.lost}",
                   f"{day.stuck} of them still held in `sending` by the dead box")
         t.add_row("claimed by the dead box at the kill", f"{day.held}",
@@ -582,34 +607,6 @@ def tables(day: Day, scaling: list[Day]) -> list[Table]:
     return out
 
 
-@contextlib.contextmanager
-def shared_databases(postgres: bool) -> Iterator[Callable[[str], str | None]]:
-    """A maker of fresh shared databases: None (each run its own SQLite file), or a new
-    database in a private PostgreSQL cluster (appliance.ops.pgcluster) per run."""
-    if not postgres:
-        yield lambda _name: None
-        return
-    import psycopg
-
-    from appliance.ops import pgcluster
-
-    # Not under a 0700 directory: the postgres user must reach the cluster's directory.
-    root = Path(tempfile.mkdtemp(prefix="bench-salary-pg-"))
-    root.chmod(0o711)
-    cluster = pgcluster.start(root / "pg")
-
-    def fresh(name: str) -> str:
-        with psycopg.connect(cluster.url, autocommit=True) as pg:
-            pg.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
-        return cluster.url.rsplit("/", 1)[0] + "/" + name
-
-    try:
-        yield fresh
-    finally:
-        cluster.stop()
-        shutil.rmtree(root, ignore_errors=True)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -622,6 +619,9 @@ def main() -> None:
     ap.add_argument("--operators", default="vala,ipko",
                     help="the SIMs' operators, in turn over each box's modems")
     ap.add_argument("--no-kill", action="store_true", help="no box is killed at half-time")
+    ap.add_argument("--restart-after", type=float, default=None,
+                    help="model seconds after the kill the killed box is started again, as "
+                         "systemd's Restart= would (default: it stays dead)")
     ap.add_argument("--scaling", default="1,2,4,8,16", help="modem counts ('' for none)")
     ap.add_argument("--scaling-alerts", type=int, default=40, help="alerts per modem")
     ap.add_argument("--seed", type=int, default=14)
@@ -641,7 +641,7 @@ def main() -> None:
                       n_boxes=args.boxes, time_scale=args.time_scale, seed=args.seed,
                       trickle_gap=args.trickle_gap or None, operators=operators,
                       kill=not args.no_kill and args.boxes > 1, pg_url=fresh("day"),
-                      log_level=args.log_level)
+                      log_level=args.log_level, restart_after=args.restart_after)
         scaling: list[Day] = []
         for k in [int(x) for x in args.scaling.split(",") if x]:
             print(f"scaling: {k} modems …", file=sys.stderr)

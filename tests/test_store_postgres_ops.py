@@ -1,9 +1,10 @@
 """`doctor`, `status` and `backup` with `[database] url`: they open the shared PostgreSQL
 (never migrating it), say when it cannot be opened without showing the password, and
-`backup` sends the operator to PostgreSQL's own tools."""
+`backup` dumps it with PostgreSQL's own pg_dump."""
 
 from __future__ import annotations
 
+import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from appliance.config import load
+from appliance.ops import pgbackup
 from appliance.ops.checks import Status
 from appliance.ops.cli import backup_command
 from appliance.ops.doctor import database_checks
@@ -63,14 +65,59 @@ def test_status_reads_the_shared_database(tmp_path: Path, pg_server: Any) -> Non
     assert report["database"].startswith("postgresql://")
 
 
-def test_backup_of_a_shared_database_points_to_postgresqls_tools(
+def test_backup_of_a_shared_database_dumps_it_with_pg_dump(
+        tmp_path: Path, pg_server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`appliance backup` with `[database] url`: a pg_dump (custom format) under the box's
+    state_dir, read back by pg_restore, private to the service user; old copies pruned."""
+    monkeypatch.setenv("APPLIANCE_LANG", "en")
+    url = pg_server.fresh()
+    db = open_database(url)
+    queries.enqueue_outbox("+38344123456", "Bilanci i ruajtur", "reply", datetime.now(UTC))
+    db.close()
+    backups = tmp_path / "backups"
+    backups.mkdir(mode=0o700)
+    old = backups / "appliance-20000101T000000Z.pgdump"
+    old.write_bytes(b"old")
+    other = backups / "appliance-20000101T000000Z.sqlite"  # a SQLite copy: not ours here
+    other.write_bytes(b"old")
+    result = CliRunner().invoke(backup_command, ["--config", str(_config(tmp_path, url))])
+    assert result.exit_code == 0, result.stderr
+    dumps = sorted(backups.glob("appliance-*.pgdump"))
+    assert len(dumps) == 1
+    assert dumps[0] != old
+    assert "removed 1 old copies" in result.stdout
+    assert other.exists()
+    assert dumps[0].stat().st_mode & 0o077 == 0
+    restore = pgbackup.pg_tool("pg_restore")
+    assert restore is not None
+    data = subprocess.run([str(restore), "--data-only", "--table=outbox_message", "-f", "-",
+                           str(dumps[0])], capture_output=True, text=True, check=True)
+    assert "Bilanci i ruajtur" in data.stdout
+
+
+def test_backup_of_a_shared_database_without_pg_dump_says_what_to_install(
         tmp_path: Path, pg_server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("APPLIANCE_LANG", "en")
+    monkeypatch.setenv("APPLIANCE_PG_BIN", str(tmp_path / "nothing"))
     result = CliRunner().invoke(backup_command,
                                 ["--config", str(_config(tmp_path, pg_server.fresh()))])
     assert result.exit_code == 1
-    assert "pg_dump" in result.stderr
-    assert not (tmp_path / "backups").exists()
+    assert result.stderr.strip().splitlines() == [
+        "appliance: backup: pg_dump not found: install postgresql-client (the server's "
+        "major version) or set APPLIANCE_PG_BIN"]
+    assert list((tmp_path / "backups").glob("*")) == []
+
+
+def test_backup_of_an_unreachable_shared_database_fails_in_one_line(
+        tmp_path: Path, pg_server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("APPLIANCE_LANG", "en")
+    url = f"postgresql://appliance@/nothere?host={pg_server.root}/none"
+    result = CliRunner().invoke(backup_command, ["--config", str(_config(tmp_path, url))])
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("appliance: backup failed: pg_dump: ")
+    assert list((tmp_path / "backups").glob("*")) == []
 
 
 def test_metrics_and_status_page_read_the_shared_database(tmp_path: Path,

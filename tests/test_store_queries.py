@@ -384,10 +384,11 @@ def test_unconfirmed_row_settled_by_a_late_report_or_expired(
         db: peewee.SqliteDatabase) -> None:
     """A crash after the PDU: the row waits its grace; a delivered report to its recipient
     through its modem, stamped after the claim, settles it; an older report or another
-    recipient does not; with none, the grace ends in the policy."""
+    recipient does not; with none, the grace ends in the policy. Each row here is the only
+    one in doubt to its recipient (one per phone), as a kill leaves them."""
     queries.enqueue_outbox(PHONE, "Pagesa " * 40, "reply", NOW)  # two parts
-    queries.enqueue_outbox(PHONE, "settled", "reply", NOW)
-    queries.enqueue_outbox(PHONE, "expires", "reply", NOW)
+    queries.enqueue_outbox("+38344000001", "settled", "reply", NOW)
+    queries.enqueue_outbox("+38344000002", "expires", "reply", NOW)
     long, first, second = _claim(), _claim(), _claim()
     assert long is not None
     assert first is not None
@@ -397,18 +398,43 @@ def test_unconfirmed_row_settled_by_a_late_report_or_expired(
     done = sendsteps.recover_sending("resend", NOW, timedelta(seconds=60))
     assert done.waiting == [long.id, first.id, second.id]
     assert sendsteps.settle_unconfirmed("vala", "+38344999999", 9, NOW, NOW) is None
-    assert sendsteps.settle_unconfirmed("other", PHONE, 9, NOW, NOW) is None
-    assert sendsteps.settle_unconfirmed("vala", PHONE, 9, NOW - timedelta(hours=1),
+    assert sendsteps.settle_unconfirmed("other", first.to, 9, NOW, NOW) is None
+    assert sendsteps.settle_unconfirmed("vala", first.to, 9, NOW - timedelta(hours=1),
                                         NOW) is None
-    assert sendsteps.settle_unconfirmed("vala", PHONE, 9, NOW, NOW) == first.id
+    assert sendsteps.settle_unconfirmed("vala", PHONE, 9, NOW, NOW) is None  # 1 part of 2
+    assert sendsteps.settle_unconfirmed("vala", first.to, 9, NOW, NOW) == first.id
     settled = OutboxMessage.get_by_id(first.id)
     assert (settled.state, settled.send_step, settled.modem_refs) == ("delivered", None, "9")
     assert sendsteps.expire_unconfirmed("resend", NOW + timedelta(seconds=59)) == []
     assert OutboxMessage.get_by_id(long.id).send_step == "unconfirmed"  # never by one part
     assert sendsteps.expire_unconfirmed("resend", NOW + timedelta(seconds=61)) == [
-        (long.id, PHONE), (second.id, PHONE)]
+        (long.id, PHONE), (second.id, second.to)]
     expired = OutboxMessage.get_by_id(second.id)
     assert (expired.state, expired.send_step) == ("queued", None)
+
+
+def test_a_report_settles_only_the_single_row_in_doubt(db: peewee.SqliteDatabase) -> None:
+    """Two rows in doubt to one phone through one modem: a report whose reference matched
+    nothing cannot say which of them went (settling the other would lose the one that did
+    not), so it settles neither and both wait for the policy; nor while another row to
+    that phone is in flight (its +CMGS answer not yet recorded: the report may be its)."""
+    for text in ("one", "two", "three"):
+        queries.enqueue_outbox(PHONE, text, "reply", NOW)
+    one, two = _claim(), _claim()
+    assert one is not None
+    assert two is not None
+    for row in (one, two):
+        sendsteps.mark_pdu_step(row.id)
+    sendsteps.recover_sending("resend", NOW, timedelta(seconds=60))
+    assert sendsteps.settle_unconfirmed("vala", PHONE, 5, NOW, NOW) is None
+    assert {OutboxMessage.get_by_id(r.id).send_step for r in (one, two)} == {"unconfirmed"}
+    queries.mark_sent(two.id, [6], NOW)  # two's answer after all: one alone is in doubt
+    three = _claim()
+    assert three is not None
+    sendsteps.mark_pdu_step(three.id)  # ... but three is on the radio now
+    assert sendsteps.settle_unconfirmed("vala", PHONE, 5, NOW, NOW) is None
+    queries.mark_sent(three.id, [7], NOW)
+    assert sendsteps.settle_unconfirmed("vala", PHONE, 5, NOW, NOW) == one.id
 
 
 def test_counts_for_status(db: peewee.SqliteDatabase) -> None:

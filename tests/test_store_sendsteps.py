@@ -39,12 +39,14 @@ def test_a_send_broken_off_after_its_pdu_waits_for_a_report(
 
 def test_a_report_seen_before_settles_no_other_row(db: peewee.SqliteDatabase) -> None:
     """A stored report read again after a kill (its slot not yet deleted) has settled its
-    row already: it must not mark another unconfirmed row to the same phone delivered."""
-    first, second = _claimed("one"), _claimed("two")
-    for row_id in (first, second):
-        sendsteps.mark_pdu_step(row_id)
+    row already: it must not mark a later unconfirmed row to the same phone delivered."""
+    first = _claimed("one")
+    sendsteps.mark_pdu_step(first)
     sendsteps.recover_sending("resend", NOW, timedelta(seconds=60))
     assert sendsteps.settle_unconfirmed("vala", PHONE, 12, NOW, NOW) == first
+    second = _claimed("two")
+    sendsteps.mark_pdu_step(second)
+    sendsteps.recover_sending("resend", NOW, timedelta(seconds=60))
     later = NOW + timedelta(seconds=5)
     assert sendsteps.settle_unconfirmed("vala", PHONE, 12, NOW, later) is None
     assert OutboxMessage.get_by_id(second).send_step == "unconfirmed"

@@ -304,10 +304,11 @@ TEXTS: dict[str, tuple[str, str]] = {
                         "old copies."),
     "ops.backup.no_db": ("appliance: backup: databaza {path} nuk ekziston",
                          "appliance: backup: database {path} does not exist"),
-    "ops.backup.postgres": ("appliance: backup: databaza është PostgreSQL ([database] url); "
-                            "ruajeni me pg_dump ose mjetet e bankës për PostgreSQL",
-                            "appliance: backup: the database is PostgreSQL ([database] url); "
-                            "back it up with pg_dump or the bank's PostgreSQL tooling"),
+    "ops.backup.no_pg_tool": ("appliance: backup: {tool} nuk gjendet: instaloni "
+                              "postgresql-client (versionin e serverit) ose jepni "
+                              "APPLIANCE_PG_BIN",
+                              "appliance: backup: {tool} not found: install postgresql-client "
+                              "(the server's major version) or set APPLIANCE_PG_BIN"),
     "ops.backup.failed": ("appliance: backup dështoi: {error}",
                           "appliance: backup failed: {error}"),
     "ops.error.database": ("appliance: databaza nuk hapet: {error}",

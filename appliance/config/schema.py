@@ -139,8 +139,13 @@ class OutboxSettings(Section):
     # 0 applies the policy at once (the behaviour before).
     sending_grace: SecondsOrZero = 60.0
     # A claimed row is this box's for this long (DESIGN §10): a box that dies mid-send
-    # loses it then, and another box sends it. Longer than any one send can take.
+    # loses it then, and another box sends it. Renewed while a send is in flight and
+    # checked before each PDU (store.leases), so it need not outlast a send.
     lease: Seconds = DEFAULT_OUTBOX_LEASE
+    # A row another box took over after its PDU was written waits up to this long for its
+    # modem to come back (the box restarted: its SIM holds the status report), then a
+    # grace, before sending_policy applies. 0: the grace alone (the behaviour before).
+    dead_box_hold: SecondsOrZero = 300.0
 
     @model_validator(mode="after")
     def _backoff(self) -> Self:

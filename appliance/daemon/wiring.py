@@ -109,6 +109,7 @@ class Daemon:
             sending_grace=timedelta(seconds=float(out_cfg.sending_grace)),
             box=settings.box,
             lease=timedelta(seconds=float(out_cfg.lease)),
+            hold=timedelta(seconds=float(out_cfg.dead_box_hold)),
         )
         self.outbound = Outbound(self.outbox_policy, clock, self.routing)
         self.facts = ModemFactsKeeper(settings, self.pool, clock)

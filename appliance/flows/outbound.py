@@ -27,12 +27,16 @@ from appliance.core.phones import mask as mask_phone
 from appliance.flows import tally
 from appliance.flows.crash import crash_point
 from appliance.flows.ports import Clock, ModemDown, ModemSender, Routing, SendFailed
-from appliance.store import outbox, sendsteps
+from appliance.store import leases, outbox, sendsteps
 from appliance.store.outbox import ClaimedOutbox
 
 log = logging.getLogger(__name__)
 
 REPORT_BATCH = 500  # delivery reports applied per transaction at most
+# A claim in flight is renewed four times per lease (so three renewals may fail before
+# it lapses); a send still in flight after RENEW_AT_MOST seconds (a hung thread, not a
+# modem: its commands time out) is renewed no more, so its row goes to another box.
+RENEW_AT_MOST = 900.0
 # A delivered report that matched no row is kept this long (at most UNMATCHED_KEPT of
 # them): the send it reports may be marked unconfirmed just after (a modem error after the
 # PDU, handled on the outbox thread while the report came on the notice thread).
@@ -57,6 +61,9 @@ class OutboxPolicy:
     box: str | None = None
     lease: timedelta = sendsteps.DEFAULT_LEASE
     inbox_first: float = 5.0  # at most this long the outbox waits for the inbox to read
+    # A row whose claim lapsed after its PDU was written (its box dead, stuck or restarted)
+    # waits at most this long for its modem to be seen again (store.leases); 0: the grace.
+    hold: timedelta = timedelta(0)
 
 
 def recover_interrupted(policy: OutboxPolicy, now: datetime, *,
@@ -71,7 +78,7 @@ def recover_interrupted(policy: OutboxPolicy, now: datetime, *,
     """
     recipients = outbox.sending_recipients()  # before: then they are no longer sending
     done = sendsteps.recover_sending(policy.on_sending, now, policy.sending_grace,
-                                     box=policy.box, others=others)
+                                     box=policy.box, others=others, hold=policy.hold)
     # Only what may reach a recipient twice counts as a duplicate resent after a crash.
     tally.recovered(policy.on_sending, done.by_policy)
 
@@ -83,9 +90,18 @@ def recover_interrupted(policy: OutboxPolicy, now: datetime, *,
         log.warning("outbox %d to %s was interrupted before its PDU was written: resending "
                     "it (it cannot have gone out)", row_id, who(row_id))
     for row_id in done.waiting:
+        if others and policy.hold > timedelta(0):  # its report waits on that box's SIM
+            log.warning("outbox %d to %s was interrupted after its PDU was written on a box "
+                        "whose claim ran out: waiting up to %ds for its modem to be back, "
+                        "then %ds for a status report before policy %s", row_id, who(row_id),
+                        int(policy.hold.total_seconds()),
+                        int(policy.sending_grace.total_seconds()), policy.on_sending)
+            continue
         log.warning("outbox %d to %s was interrupted after its PDU was written: waiting up "
-                    "to %ds for a status report before policy %s", row_id, who(row_id),
-                    int(policy.sending_grace.total_seconds()), policy.on_sending)
+                    "to %ds for a status report%s before policy %s", row_id, who(row_id),
+                    int(policy.sending_grace.total_seconds()),
+                    " (once its modem is open)" if policy.hold > timedelta(0) else "",
+                    policy.on_sending)
     for row_id in done.by_policy:
         _log_policy(policy, row_id, who(row_id), "")
     return [*done.unsent, *done.waiting, *done.by_policy]
@@ -123,17 +139,27 @@ def route_queued(routing: Routing) -> int:
     return routed
 
 
-class _Steps:
-    """A send's progress callback: persists the first `"prompt"` (one cheap UPDATE, before
-    the PDU is written, so a crash after it is never taken for one before it)."""
+class LeaseLost(Exception):
+    """The claim was taken over (its lease ran out while this box was stuck): its PDU is
+    not written, the box that took it sends it."""
 
-    def __init__(self, row_id: int) -> None:
-        self.row_id = row_id
+
+class _Steps:
+    """A send's progress callback. At each part's `"prompt"`, before its PDU is written,
+    one cheap UPDATE checks that the claim is still ours, extends its lease and records
+    the step (so a crash after it is never taken for one before it); `LeaseLost` when the
+    claim was taken over (the modem link then cancels the prompt)."""
+
+    def __init__(self, row: ClaimedOutbox, lease: timedelta, clock: Clock) -> None:
+        self.row = row
+        self.lease = lease
+        self.clock = clock
         self.written = False
 
     def __call__(self, step: str) -> None:
-        if step == "prompt" and not self.written:
-            sendsteps.mark_pdu_step(self.row_id)
+        if step == "prompt":
+            if not leases.claim_pdu(self.row.id, self.row.attempts, self.clock() + self.lease):
+                raise LeaseLost(f"outbox {self.row.id}: claim taken over by another box")
             self.written = True
         elif step == "written":
             crash_point("after_pdu_written")
@@ -159,6 +185,9 @@ class Outbound:
         self._next_expiry = 0.0  # monotonic time of the next grace check
         self._unmatched: deque[tuple[float, _Report]] = deque(maxlen=UNMATCHED_KEPT)
         self._unmatched_lock = threading.Lock()  # the reports thread and the senders
+        self._flight: dict[tuple[int, int], float] = {}  # claims in flight: since (monotonic)
+        self._flight_lock = threading.Lock()
+        self._next_renewal = 0.0
 
     # -- claim, send, mark -------------------------------------------------------------
     def send_next(self, modem: ModemSender, counts: SendCounts) -> bool:
@@ -173,16 +202,28 @@ class Outbound:
                                        box=self.policy.box, lease=self.policy.lease)
         if row is None:
             return False
-        self._send(modem, row, counts)
+        claim = (row.id, row.attempts)
+        with self._flight_lock:
+            self._flight[claim] = time.monotonic()
+        try:
+            self._send(modem, row, counts)
+        finally:
+            with self._flight_lock:
+                del self._flight[claim]
         return True
 
     def _send(self, modem: ModemSender, row: ClaimedOutbox, counts: SendCounts) -> None:
         crash_point("after_sending")
         started = self.clock()
         who = mask_phone(row.to)
-        steps = _Steps(row.id)
+        steps = _Steps(row, self.policy.lease, self.clock)
         try:
             refs = modem.send_text(row.to, row.text, steps)
+        except LeaseLost:
+            log.warning("outbox %d (%s) to %s: its claim was taken over by another box while "
+                        "this one was held up (lease %ds): not sent here", row.id, row.kind,
+                        who, int(self.policy.lease.total_seconds()))
+            return
         except ModemDown as exc:
             tally.failed(exc)
             # The modem stopped answering: out of service. Before its PDU was written the
@@ -200,7 +241,9 @@ class Outbound:
         finally:
             counts.busy_seconds += (self.clock() - started).total_seconds()
         crash_point("after_submit")
-        outbox.mark_sent(row.id, refs, self.clock())
+        if not outbox.mark_sent(row.id, refs, self.clock(), attempts=row.attempts):
+            log.error("outbox %d to %s was sent via %s after another box took its claim "
+                      "over: it may reach the recipient twice", row.id, who, modem.name)
         tally.sent(row, self.clock())
         counts.sent += 1
         log.info("outbox %d (%s) sent to %s via %s in %d part(s)", row.id, row.kind, who,
@@ -211,7 +254,7 @@ class Outbound:
         report, then the policy (as after a crash). False with no grace: retry as before."""
         grace = self.policy.sending_grace
         if grace <= timedelta(0) or not sendsteps.await_report(row.id, self.clock(), grace,
-                                                                error):
+                                                                error, attempts=row.attempts):
             return False
         log.warning("outbox %d to %s: %s after its PDU was written: waiting up to %ds for a "
                     "status report before policy %s", row.id, mask_phone(row.to), error,
@@ -228,14 +271,23 @@ class Outbound:
         now = self.clock()
         who = mask_phone(row.to)
         attempts = int(row.attempts)
-        if permanent or attempts >= self.policy.max_attempts:
-            outbox.mark_failed(row.id, error, now)  # under the write lock
+        give_up = permanent or attempts >= self.policy.max_attempts
+        delay = timedelta(0) if soon else backoff_delay(self.policy, attempts)
+        try:  # under the write lock; only this claim's row (not one claimed again since)
+            if give_up:
+                outbox.mark_failed(row.id, error, now, attempts=attempts)
+            else:
+                outbox.requeue(row.id, now + delay, error, attempts=attempts)
+        except LookupError:
+            log.warning("outbox %d to %s: attempt %d via %s failed (%s) after another box "
+                        "took its claim over: left to it", row.id, who, attempts, modem.name,
+                        error)
+            return
+        if give_up:
             counts.failed += 1
             log.error("outbox %d (%s) to %s FAILED after %d attempt(s) via %s: %s", row.id,
                       row.kind, who, attempts, modem.name, error)
             return
-        delay = timedelta(0) if soon else backoff_delay(self.policy, attempts)
-        outbox.requeue(row.id, now + delay, error)  # under the write lock
         tally.retried()
         log.warning("outbox %d (%s) to %s: attempt %d via %s failed (%s); retry in %ds",
                     row.id, row.kind, who, attempts, modem.name, error,
@@ -257,6 +309,7 @@ class Outbound:
         left unconfirmed (same modem and recipient). Unconfirmed rows whose grace ran out
         get the policy here too (checked about once a second).
         """
+        self.renew_leases()
         self.expire_unconfirmed()
         try:
             items = [self._reports.get(timeout=timeout)]
@@ -301,14 +354,28 @@ class Outbound:
             if report.recipient is not None and all(r != report for _, r in self._unmatched):
                 self._unmatched.append((tick, report))
 
+    def renew_leases(self) -> int:
+        """Hold this box's claims in flight for another lease (a fleet's box: four times
+        per lease), so that a long send is never taken over while this box runs; returns
+        how many were renewed."""
+        tick = time.monotonic()
+        if self.policy.box is None or tick < self._next_renewal:
+            return 0
+        self._next_renewal = tick + self.policy.lease.total_seconds() / 4
+        with self._flight_lock:
+            claims = [c for c, since in self._flight.items() if tick - since < RENEW_AT_MOST]
+        return leases.renew(claims, self.clock() + self.policy.lease)
+
     def expire_unconfirmed(self) -> list[int]:
-        """Apply the policy to unconfirmed rows past their grace (at most once a second)."""
+        """Apply the policy to unconfirmed rows past their grace (at most once a second);
+        rows taken over in doubt wait for their modem first (`store.leases`)."""
         tick = time.monotonic()
         if tick < self._next_expiry:
             return []
         self._next_expiry = tick + 1.0
         if self.policy.box is not None:  # a box of a fleet died: its claims, once expired
             recover_interrupted(self.policy, self.clock(), others=True)
+            leases.hold_in_doubt(self.clock(), self.policy.sending_grace, self.policy.hold)
         rows = sendsteps.expire_unconfirmed(self.policy.on_sending, self.clock())
         for row_id, to in rows:
             _log_policy(self.policy, row_id, mask_phone(to),

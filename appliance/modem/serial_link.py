@@ -235,7 +235,14 @@ class SerialLink:
                         self._dirty = True
                         raise ModemTimeout(f"{self.name}: no '> ' prompt for {command}")
                     if on_step is not None:
-                        on_step("prompt")
+                        try:
+                            on_step("prompt")
+                        except BaseException:
+                            # The sender called it off (its claim was taken over): cancel
+                            # the prompt, so the modem sends nothing and waits for no PDU.
+                            self._write(ESC)
+                            self._dirty = True
+                            raise
                     self._write(payload.encode("ascii") + CTRL_Z)
                     if on_step is not None:
                         on_step("written")

@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 BACKUP_DIR_NAME = "backups"
-_NAME = re.compile(r"^appliance-(\d{8}T\d{6}Z)\.sqlite$")
+_NAME = re.compile(r"^appliance-(\d{8}T\d{6}Z)(\.[a-z]+)$")
 _STAMP = "%Y%m%dT%H%M%SZ"
 
 
@@ -32,20 +32,22 @@ class BackupResult:
     removed: tuple[Path, ...]
 
 
-def backup_name(now: datetime) -> str:
-    """The file name of a backup taken at `now` (UTC, sortable)."""
-    return f"appliance-{now.astimezone(UTC).strftime(_STAMP)}.sqlite"
+def backup_name(now: datetime, suffix: str = ".sqlite") -> str:
+    """The file name of a backup taken at `now` (UTC, sortable); `.pgdump` for PostgreSQL."""
+    return f"appliance-{now.astimezone(UTC).strftime(_STAMP)}{suffix}"
 
 
-def backups_to_remove(names: Iterable[str], now: datetime, keep_days: int) -> list[str]:
-    """Which backup files are older than `keep_days` days; never the newest one.
+def backups_to_remove(names: Iterable[str], now: datetime, keep_days: int,
+                      suffix: str = ".sqlite") -> list[str]:
+    """Which backup files (of this `suffix`) are older than `keep_days` days; never the
+    newest one.
 
     Files whose name is not one of ours are never touched.
     """
     dated: list[tuple[datetime, str]] = []
     for name in names:
         match = _NAME.match(name)
-        if match:
+        if match and match[2] == suffix:
             dated.append((datetime.strptime(match[1], _STAMP).replace(tzinfo=UTC), name))
     dated.sort()
     if not dated:

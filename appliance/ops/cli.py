@@ -24,6 +24,7 @@ from appliance.config import load_or_exit
 from appliance.ops.backup import BACKUP_DIR_NAME, backup_database
 from appliance.ops.checks import Check, Status, exit_code
 from appliance.ops.doctor import run_doctor
+from appliance.ops.pgbackup import PgBackupError, dump_database
 from appliance.ops.privacy import private_start
 from appliance.ops.status import StatusReport, gather_status, human_age
 from appliance.store.db import StoreError
@@ -190,20 +191,35 @@ def status_command(config_path: Path, as_json: bool) -> None:
 @click.option("--dest", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Directory for the copies (default: backups/ next to the database).")
 def backup_command(config_path: Path, keep: int, dest: Path | None) -> None:
-    """Copy the database online (SQLite backup API), verify the copy, prune old ones."""
+    """Copy the database online (SQLite backup API, or pg_dump with `[database] url`),
+    verify the copy, prune old ones."""
     settings = load_or_exit(config_path)
-    if settings.database_url is not None:  # SQLite's online backup has nothing to copy
-        click.echo(t("ops.backup.postgres"), err=True)
-        sys.exit(1)
     private_start(settings.database)  # a manual run's umask must not widen the copies
     database = Path(settings.database)
     target = dest if dest is not None else database.parent / BACKUP_DIR_NAME
+    if settings.database_url is not None:
+        _backup_postgres(settings.database_url, target, keep)
+        return
     try:
         result = backup_database(database, target, _now(), keep)
     except FileNotFoundError:
         click.echo(t("ops.backup.no_db", path=database), err=True)
         sys.exit(1)
     except (sqlite3.Error, OSError) as exc:
+        click.echo(t("ops.backup.failed", error=exc), err=True)
+        sys.exit(1)
+    click.echo(t("ops.backup.done", path=result.path, size=result.size,
+                 removed=len(result.removed)))
+
+
+def _backup_postgres(url: str, target: Path, keep: int) -> None:
+    """`backup` of the shared PostgreSQL database (`ops.pgbackup`): exit 1 on failure."""
+    try:
+        result = dump_database(url, target, _now(), keep)
+    except FileNotFoundError as exc:
+        click.echo(t("ops.backup.no_pg_tool", tool=exc.args[0]), err=True)
+        sys.exit(1)
+    except (PgBackupError, OSError) as exc:
         click.echo(t("ops.backup.failed", error=exc), err=True)
         sys.exit(1)
     click.echo(t("ops.backup.done", path=result.path, size=result.size,

@@ -299,6 +299,13 @@ def _v6_fleet(db: peewee.Database) -> None:
         '"seen_at" TEXT NOT NULL)')
 
 
+def _v7_held_at(db: peewee.Database) -> None:
+    # A row whose box lost its claim after writing the PDU (dead or stuck): when another
+    # box took it over. Until that box's modem is seen again (modem_presence) or the hold
+    # ends, the policy waits: the modem holds the status report that would settle it.
+    _ddl(db, 'ALTER TABLE "outbox_message" ADD COLUMN "held_at" TEXT')
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int
@@ -313,6 +320,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "Serbian, alerts on/off, cards and bank requests (issue 12)", _v4_commands),
     Migration(5, "guards: top-ups waiting for a code, inbound SMSC, SIM change", _v5_guards),
     Migration(6, "fleet: outbox claims with box and lease, modem presence", _v6_fleet),
+    Migration(7, "fleet: a dead box's in-doubt rows wait for its modem", _v7_held_at),
 )
 LATEST_VERSION: int = MIGRATIONS[-1].version
 

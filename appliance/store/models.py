@@ -158,6 +158,9 @@ class OutboxMessage(BaseModel):
     # The box whose modem claimed it, and until when that claim holds (DESIGN §10).
     box = peewee.CharField(null=True)
     lease_until = UTCDateTimeField(null=True)
+    # When another box took over this row, in doubt (PDU written), from its lapsed claim:
+    # the policy then waits for the claim's modem to be seen again (store.leases).
+    held_at = UTCDateTimeField(null=True)
 
     def refs(self) -> list[int]:
         """The +CMGS references as integers."""

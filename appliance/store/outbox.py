@@ -67,8 +67,8 @@ RETURNING id, "to", text, kind, attempts,
 """
 _SENT_SQL = """
 UPDATE outbox_message SET state = 'sent', modem_refs = ?, sent_at = ?, last_error = NULL
- WHERE id = ? AND state = 'sending'
-"""
+ WHERE id = ? AND state = 'sending'"""
+_CLAIM = " AND attempts = ?"  # that claim's, not a later one's (store.leases)
 
 
 @dataclass(frozen=True)
@@ -110,14 +110,17 @@ def claim_next_outbox(excluded: Collection[str], now: datetime, claimer: str, *,
                          None if row[5] is None else parse_utc_text(str(row[5])))
 
 
-def mark_sent(message_id: int, refs: Sequence[int], now: datetime) -> bool:
+def mark_sent(message_id: int, refs: Sequence[int], now: datetime, *,
+              attempts: int | None = None) -> bool:
     """sending → sent with the modem's references (one per part).
 
-    False (and nothing changed) when the row is not in `sending`.
+    False (and nothing changed) when the row is not in `sending`, or, with `attempts`, no
+    longer in that claim (taken over and claimed again: store.leases).
     """
+    params: list[object] = [",".join(str(int(r)) for r in refs), utc_text(now), message_id]
     with writing():
-        cursor = database.execute_sql(_SENT_SQL, [",".join(str(int(r)) for r in refs),
-                                                  utc_text(now), message_id])
+        cursor = database.execute_sql(_SENT_SQL + ("" if attempts is None else _CLAIM),
+                                      params + ([] if attempts is None else [attempts]))
     return bool(cursor.rowcount == 1)
 
 
@@ -283,29 +286,33 @@ def enqueue_outbox(
     return row
 
 
-def _update_outbox(message_id: int, from_states: tuple[str, ...], **values: Any) -> None:
+def _update_outbox(message_id: int, from_states: tuple[str, ...], attempts: int | None,
+                   **values: Any) -> None:
     # The daemon's writers queue for the lock (writing), like the hot path above.
+    where = (OutboxMessage.id == message_id) & OutboxMessage.state.in_(from_states)
+    if attempts is not None:  # only this claim's row, not one claimed again since
+        where &= OutboxMessage.attempts == attempts
     with writing():
-        changed = (
-            OutboxMessage.update(**values)
-            .where((OutboxMessage.id == message_id) & OutboxMessage.state.in_(from_states))
-            .execute()
-        )
+        changed = OutboxMessage.update(**values).where(where).execute()
     if not changed:
         raise LookupError(f"outbox message {message_id} is not in state {'/'.join(from_states)}")
 
 
-def mark_failed(message_id: int, error: str, now: datetime) -> None:
-    """Give up on a message (from queued or sending): state failed, with the reason."""
+def mark_failed(message_id: int, error: str, now: datetime, *,
+                attempts: int | None = None) -> None:
+    """Give up on a message (from queued or sending): state failed, with the reason.
+    With `attempts`: only the claim that made that attempt (LookupError otherwise)."""
     del now  # kept in the signature for symmetry and future use (a failed_at column)
-    _update_outbox(message_id, ("queued", "sending"), state="failed", last_error=error)
+    _update_outbox(message_id, ("queued", "sending"), attempts, state="failed",
+                   last_error=error)
 
 
-def requeue(message_id: int, next_at: datetime, error: str) -> None:
-    """sending → queued after a transient failure; due again at `next_at`."""
-    _update_outbox(
-        message_id, ("sending",), state="queued", next_attempt_at=next_at, last_error=error
-    )
+def requeue(message_id: int, next_at: datetime, error: str, *,
+            attempts: int | None = None) -> None:
+    """sending → queued after a transient failure; due again at `next_at` (with
+    `attempts`: only the claim that made that attempt)."""
+    _update_outbox(message_id, ("sending",), attempts, state="queued",
+                   next_attempt_at=next_at, last_error=error)
 
 
 def mark_delivered(modem: str, ref: int, now: datetime) -> OutboxMessage | None:

@@ -1,7 +1,8 @@
 """How far a send got, and what a crash mid-send leaves (I5, issue 16).
 
 A claimed row (`sending`) has `send_step` NULL until its first PDU is about to be
-written; then `'pdu'` (one fixed UPDATE, `mark_pdu_step`). After a crash:
+written; then `'pdu'` (one fixed UPDATE: `leases.claim_pdu`, which checks the claim is
+still this box's first; `mark_pdu_step` without that check). After a crash:
 - `sending` with no step: nothing can have reached the network; requeued, no risk;
 - `sending` at `'pdu'`: it may have gone out. With a grace period it becomes
   `'unconfirmed'` (still `sending`), due for the policy at `next_attempt_at`; a status
@@ -9,6 +10,8 @@ written; then `'pdu'` (one fixed UPDATE, `mark_pdu_step`). After a crash:
   else `expire_unconfirmed` applies the policy ('resend' or 'fail').
 A send the modem broke off after its PDU was written (no answer, the port gone) is the
 same case while the daemon runs: `await_report` makes it `'unconfirmed'` at once.
+In a fleet, a row another box took over at `'pdu'` (its own box dead or stuck) also
+waits for its modem to be seen again (`held_at`, `store.leases.hold_in_doubt`).
 """
 
 from __future__ import annotations
@@ -33,9 +36,11 @@ DEFAULT_LEASE = timedelta(seconds=120)
 _PDU_STEP_SQL = (
     "UPDATE outbox_message SET send_step = 'pdu' WHERE id = ? AND state = 'sending'"
 )
-_UNCONFIRMED_SQL = (
-    "SELECT id, sending_at, text FROM outbox_message WHERE state = 'sending' "
-    "AND send_step = 'unconfirmed' AND modem = ? AND \"to\" = ? ORDER BY id"
+# Every row to that recipient through that modem that may have gone out unrecorded: one
+# in flight ('pdu', its +CMGS answer not yet recorded) or in doubt ('unconfirmed').
+_IN_DOUBT_SQL = (
+    "SELECT id, sending_at, text, send_step FROM outbox_message WHERE state = 'sending' "
+    "AND send_step IN ('pdu', 'unconfirmed') AND modem = ? AND \"to\" = ? ORDER BY id"
 )
 _SETTLE_SQL = (
     "UPDATE outbox_message SET state = 'delivered', send_step = NULL, modem_refs = ?, "
@@ -47,6 +52,7 @@ _AWAIT_SQL = (
     "UPDATE outbox_message SET send_step = 'unconfirmed', next_attempt_at = ?, "
     "last_error = ? WHERE id = ? AND state = 'sending'"
 )
+_CLAIM = " AND attempts = ?"  # this claim's, not a later one's (store.leases)
 # A delivered report seen before for this recipient and reference (a stored report read
 # again after a kill, before its slot was deleted) settles nothing: that row is settled.
 _REPORTED_SQL = (
@@ -89,7 +95,8 @@ def _apply_policy(ids: list[int], policy: SendingPolicy, now: datetime, why: str
         values = {"state": "failed", "last_error": f"{why}; failed by policy"}
     else:
         raise ValueError(f"unknown sending policy {policy!r}")
-    OutboxMessage.update(send_step=None, **values).where(OutboxMessage.id.in_(ids)).execute()
+    OutboxMessage.update(send_step=None, held_at=None, **values).where(
+        OutboxMessage.id.in_(ids)).execute()
 
 
 def _leftovers(box: str | None, others: bool, stamp: str) -> tuple[str, list[str]]:
@@ -108,18 +115,21 @@ def _leftovers(box: str | None, others: bool, stamp: str) -> tuple[str, list[str
 
 def recover_sending(policy: SendingPolicy, now: datetime,
                     grace: timedelta = timedelta(0), *, box: str | None = None,
-                    others: bool = False) -> Recovery:
+                    others: bool = False, hold: timedelta = timedelta(0)) -> Recovery:
     """After a crash: sort the rows left in `sending` by how far they got (module doc);
     with `box`, only the rows `_leftovers` names (a fleet's other boxes are alive).
 
-    Rows already `'unconfirmed'` (an earlier crash) keep their deadline.
+    Rows already `'unconfirmed'` (an earlier crash) keep their deadline. With a `hold` (and
+    a grace), rows left after their PDU was written are marked `held_at`: they wait for
+    their modem to be seen again (`store.leases`), be it another box's (`others`: that box
+    died or is stuck) or this box's own, opened after this recovery.
     """
     out = Recovery()
     sql, params = _leftovers(box, others, utc_text(now))
     if is_postgres(database):
-        # Two boxes taking over one dead box's rows: the second waits, then sees them
-        # queued (or claimed afresh) and leaves them.
-        sql += " FOR UPDATE"
+        # Taking over: a row another box holds locked is being changed by it (taken over,
+        # its lease renewed, its PDU step): left alone now, looked at again in a second.
+        sql += " FOR UPDATE SKIP LOCKED" if others else " FOR UPDATE"
     if others and not database.execute_sql(sql, params).fetchone():
         return out  # the common case, checked every second: one read, no write lock
     with writing():  # read-then-write: take the write lock first
@@ -136,20 +146,24 @@ def recover_sending(policy: SendingPolicy, now: datetime,
         if out.waiting:
             OutboxMessage.update(
                 send_step="unconfirmed", next_attempt_at=now + grace,
+                held_at=now if hold > timedelta(0) else None,
                 last_error="interrupted after its PDU was written; waiting for a report",
             ).where(OutboxMessage.id.in_(out.waiting)).execute()
         _apply_policy(out.by_policy, policy, now, "interrupted after its PDU was written")
     return out
 
 
-def await_report(message_id: int, now: datetime, grace: timedelta, why: str) -> bool:
+def await_report(message_id: int, now: datetime, grace: timedelta, why: str, *,
+                 attempts: int | None = None) -> bool:
     """A send broken off after its PDU was written (`why`: the modem's error): it may have
     gone out, so it waits `grace` for a status report as after a crash. False when the
-    row was not `sending`."""
+    row was not `sending` (with `attempts`: not in this claim any more)."""
+    params: list[object] = [utc_text(now + grace),
+                            f"{why} after its PDU was written; waiting for a report",
+                            message_id]
     with writing():
-        cursor = database.execute_sql(_AWAIT_SQL, [
-            utc_text(now + grace), f"{why} after its PDU was written; waiting for a report",
-            message_id])
+        cursor = database.execute_sql(_AWAIT_SQL + ("" if attempts is None else _CLAIM),
+                                      params + ([] if attempts is None else [attempts]))
     return bool(cursor.rowcount == 1)
 
 
@@ -169,26 +183,28 @@ def expire_unconfirmed(policy: SendingPolicy, now: datetime) -> list[tuple[int, 
 
 def settle_unconfirmed(modem: str, recipient: str, ref: int, smsc_time: datetime | None,
                        now: datetime) -> int | None:
-    """A delivered report whose reference matched no sent row: mark the oldest
-    unconfirmed row to `recipient` through `modem`, claimed no later than the report's
-    service-centre time (with `CLOCK_SLACK`), as delivered. Returns its id, or None.
-    Multi-part rows are never settled this way: the crash may have come between parts,
-    so they wait for the policy."""
+    """A delivered report whose reference matched no sent row: mark the one row to
+    `recipient` through `modem` that may have gone out unrecorded as delivered, when it is
+    the only one (docs/operations.md, "A crash mid-send"): unconfirmed, of one part, and
+    claimed no later than the report's service-centre time (with `CLOCK_SLACK`). Returns
+    its id, or None. With two such rows (or one still in flight) the report cannot say
+    which went: settling the wrong one would lose the other, so both wait for the policy.
+    Multi-part rows are never settled this way: the crash may have come between parts."""
     with writing():
         if database.execute_sql(_REPORTED_SQL, [modem, recipient, f"%,{int(ref)},%",
                                                 utc_text(now - REPORT_MEMORY)]).fetchone():
             return None
-        for row_id, sending_at, text in database.execute_sql(_UNCONFIRMED_SQL,
-                                                             [modem, recipient]):
-            if segment_count(str(text)) > 1:
-                continue  # one part's report does not say the others went (or will go)
-            claimed = parse_utc_text(str(sending_at)) if sending_at is not None else None
-            if smsc_time is not None and claimed is not None \
-                    and smsc_time + CLOCK_SLACK < claimed:
-                continue  # a report for something sent before this row was claimed
-            stamp = utc_text(now)
-            cursor = database.execute_sql(_SETTLE_SQL, [str(ref), str(ref), stamp, stamp,
-                                                        row_id])
-            if cursor.rowcount == 1:
-                return int(row_id)
-    return None
+        rows = database.execute_sql(_IN_DOUBT_SQL, [modem, recipient]).fetchall()
+        if len(rows) != 1:
+            return None
+        row_id, sending_at, text, step = rows[0]
+        if step != "unconfirmed" or segment_count(str(text)) > 1:
+            return None  # one part's report does not say the others went (or will go)
+        claimed = parse_utc_text(str(sending_at)) if sending_at is not None else None
+        if smsc_time is not None and claimed is not None \
+                and smsc_time + CLOCK_SLACK < claimed:
+            return None  # a report for something sent before this row was claimed
+        stamp = utc_text(now)
+        cursor = database.execute_sql(_SETTLE_SQL, [str(ref), str(ref), stamp, stamp,
+                                                    row_id])
+        return int(row_id) if cursor.rowcount == 1 else None
