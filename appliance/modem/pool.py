@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TypeVar
@@ -160,6 +160,17 @@ class ModemHandle:
             return
         with self._read_port():
             self._require().delete(storage, index)
+
+    def delete_committed(self, slots: Sequence[tuple[str, int]]) -> None:
+        """Delete a listing's messages after their commit, together where the modem can
+        (`Modem.delete_committed`); those handed over by +CMT are acknowledged."""
+        for storage, index in slots:
+            if storage == DIRECT:
+                self.delete_stored(storage, index)
+        stored = [slot for slot in slots if slot[0] != DIRECT]
+        if stored:
+            with self._read_port():
+                self._require().delete_committed(stored)
 
     @contextmanager
     def _read_port(self) -> Iterator[None]:

@@ -31,7 +31,7 @@ from collections.abc import Callable
 
 from appliance.modem.at_answers import parse_cmgl
 from appliance.modem.channel import Channel
-from appliance.modem.errors import ModemError
+from appliance.modem.errors import CmeError, CmsError, CommandError, ModemError
 from appliance.modem.pdu import PduError, decode_status_report
 from appliance.modem.types import STAT_REC_READ, StatusReport, StoredMessage
 from appliance.modem.walk import StorageWalk
@@ -116,26 +116,34 @@ class HeldReports:
             self._noted = [s for s in self._noted if s[0] != storage or s[1] in present]
             self._known.add(storage)
             self._outstanding = {s for s in self._outstanding if s[0] != storage}
+            # (a stored outgoing message is no read one: `AT+CMGD=0,1` leaves it)
             self._outstanding.update((storage, m.index) for m in messages
-                                     if not is_status_report(m))
+                                     if m.received and not is_status_report(m))
             for m in messages:
-                if ((storage, m.index) in self._bulk_gone and m.status == STAT_REC_READ
-                        and is_status_report(m)):
+                if (storage, m.index) in self._bulk_gone and m.status == STAT_REC_READ:
                     self.bulk_works = False
-                    log.warning("modem ignores AT+CMGD=0,1: deleting reports one by one")
+                    log.warning("modem ignores AT+CMGD=0,1: deleting one by one")
             self._bulk_gone = {s for s in self._bulk_gone if s[0] != storage}
+
+    def read_alone(self, slot: Slot) -> None:
+        """A customer's message (or anything but a report handed over) was read outside a
+        listing (`+CMGR`): a read message, not committed, so no bulk delete there."""
+        with self._lock:
+            self._bulk_gone.discard(slot)
+            self._outstanding.add(slot)
 
     def done(self, slot: Slot) -> None:
         """`slot` was deleted (the inbox's delete after its commit, or a report's)."""
         with self._lock:
             self._outstanding.discard(slot)
 
-    def bulk_safe(self, storage: str) -> bool:
-        """Whether every read message in `storage` is a report handed over: listed on
-        this link, no customer's message listed there and not deleted since."""
+    def bulk_safe(self, storage: str, committed: frozenset[int] = frozenset()) -> bool:
+        """Whether every read message in `storage` is a report handed over or one of the
+        `committed` (the inbox's, after its commit): listed on this link, no other
+        customer's message listed there (or read) and not deleted since."""
         with self._lock:
             return (self.bulk_works and storage in self._known
-                    and not any(s[0] == storage for s in self._outstanding))
+                    and all(i in committed for s, i in self._outstanding if s == storage))
 
     def bulk_pending(self, storage: str) -> bool:
         """Whether a bulk delete of `storage` waits only for the inbox to delete the
@@ -143,12 +151,15 @@ class HeldReports:
         with self._lock:
             return self.bulk_works and storage in self._known
 
-    def bulk_deleted(self, storage: str) -> None:
-        """`AT+CMGD=0,1` ran on `storage`: its handed-over reports are gone."""
+    def bulk_deleted(self, storage: str, committed: frozenset[int] = frozenset()) -> None:
+        """`AT+CMGD=0,1` ran on `storage`: its handed-over reports are gone, and the
+        `committed` messages with them."""
         with self._lock:
             gone = {s for s in self._handed if s[0] == storage}
+            gone |= {(storage, i) for i in committed}
             self._bulk_gone |= gone
             self._handed = [s for s in self._handed if s not in gone]
+            self._outstanding -= gone
 
     def noted(self) -> list[Slot]:
         with self._lock:
@@ -273,10 +284,7 @@ class StoredReports:
         handed = self._held.to_delete()
         for storage in dict.fromkeys(s for s, _ in handed):
             slots = [slot for slot in handed if slot[0] == storage]
-            if len(slots) > 1 and self._held.bulk_safe(storage):
-                self._ch.select(storage)
-                self._ch.cmd("AT+CMGD=0,1")
-                self._held.bulk_deleted(storage)
+            if len(slots) > 1 and self._held.bulk_safe(storage) and self._bulk_delete(storage):
                 continue
             if (len(slots) > 1 and self._held.bulk_pending(storage)
                     and self._held.count < HOLD_HARD):
@@ -284,6 +292,20 @@ class StoredReports:
             for slot in slots:
                 self.delete(*slot)
                 self._held.drop(slot)
+
+    def _bulk_delete(self, storage: str, committed: frozenset[int] = frozenset()) -> bool:
+        """`AT+CMGD=0,1` on `storage` (in the session, `bulk_safe` checked): every read
+        message there goes, the handed-over reports and the `committed`. False when the
+        modem refuses it: slot by slot from then on."""
+        self._ch.select(storage)
+        try:
+            self._ch.cmd("AT+CMGD=0,1")
+        except (CmsError, CmeError, CommandError) as exc:
+            self._held.bulk_works = False
+            log.warning("%s: AT+CMGD=0,1 refused (%s): deleting one by one", self.name, exc)
+            return False
+        self._held.bulk_deleted(storage, committed)
+        return True
 
     def _divert_reports(self, messages: list[StoredMessage], listed: tuple[str, ...] = (),
                         *, free: bool = True) -> list[StoredMessage]:
@@ -315,6 +337,7 @@ class StoredReports:
             try:
                 report = decode_status_report(m.pdu, m.length)
             except PduError:
+                self._held.read_alone(slot)  # the inbox's to keep raw, then delete
                 continue
             if self._on_status_report is not None:
                 # It only queues the report; the slot is deleted later, so a kill before

@@ -10,6 +10,7 @@ and the direct-delivery queue, which `Modem` provides.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from appliance.modem.at_answers import parse_cmgl, parse_cmgr
 from appliance.modem.direct import DIRECT, DirectQueue
@@ -79,7 +80,10 @@ class StoredMessages(StoredReports):
                 if exc.code == 321:  # invalid memory index: nothing there
                     return None
                 raise
-        return parse_cmgr(storage, index, lines)
+            msg = parse_cmgr(storage, index, lines)
+            if msg is not None and msg.received and not is_status_report(msg):
+                self._held.read_alone((storage, index))  # read now: no bulk delete there
+        return msg
 
     def delete(self, storage: str, index: int) -> None:
         """Delete exactly one slot (`AT+CMGD=<index>`); an already empty slot is fine.
@@ -88,11 +92,40 @@ class StoredMessages(StoredReports):
             self.acknowledge()  # after the inbox's commit: the network may forget it now
             return
         with self._session():
-            self._ch.select(storage)
-            try:
-                self._ch.cmd(f"AT+CMGD={int(index)}")
-            except CmsError as exc:
-                if exc.code != 321:
-                    raise
-                log.debug("%s: %s/%d already empty", self.name, storage, index)
-            self._slot_freed(storage, index)
+            self._delete_slot(storage, index)
+
+    def delete_committed(self, slots: Sequence[tuple[str, int]]) -> None:
+        """Delete the messages of one listing that the inbox has committed (invariant 1):
+        per storage, one `AT+CMGD=0,1` (every read message) where every read message
+        there is one of them or a status report handed over, else slot by slot. A message
+        that came after the listing is unread: it stays for the next. Those handed over
+        (storage `CMT`) are acknowledged instead, one `AT+CNMA` each."""
+        stored: dict[str, set[int]] = {}
+        for storage, index in slots:
+            if storage == DIRECT:
+                self.acknowledge()
+            else:
+                stored.setdefault(storage, set()).add(int(index))
+        if not stored:
+            return
+        with self._session():
+            for storage, indexes in stored.items():
+                committed = frozenset(indexes)
+                handed = sum(s == storage for s, _ in self._held.to_delete())
+                # one slot alone costs the same either way: the plain delete risks less
+                if (len(committed) + handed > 1 and self._held.bulk_safe(storage, committed)
+                        and self._bulk_delete(storage, committed)):
+                    continue
+                for index in sorted(committed):
+                    self._delete_slot(storage, index)
+
+    def _delete_slot(self, storage: str, index: int) -> None:
+        """`AT+CMGD=<index>` (in the session); an already empty slot is fine."""
+        self._ch.select(storage)
+        try:
+            self._ch.cmd(f"AT+CMGD={int(index)}")
+        except CmsError as exc:
+            if exc.code != 321:
+                raise
+            log.debug("%s: %s/%d already empty", self.name, storage, index)
+        self._slot_freed(storage, index)
