@@ -111,3 +111,21 @@ def test_storage_usage_asks_the_modem_every_time(fake: FakeModemServer,
     fake.deliver("+38344120003", "B")
     assert fake.wait_idle()
     assert modem.storage_usage()["SM"][0] == 2
+
+
+def test_a_storage_listed_whole_for_its_reports_is_not_walked_again_when_due() -> None:
+    """Direct delivery: a listing made to take status reports is that storage's periodic
+    walk (issue 17); the other storage is still walked when due."""
+    now = [0.0]
+    walk = StorageWalk(full_every=60.0, clock=lambda: now[0])
+    walk.reset(("SM", "ME"))
+    assert walk.take(always_first=False) == ("SM", "ME")
+    assert not walk.due(always_first=False)
+    now[0] = 50.0
+    walk.walked("SM")
+    now[0] = 61.0
+    assert walk.due(always_first=False)
+    assert walk.take(always_first=False) == ("ME",)
+    assert not walk.due(always_first=False)
+    now[0] = 111.0
+    assert walk.take(always_first=False) == ("SM",)

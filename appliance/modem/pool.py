@@ -140,7 +140,13 @@ class ModemHandle:
 
     # -- the calls the flows make -----------------------------------------------------
     def list_stored(self) -> list[StoredPdu]:
-        """Every message stored on the modem, from both SIM (SM) and phone (ME) storage."""
+        """Every message stored on the modem, from both SIM (SM) and phone (ME) storage
+        (in direct delivery, those handed over first: without the port when no storage is
+        due a listing)."""
+        modem = self._modem
+        handed = modem.take_handed() if modem is not None and self.healthy else None
+        if handed is not None:
+            return [StoredPdu(m.storage, m.index, m.pdu, m.received) for m in handed]
         with self._read_port():
             modem = self._require()
             return [StoredPdu(m.storage, m.index, m.pdu, m.received) for m in modem.list_stored()]

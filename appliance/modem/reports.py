@@ -42,6 +42,11 @@ _MTI_STATUS_REPORT = 0x02
 # Slots reports may hold on the modem before they are taken at once: under half of the
 # smallest SIM in the field (20 slots), the rest left to customers' messages.
 HOLD_MAX = 8
+# ... in direct delivery, where customers' messages are handed over (+CMT), not stored:
+# the storage holds the reports alone but for messages the modem stores after it gave up
+# on an acknowledgement, for which 4 of those 20 slots stay free. Each taking of the
+# reports costs a listing and a bulk delete whatever their number (issue 17).
+HOLD_DIRECT = 16
 # Handed-over reports freed by one bulk delete as soon as it is safe (the inbox deleted
 # the last customer's message it listed): each one held makes every listing longer.
 BULK_AT = 4
@@ -219,8 +224,13 @@ class StoredReports:
         if not self.direct:
             # the inbox's next listing (made anyway) walks that storage and reads it
             self._walk.notice(storage)
-        if self._held.note((storage, index)) >= HOLD_MAX:
+        if self._held.note((storage, index)) >= self.hold_max:
             self.collect_reports()
+
+    @property
+    def hold_max(self) -> int:
+        """Reports held before they are taken at once (`HOLD_MAX`, `HOLD_DIRECT`)."""
+        return HOLD_DIRECT if self.direct else HOLD_MAX
 
     def collect_reports(self) -> bool:
         """Read the noted reports, hand them over, delete the handed-over ones: when the
@@ -255,6 +265,7 @@ class StoredReports:
     def _list_reports(self, storage: str) -> None:
         self._ch.select(storage)
         messages = parse_cmgl(storage, self._ch.cmd("AT+CMGL=4", timeout=self.list_timeout))
+        self._walk.walked(storage)  # a whole listing: what is not a report goes to the inbox
         for m in self._divert_reports(messages, (storage,), free=False):
             self._tell_inbox(storage, m.index)  # listed (read) now: the inbox lists it next
 
@@ -317,7 +328,7 @@ class StoredReports:
         if self._on_status_report is None or not any(is_status_report(m) for m in messages):
             return messages
         taken = self._hand_over(messages)
-        if free and self._held.count >= HOLD_MAX:
+        if free and self._held.count >= self.hold_max:
             self._free_slots()
         return [m for m in messages if (m.storage, m.index) not in taken]
 

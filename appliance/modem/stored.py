@@ -70,6 +70,14 @@ class StoredMessages(StoredReports):
                 self._ch.attempt(f"AT+CNMI={self.cnmi}")
         return handed + stored
 
+    def take_handed(self) -> list[StoredMessage] | None:
+        """In direct delivery with no storage due a listing: the messages handed over
+        (`+CMT`), taken without the port, so the inbox commits them while a send is on
+        the radio (issue 17); None when `list_stored()` must list a storage."""
+        if not self.direct or self._walk.due(always_first=False):
+            return None
+        return self._direct.take()
+
     def read(self, storage: str, index: int) -> StoredMessage | None:
         """One stored message (`AT+CMGR`), or None when the slot is empty."""
         with self._session():
