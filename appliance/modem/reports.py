@@ -225,19 +225,22 @@ class StoredReports:
             # the inbox's next listing (made anyway) walks that storage and reads it
             self._walk.notice(storage)
         if self._held.note((storage, index)) >= self.hold_max:
-            self.collect_reports()
+            self.collect_reports(idle=False)
 
     @property
     def hold_max(self) -> int:
         """Reports held before they are taken at once (`HOLD_MAX`, `HOLD_DIRECT`)."""
         return HOLD_DIRECT if self.direct else HOLD_MAX
 
-    def collect_reports(self) -> bool:
+    def collect_reports(self, *, idle: bool = True) -> bool:
         """Read the noted reports, hand them over, delete the handed-over ones: when the
-        modem would idle (nothing to send), or the reports held reach `HOLD_MAX`. Deletes
-        that a bulk delete will do once the inbox has deleted the messages it listed wait
-        for it, up to `HOLD_HARD` reports held. Returns whether it found anything to do;
-        a failure leaves the slots for a later look."""
+        modem would idle (nothing to send; `idle`: the run of sends, if any, is over), or
+        the reports held reach `HOLD_MAX`. Deletes that a bulk delete will do once the
+        inbox has deleted the messages it listed wait for it, up to `HOLD_HARD` reports
+        held. Returns whether it found anything to do; a failure leaves the slots for a
+        later look."""
+        if idle:
+            self._walk.sending = False
         if self._held.count == 0:
             return False
         try:

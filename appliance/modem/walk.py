@@ -2,7 +2,10 @@
 other only when the modem said it holds something there (a `+CMTI` naming it, messages
 found there last time), after an init, and at least every `full_every` seconds (a notice
 can be lost: a full storage sends none) unless listed meanwhile for another reason (the
-status reports it holds: `modem/reports.py`)."""
+status reports it holds: `modem/reports.py`). While a run of sends is on (`sending`),
+that periodic walk waits, up to `busy_every`: each costs the radio a listing and two
+storage switches between two sends, and a storage that fills meanwhile holds messages
+back at the network, which then stop coming and end the run (issue 17)."""
 
 from __future__ import annotations
 
@@ -15,8 +18,10 @@ class StorageWalk:
     """The storages to list next; thread-safe (notices arrive on the link's thread)."""
 
     def __init__(self, full_every: float = 60.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, busy_every: float = 300.0) -> None:
         self.full_every = full_every
+        self.busy_every = busy_every
+        self.sending = False  # a run of sends is on (set by the sender, cleared when idle)
         self._clock = clock
         self._lock = threading.Lock()
         self._storages: tuple[str, ...] = ("SM",)
@@ -55,9 +60,10 @@ class StorageWalk:
 
     def _wanted(self, always_first: bool) -> tuple[str, ...]:
         now = self._clock()
+        late = self.busy_every - self.full_every if self.sending else 0.0
         return tuple(s for s in self._storages
                      if (always_first and s == self._storages[0]) or s in self._maybe
-                     or now >= self._due.get(s, 0.0))
+                     or now >= self._due.get(s, 0.0) + late)
 
     def walked(self, storage: str) -> None:
         """`storage` was listed whole outside `take` (its periodic walk is done)."""

@@ -213,6 +213,7 @@ class Modem(FactQueries, StoredMessages):
         pdus = encode_submit(to, text, ucs2=ucs2, request_report=request_report,
                              ref=next(self._concat_refs) % 256)
         with self._session() as link:
+            self._walk.sending = more  # a run of sends: no periodic walk between them
             if more or len(pdus) > 1:
                 self._relay.keep(self._ch, link)
             refs: list[int] = []
