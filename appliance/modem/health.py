@@ -31,6 +31,9 @@ class HealthPolicy:
     # facts (signal, registration, ...) are asked at most this often while it is busy
     # (every check_interval otherwise): each asking is a dozen commands of radio time.
     busy_facts_interval: float = 300.0
+    # ... and up to this long while a run of sends is on (once asked since the start):
+    # between two sends they are radio time lost (issue 17)
+    sending_facts_interval: float = 900.0
     tick: float = 0.2  # how often the thread looks (cheap: no I/O unless something is due)
 
 
@@ -107,6 +110,10 @@ class Health(LoopThread):
                 busy = now - handle.answered_at() < self.policy.check_interval
                 if busy and now < self._facts_due.get(handle.name, 0.0):
                     continue  # its own commands show it alive (a burst of sends)
+                asked = self._facts_due.get(handle.name)
+                if busy and handle.backlog and asked is not None and now < asked + (
+                        self.policy.sending_facts_interval - self.policy.busy_facts_interval):
+                    continue  # sending: the facts wait for a pause (or their longest wait)
                 self._facts_due[handle.name] = now + self.policy.busy_facts_interval
                 try:
                     handle.ping()
