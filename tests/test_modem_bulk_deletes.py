@@ -182,3 +182,26 @@ def test_kill_between_commit_and_bulk_delete_loses_and_doubles_nothing(
     assert [r[0] for r in rows] == ["handled"] * len(asks)
     assert "AT+CMGD=0,1" in _deletes(fakes.modem)
 
+
+
+def test_a_message_of_unknown_status_or_an_unreadable_header_keeps_the_bulk_delete_off(
+        ) -> None:
+    """What the inbox does not commit must not be taken by `AT+CMGD=0,1`: a message whose
+    status we do not know may be a read one; a listing that named a message we could not
+    parse (`parse_cmgl` skips a header without an index) is not whole."""
+    from appliance.modem.at_answers import cmgl_headers, parse_cmgl
+    from appliance.modem.reports import HeldReports
+    from appliance.modem.types import StoredMessage
+
+    held = HeldReports()
+    held.listed("SM", [StoredMessage("SM", 1, 1, "00"), StoredMessage("SM", 2, 3, "00")])
+    assert held.bulk_safe("SM", frozenset({1}))  # a sent one stored (3) is left by it
+    held.listed("SM", [StoredMessage("SM", 1, 1, "00"), StoredMessage("SM", 2, -1, "00")])
+    assert not held.bulk_safe("SM", frozenset({1}))
+    lines = ["+CMGL: 1,1,,20", "0791", "+CMGL: ,1,,20", "0791"]
+    assert len(parse_cmgl("SM", lines)) == 1
+    assert cmgl_headers(lines) == 2
+    held.listed("SM", [StoredMessage("SM", 1, 1, "00")])
+    assert held.bulk_safe("SM", frozenset({1}))
+    held.unsure("SM")
+    assert not held.bulk_safe("SM", frozenset({1}))

@@ -29,11 +29,17 @@ import logging
 import threading
 from collections.abc import Callable
 
-from appliance.modem.at_answers import parse_cmgl
+from appliance.modem.at_answers import cmgl_headers, parse_cmgl
 from appliance.modem.channel import Channel
 from appliance.modem.errors import CmeError, CmsError, CommandError, ModemError
 from appliance.modem.pdu import PduError, decode_status_report
-from appliance.modem.types import STAT_REC_READ, StatusReport, StoredMessage
+from appliance.modem.types import (
+    STAT_REC_READ,
+    STAT_STO_SENT,
+    STAT_STO_UNSENT,
+    StatusReport,
+    StoredMessage,
+)
 from appliance.modem.walk import StorageWalk
 
 log = logging.getLogger(__name__)
@@ -55,6 +61,7 @@ BULK_AT = 4
 HOLD_HARD = HOLD_MAX + BULK_AT
 
 Slot = tuple[str, int]
+_OUTGOING = (STAT_STO_UNSENT, STAT_STO_SENT)
 
 
 def is_status_report(m: StoredMessage) -> bool:
@@ -121,14 +128,21 @@ class HeldReports:
             self._noted = [s for s in self._noted if s[0] != storage or s[1] in present]
             self._known.add(storage)
             self._outstanding = {s for s in self._outstanding if s[0] != storage}
-            # (a stored outgoing message is no read one: `AT+CMGD=0,1` leaves it)
+            # (a stored outgoing message is no read one: `AT+CMGD=0,1` leaves it; one of
+            # a status the modem gave and we do not know may be)
             self._outstanding.update((storage, m.index) for m in messages
-                                     if m.received and not is_status_report(m))
+                                     if m.status not in _OUTGOING and not is_status_report(m))
             for m in messages:
                 if (storage, m.index) in self._bulk_gone and m.status == STAT_REC_READ:
                     self.bulk_works = False
                     log.warning("modem ignores AT+CMGD=0,1: deleting one by one")
             self._bulk_gone = {s for s in self._bulk_gone if s[0] != storage}
+
+    def unsure(self, storage: str) -> None:
+        """A listing of `storage` named messages we could not read (a header without an
+        index): no bulk delete there until a listing shows every one."""
+        with self._lock:
+            self._known.discard(storage)
 
     def read_alone(self, slot: Slot) -> None:
         """A customer's message (or anything but a report handed over) was read outside a
@@ -267,10 +281,13 @@ class StoredReports:
 
     def _list_reports(self, storage: str) -> None:
         self._ch.select(storage)
-        messages = parse_cmgl(storage, self._ch.cmd("AT+CMGL=4", timeout=self.list_timeout))
+        lines = self._ch.cmd("AT+CMGL=4", timeout=self.list_timeout)
+        messages = parse_cmgl(storage, lines)
         self._walk.walked(storage)  # a whole listing: what is not a report goes to the inbox
         for m in self._divert_reports(messages, (storage,), free=False):
             self._tell_inbox(storage, m.index)  # listed (read) now: the inbox lists it next
+        if cmgl_headers(lines) != len(messages):
+            self._held.unsure(storage)
 
     def _tell_inbox(self, storage: str, index: int) -> None:
         self._walk.notice(storage)

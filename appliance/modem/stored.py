@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from appliance.modem.at_answers import parse_cmgl, parse_cmgr
+from appliance.modem.at_answers import cmgl_headers, parse_cmgl, parse_cmgr
 from appliance.modem.direct import DIRECT, DirectQueue
 from appliance.modem.errors import CmeError, CmsError, CommandError
 from appliance.modem.reports import StoredReports, is_status_report
@@ -43,6 +43,7 @@ class StoredMessages(StoredReports):
         or due (a message the modem stored anyway).
         """
         found: dict[str, list[StoredMessage]] = {}
+        unsure: list[str] = []  # listed, but not every message it named could be read
         with self._session():
             handed = self._direct.take()
             # the storage selected now first: no switch back and forth per listing
@@ -60,10 +61,14 @@ class StoredMessages(StoredReports):
                     self._walk.found(storage)
                     raise
                 found[storage] = parse_cmgl(storage, lines)
+                if cmgl_headers(lines) != len(found[storage]):
+                    unsure.append(storage)
                 if not all(map(is_status_report, found[storage])):  # reports: `_held`'s
                     self._walk.found(storage)
             listed = [m for storage in self._storages for m in found.get(storage, [])]
             stored = self._divert_reports(listed, tuple(found))
+            for storage in unsure:
+                self._held.unsure(storage)  # no bulk delete there: one may be unread by us
             if self.direct and any(m.received for m in stored):
                 # stored, not handed over: the modem may have dropped to +CNMI mt=0
                 # after an acknowledgement that did not come (the box was down)
