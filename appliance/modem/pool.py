@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TypeVar
@@ -167,9 +167,10 @@ class ModemHandle:
         with self._read_port():
             self._require().delete(storage, index)
 
-    def delete_committed(self, slots: Sequence[tuple[str, int]]) -> None:
+    def delete_committed(self, slots: Iterable[tuple[str, int]]) -> None:
         """Delete a listing's messages after their commit, together where the modem can
         (`Modem.delete_committed`); those handed over by +CMT are acknowledged."""
+        slots = list(slots)
         for storage, index in slots:
             if storage == DIRECT:
                 self.delete_stored(storage, index)
