@@ -9,7 +9,10 @@ own record of what it spent its time on (`FakeModemServer.timeline()`, model sec
 - the share of modem time (first arrival to last reply accepted) spent in `+CMGS`;
 - AT commands per inbound (by command, the deletes apart) and per reply;
 - messages per second against the burst's physical limit: replies over the sum of their
-  `+CMGS` transmission times (what a modem that never did anything else would reach).
+  `+CMGS` transmission times (what a modem that never did anything else would reach);
+- where the rest went: each command's modem time, and the modem's idle time by the two
+  commands it fell between (the daemon's turnarounds: `<message> -> +CMGS` is one send's
+  answer to the next send's command).
 
 Run: .venv/bin/python bench/radio.py [--messages 200] [--time-scale 0.05] [--json]
 """
@@ -46,6 +49,7 @@ DELETE = "+CMGD"
 # reports at once: AT+CMGD=0,1); the listings that read them with the messages count
 # as the inbound's.
 REPORT = "+CMGR"
+IDLE_ROWS = 5  # the largest idle gaps (between which two commands) the table shows
 
 
 @dataclass
@@ -66,6 +70,9 @@ class Result:
     # per command name: model seconds the modem spent on it, and idle just before it
     busy_by: dict[str, float] = field(default_factory=dict)
     idle_before: dict[str, float] = field(default_factory=dict)
+    # model seconds the modem was idle between one command and the next, per pair
+    # ("<message> -> +CMGS": from a send's answer to the next send's command)
+    idle_between: dict[str, float] = field(default_factory=dict)
     # +CNMA that acknowledged a status report (+CDS under +CSMS=1): the reply's, not
     # the inbound's
     report_acks: int = 0
@@ -129,12 +136,18 @@ def measure(timeline: list[Busy], t0: datetime, messages: int, time_scale: float
     burst = [b for b in burst if b.at <= last.at]
     busy_by: Counter[str] = Counter()
     idle_before: Counter[str] = Counter()
+    idle_between: Counter[str] = Counter()
     free_at = t0.timestamp()  # when the modem was last done (real seconds)
+    last = "(burst start)"
     for b in sorted(burst, key=lambda b: b.at):
         start = b.at.timestamp()
-        idle_before[b.command] += max(0.0, start - free_at) / time_scale
+        idle = max(0.0, start - free_at) / time_scale
+        idle_before[b.command] += idle
+        if idle > 0:
+            idle_between[f"{last} -> {b.command}"] += idle
         busy_by[b.command] += b.seconds
         free_at = max(free_at, start + b.seconds * time_scale)
+        last = b.command
     return Result(
         messages=messages, replies=len(sends), time_scale=time_scale, gap=gap,
         receive=receive, cmms=cmms, report_acks=report_acks,
@@ -143,7 +156,8 @@ def measure(timeline: list[Busy], t0: datetime, messages: int, time_scale: float
         transmit_s=sum(b.seconds for b in sends),
         busy_s=sum(b.seconds for b in burst),
         commands=dict(Counter(b.command for b in burst).most_common()),
-        busy_by=dict(busy_by), idle_before=dict(idle_before))
+        busy_by=dict(busy_by), idle_before=dict(idle_before),
+        idle_between=dict(idle_between.most_common()))
 
 
 def run(tmp: Path, messages: int, time_scale: float, gap: float, seed: int, *,
@@ -218,6 +232,9 @@ def table(r: Result) -> Table:
         t.add_row(f"  {name}", f"{n}",
                   f"{r.busy_by.get(name, 0.0):.1f} s busy ({share:.1f} %), "
                   f"{r.idle_before.get(name, 0.0):.1f} s idle before it")
+    for pair, idle in list(r.idle_between.items())[:IDLE_ROWS]:
+        t.add_row(f"  idle {pair}", f"{idle:.2f} s",
+                  f"{100 * idle / r.elapsed_s if r.elapsed_s else 0.0:.2f} % of the elapsed")
     return t
 
 

@@ -37,14 +37,15 @@ def test_ci_sized_burst_gives_a_consistent_table() -> None:
     assert r["inbound_commands"] == sum(
         n for c, n in r["commands"].items() if c not in ("+CMGS", "<message>", "+CMMS",
                                                          "+CMGD", "+CMGR"))
-    # each inbound deleted once, after its commit; the stored status reports (those that
-    # came back before the last reply) read alone at most once each, deleted one by one
-    # or several at once
+    # each inbound deleted after its commit, a listing's together (one AT+CMGD=0,1, which
+    # frees the status reports listed with them too); the stored reports (those that came
+    # back before the last reply) read alone at most once each, deleted one by one or
+    # several at once
     reads = r["commands"].get("+CMGR", 0)
-    report_deletes = r["commands"]["+CMGD"] - 10
+    deletes = r["commands"]["+CMGD"]
     assert 0 <= reads <= 10
-    assert 0 <= report_deletes <= 10
-    assert r["report_commands"] == reads + report_deletes
+    assert 1 <= deletes <= 10 + 10
+    assert r["report_commands"] == reads + max(0, deletes - 10)
     # time: the modem cannot be busier than the elapsed time, nor send faster than its radio
     assert 0 < r["transmit_s"] <= r["cmgs_s"] <= r["busy_s"] <= r["elapsed_s"] * 1.001
     assert r["cmgs_pct"] == pytest.approx(100 * r["cmgs_s"] / r["elapsed_s"])
@@ -62,6 +63,11 @@ def test_ci_sized_burst_gives_a_consistent_table() -> None:
     # where the time went: every command's modem time and the idle before it
     assert sum(r["busy_by"].values()) == pytest.approx(r["busy_s"])
     assert sum(r["idle_before"].values()) <= r["elapsed_s"] - r["busy_s"] + 1e-3
+    # ... and between which two commands it idled (the same idle, split by pair)
+    assert sum(r["idle_between"].values()) == pytest.approx(sum(r["idle_before"].values()))
+    assert all(pair.split(" -> ")[1] in r["commands"] for pair in r["idle_between"])
+    top = next(iter(r["idle_between"]))
+    assert f"idle {top}" in run.stdout
 
 
 def test_ci_sized_burst_by_direct_delivery_acknowledges_instead_of_deleting() -> None:
@@ -105,6 +111,8 @@ def test_measure_counts_only_the_burst_up_to_the_last_reply() -> None:
     assert r.report_commands == 1
     assert r.send_commands == 2
     assert r.commands == {"+CMGS": 2, "<message>": 2, "+CMGL": 1, "+CMGR": 1, "+CMGD": 1}
+    # idle: 0.5 s after the +CMGD (5.5-6.0 model s), 1 s before the second +CMGS
+    assert r.idle_between == pytest.approx({"+CMGD -> +CMGS": 1.0})
 
 
 def test_fake_modem_timeline_is_in_model_seconds(tmp_path: Path) -> None:

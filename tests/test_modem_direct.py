@@ -129,3 +129,34 @@ def test_the_fake_modem_answers_cnma_as_27005_says(fake: FakeModemServer) -> Non
         assert b"+CMT: ," in seen
         assert b"OK" in port.command("AT+CNMA")
         assert b"+CMS ERROR: 340" in port.command("AT+CNMA")
+
+
+def test_handed_over_messages_are_taken_while_a_send_holds_the_port(
+        fake: FakeModemServer, modem: tuple[Modem, list[tuple[str, int]]]) -> None:
+    """Issue 17: with no storage due a listing, the inbox takes what +CMT handed over
+    without waiting for the send on the radio (it commits meanwhile; the +CNMA goes out
+    when the send lets the port go)."""
+    import threading
+    import time
+
+    m, notified = modem
+    assert m.list_stored() == []  # the walk of every storage after an init
+    fake.deliver("+38344100001", "B")
+    wait_for(lambda: notified, 5, what="the +CMT")
+    fake.fault("late", match="+CMGS", delay=1.5, count=1)
+    sending = threading.Thread(target=m.send, args=("+38344100009", "Bilanci"))
+    sending.start()
+    try:
+        wait_for(lambda: any(line.startswith("<") for line in lines(fake)), 5,
+                 what="the send on the radio")
+        started = time.monotonic()
+        handed = m.take_handed()
+        assert time.monotonic() - started < 0.5
+        assert handed is not None
+        assert [s.storage for s in handed] == [DIRECT]
+        assert sending.is_alive()  # the send still holds the port
+        m.delete(DIRECT, handed[0].index)  # owed: sent when the send lets the port go
+        assert "AT+CNMA" not in lines(fake)
+    finally:
+        sending.join(10)
+    wait_for(lambda: "AT+CNMA" in lines(fake), 5, what="the acknowledgement")

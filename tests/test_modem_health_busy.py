@@ -84,3 +84,44 @@ def test_the_identity_is_asked_once_per_link(fake: FakeModemServer) -> None:
         modem.reopen()
         modem.info()
         assert [line for line, _ in fake.history()].count("AT+CGMI") == 2
+
+
+
+def test_while_sending_the_facts_wait_for_a_pause_up_to_their_longest_wait(
+        fake: FakeModemServer) -> None:
+    """Issue 17: a run of sends (`ModemHandle.backlog`) puts the facts off (the first
+    asking too) past `busy_facts_interval`, up to `sending_facts_interval` since they were
+    last asked or first looked at; a pause lets them be asked."""
+    import time
+
+    checked: list[str] = []
+    handle = ModemHandle("m1", "vala", lambda _h: Modem(str(fake.link), command_timeout=3))
+    handle.open()
+    policy = HealthPolicy(check_interval=0.1, busy_facts_interval=1.0,
+                          sending_facts_interval=3.0, tick=0.05)
+    health = Health(Pool([handle], ()), policy, threading.Event(),
+                    on_recovered=lambda _h: None,
+                    on_checked=lambda h: checked.append(h.name))
+    pause = threading.Event()
+    start = time.monotonic()
+
+    def busy_until(at: float, *, sending: bool, stop_at: int | None = None) -> None:
+        handle.backlog = sending
+        while time.monotonic() - start < at and len(checked) != stop_at:
+            handle.call(lambda m: m.signal())
+            health.tick()
+            pause.wait(0.02)
+
+    try:
+        busy_until(0.5, sending=True)
+        assert checked == []  # put off from the first look on
+        busy_until(2.0, sending=False, stop_at=1)  # a pause: asked at once
+        assert len(checked) == 1
+        asked = time.monotonic() - start
+        busy_until(asked + 1.8, sending=True)  # past busy_facts_interval, still sending
+        assert len(checked) == 1
+        busy_until(asked + 6.0, sending=True, stop_at=2)  # the longest wait: asked anyway
+        assert len(checked) == 2
+        assert time.monotonic() - start > asked + 2.5
+    finally:
+        handle.close()

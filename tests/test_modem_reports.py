@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from appliance.fakemodem.model import ModemConfig
 from appliance.fakemodem.pdu import message_type
 from appliance.fakemodem.server import FakeModemServer
 from appliance.modem.pdu import decode_deliver
-from appliance.modem.reports import BULK_AT, HOLD_HARD, HOLD_MAX
+from appliance.modem.reports import BULK_AT, HOLD_DIRECT, HOLD_HARD, HOLD_MAX
 from appliance.modem.wrapper import Modem
 from tests.conftest import DaemonProc, Fakes
 from tests.helpers import db_rows, wait_for
@@ -253,3 +254,29 @@ def test_a_new_report_read_in_a_freed_slot_keeps_the_bulk_delete(
     wait_for(lambda: len(events.reports) == 2 * HOLD_MAX + 1, timeout=10, what="all taken")
     wait_for(lambda: _reports(fake) == 0, timeout=10, what="their slots freed")
     assert _commands(fake, "+CMGD") <= 1 + 1 + 1 + 2  # bulk, alone, B's, at most 2 bulk
+
+
+def test_direct_reports_are_held_to_hold_direct_then_taken_in_one_listing(
+        fake: FakeModemServer) -> None:
+    """Direct delivery stores no customer's message: the storage holds reports alone, so
+    more wait (`HOLD_DIRECT`, room left for what the modem stores if it gives up on an
+    acknowledgement) and each taking (a listing, a bulk delete) serves more of them."""
+    events = Events()
+    m = connect(fake, events, receive="direct")
+    try:
+        assert m.list_stored() == []  # the walk after the init
+        for i in range(HOLD_DIRECT - 1):
+            m.send(SENDER, f"raporto {i}")
+        wait_for(lambda: m.reports_held == HOLD_DIRECT - 1, timeout=10, what="noted")
+        assert HOLD_MAX < HOLD_DIRECT - 1
+        assert _reports(fake) == HOLD_DIRECT - 1  # not taken at HOLD_MAX
+        assert events.reports == []
+        listings = _commands(fake, "+CMGL")
+        m.send(SENDER, "one more")
+        wait_for(lambda: len(events.reports) == HOLD_DIRECT, timeout=10, what="all taken")
+        wait_for(lambda: _reports(fake) == 0, timeout=10, what="their slots freed")
+        assert _commands(fake, "+CMGL") == listings + 1
+        assert _commands(fake, "+CMGD") == 1
+        assert ModemConfig().sm_capacity > HOLD_DIRECT
+    finally:
+        m.close()

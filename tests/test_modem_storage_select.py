@@ -111,3 +111,49 @@ def test_storage_usage_asks_the_modem_every_time(fake: FakeModemServer,
     fake.deliver("+38344120003", "B")
     assert fake.wait_idle()
     assert modem.storage_usage()["SM"][0] == 2
+
+
+def test_a_storage_listed_whole_for_its_reports_is_not_walked_again_when_due() -> None:
+    """Direct delivery: a listing made to take status reports is that storage's periodic
+    walk (issue 17); the other storage is still walked when due."""
+    now = [0.0]
+    walk = StorageWalk(full_every=60.0, clock=lambda: now[0])
+    walk.reset(("SM", "ME"))
+    assert walk.take(always_first=False) == ("SM", "ME")
+    assert not walk.due(always_first=False)
+    now[0] = 50.0
+    walk.walked("SM")
+    now[0] = 61.0
+    assert walk.due(always_first=False)
+    assert walk.take(always_first=False) == ("ME",)
+    assert not walk.due(always_first=False)
+    now[0] = 111.0
+    assert walk.take(always_first=False) == ("SM",)
+
+
+def test_the_periodic_walk_waits_while_a_run_of_sends_is_on() -> None:
+    now = [0.0]
+    walk = StorageWalk(full_every=60.0, clock=lambda: now[0], busy_every=300.0)
+    walk.reset(("SM", "ME"))
+    assert walk.take() == ("SM", "ME")
+    walk.sending = True
+    now[0] = 61.0
+    assert walk.take() == ("SM",)  # ME's walk waits for the end of the run
+    walk.notice("ME")  # a notice naming it is no periodic walk: at once
+    assert walk.take() == ("SM", "ME")
+    now[0] = 121.0
+    assert walk.take() == ("SM",)
+    now[0] = 420.0  # at most busy_every without a walk, sends or not
+    assert walk.take() == ("SM", "ME")
+    now[0] = 481.0
+    assert walk.take() == ("SM",)
+    walk.sending = False  # the run is over: the walk is due as usual
+    assert walk.take() == ("SM", "ME")
+
+
+def test_a_run_of_sends_defers_the_walk_until_the_modem_would_idle(
+        fake: FakeModemServer, modem: Modem) -> None:
+    modem.send("+38344120001", "1", more=True)
+    assert modem._walk.sending
+    modem.collect_reports()  # the outbox found nothing to send
+    assert not modem._walk.sending

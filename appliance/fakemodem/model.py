@@ -112,6 +112,9 @@ class ModemConfig:
     # +CMMS (27.005 §3.5.6): whether the modem (and its network) keeps the relay link
     # open between sends; False answers ERROR to AT+CMMS=n, as many sticks do.
     cmms: bool = True
+    # `AT+CMGD=<index>,<flag>` with flag 1-4 (delete by status): False answers OK and
+    # deletes nothing, as some modems do (a client must notice by what is left)
+    cmgd_flags: bool = True
     # model seconds the relay link stays open after a send's answer (27.005: 1-5 s)
     link_timeout: float = 3.0
     # +CSMS=1 direct delivery (+CMT): model seconds the modem waits for +CNMA before it

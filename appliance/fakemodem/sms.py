@@ -235,7 +235,7 @@ class SmsCommands(NetworkCommands):
         slots = self.storages.slots[storage]
         if flag == 0:
             slots.pop(self._index(args, storage), None)
-        else:
+        elif self.config.cmgd_flags:
             doomed = {1: (1,), 2: (1, 3), 3: (1, 2, 3), 4: (0, 1, 2, 3)}[flag]
             for index in [i for i, m in slots.items() if m.stat in doomed]:
                 del slots[index]

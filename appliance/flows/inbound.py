@@ -166,10 +166,9 @@ class Inbox:
         new = queries.store_raw_inbound(rows)
         tally.stored(new)
         crash_point("after_store")
-        for item in stored:
-            # Committed above, so deleting now can lose nothing. A failed delete leaves a copy
-            # on the modem that the next read dedupes.
-            modem.delete_stored(item.storage, item.index)
+        # Committed above, so deleting now can lose nothing (together where the modem can:
+        # one AT+CMGD=0,1). A failed delete leaves a copy on the modem that the next read dedupes.
+        modem.delete_committed([(item.storage, item.index) for item in stored])
         crash_point("after_delete")
         if new:
             log.info("modem %s: %d new message(s) stored", modem.name, new)

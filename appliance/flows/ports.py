@@ -63,7 +63,8 @@ class DeliverMessage(Protocol):
 
 
 class ModemStorage(Protocol):
-    """A modem as the inbound flow reads it: list, decode (raises when it cannot), delete."""
+    """A modem as the inbound flow reads it: list, decode (raises when it cannot), delete
+    (one slot, or a listing's committed messages together)."""
 
     @property
     def name(self) -> str: ...
@@ -73,6 +74,8 @@ class ModemStorage(Protocol):
     def decode(self, pdu: str) -> DeliverMessage: ...
 
     def delete_stored(self, storage: str, index: int) -> None: ...
+
+    def delete_committed(self, slots: Sequence[tuple[str, int]]) -> None: ...
 
 
 class ModemSender(Protocol):

@@ -151,6 +151,12 @@ def parse_cmgl(storage: str, lines: list[str]) -> list[StoredMessage]:
     return out
 
 
+def cmgl_headers(lines: list[str]) -> int:
+    """How many messages a `+CMGL` answer names (`parse_cmgl` skips a header it cannot
+    read: fewer messages than this means the listing is not whole)."""
+    return sum(1 for line in lines if line.startswith("+CMGL:"))
+
+
 def parse_cmgr(storage: str, index: int, lines: list[str]) -> StoredMessage | None:
     """`+CMGR: <stat>,[<alpha>],<length>` + PDU line; None for an empty slot.
 

@@ -31,6 +31,9 @@ class HealthPolicy:
     # facts (signal, registration, ...) are asked at most this often while it is busy
     # (every check_interval otherwise): each asking is a dozen commands of radio time.
     busy_facts_interval: float = 300.0
+    # ... and up to this long (since last asked, or the first look) while a run of sends
+    # is on: between two sends they are radio time lost (issue 17)
+    sending_facts_interval: float = 900.0
     tick: float = 0.2  # how often the thread looks (cheap: no I/O unless something is due)
 
 
@@ -51,6 +54,7 @@ class Health(LoopThread):
         self._next_check: dict[str, float] = {}
         self._failures: dict[str, int] = {}
         self._facts_due: dict[str, float] = {}
+        self._facts_asked: dict[str, float] = {}
         self.heartbeat = time.monotonic()
 
     def open_all(self) -> None:
@@ -107,6 +111,10 @@ class Health(LoopThread):
                 busy = now - handle.answered_at() < self.policy.check_interval
                 if busy and now < self._facts_due.get(handle.name, 0.0):
                     continue  # its own commands show it alive (a burst of sends)
+                since = self._facts_asked.setdefault(handle.name, now)  # or first looked
+                if busy and handle.backlog and now < since + self.policy.sending_facts_interval:
+                    continue  # sending: the facts wait for a pause (or their longest wait)
+                self._facts_asked[handle.name] = now
                 self._facts_due[handle.name] = now + self.policy.busy_facts_interval
                 try:
                     handle.ping()

@@ -159,7 +159,13 @@ class ModemHandle:
 
     # -- the calls the flows make -----------------------------------------------------
     def list_stored(self) -> list[StoredPdu]:
-        """Every message stored on the modem, from both SIM (SM) and phone (ME) storage."""
+        """Every message stored on the modem, from both SIM (SM) and phone (ME) storage
+        (in direct delivery, those handed over first: without the port when no storage is
+        due a listing)."""
+        modem = self._modem
+        handed = modem.take_handed() if modem is not None and self.healthy else None
+        if handed is not None:
+            return [StoredPdu(m.storage, m.index, m.pdu, m.received) for m in handed]
         with self._read_port():
             modem = self._require()
             return [StoredPdu(m.storage, m.index, m.pdu, m.received) for m in modem.list_stored()]
@@ -179,6 +185,18 @@ class ModemHandle:
             return
         with self._read_port():
             self._require().delete(storage, index)
+
+    def delete_committed(self, slots: Iterable[tuple[str, int]]) -> None:
+        """Delete a listing's messages after their commit, together where the modem can
+        (`Modem.delete_committed`); those handed over by +CMT are acknowledged."""
+        slots = list(slots)
+        for storage, index in slots:
+            if storage == DIRECT:
+                self.delete_stored(storage, index)
+        stored = [slot for slot in slots if slot[0] != DIRECT]
+        if stored:
+            with self._read_port():
+                self._require().delete_committed(stored)
 
     @contextmanager
     def _read_port(self) -> Iterator[None]:

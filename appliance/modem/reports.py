@@ -29,11 +29,17 @@ import logging
 import threading
 from collections.abc import Callable
 
-from appliance.modem.at_answers import parse_cmgl
+from appliance.modem.at_answers import cmgl_headers, parse_cmgl
 from appliance.modem.channel import Channel
-from appliance.modem.errors import ModemError
+from appliance.modem.errors import CmeError, CmsError, CommandError, ModemError
 from appliance.modem.pdu import PduError, decode_status_report
-from appliance.modem.types import STAT_REC_READ, StatusReport, StoredMessage
+from appliance.modem.types import (
+    STAT_REC_READ,
+    STAT_STO_SENT,
+    STAT_STO_UNSENT,
+    StatusReport,
+    StoredMessage,
+)
 from appliance.modem.walk import StorageWalk
 
 log = logging.getLogger(__name__)
@@ -42,6 +48,11 @@ _MTI_STATUS_REPORT = 0x02
 # Slots reports may hold on the modem before they are taken at once: under half of the
 # smallest SIM in the field (20 slots), the rest left to customers' messages.
 HOLD_MAX = 8
+# ... in direct delivery, where customers' messages are handed over (+CMT), not stored:
+# the storage holds the reports alone but for messages the modem stores after it gave up
+# on an acknowledgement, for which 4 of those 20 slots stay free. Each taking of the
+# reports costs a listing and a bulk delete whatever their number (issue 17).
+HOLD_DIRECT = 16
 # Handed-over reports freed by one bulk delete as soon as it is safe (the inbox deleted
 # the last customer's message it listed): each one held makes every listing longer.
 BULK_AT = 4
@@ -50,6 +61,7 @@ BULK_AT = 4
 HOLD_HARD = HOLD_MAX + BULK_AT
 
 Slot = tuple[str, int]
+_OUTGOING = (STAT_STO_UNSENT, STAT_STO_SENT)
 
 
 def is_status_report(m: StoredMessage) -> bool:
@@ -116,26 +128,41 @@ class HeldReports:
             self._noted = [s for s in self._noted if s[0] != storage or s[1] in present]
             self._known.add(storage)
             self._outstanding = {s for s in self._outstanding if s[0] != storage}
+            # (a stored outgoing message is no read one: `AT+CMGD=0,1` leaves it; one of
+            # a status the modem gave and we do not know may be)
             self._outstanding.update((storage, m.index) for m in messages
-                                     if not is_status_report(m))
+                                     if m.status not in _OUTGOING and not is_status_report(m))
             for m in messages:
-                if ((storage, m.index) in self._bulk_gone and m.status == STAT_REC_READ
-                        and is_status_report(m)):
+                if (storage, m.index) in self._bulk_gone and m.status == STAT_REC_READ:
                     self.bulk_works = False
-                    log.warning("modem ignores AT+CMGD=0,1: deleting reports one by one")
+                    log.warning("modem ignores AT+CMGD=0,1: deleting one by one")
             self._bulk_gone = {s for s in self._bulk_gone if s[0] != storage}
+
+    def unsure(self, storage: str) -> None:
+        """A listing of `storage` named messages we could not read (a header without an
+        index): no bulk delete there until a listing shows every one."""
+        with self._lock:
+            self._known.discard(storage)
+
+    def read_alone(self, slot: Slot) -> None:
+        """A customer's message (or anything but a report handed over) was read outside a
+        listing (`+CMGR`): a read message, not committed, so no bulk delete there."""
+        with self._lock:
+            self._bulk_gone.discard(slot)
+            self._outstanding.add(slot)
 
     def done(self, slot: Slot) -> None:
         """`slot` was deleted (the inbox's delete after its commit, or a report's)."""
         with self._lock:
             self._outstanding.discard(slot)
 
-    def bulk_safe(self, storage: str) -> bool:
-        """Whether every read message in `storage` is a report handed over: listed on
-        this link, no customer's message listed there and not deleted since."""
+    def bulk_safe(self, storage: str, committed: frozenset[int] = frozenset()) -> bool:
+        """Whether every read message in `storage` is a report handed over or one of the
+        `committed` (the inbox's, after its commit): listed on this link, no other
+        customer's message listed there (or read) and not deleted since."""
         with self._lock:
             return (self.bulk_works and storage in self._known
-                    and not any(s[0] == storage for s in self._outstanding))
+                    and all(i in committed for s, i in self._outstanding if s == storage))
 
     def bulk_pending(self, storage: str) -> bool:
         """Whether a bulk delete of `storage` waits only for the inbox to delete the
@@ -143,12 +170,15 @@ class HeldReports:
         with self._lock:
             return self.bulk_works and storage in self._known
 
-    def bulk_deleted(self, storage: str) -> None:
-        """`AT+CMGD=0,1` ran on `storage`: its handed-over reports are gone."""
+    def bulk_deleted(self, storage: str, committed: frozenset[int] = frozenset()) -> None:
+        """`AT+CMGD=0,1` ran on `storage`: its handed-over reports are gone, and the
+        `committed` messages with them."""
         with self._lock:
             gone = {s for s in self._handed if s[0] == storage}
+            gone |= {(storage, i) for i in committed}
             self._bulk_gone |= gone
             self._handed = [s for s in self._handed if s not in gone]
+            self._outstanding -= gone
 
     def noted(self) -> list[Slot]:
         with self._lock:
@@ -208,15 +238,23 @@ class StoredReports:
         if not self.direct:
             # the inbox's next listing (made anyway) walks that storage and reads it
             self._walk.notice(storage)
-        if self._held.note((storage, index)) >= HOLD_MAX:
-            self.collect_reports()
+        if self._held.note((storage, index)) >= self.hold_max:
+            self.collect_reports(idle=False)
 
-    def collect_reports(self) -> bool:
+    @property
+    def hold_max(self) -> int:
+        """Reports held before they are taken at once (`HOLD_MAX`, `HOLD_DIRECT`)."""
+        return HOLD_DIRECT if self.direct else HOLD_MAX
+
+    def collect_reports(self, *, idle: bool = True) -> bool:
         """Read the noted reports, hand them over, delete the handed-over ones: when the
-        modem would idle (nothing to send), or the reports held reach `HOLD_MAX`. Deletes
-        that a bulk delete will do once the inbox has deleted the messages it listed wait
-        for it, up to `HOLD_HARD` reports held. Returns whether it found anything to do;
-        a failure leaves the slots for a later look."""
+        modem would idle (nothing to send; `idle`: the run of sends, if any, is over), or
+        the reports held reach `HOLD_MAX`. Deletes that a bulk delete will do once the
+        inbox has deleted the messages it listed wait for it, up to `HOLD_HARD` reports
+        held. Returns whether it found anything to do; a failure leaves the slots for a
+        later look."""
+        if idle:
+            self._walk.sending = False
         if self._held.count == 0:
             return False
         try:
@@ -243,9 +281,13 @@ class StoredReports:
 
     def _list_reports(self, storage: str) -> None:
         self._ch.select(storage)
-        messages = parse_cmgl(storage, self._ch.cmd("AT+CMGL=4", timeout=self.list_timeout))
+        lines = self._ch.cmd("AT+CMGL=4", timeout=self.list_timeout)
+        messages = parse_cmgl(storage, lines)
+        self._walk.walked(storage)  # a whole listing: what is not a report goes to the inbox
         for m in self._divert_reports(messages, (storage,), free=False):
             self._tell_inbox(storage, m.index)  # listed (read) now: the inbox lists it next
+        if cmgl_headers(lines) != len(messages):
+            self._held.unsure(storage)
 
     def _tell_inbox(self, storage: str, index: int) -> None:
         self._walk.notice(storage)
@@ -273,10 +315,7 @@ class StoredReports:
         handed = self._held.to_delete()
         for storage in dict.fromkeys(s for s, _ in handed):
             slots = [slot for slot in handed if slot[0] == storage]
-            if len(slots) > 1 and self._held.bulk_safe(storage):
-                self._ch.select(storage)
-                self._ch.cmd("AT+CMGD=0,1")
-                self._held.bulk_deleted(storage)
+            if len(slots) > 1 and self._held.bulk_safe(storage) and self._bulk_delete(storage):
                 continue
             if (len(slots) > 1 and self._held.bulk_pending(storage)
                     and self._held.count < HOLD_HARD):
@@ -284,6 +323,20 @@ class StoredReports:
             for slot in slots:
                 self.delete(*slot)
                 self._held.drop(slot)
+
+    def _bulk_delete(self, storage: str, committed: frozenset[int] = frozenset()) -> bool:
+        """`AT+CMGD=0,1` on `storage` (in the session, `bulk_safe` checked): every read
+        message there goes, the handed-over reports and the `committed`. False when the
+        modem refuses it: slot by slot from then on."""
+        self._ch.select(storage)
+        try:
+            self._ch.cmd("AT+CMGD=0,1")
+        except (CmsError, CmeError, CommandError) as exc:
+            self._held.bulk_works = False
+            log.warning("%s: AT+CMGD=0,1 refused (%s): deleting one by one", self.name, exc)
+            return False
+        self._held.bulk_deleted(storage, committed)
+        return True
 
     def _divert_reports(self, messages: list[StoredMessage], listed: tuple[str, ...] = (),
                         *, free: bool = True) -> list[StoredMessage]:
@@ -295,7 +348,7 @@ class StoredReports:
         if self._on_status_report is None or not any(is_status_report(m) for m in messages):
             return messages
         taken = self._hand_over(messages)
-        if free and self._held.count >= HOLD_MAX:
+        if free and self._held.count >= self.hold_max:
             self._free_slots()
         return [m for m in messages if (m.storage, m.index) not in taken]
 
@@ -315,6 +368,7 @@ class StoredReports:
             try:
                 report = decode_status_report(m.pdu, m.length)
             except PduError:
+                self._held.read_alone(slot)  # the inbox's to keep raw, then delete
                 continue
             if self._on_status_report is not None:
                 # It only queues the report; the slot is deleted later, so a kill before

@@ -1,7 +1,11 @@
 """Which storages a listing must walk (issue 17): the one new messages go to always; any
 other only when the modem said it holds something there (a `+CMTI` naming it, messages
 found there last time), after an init, and at least every `full_every` seconds (a notice
-can be lost: a full storage sends none)."""
+can be lost: a full storage sends none) unless listed meanwhile for another reason (the
+status reports it holds: `modem/reports.py`). While a run of sends is on (`sending`),
+that periodic walk waits, up to `busy_every`: each costs the radio a listing and two
+storage switches between two sends, and a storage that fills meanwhile holds messages
+back at the network, which then stop coming and end the run (issue 17)."""
 
 from __future__ import annotations
 
@@ -14,20 +18,22 @@ class StorageWalk:
     """The storages to list next; thread-safe (notices arrive on the link's thread)."""
 
     def __init__(self, full_every: float = 60.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, busy_every: float = 300.0) -> None:
         self.full_every = full_every
+        self.busy_every = busy_every
+        self.sending = False  # a run of sends is on (set by the sender, cleared when idle)
         self._clock = clock
         self._lock = threading.Lock()
         self._storages: tuple[str, ...] = ("SM",)
         self._maybe: set[str] = set()
-        self._full_due = 0.0
+        self._due: dict[str, float] = {}  # when each storage is due its periodic walk
 
     def reset(self, storages: tuple[str, ...]) -> None:
         """After an init: the next listing walks every storage."""
         with self._lock:
             self._storages = storages
             self._maybe = set(storages)
-            self._full_due = 0.0
+            self._due = {}
 
     def notice(self, storage: str) -> None:
         """A `+CMTI` (or anything else) says `storage` holds a message."""
@@ -40,14 +46,29 @@ class StorageWalk:
         delivery: new messages are not stored): not even the first storage unless named
         or due."""
         with self._lock:
+            walk = self._wanted(always_first)
             now = self._clock()
-            if now >= self._full_due:
-                self._maybe = set(self._storages)
-                self._full_due = now + self.full_every
-            walk = tuple(s for s in self._storages
-                         if (always_first and s == self._storages[0]) or s in self._maybe)
+            for s in walk:
+                self._due[s] = now + self.full_every
             self._maybe.difference_update(walk)
             return walk
+
+    def due(self, *, always_first: bool = True) -> bool:
+        """Whether `take` would name any storage now (nothing is marked)."""
+        with self._lock:
+            return bool(self._wanted(always_first))
+
+    def _wanted(self, always_first: bool) -> tuple[str, ...]:
+        now = self._clock()
+        late = self.busy_every - self.full_every if self.sending else 0.0
+        return tuple(s for s in self._storages
+                     if (always_first and s == self._storages[0]) or s in self._maybe
+                     or now >= self._due.get(s, 0.0) + late)
+
+    def walked(self, storage: str) -> None:
+        """`storage` was listed whole outside `take` (its periodic walk is done)."""
+        with self._lock:
+            self._due[storage] = self._clock() + self.full_every
 
     def found(self, storage: str) -> None:
         """`storage` held messages (or could not be listed): walk it next time too."""

@@ -49,20 +49,17 @@ from appliance.modem.at_protocol import Notice
 from appliance.modem.channel import Channel
 from appliance.modem.direct import DIRECT, Acks, DirectQueue, send_acks
 from appliance.modem.errors import (
-    CmeError,
-    CmsError,
-    CommandError,
     ModemError,
 )
 from appliance.modem.facts import FactQueries
 from appliance.modem.pdu import PduError, decode_status_report, encode_submit
 from appliance.modem.relay import RelayLink
-from appliance.modem.reports import HeldReports, StoredReports, is_status_report
+from appliance.modem.reports import HeldReports
 from appliance.modem.serial_link import SerialLink
+from appliance.modem.stored import StoredMessages
 from appliance.modem.types import (
     SendResult,
     StatusReport,
-    StoredMessage,
 )
 from appliance.modem.walk import StorageWalk
 
@@ -72,7 +69,7 @@ log = logging.getLogger(__name__)
 __all__ = ["Modem", "parse_cmgl", "parse_cmgr"]
 
 
-class Modem(FactQueries, StoredReports):
+class Modem(FactQueries, StoredMessages):
     """One GSM modem on a serial port. Thread-safe; see the module docstring."""
 
     def __init__(
@@ -195,74 +192,7 @@ class Modem(FactQueries, StoredReports):
             self._storages = setup.storages
         self._walk.reset(self._storages)
 
-    # ------------------------------------------------------------ messages
-
-    def list_stored(self) -> list[StoredMessage]:
-        """Every message in the storages that may hold one (`modem/walk.py`: the one new
-        messages go to, others named by a notice or due their periodic walk), PDUs raw.
-
-        No message is decoded, skipped or deleted here; only a stored status report (with
-        `on_status_report` set) is handed over instead of listed, its slot deleted later
-        (`modem/reports.py`). A storage the modem refuses (`+CMS ERROR`) is logged and
-        left out; timeouts and a lost port raise. With direct delivery, the messages
-        handed over come first (storage `CMT`), and a storage is listed only when named
-        or due (a message the modem stored anyway).
-        """
-        found: dict[str, list[StoredMessage]] = {}
-        with self._session():
-            handed = self._direct.take()
-            # the storage selected now first: no switch back and forth per listing
-            current = self._ch.selected_storage
-            walk = self._walk.take(always_first=not self.direct)
-            for storage in sorted(walk, key=lambda s: s != current):
-                try:
-                    self._ch.select(storage)
-                    lines = self._ch.cmd("AT+CMGL=4", timeout=self.list_timeout)
-                except (CmsError, CmeError, CommandError) as exc:
-                    self._walk.found(storage)
-                    log.warning("%s: cannot list %s: %s", self.name, storage, exc)
-                    continue
-                except BaseException:
-                    self._walk.found(storage)
-                    raise
-                found[storage] = parse_cmgl(storage, lines)
-                if not all(map(is_status_report, found[storage])):  # reports: `_held`'s
-                    self._walk.found(storage)
-            listed = [m for storage in self._storages for m in found.get(storage, [])]
-            stored = self._divert_reports(listed, tuple(found))
-            if self.direct and any(m.received for m in stored):
-                # stored, not handed over: the modem may have dropped to +CNMI mt=0
-                # after an acknowledgement that did not come (the box was down)
-                self._ch.attempt(f"AT+CNMI={self.cnmi}")
-        return handed + stored
-
-    def read(self, storage: str, index: int) -> StoredMessage | None:
-        """One stored message (`AT+CMGR`), or None when the slot is empty."""
-        with self._session():
-            self._ch.select(storage)
-            try:
-                lines = self._ch.cmd(f"AT+CMGR={int(index)}")
-            except CmsError as exc:
-                if exc.code == 321:  # invalid memory index: nothing there
-                    return None
-                raise
-        return parse_cmgr(storage, index, lines)
-
-    def delete(self, storage: str, index: int) -> None:
-        """Delete exactly one slot (`AT+CMGD=<index>`); an already empty slot is fine.
-        A message handed over (storage `CMT`) is acknowledged instead (`AT+CNMA`)."""
-        if storage == DIRECT:
-            self.acknowledge()  # after the inbox's commit: the network may forget it now
-            return
-        with self._session():
-            self._ch.select(storage)
-            try:
-                self._ch.cmd(f"AT+CMGD={int(index)}")
-            except CmsError as exc:
-                if exc.code != 321:
-                    raise
-                log.debug("%s: %s/%d already empty", self.name, storage, index)
-            self._slot_freed(storage, index)
+    # ------------------------------------------------------------ sending
 
     def send(
         self, to: str, text: str, *, ucs2: bool | None = None, request_report: bool = True,
@@ -283,6 +213,7 @@ class Modem(FactQueries, StoredReports):
         pdus = encode_submit(to, text, ucs2=ucs2, request_report=request_report,
                              ref=next(self._concat_refs) % 256)
         with self._session() as link:
+            self._walk.sending = more  # a run of sends: no periodic walk between them
             if more or len(pdus) > 1:
                 self._relay.keep(self._ch, link)
             refs: list[int] = []
