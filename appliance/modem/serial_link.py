@@ -30,7 +30,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import queue
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -51,6 +50,7 @@ from appliance.modem.at_protocol import (
     is_final,
 )
 from appliance.modem.errors import ModemError, ModemGone, ModemTimeout, raise_for_final
+from appliance.modem.redact import redact
 
 log = logging.getLogger(__name__)
 
@@ -58,20 +58,6 @@ __all__ = ["Notice", "SerialLink", "is_final", "raise_for_final", "redact"]
 
 CTRL_Z = b"\x1a"
 ESC = b"\x1b"
-
-_HEX_LINE = re.compile(r"^[0-9A-Fa-f]+$")
-
-
-def redact(text: str) -> str:
-    """A line or command fit for the log: no PIN, no PDU (it holds phone numbers)."""
-    if text.upper().startswith(("AT+CPIN=", "AT+CPWD", "AT+CLCK")):
-        return text.split("=", 1)[0] + "=<redacted>"
-    if len(text) > 16 and _HEX_LINE.match(text):
-        return f"<pdu {len(text) // 2} octets>"
-    if text.startswith(("+CMGL", "+CMGR", "+CSCA", "+CLIP", "+CMGS")):
-        return text[:12] + "…"
-    return text
-
 
 @dataclass(eq=False)
 class _Pending:
