@@ -17,7 +17,7 @@ from appliance.modem.pdu import decode_deliver
 from appliance.modem.wrapper import Modem
 from tests.conftest import DaemonProc, Fakes
 from tests.helpers import db_rows, stored_messages, wait_for
-from tests.test_modem_fake import SENDER, Events, connect
+from tests.test_modem_fake import SENDER, Events, connect, listening
 
 
 def _server(tmp_path: Path, **config: bool) -> FakeModemServer:
@@ -34,10 +34,7 @@ def fake(tmp_path: Path) -> Iterator[FakeModemServer]:
 
 @pytest.fixture
 def modem(fake: FakeModemServer) -> Iterator[tuple[Modem, Events]]:
-    events = Events()
-    m = connect(fake, events)
-    yield m, events
-    m.close()
+    yield from listening(fake)
 
 
 def _deletes(fake: FakeModemServer) -> list[str]:

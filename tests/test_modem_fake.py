@@ -53,6 +53,14 @@ def connect(fake: FakeModemServer, events: Events, **kwargs: object) -> Modem:
     return m
 
 
+def listening(fake: FakeModemServer) -> Iterator[tuple[Modem, Events]]:
+    """A `modem` fixture's body: an open modem on `fake` and what it heard; closed after."""
+    events = Events()
+    m = connect(fake, events)
+    yield m, events
+    m.close()
+
+
 @pytest.fixture
 def modem(fake: FakeModemServer, events: Events) -> Iterator[Modem]:
     m = connect(fake, events)

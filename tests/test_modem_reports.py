@@ -18,7 +18,7 @@ from appliance.modem.reports import BULK_AT, HOLD_DIRECT, HOLD_HARD, HOLD_MAX
 from appliance.modem.wrapper import Modem
 from tests.conftest import DaemonProc, Fakes
 from tests.helpers import db_rows, wait_for
-from tests.test_modem_fake import SENDER, Events, connect
+from tests.test_modem_fake import SENDER, Events, connect, listening
 
 
 @pytest.fixture
@@ -31,10 +31,7 @@ def fake(tmp_path: Path) -> Iterator[FakeModemServer]:
 
 @pytest.fixture
 def modem(fake: FakeModemServer) -> Iterator[tuple[Modem, Events]]:
-    events = Events()
-    m = connect(fake, events)
-    yield m, events
-    m.close()
+    yield from listening(fake)
 
 
 def _reports(fake: FakeModemServer) -> int:

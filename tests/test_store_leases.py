@@ -14,6 +14,7 @@ import pytest
 from appliance.store import leases, presence, queries, sendsteps
 from appliance.store.fields import utc_text
 from appliance.store.models import OutboxMessage
+from appliance.store.outbox import ClaimedOutbox
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 PHONE = "+38344123456"
@@ -178,14 +179,20 @@ HOLD = timedelta(seconds=60)
 STALE = timedelta(seconds=15)
 
 
-def _in_doubt_on_dead_box(db: Any) -> tuple[int, datetime]:
-    """box-c's modem wrote a PDU, then box-c died; box-a takes the row over after the
-    lease: in doubt, held for vala-c. Returns the row and the takeover time."""
+def _pdu_written_on_box_c() -> ClaimedOutbox:
+    """box-c's modem vala-c has written the PDU of a reply it claimed."""
     presence.report_modems("box-c", [("vala-c", "vala", True)], NOW, STALE)
     queries.enqueue_outbox(PHONE, "B", "reply", NOW)
     row = queries.claim_next_outbox(set(), NOW, "vala-c", box="box-c", lease=LEASE)
     assert row is not None
     assert leases.claim_pdu(row.id, row.attempts, NOW + LEASE)
+    return row
+
+
+def _in_doubt_on_dead_box(db: Any) -> tuple[int, datetime]:
+    """box-c's modem wrote a PDU, then box-c died; box-a takes the row over after the
+    lease: in doubt, held for vala-c. Returns the row and the takeover time."""
+    row = _pdu_written_on_box_c()
     taken = NOW + LEASE + timedelta(seconds=1)
     done = sendsteps.recover_sending("resend", taken, GRACE, box="box-a", others=True,
                                      hold=HOLD)
@@ -231,11 +238,7 @@ def test_a_dead_boxs_row_in_doubt_gets_the_policy_after_the_hold(db: Any) -> Non
 
 
 def test_without_a_hold_a_dead_boxs_row_gets_the_grace_alone(db: Any) -> None:
-    presence.report_modems("box-c", [("vala-c", "vala", True)], NOW, STALE)
-    queries.enqueue_outbox(PHONE, "B", "reply", NOW)
-    row = queries.claim_next_outbox(set(), NOW, "vala-c", box="box-c", lease=LEASE)
-    assert row is not None
-    assert leases.claim_pdu(row.id, row.attempts, NOW + LEASE)
+    row = _pdu_written_on_box_c()
     taken = NOW + LEASE + timedelta(seconds=1)
     sendsteps.recover_sending("resend", taken, GRACE, box="box-a", others=True)
     assert OutboxMessage.get_by_id(row.id).held_at is None
@@ -246,11 +249,7 @@ def test_without_a_hold_a_dead_boxs_row_gets_the_grace_alone(db: Any) -> None:
 def test_a_box_restarting_holds_its_rows_in_doubt_until_its_modem_is_open(db: Any) -> None:
     """A box restarted (systemd) recovers before it opens its modems: its grace for the
     stored reports starts once its modem reports again, not at the recovery."""
-    presence.report_modems("box-c", [("vala-c", "vala", True)], NOW, STALE)
-    queries.enqueue_outbox(PHONE, "B", "reply", NOW)
-    row = queries.claim_next_outbox(set(), NOW, "vala-c", box="box-c", lease=LEASE)
-    assert row is not None
-    assert leases.claim_pdu(row.id, row.attempts, NOW + LEASE)
+    row = _pdu_written_on_box_c()
     start = NOW + timedelta(seconds=2)
     done = sendsteps.recover_sending("resend", start, GRACE, box="box-c", hold=HOLD)
     assert done.waiting == [row.id]
