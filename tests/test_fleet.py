@@ -262,13 +262,18 @@ def _started(url: str | Path, a: _Box, b: _Box) -> None:
 
 
 def _drained_once(url: str | Path, boxes: tuple[_Box, ...], total_in: int) -> None:
-    """Every message answered, every row out and settled; each sent exactly once."""
+    """Every message answered, every alert queued, every row out and settled; each sent
+    exactly once."""
     def drained() -> bool:
         inbound = _rows(url, "SELECT state FROM inbound_message")
+        # The movements are alerted by the sync's leader: when that was the stopped or
+        # killed box, only once its leadership lapsed, possibly after every reply went
+        # (two clean-clone runs failed on alerts still queued as the boxes stopped).
+        alerts = _rows(url, "SELECT COUNT(*) FROM outbox_message WHERE kind = 'alert'")
         pending = _rows(url, "SELECT COUNT(*) FROM outbox_message "
                              "WHERE state NOT IN ('sent', 'delivered', 'failed')")
         return len(inbound) == total_in and {s for (s,) in inbound} == {"handled"} \
-            and pending[0][0] == 0
+            and alerts[0][0] == MOVEMENTS and pending[0][0] == 0
     wait_for(drained, timeout=120, interval=0.2, what="every message answered")
     for box in boxes:
         assert box.proc.stop() == 0
