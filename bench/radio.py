@@ -49,6 +49,7 @@ DELETE = "+CMGD"
 # reports at once: AT+CMGD=0,1); the listings that read them with the messages count
 # as the inbound's.
 REPORT = "+CMGR"
+REPORTS = {"1": "routed (+CDS, +CNMA)", "2": "stored (+CDSI)", "0": "none"}
 IDLE_ROWS = 5  # the largest idle gaps (between which two commands) the table shows
 
 
@@ -76,6 +77,7 @@ class Result:
     # +CNMA that acknowledged a status report (+CDS under +CSMS=1): the reply's, not
     # the inbound's
     report_acks: int = 0
+    reports: str = ""  # +CNMI <ds> in force at the end: 1 routed (+CDS), 2 stored (+CDSI)
 
     @property
     def rate(self) -> float:
@@ -161,16 +163,18 @@ def measure(timeline: list[Busy], t0: datetime, messages: int, time_scale: float
 
 
 def run(tmp: Path, messages: int, time_scale: float, gap: float, seed: int, *,
-        cmms: bool = True, receive: str = "stored") -> Result:
+        cmms: bool = True, receive: str = "stored", routed_reports: bool = True) -> Result:
     """Start bank, fake modem and daemon; deliver the burst; measure it. `cmms` False:
     the modem refuses `AT+CMMS` (every send sets its relay link up); `receive` is the
-    modem's `receive` key (stored, or direct: +CMT and +CNMA)."""
+    modem's `receive` key (stored, or direct: +CMT and +CNMA); `routed_reports` False:
+    the modem refuses routed reports (+CNMI ds=1), so direct delivery stores them."""
     seed_file = tmp / "seed.yaml"
     make_seed(seed_file, messages)
     bank = FakeBankServer(tmp / "bank", seed=seed_file).start()
     link = tmp / "modem"
     modem = FakeModemServer(link, tmp / "fm", "realistic", seed=seed,
-                            time_scale=time_scale, config=ModemConfig(cmms=cmms)).start()
+                            time_scale=time_scale, config=ModemConfig(cmms=cmms,
+                                              routed_reports=routed_reports)).start()
     daemon = None
     try:
         daemon = start_daemon(tmp, "radio", bank, link, timeout=120,
@@ -187,7 +191,11 @@ def run(tmp: Path, messages: int, time_scale: float, gap: float, seed: int, *,
         wait(lambda: len(modem.interpreter.sent_parts) - base >= messages,
              60 + messages * 10 * time_scale, "every reply", tick=0.02)
         acks = modem.interpreter.acks["cds"] - acks_before
-        return measure(modem.timeline(), t0, messages, time_scale, gap, receive, cmms, acks)
+        result = measure(modem.timeline(), t0, messages, time_scale, gap, receive, cmms,
+                         acks)
+        cnmi = modem.status()["cnmi"]
+        result.reports = str(cnmi[3]) if isinstance(cnmi, list | tuple) else "?"
+        return result
     finally:
         if daemon is not None:
             daemon.stop()
@@ -199,7 +207,8 @@ def table(r: Result) -> Table:
     """The one table of the benchmark."""
     t = Table(title=f"radio efficiency: {r.messages} x B from {r.messages} numbers, "
                     f"{r.gap:g} s apart, realistic modem (time scale {r.time_scale:g}), "
-                    f"receive {r.receive}, +CMMS {'on' if r.cmms else 'refused'}")
+                    f"receive {r.receive}, +CMMS {'on' if r.cmms else 'refused'}, "
+                    f"status reports {REPORTS.get(r.reports, r.reports)}")
     t.add_column("measure")
     t.add_column("value", justify="right")
     t.add_column("note")
@@ -251,6 +260,9 @@ def main() -> None:
     ap.add_argument("--receive", choices=("stored", "direct"), default="stored",
                     help="how the daemon receives: stored (+CMTI, +CMGL, +CMGD) or "
                          "direct (+CMT, +CNMA)")
+    ap.add_argument("--stored-reports", action="store_true",
+                    help="the modem refuses routed status reports (+CNMI ds=1): direct "
+                         "delivery falls back to stored ones (ds=2)")
     ap.add_argument("--json", action="store_true", help="also print the result as JSON")
     ap.add_argument("--keep", type=Path, default=None,
                     help="work in this directory and keep it (logs, databases)")
@@ -259,7 +271,8 @@ def main() -> None:
         tmp = Path(d) if args.keep is None else args.keep
         tmp.mkdir(parents=True, exist_ok=True)
         result = run(tmp, args.messages, args.time_scale, args.gap, args.seed,
-                     cmms=not args.no_cmms, receive=args.receive)
+                     cmms=not args.no_cmms, receive=args.receive,
+                     routed_reports=not args.stored_reports)
     Console(width=100).print(table(result))
     if args.json:
         print(json.dumps(result.to_json()))

@@ -17,10 +17,12 @@ import pytest
 from appliance.config import ConfigError, load
 from appliance.fakebank.server import FakeBankServer
 from appliance.fakemodem.model import ModemConfig
+from appliance.fakemodem.pdu import message_type
 from appliance.fakemodem.server import FakeModemServer
 from tests.conftest import DaemonProc, Fakes, assert_logs_masked
 from tests.helpers import db_rows, stored_messages, wait_for
 
+PHONE = "+38344123456"
 ASKS = (("+38344123456", "B"), ("+38345345678", "BK"), ("+38349234567", "B"))
 # the modem waits 1 s for +CNMA, the network delivers again 0.5 s later (time scale 1)
 QUICK = ModemConfig(ack_timeout=1.0, redelivery_after=0.5)
@@ -110,6 +112,60 @@ def test_killed_before_the_acknowledgement_is_answered_exactly_once(
         assert len(got) == (2 if phone == "+38344123456" else 1), f"{point}: {phone[:6]}…"
     assert stored_messages(direct.modem) == []
     assert _handled(direct) == len(ASKS) + 1
+
+
+def _reports_on_modem(fakes: Fakes) -> int:
+    return sum(1 for s in fakes.modem.stored() if message_type(s.pdu) == "status-report")
+
+
+def _states(fakes: Fakes) -> list[str]:
+    return [str(s) for s, in db_rows(fakes.tmp / "appliance.sqlite",
+                                     "SELECT state FROM outbox_message")]
+
+
+def test_a_report_taken_but_not_committed_comes_again(direct: Fakes, proc: DaemonProc) -> None:
+    """Routed reports (`+CDS`, ds=1) are acknowledged only once applied: the daemon killed
+    after taking one and before its commit leaves it unacknowledged, so the network
+    delivers it again and the next start applies it (acknowledged at once, it was lost)."""
+    proc.start(crash_at="report_before_commit")
+    wait_for(lambda: _direct_on(direct), 20, what="+CNMI mt=2 set by the daemon")
+    assert direct.modem.status()["cnmi"][3] == 1  # reports routed
+    direct.deliver(PHONE, "B")
+    assert proc.wait_exit(timeout=30) == -signal.SIGKILL
+    assert len(direct.sent_to(PHONE)) == 1
+    assert _states(direct) == ["sent"]
+    wait_for(lambda: _reports_on_modem(direct) == 1, 10, what="the report delivered again")
+    proc.start()
+    wait_for(lambda: _states(direct) == ["delivered"], 30,
+             what="the report applied by the next start")
+    wait_for(lambda: _reports_on_modem(direct) == 0, 10, what="its slot freed")
+    assert proc.stop() == 0
+    assert len(direct.sent_to(PHONE)) == 1
+
+
+def test_a_report_that_came_while_the_daemon_was_dead_settles_its_row(
+        direct: Fakes) -> None:
+    """Killed after the PDU was written: the `+CDS` came to nobody, was never
+    acknowledged, and the network delivered it again; the next start settles the row by
+    it instead of resending it after the grace (issue 16 in direct mode)."""
+    dp = DaemonProc(direct.config(modem=DIRECT, outbox={"sending_policy": "resend",
+                                                        "sending_grace": 60}),
+                    direct.tmp / "daemon-dead.log")
+    try:
+        dp.start(crash_at="after_pdu_written")
+        wait_for(lambda: _direct_on(direct), 20, what="+CNMI mt=2 set by the daemon")
+        direct.deliver(PHONE, "B")
+        assert dp.wait_exit(timeout=30) == -signal.SIGKILL
+        assert len(direct.sent_to(PHONE)) == 1
+        wait_for(lambda: _reports_on_modem(direct) == 1, 10, what="the report delivered again")
+        dp.start()
+        wait_for(lambda: _states(direct) == ["delivered"], 30,
+                 what="the interrupted row settled by the report")
+        assert dp.stop() == 0
+    finally:
+        dp.kill()
+    assert len(direct.sent_to(PHONE)) == 1, "resent although its report said delivered"
+    assert "was delivered (status report" in dp.log_file.read_text(encoding="utf-8")
 
 
 def test_the_receive_key_is_checked_and_documented(tmp_path: Path) -> None:

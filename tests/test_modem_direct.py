@@ -15,6 +15,7 @@ from appliance.fakemodem.atclient import AtPort
 from appliance.fakemodem.model import ModemConfig
 from appliance.fakemodem.server import FakeModemServer
 from appliance.modem.direct import DIRECT
+from appliance.modem.types import StatusReport
 from appliance.modem.wrapper import Modem
 from tests.helpers import wait_for
 
@@ -160,3 +161,65 @@ def test_handed_over_messages_are_taken_while_a_send_holds_the_port(
     finally:
         sending.join(10)
     wait_for(lambda: "AT+CNMA" in lines(fake), 5, what="the acknowledgement")
+
+
+@pytest.fixture
+def routed(fake: FakeModemServer) -> Iterator[tuple[Modem, list[StatusReport]]]:
+    reports: list[StatusReport] = []
+    m = Modem(str(fake.link), command_timeout=3.0, receive="direct",
+              on_status_report=reports.append)
+    m.open()
+    yield m, reports
+    m.close()
+
+
+def test_direct_delivery_routes_reports_acknowledged_only_when_told(
+        fake: FakeModemServer, routed: tuple[Modem, list[StatusReport]]) -> None:
+    """Direct delivery asks for routed reports (ds=1): each `+CDS` comes with its `ack`,
+    and no `+CNMA` goes out until the report's taker calls it (after its commit); the
+    network holds the next `+CMT` back until then."""
+    m, reports = routed
+    assert m.cnmi == "2,2,0,1,0"
+    assert fake.status()["cnmi"][3] == 1
+    assert m.list_stored() == []
+    sent = m.send("+38344100009", "Bilanci")
+    wait_for(lambda: reports, 5, what="the +CDS")
+    (report,) = reports
+    assert report.ref == sent.refs[0] and report.delivered
+    assert report.ack is not None
+    pdus = fake.deliver("+38344100001", "B")
+    assert fake.wait_idle()
+    assert fake.stored() == [] and "AT+CNMA" not in lines(fake)
+    assert m.take_handed() in (None, [])  # held back by the network: one ack at a time
+    report.ack()
+    wait_for(lambda: "AT+CNMA" in lines(fake), 5, what="the report's acknowledgement")
+    wait_for(lambda: m.take_handed(), 5, what="the +CMT let through")
+    assert fake.interpreter.acks == {"cmt": 0, "cds": 1}
+    assert pdus and fake.stored() == []
+
+
+def test_a_report_never_acknowledged_comes_again_stored(
+        fake: FakeModemServer, routed: tuple[Modem, list[StatusReport]]) -> None:
+    """The daemon never acknowledged a `+CDS` (killed, its store failing): the modem gives
+    up (+CNMI mt and ds 0), the network delivers the report again, and the modem stores
+    it, for the next listing to hand over: a report is never lost to a crash."""
+    m, reports = routed
+    assert m.list_stored() == []
+    m.send("+38344100009", "Bilanci")
+    wait_for(lambda: reports, 5, what="the +CDS")
+    wait_for(lambda: len(fake.stored()) == 1, 5, what="the report delivered again")
+    assert fake.status()["cnmi"][1:4:2] == [0, 0]
+    m.reopen()  # a new start: sets direct delivery again, lists what came meanwhile
+    assert m.list_stored() == []  # reports are handed over, not listed
+    assert len(reports) == 2 and reports[1].ref == reports[0].ref
+    assert reports[1].ack is None  # a stored one owes no +CNMA (its slot is deleted)
+    m.collect_reports()  # as the outbox does when idle: the slot freed
+    wait_for(lambda: fake.stored() == [], 5, what="the stored report deleted")
+
+
+def test_a_modem_that_only_stores_reports_gets_them_stored(tmp_path: Path) -> None:
+    with FakeModemServer(tmp_path / "tty", tmp_path / "state",
+                         config=ModemConfig(routed_reports=False)) as fake, \
+            Modem(str(fake.link), command_timeout=3.0, receive="direct") as m:
+        assert m.direct and m.cnmi == "2,2,0,2,0"
+        assert fake.status()["cnmi"][1:4:2] == [2, 2]

@@ -30,6 +30,17 @@ def fake(tmp_path: Path) -> Iterator[FakeModemServer]:
 
 
 @pytest.fixture
+def storing(tmp_path: Path) -> Iterator[FakeModemServer]:
+    """A modem that refuses routed reports (ds=1): direct delivery falls back to stored
+    ones (ds=2), the path these tests cover in direct mode."""
+    server = FakeModemServer(tmp_path / "ttySTORE", tmp_path / "store-state", delay="none",
+                             config=ModemConfig(routed_reports=False))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
 def modem(fake: FakeModemServer) -> Iterator[tuple[Modem, Events]]:
     yield from listening(fake)
 
@@ -193,20 +204,20 @@ def test_after_a_reopen_no_bulk_delete_before_a_listing(fake: FakeModemServer) -
 
 
 def test_direct_a_storage_holding_only_reports_is_not_listed_again(
-        fake: FakeModemServer) -> None:
+        storing: FakeModemServer) -> None:
     """Direct delivery lists a storage only when something new may be there: reports
     held for their delete (tracked apart) do not make every listing walk it."""
     events = Events()
-    m = connect(fake, events, receive="direct")
+    m = connect(storing, events, receive="direct")
     try:
-        assert m.direct
+        assert m.direct and m.cnmi == "2,2,0,2,0"
         m.send(SENDER, "raporto")
         wait_for(lambda: m.reports_held == 1, timeout=10, what="the +CDSI noted")
         assert m.list_stored() == []  # the first listing of a link walks every storage
         assert len(events.reports) == 1
-        listings = _commands(fake, "+CMGL")
+        listings = _commands(storing, "+CMGL")
         assert m.list_stored() == []
-        assert _commands(fake, "+CMGL") == listings
+        assert _commands(storing, "+CMGL") == listings
     finally:
         m.close()
 
@@ -254,26 +265,26 @@ def test_a_new_report_read_in_a_freed_slot_keeps_the_bulk_delete(
 
 
 def test_direct_reports_are_held_to_hold_direct_then_taken_in_one_listing(
-        fake: FakeModemServer) -> None:
+        storing: FakeModemServer) -> None:
     """Direct delivery stores no customer's message: the storage holds reports alone, so
     more wait (`HOLD_DIRECT`, room left for what the modem stores if it gives up on an
     acknowledgement) and each taking (a listing, a bulk delete) serves more of them."""
     events = Events()
-    m = connect(fake, events, receive="direct")
+    m = connect(storing, events, receive="direct")
     try:
         assert m.list_stored() == []  # the walk after the init
         for i in range(HOLD_DIRECT - 1):
             m.send(SENDER, f"raporto {i}")
         wait_for(lambda: m.reports_held == HOLD_DIRECT - 1, timeout=10, what="noted")
         assert HOLD_MAX < HOLD_DIRECT - 1
-        assert _reports(fake) == HOLD_DIRECT - 1  # not taken at HOLD_MAX
+        assert _reports(storing) == HOLD_DIRECT - 1  # not taken at HOLD_MAX
         assert events.reports == []
-        listings = _commands(fake, "+CMGL")
+        listings = _commands(storing, "+CMGL")
         m.send(SENDER, "one more")
         wait_for(lambda: len(events.reports) == HOLD_DIRECT, timeout=10, what="all taken")
-        wait_for(lambda: _reports(fake) == 0, timeout=10, what="their slots freed")
-        assert _commands(fake, "+CMGL") == listings + 1
-        assert _commands(fake, "+CMGD") == 1
+        wait_for(lambda: _reports(storing) == 0, timeout=10, what="their slots freed")
+        assert _commands(storing, "+CMGL") == listings + 1
+        assert _commands(storing, "+CMGD") == 1
         assert ModemConfig().sm_capacity > HOLD_DIRECT
     finally:
         m.close()

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from appliance.flows.outbound import route_queued
+from appliance.flows.fleet import route_queued
 from appliance.flows.requests import perform_pending
 from appliance.flows.sync import sync_if_leading
 from appliance.flows.topups import submit_pending

@@ -27,9 +27,9 @@ from appliance.daemon import jobs, service
 from appliance.daemon.adapters import BankPort, build_modem
 from appliance.daemon.facts import ModemFactsKeeper
 from appliance.daemon.workers import InboxWorker, OutboxWorker, ReportsWorker, TopupWorker
-from appliance.flows.fleet import HEARTBEAT, FleetRouting
+from appliance.flows.fleet import HEARTBEAT, FleetRouting, route_queued
 from appliance.flows.inbound import Inbox, InboxPolicy
-from appliance.flows.outbound import Outbound, OutboxPolicy, recover_interrupted, route_queued
+from appliance.flows.outbound import Outbound, OutboxPolicy, recover_interrupted
 from appliance.flows.ports import use_metrics
 from appliance.modem.health import Health, HealthPolicy
 from appliance.modem.pool import ModemHandle, Pool
@@ -183,7 +183,7 @@ class Daemon:
     def _status_report(self, modem: str, report: StatusReport) -> None:
         self.outbound.on_status_report(modem, int(report.ref), bool(report.delivered),
                                        recipient=report.recipient,
-                                       smsc_time=report.smsc_time)
+                                       smsc_time=report.smsc_time, ack=report.ack)
 
     # -- wakes -------------------------------------------------------------------------
     def wake_inbox(self) -> None:

@@ -162,11 +162,14 @@ class Arrivals(SmsCommands):
         self.unacked = None
         mode, _mt, bm, _ds, bfr = self.settings.cnmi
         self.settings.cnmi = (mode, 0, bm, 0, bfr)
-        held = [p for k, _n, p in self.ack_waiting if k == "cmt"]
+        # The network keeps what the phone refused, reports too (a report is an MT
+        # message to the relay layer), and delivers it again later.
+        held = [(k, p) for k, _n, p in self.ack_waiting]
         self.ack_waiting = []
-        for again in ([pdu] if kind == "cmt" else []) + held:
+        for again_kind, again in [(kind, pdu), *held]:
             out.timers.append(Timer(self.config.redelivery_after * self.delays.time_scale,
-                                    "redeliver", (("pdu", again),)))
+                                    "redeliver" if again_kind == "cmt" else "report-again",
+                                    (("pdu", again),)))
         return out
 
     def _flush_deferred(self, out: Output) -> None:
@@ -203,29 +206,39 @@ class Arrivals(SmsCommands):
             out.extend(self._ack_timeout(int(str(params["seq"]))))
         if timer.kind == "redeliver":
             out.extend(self.deliver_pdu(str(params["pdu"]), now))
+        if timer.kind == "report-again":
+            self._route_report(str(params["pdu"]), now, out, again=True)
         if timer.kind == "status-report" and self.attached:
             submitted = datetime.fromisoformat(str(params["submitted"]))
             report = codec.encode_status_report(
                 int(params["mr"]), str(params["to"]), self.local(submitted), self.local(now),
                 smsc=self.config.smsc)
-            ds = self.settings.cnmi[3]
-            if ds == 1 and self.settings.cmgf == 1:
-                self._notify(b"\r\n+CDS: " + self._report_fields(report) + b"\r\n", out)
-            elif ds == 1:
-                notice = f"\r\n+CDS: {codec.tpdu_length(report)}\r\n{report}\r\n".encode()
-                if self.settings.csms == 1:  # +CSMS=1: acknowledged like a +CMT
-                    self._notify_acked("cds", notice, report, out)
-                else:
-                    self._notify(notice, out)
-            elif ds == 2:
-                where = self.cpms[2]
-                slot = self.storages.free_slot(where)
-                if slot is not None:
-                    self.storages.put(Stored(where, slot, 0, report, now))
-                    self._notify(f'\r\n+CDSI: "{where}",{slot}\r\n'.encode(), out)
-                else:  # storage full: the network keeps it and retries, as a message
-                    self.network_pending.append((report, where))
+            self._route_report(report, now, out)
         return out
+
+    def _route_report(self, report: str, now: datetime, out: Output, *,
+                      again: bool = False) -> None:
+        """A status report reaches the phone: routed (+CDS) or stored (+CDSI) as +CNMI ds
+        says. One delivered `again` (its +CDS never acknowledged) while ds is 0 (the modem
+        gave up on the acknowledgement) is stored with no notice, as mt=0 stores messages."""
+        ds = self.settings.cnmi[3]
+        if ds == 1 and self.settings.cmgf == 1:
+            self._notify(b"\r\n+CDS: " + self._report_fields(report) + b"\r\n", out)
+        elif ds == 1:
+            notice = f"\r\n+CDS: {codec.tpdu_length(report)}\r\n{report}\r\n".encode()
+            if self.settings.csms == 1:  # +CSMS=1: acknowledged like a +CMT
+                self._notify_acked("cds", notice, report, out)
+            else:
+                self._notify(notice, out)
+        elif ds == 2 or again:
+            where = self.cpms[2]
+            slot = self.storages.free_slot(where)
+            if slot is None:  # storage full: the network keeps it and retries, as a message
+                self.network_pending.append((report, where))
+                return
+            self.storages.put(Stored(where, slot, 0, report, now))
+            if ds == 2:
+                self._notify(f'\r\n+CDSI: "{where}",{slot}\r\n'.encode(), out)
 
     def fault(self, kind: str | FaultKind, now: datetime, *, count: int = 1,
               match: str | None = None, code: int | None = None, delay: float = 0.0,

@@ -108,6 +108,9 @@ class ModemConfig:
     sm_first_index: int = 1
     me_first_index: int = 0
     status_reports: bool = True
+    # +CNMI <ds>=1 (reports routed as +CDS): False refuses it (+CMS ERROR 303), as a modem
+    # that only stores status reports (ds=2) does
+    routed_reports: bool = True
     local_zone: str = "Europe/Belgrade"
     # +CMMS (27.005 §3.5.6): whether the modem (and its network) keeps the relay link
     # open between sends; False answers ERROR to AT+CMMS=n, as many sticks do.

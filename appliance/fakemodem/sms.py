@@ -84,6 +84,8 @@ class SmsCommands(NetworkCommands):
                 v = int(a)
                 if v not in limits[i]:
                     raise CmsError(303)
+                if i == 3 and v == 1 and not self.config.routed_reports:
+                    raise CmsError(303)  # a modem that only stores status reports
                 values[i] = v
         except ValueError as exc:
             raise PlainError() from exc

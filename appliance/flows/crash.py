@@ -3,7 +3,8 @@
 Inbound: `after_read`, `after_store`, `after_delete`, `after_decide`; outbound:
 `after_sending` (claimed, nothing written), `after_pdu_written` (the first
 PDU and Ctrl-Z written, the answer not read), `after_submit` (answered, not yet
-marked); bank requests: `request_before_bank`, `request_after_bank`.
+marked), `report_before_commit` (status reports taken from the modem, not yet
+applied nor acknowledged); bank requests: `request_before_bank`, `request_after_bank`.
 tests/test_e2e_crash.py and tests/test_e2e_requests.py kill the daemon at each.
 """
 

@@ -17,7 +17,7 @@ from datetime import timedelta
 from appliance.core.phones import on_net, operator_of
 from appliance.core.rules import Operator
 from appliance.flows.ports import Clock, Routing
-from appliance.store import presence
+from appliance.store import outbox, presence
 
 log = logging.getLogger(__name__)
 
@@ -83,3 +83,19 @@ class FleetRouting:
 
     def __len__(self) -> int:
         return len(self.local) + len(self._others())
+
+
+def route_queued(routing: Routing) -> int:
+    """Give queued rows queued without a preference (alerts, top-up outcomes) the modem
+    of their recipient's operator, so they leave on-net too. Only with several modems."""
+    if len(routing) < 2:
+        return 0
+    by_modem: dict[str, list[int]] = {}
+    for row_id, to in outbox.unrouted_outbox():
+        name = routing.route(to)
+        if name is not None:
+            by_modem.setdefault(name, []).append(row_id)
+    routed = 0
+    for name, ids in by_modem.items():
+        routed += outbox.set_preferred_modem(name, ids)
+    return routed

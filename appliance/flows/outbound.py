@@ -19,7 +19,8 @@ import random
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -121,22 +122,6 @@ def backoff_delay(policy: OutboxPolicy, attempts: int) -> timedelta:
     base = policy.backoff.total_seconds() * (2 ** max(0, attempts - 1))
     seconds = min(base, policy.backoff_max.total_seconds())
     return timedelta(seconds=seconds * random.uniform(0.9, 1.1))
-
-
-def route_queued(routing: Routing) -> int:
-    """Give queued rows queued without a preference (alerts, top-up outcomes) the modem
-    of their recipient's operator, so they leave on-net too. Only with several modems."""
-    if len(routing) < 2:
-        return 0
-    by_modem: dict[str, list[int]] = {}
-    for row_id, to in outbox.unrouted_outbox():
-        name = routing.route(to)
-        if name is not None:
-            by_modem.setdefault(name, []).append(row_id)
-    routed = 0
-    for name, ids in by_modem.items():
-        routed += outbox.set_preferred_modem(name, ids)
-    return routed
 
 
 class LeaseLost(Exception):
@@ -296,10 +281,12 @@ class Outbound:
     # -- delivery reports ------------------------------------------------------------------
     def on_status_report(self, modem: str, ref: int, delivered: bool, *,
                          recipient: str | None = None,
-                         smsc_time: datetime | None = None) -> None:
+                         smsc_time: datetime | None = None,
+                         ack: Callable[[], None] | None = None) -> None:
         """A +CDS report (on the modem's notice thread): queued, applied in batches.
-        `recipient` and `smsc_time` let a report settle a row a crash left unconfirmed."""
-        self._reports.put(_Report(modem, ref, delivered, recipient, smsc_time))
+        `recipient` and `smsc_time` let a report settle a row a crash left unconfirmed;
+        `ack` (a routed report's `+CNMA`) is called once the report is applied."""
+        self._reports.put(_Report(modem, ref, delivered, recipient, smsc_time, ack))
 
     def apply_status_reports(self, timeout: float) -> int:
         """Match queued reports to outbox rows (waits up to `timeout` for the first one).
@@ -320,6 +307,7 @@ class Outbound:
                 items.append(self._reports.get_nowait())
             except queue.Empty:
                 break
+        crash_point("report_before_commit")
         now = self.clock()
         by_modem: dict[str, list[int]] = {}
         for r in items:
@@ -344,6 +332,11 @@ class Outbound:
                 log.warning("outbox %d to %s, interrupted after its PDU was written, was "
                             "delivered (status report, reference %d): not resent", row_id,
                             mask_phone(r.recipient or ""), r.ref)
+        # Only now, every report committed: one acknowledged before the daemon was killed
+        # or the store failed would be lost; one not acknowledged comes again.
+        for r in items:
+            if r.ack is not None:
+                r.ack()
         return len(items)
 
     def _keep_unmatched(self, report: _Report) -> None:
@@ -391,3 +384,4 @@ class _Report:
     delivered: bool
     recipient: str | None
     smsc_time: datetime | None
+    ack: Callable[[], None] | None = field(default=None, compare=False, repr=False)

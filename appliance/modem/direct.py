@@ -26,14 +26,6 @@ DIRECT = "CMT"  # the pseudo-storage of messages handed over by +CMT
 _LENGTH = re.compile(r",\s*(\d+)\s*$")
 
 
-def direct_cnmi(choice: str) -> str | None:
-    """The `+CNMI` setting `choice` with `<mt>` 2 (+CMT), None for mode 0 (no notices)."""
-    fields = choice.split(",")
-    if fields[0] == "0":
-        return None
-    return ",".join([fields[0], "2", *fields[2:]])
-
-
 class DirectQueue:
     """The `+CMT` messages not yet taken by the inbox (filled on the notice thread)."""
 

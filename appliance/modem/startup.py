@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 from appliance.modem.at_answers import offered_storages
 from appliance.modem.channel import Channel
-from appliance.modem.direct import direct_cnmi
 from appliance.modem.errors import CmeError, CmsError, CommandError, PinRequired
 
 log = logging.getLogger(__name__)
@@ -23,6 +22,12 @@ log = logging.getLogger(__name__)
 # modems that refuse those usually accept.
 _CNMI_CHOICES = ("2,1,0,2,0", "1,1,0,2,0", "2,1,0,1,0", "1,1,0,1,0", "2,1,0,0,0",
                  "1,1,0,0,0")
+# Direct delivery (+CSMS=1) routes reports as +CDS first (ds=1): acknowledged by +CNMA
+# only once applied, a report the daemon never took (killed, the store failing) comes
+# again, as a +CMT does, and it costs one +CNMA instead of a share of a listing and a
+# delete (issue 17); then stored reports as above, for a modem that refuses ds=1.
+_DIRECT_CHOICES = ("2,2,0,1,0", "1,2,0,1,0", "2,2,0,2,0", "1,2,0,2,0", "2,2,0,0,0",
+                   "1,2,0,0,0")
 _SIM_BUSY = (14, "SIM busy")
 # (port, PIN digest) pairs a SIM refused in this process: a daemon that reopens a modem
 # every minute must not burn the SIM's three PIN attempts. A new PIN (file edited) is tried.
@@ -118,7 +123,7 @@ def direct_delivery(ch: Channel) -> str | None:
     if not answer.startswith("1"):  # <mt> 0: no acknowledged mobile-terminated SMS
         ch.attempt("AT+CSMS=0")
         return None
-    for choice in filter(None, map(direct_cnmi, _CNMI_CHOICES)):
+    for choice in _DIRECT_CHOICES:
         try:
             ch.cmd(f"AT+CNMI={choice}")
         except (CommandError, CmeError, CmsError):

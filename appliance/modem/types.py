@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
@@ -103,6 +104,10 @@ class StatusReport:
     smsc_time: datetime | None = None
     discharge_time: datetime | None = None
     smsc: str | None = None
+    # The `AT+CNMA` a `+CDS` is owed under `+CSMS=1` (direct delivery): called once the
+    # report is committed; never called (the daemon killed, the store failing), the modem
+    # gives up on it and the network delivers it again. None: nothing is owed.
+    ack: Callable[[], None] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

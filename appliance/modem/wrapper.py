@@ -19,14 +19,16 @@ Weak spots of python-gsmmodem-new handled here (numbers from the field notes):
 - #1–4, #7–9, #12, #13: see `appliance.modem.serial_link` and `.at_protocol`.
 
 Callbacks run on the link's notice thread (never the reader): `on_new_message(storage,
-index)` for `+CMTI` and `+CMT`; `on_status_report(StatusReport)` for `+CDS` and for a
-report the modem stored (`+CDSI`, or found by `list_stored()`: `appliance.modem.reports`);
-`on_gone()` once when the port vanishes. A callback may call back into the `Modem`.
+index)` for `+CMTI` and `+CMT`; `on_status_report(StatusReport)` for `+CDS` (in direct
+mode its `ack` is owed once the report is committed) and for a report the modem stored
+(`+CDSI`, or found by `list_stored()`: `appliance.modem.reports`); `on_gone()` once when
+the port vanishes. A callback may call back into the `Modem`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import itertools
 import logging
@@ -303,10 +305,12 @@ class Modem(FactQueries, StoredMessages):
             except PduError as exc:
                 log.warning("%s: undecodable +CDS: %s", self.name, exc)
                 return
+            if self.direct:  # +CSMS=1: acknowledged like a +CMT, once committed
+                report = dataclasses.replace(report, ack=self.acknowledge)
             if self._on_status_report is not None:
                 self._on_status_report(report)
-            if self.direct:  # +CSMS=1: a +CDS is acknowledged like a +CMT
-                self.acknowledge()
+            elif report.ack is not None:
+                report.ack()
             return
         if is_restart_notice(notice):
             # The modem rebooted (power glitch, firmware watchdog) without the port going.
