@@ -170,7 +170,8 @@ class Daemon:
 
     def __init__(self, tmp: Path, bank_url: str, token: Path, link: Path, *,
                  box: str | None = None, url: str | None = None, lease: float | None = None,
-                 modem: str = "m1", command_timeout: float = 5) -> None:
+                 modem: str = "m1", command_timeout: float = 5,
+                 receive: str = "stored") -> None:
         self.db = tmp / "appliance.sqlite"
         self.url = url
         self.config = tmp / "appliance.toml"
@@ -185,6 +186,7 @@ name = "{modem}"
 port = "{link}"
 operator = "vala"
 command_timeout = {command_timeout:g}
+receive = "{receive}"
 [inbox]
 poll_interval = 2
 multipart_timeout = 20
@@ -281,7 +283,8 @@ def _modem(link: Path, state: Path, delay: str, time_scale: float, seed: int,
 
 
 def run(seed: int, kills: int, messages: int, delay: str, time_scale: float,
-        span: float, drain_timeout: float, keep: Path | None = None) -> Outcome:
+        span: float, drain_timeout: float, keep: Path | None = None,
+        receive: str = "stored") -> Outcome:
     movements = max(4, messages // 4)
     events = schedule(seed, kills, messages, movements, span)
     with contextlib.ExitStack() as stack:
@@ -290,7 +293,7 @@ def run(seed: int, kills: int, messages: int, delay: str, time_scale: float,
         link = tmp / "modem"
         modem = _modem(link, tmp / "fm", delay, time_scale, seed)
         stack.callback(modem.stop)
-        daemon = Daemon(tmp, bank.url, bank.token_file, link)
+        daemon = Daemon(tmp, bank.url, bank.token_file, link, receive=receive)
         daemon.start()
         stack.callback(daemon.kill)
         if not wait(lambda: daemon.rows("SELECT 1 FROM sync_state"), 60):
@@ -356,6 +359,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--drain-timeout", type=float, default=180.0)
     p.add_argument("--keep", type=Path, default=None, help="keep the run's files here")
     p.add_argument("--json", action="store_true", help="one JSON object per run, no table")
+    p.add_argument("--receive", choices=("stored", "direct"), default="stored",
+                   help="the modem's `receive` key (one daemon): stored, or direct (+CMT, "
+                        "+CDS, +CNMA)")
     p.add_argument("--boxes", type=int, default=1,
                    help="boxes on one database, each its own daemon and modem "
                         "(bench/campaign_fleet.py); 1: the single daemon")
@@ -391,7 +397,7 @@ def main(argv: list[str] | None = None) -> int:
                 boxes=a.boxes, postgres=a.postgres, lease=a.lease, aim=a.aim, keep=keep)
         else:
             o = run(seed, a.kills, a.messages, a.modem_delay, a.time_scale, span,
-                    a.drain_timeout, keep)
+                    a.drain_timeout, keep, receive=a.receive)
         outcomes.append(o)
         if a.json:
             print(json.dumps({**asdict(o), "ok": o.ok}), flush=True)
@@ -400,7 +406,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"--seed {seed} --kills {a.kills} --messages {a.messages} "
                   f"--modem-delay {a.modem_delay} --time-scale {a.time_scale} --span {span}"
                   + (f" --boxes {a.boxes} --lease {a.lease} --aim {a.aim}" if fleet else "")
-                  + (" --postgres" if a.postgres else ""),
+                  + (" --postgres" if a.postgres else "")
+                  + (f" --receive {a.receive}" if a.receive != "stored" else ""),
                   file=sys.stderr, flush=True)
     if not a.json:
         Console(width=max(150, Console().width)).print(table(outcomes))

@@ -47,6 +47,8 @@ def proc(direct: Fakes) -> Iterator[DaemonProc]:
         yield dp
     finally:
         dp.kill()
+        if dp.log_file.exists():  # shown by pytest only when the test failed
+            print("".join(dp.log_file.read_text(encoding="utf-8").splitlines(True)[-60:]))
     assert_logs_masked(dp.log_file)
 
 

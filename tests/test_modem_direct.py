@@ -223,3 +223,28 @@ def test_a_modem_that_only_stores_reports_gets_them_stored(tmp_path: Path) -> No
             Modem(str(fake.link), command_timeout=3.0, receive="direct") as m:
         assert m.direct and m.cnmi == "2,2,0,2,0"
         assert fake.status()["cnmi"][1:4:2] == [2, 2]
+
+
+def test_an_acknowledgement_a_killed_run_owed_does_not_leave_routing_off(
+        fake: FakeModemServer) -> None:
+    """A run killed with a `+CMT` unacknowledged; the next opens before the modem gives
+    up on it, and the modem then turns +CNMI mt and ds to 0 under it, storing what comes
+    with no notice. `direct_recheck` after the init the box looks once (`AT+CNMI?`),
+    sets direct delivery again and walks the storages: nothing waits for the next
+    periodic walk."""
+    with AtPort(fake.link) as port:  # the killed run
+        port.command("AT+CSMS=1")
+        port.command("AT+CNMI=2,2,0,1,0")
+        fake.deliver("+38344100001", "B")
+        port.read_until(lambda b: b"+CMT: ," in b and b.endswith(b"\r\n"))
+    m = Modem(str(fake.link), command_timeout=3.0, receive="direct")
+    m.direct_recheck = 1.5  # the fake modem gives up after 0.6 s, delivers again 0.3 s on
+    with m:
+        assert m.list_stored() == []  # the walk after the init: nothing yet
+        wait_for(lambda: len(fake.stored()) == 1, 5, what="the message delivered again")
+        assert fake.status()["cnmi"][1] == 0  # routing off under this run
+        assert m.list_stored() == []  # not yet looked: nothing due
+        listed = wait_for(lambda: m.list_stored(), 5, what="the look after direct_recheck")
+        assert [s.storage for s in listed] == ["SM"]
+        assert "AT+CNMI?" in lines(fake)
+        assert fake.status()["cnmi"][1:4:2] == [2, 1]

@@ -23,6 +23,11 @@ from appliance.modem.types import STAT_REC_UNREAD, StoredMessage
 log = logging.getLogger(__name__)
 
 DIRECT = "CMT"  # the pseudo-storage of messages handed over by +CMT
+# How long after an init in direct delivery the box looks once (`AT+CNMI?`) whether the
+# modem turned routing off: longer than a modem waits for a +CNMA (bounded by the
+# network's relay timer, 3GPP 24.011 TR2M, 12-20 s), so that an acknowledgement a killed
+# run owed has run out by then.
+DIRECT_RECHECK = 30.0
 _LENGTH = re.compile(r",\s*(\d+)\s*$")
 
 

@@ -46,6 +46,8 @@ class StoredMessages(StoredReports):
         unsure: list[str] = []  # listed, but not every message it named could be read
         with self._session():
             handed = self._direct.take()
+            if self.direct and self._walk.recheck_due():
+                self._recheck_routing()
             # the storage selected now first: no switch back and forth per listing
             current = self._ch.selected_storage
             walk = self._walk.take(always_first=not self.direct)
@@ -69,11 +71,35 @@ class StoredMessages(StoredReports):
             stored = self._divert_reports(listed, tuple(found))
             for storage in unsure:
                 self._held.unsure(storage)  # no bulk delete there: one may be unread by us
-            if self.direct and any(m.received for m in stored):
+            if self.direct and any(m.received and (self._routes_reports
+                                                   or not is_status_report(m))
+                                   for m in listed):
                 # stored, not handed over: the modem may have dropped to +CNMI mt=0
                 # after an acknowledgement that did not come (the box was down)
                 self._ch.attempt(f"AT+CNMI={self.cnmi}")
         return handed + stored
+
+    @property
+    def _routes_reports(self) -> bool:
+        return self.cnmi is not None and self.cnmi.split(",")[3:4] == ["1"]
+
+    def _recheck_routing(self) -> None:
+        """Direct delivery, a while after an init: a previous run (killed) may have owed
+        the modem an acknowledgement, on which it gave up under this one, turning +CNMI mt
+        and ds to 0; what comes meanwhile it stores with no notice. Set it again and walk
+        every storage (port held)."""
+        try:
+            now = self._ch.value("AT+CNMI?", "+CNMI").replace(" ", "")
+        except (CmsError, CmeError, CommandError):
+            return
+        if self.cnmi is None or now.split(",")[:4] == self.cnmi.split(",")[:4]:
+            return
+        log.warning("%s: the modem turned direct delivery off (+CNMI: %s; an acknowledgement "
+                    "owed before this start ran out): setting +CNMI=%s again", self.name,
+                    now, self.cnmi)
+        self._ch.attempt(f"AT+CNMI={self.cnmi}")
+        for storage in self._storages:
+            self._walk.notice(storage)
 
     def take_handed(self) -> list[StoredMessage] | None:
         """In direct delivery with no storage due a listing: the messages handed over

@@ -27,13 +27,26 @@ class StorageWalk:
         self._storages: tuple[str, ...] = ("SM",)
         self._maybe: set[str] = set()
         self._due: dict[str, float] = {}  # when each storage is due its periodic walk
+        self._recheck_at: float | None = None  # direct delivery: see `reset`
 
-    def reset(self, storages: tuple[str, ...]) -> None:
-        """After an init: the next listing walks every storage."""
+    def reset(self, storages: tuple[str, ...], recheck_after: float | None = None) -> None:
+        """After an init: the next listing walks every storage. `recheck_after` (direct
+        delivery): that long after, a listing is due once more, to look whether the modem
+        turned routing off meanwhile (`recheck_due`)."""
         with self._lock:
             self._storages = storages
             self._maybe = set(storages)
             self._due = {}
+            self._recheck_at = (None if recheck_after is None
+                                else self._clock() + recheck_after)
+
+    def recheck_due(self) -> bool:
+        """Whether the look `reset` asked for is due now (True once: it is then done)."""
+        with self._lock:
+            if self._recheck_at is None or self._clock() < self._recheck_at:
+                return False
+            self._recheck_at = None
+            return True
 
     def notice(self, storage: str) -> None:
         """A `+CMTI` (or anything else) says `storage` holds a message."""
@@ -56,6 +69,8 @@ class StorageWalk:
     def due(self, *, always_first: bool = True) -> bool:
         """Whether `take` would name any storage now (nothing is marked)."""
         with self._lock:
+            if self._recheck_at is not None and self._clock() >= self._recheck_at:
+                return True
             return bool(self._wanted(always_first))
 
     def _wanted(self, always_first: bool) -> tuple[str, ...]:

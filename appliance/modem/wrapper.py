@@ -49,7 +49,7 @@ from appliance.modem.at_answers import (
 )
 from appliance.modem.at_protocol import Notice
 from appliance.modem.channel import Channel
-from appliance.modem.direct import DIRECT, Acks, DirectQueue, send_acks
+from appliance.modem.direct import DIRECT, DIRECT_RECHECK, Acks, DirectQueue, send_acks
 from appliance.modem.errors import (
     ModemError,
 )
@@ -129,6 +129,7 @@ class Modem(FactQueries, StoredMessages):
         self._acks = Acks()
         self._held = HeldReports()  # stored status reports not taken yet (modem/reports.py)
         self.direct = False  # the init set direct delivery up
+        self.direct_recheck = DIRECT_RECHECK  # seconds after an init (stored.py)
 
     def pin_state(self) -> str | None:
         """`+CPIN?` as seen at the last open: READY, SIM PIN, SIM PUK, NOT INSERTED …"""
@@ -192,7 +193,8 @@ class Modem(FactQueries, StoredMessages):
         self.direct = setup.direct
         if setup.sim_state == "READY":
             self._storages = setup.storages
-        self._walk.reset(self._storages)
+        self._walk.reset(self._storages,
+                         recheck_after=self.direct_recheck if self.direct else None)
 
     # ------------------------------------------------------------ sending
 
