@@ -185,17 +185,20 @@ def test_direct_delivery_routes_reports_acknowledged_only_when_told(
     sent = m.send("+38344100009", "Bilanci")
     wait_for(lambda: reports, 5, what="the +CDS")
     (report,) = reports
-    assert report.ref == sent.refs[0] and report.delivered
+    assert report.ref == sent.refs[0]
+    assert report.delivered
     assert report.ack is not None
     pdus = fake.deliver("+38344100001", "B")
     assert fake.wait_idle()
-    assert fake.stored() == [] and "AT+CNMA" not in lines(fake)
+    assert fake.stored() == []
+    assert "AT+CNMA" not in lines(fake)
     assert m.take_handed() in (None, [])  # held back by the network: one ack at a time
     report.ack()
     wait_for(lambda: "AT+CNMA" in lines(fake), 5, what="the report's acknowledgement")
-    wait_for(lambda: m.take_handed(), 5, what="the +CMT let through")
+    wait_for(m.take_handed, 5, what="the +CMT let through")
     assert fake.interpreter.acks == {"cmt": 0, "cds": 1}
-    assert pdus and fake.stored() == []
+    assert pdus
+    assert fake.stored() == []
 
 
 def test_a_report_never_acknowledged_comes_again_stored(
@@ -211,7 +214,8 @@ def test_a_report_never_acknowledged_comes_again_stored(
     assert fake.status()["cnmi"][1:4:2] == [0, 0]
     m.reopen()  # a new start: sets direct delivery again, lists what came meanwhile
     assert m.list_stored() == []  # reports are handed over, not listed
-    assert len(reports) == 2 and reports[1].ref == reports[0].ref
+    assert len(reports) == 2
+    assert reports[1].ref == reports[0].ref
     assert reports[1].ack is None  # a stored one owes no +CNMA (its slot is deleted)
     m.collect_reports()  # as the outbox does when idle: the slot freed
     wait_for(lambda: fake.stored() == [], 5, what="the stored report deleted")
@@ -221,7 +225,8 @@ def test_a_modem_that_only_stores_reports_gets_them_stored(tmp_path: Path) -> No
     with FakeModemServer(tmp_path / "tty", tmp_path / "state",
                          config=ModemConfig(routed_reports=False)) as fake, \
             Modem(str(fake.link), command_timeout=3.0, receive="direct") as m:
-        assert m.direct and m.cnmi == "2,2,0,2,0"
+        assert m.direct
+        assert m.cnmi == "2,2,0,2,0"
         assert fake.status()["cnmi"][1:4:2] == [2, 2]
 
 
@@ -244,7 +249,7 @@ def test_an_acknowledgement_a_killed_run_owed_does_not_leave_routing_off(
         wait_for(lambda: len(fake.stored()) == 1, 5, what="the message delivered again")
         assert fake.status()["cnmi"][1] == 0  # routing off under this run
         assert m.list_stored() == []  # not yet looked: nothing due
-        listed = wait_for(lambda: m.list_stored(), 5, what="the look after direct_recheck")
+        listed = wait_for(m.list_stored, 5, what="the look after direct_recheck")
         assert [s.storage for s in listed] == ["SM"]
         assert "AT+CNMI?" in lines(fake)
         assert fake.status()["cnmi"][1:4:2] == [2, 1]

@@ -210,7 +210,8 @@ def test_direct_a_storage_holding_only_reports_is_not_listed_again(
     events = Events()
     m = connect(storing, events, receive="direct")
     try:
-        assert m.direct and m.cnmi == "2,2,0,2,0"
+        assert m.direct
+        assert m.cnmi == "2,2,0,2,0"
         m.send(SENDER, "raporto")
         wait_for(lambda: m.reports_held == 1, timeout=10, what="the +CDSI noted")
         assert m.list_stored() == []  # the first listing of a link walks every storage
